@@ -1,0 +1,319 @@
+"""The instance schema (``wopmatch.instance/1``), see docs/format.md.
+
+Field-level rules (types, ranges, patterns) live on the pydantic models;
+rules that relate fields to each other (duplicate ids, unknown work areas,
+pinned pairs naming operators without the needed role) live in
+:func:`cross_reference_problems`, which reads the raw JSON-like data so that it
+can report alongside field errors: :func:`parse_instance` returns every problem
+of an input at once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from .problems import InputError, Problem, json_path
+
+INSTANCE_FORMAT = "wopmatch.instance/1"
+DEFAULT_WORK_AREAS = (
+    "septage",
+    "non_revenue_water",
+    "climate_adaptation",
+    "customer_relations",
+    "regulation",
+)
+#: Levels of needs and strengths: 0 = none, 5 = the strongest.
+MAX_LEVEL = 5
+#: Priority weights are used by the optimiser at this resolution (see docs/model.md).
+WEIGHT_RESOLUTION = 1e-6
+MAX_WEIGHT = 1000.0
+
+#: A level of need or strength, checked per key so errors name the work area.
+Level = Annotated[int, Field(ge=0, le=MAX_LEVEL)]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Schema):
+    lat: float = Field(ge=-90, le=90, description="Latitude in degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
+
+
+class MentorProfile(_Schema):
+    capacity: int = Field(ge=0, description="How many mentees it can take this round.")
+    strengths: dict[str, Level] = Field(
+        default_factory=dict, description="Level 0..5 per work area."
+    )
+
+
+class MenteeProfile(_Schema):
+    needs: dict[str, Level] = Field(default_factory=dict, description="Level 0..5 per work area.")
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=MAX_WEIGHT,
+        description="Priority of matching this mentee (coverage counts weights).",
+    )
+
+
+class Operator(_Schema):
+    id: str = Field(min_length=1, pattern=r"\S")
+    name: Optional[str] = None
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
+    region: str = Field(min_length=1, pattern=r"\S")
+    languages: list[str] = Field(min_length=1)
+    location: Optional[Location] = None
+    mentor: Optional[MentorProfile] = None
+    mentee: Optional[MenteeProfile] = None
+
+    @model_validator(mode="after")
+    def _language_codes(self) -> "Operator":
+        bad = [c for c in self.languages if not c or c != c.lower() or not c.strip()]
+        if bad:
+            raise ValueError(f"languages must be non-empty lower-case codes, got {bad}")
+        return self
+
+
+class Donor(_Schema):
+    id: str = Field(min_length=1, pattern=r"\S")
+    name: Optional[str] = None
+    budget: int = Field(ge=0, description="Integer currency units.")
+    regions: Optional[list[str]] = Field(default=None, min_length=1)
+    countries: Optional[list[str]] = Field(default=None, min_length=1)
+    work_areas: Optional[list[str]] = Field(default=None, min_length=1)
+    max_partnerships: Optional[int] = Field(default=None, ge=0)
+    max_grant: Optional[int] = Field(default=None, ge=0)
+
+
+class DefaultDistance(_Schema):
+    same_region: float = Field(default=1500, ge=0)
+    cross_region: float = Field(default=8000, ge=0)
+
+
+class Costs(_Schema):
+    base: float = Field(default=20000, ge=0)
+    duration_months: int = Field(default=24, ge=1)
+    mentor_visits_per_year: int = Field(default=1, ge=0)
+    mentee_visits: int = Field(default=1, ge=0)
+    trip_fixed: float = Field(default=3000, ge=0)
+    per_km: float = Field(default=0.5, ge=0)
+    default_distance_km: DefaultDistance = Field(default_factory=DefaultDistance)
+
+
+class Rules(_Schema):
+    language: Literal["hard", "ignore"] = "hard"
+    region: Literal["any", "same"] = "any"
+    cross_region_penalty: float = Field(default=0.1, ge=0, le=1)
+    min_strength: int = Field(default=3, ge=1, le=MAX_LEVEL)
+    min_score: float = Field(default=0.0, ge=0, le=1)
+    max_distance_km: Optional[float] = Field(default=None, ge=0)
+
+
+class Pinned(_Schema):
+    mentee: str = Field(min_length=1)
+    mentor: str = Field(min_length=1)
+    donor: Optional[str] = None
+
+
+class Forbidden(_Schema):
+    mentee: str = Field(min_length=1)
+    mentor: str = Field(min_length=1)
+
+
+class Instance(_Schema):
+    format: Literal["wopmatch.instance/1"] = INSTANCE_FORMAT
+    name: Optional[str] = None
+    currency: str = Field(default="USD", min_length=1)
+    work_areas: list[str] = Field(default_factory=lambda: list(DEFAULT_WORK_AREAS), min_length=1)
+    operators: list[Operator] = Field(default_factory=list)
+    donors: list[Donor] = Field(default_factory=list)
+    costs: Costs = Field(default_factory=Costs)
+    rules: Rules = Field(default_factory=Rules)
+    pinned: list[Pinned] = Field(default_factory=list)
+    forbidden: list[Forbidden] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self, info: ValidationInfo) -> "Instance":
+        # parse_instance has already run the same check on the raw data.
+        if info.context and info.context.get("cross_checked"):
+            return self
+        problems = cross_reference_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(str(p) for p in problems))
+        return self
+
+    # Convenience look-ups used by readers and shells (not by the solver core).
+    def operator(self, op_id: str) -> Operator:
+        for op in self.operators:
+            if op.id == op_id:
+                return op
+        raise KeyError(op_id)
+
+
+def parse_instance(raw: Any, source: str = "") -> Instance:
+    """Validate JSON-like data; raise :class:`InputError` listing every problem."""
+    problems: list[Problem] = []
+    instance: Optional[Instance] = None
+    try:
+        instance = Instance.model_validate(raw, context={"cross_checked": True})
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, raw))
+    problems.extend(cross_reference_problems(raw))
+    if problems or instance is None:
+        raise InputError(_dedupe(problems), source)
+    return instance
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _pydantic_problems(exc: ValidationError, raw: Any) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        msg = err["msg"].removeprefix("Value error, ")
+        hint = _id_hint(raw, loc)
+        out.append(Problem(json_path(loc) or "(instance)", msg + hint))
+    return out
+
+
+def _id_hint(raw: Any, loc: tuple[Any, ...]) -> str:
+    """Name the operator or donor an error sits in, when its id is readable."""
+    if len(loc) >= 3 and loc[0] in ("operators", "donors") and isinstance(loc[1], int):
+        items = raw.get(loc[0]) if isinstance(raw, dict) else None
+        if isinstance(items, list) and loc[1] < len(items) and isinstance(items[loc[1]], dict):
+            ident = items[loc[1]].get("id")
+            if isinstance(ident, str) and ident:
+                return f" ({loc[0][:-1]} {ident})"
+    return ""
+
+
+def cross_reference_problems(raw: Any) -> list[Problem]:
+    """Relations between fields, checked on raw JSON-like data (best effort:
+    entries too malformed to read are left to the field validation)."""
+    if not isinstance(raw, dict):
+        return []  # field validation reports "Input should be an object"
+    problems: list[Problem] = []
+    areas_raw = raw.get("work_areas", list(DEFAULT_WORK_AREAS))
+    areas = [a for a in areas_raw if isinstance(a, str)] if isinstance(areas_raw, list) else []
+    for area, count in Counter(areas).items():
+        if count > 1:
+            problems.append(Problem("work_areas", f"work area {area!r} is listed {count} times"))
+    known_areas = set(areas)
+
+    operators = _records(raw.get("operators"))
+    first_at: dict[str, int] = {}
+    mentors: set[str] = set()
+    mentees: set[str] = set()
+    for i, op in operators:
+        ident = op.get("id")
+        if isinstance(ident, str) and ident:
+            if ident in first_at:
+                problems.append(
+                    Problem(f"operators[{i}].id", f"duplicate id {ident!r} (first at operators[{first_at[ident]}])")
+                )
+            else:
+                first_at[ident] = i
+            if isinstance(op.get("mentor"), dict):
+                mentors.add(ident)
+            if isinstance(op.get("mentee"), dict):
+                mentees.add(ident)
+        for role, key in (("mentor", "strengths"), ("mentee", "needs")):
+            profile = op.get(role)
+            levels = profile.get(key) if isinstance(profile, dict) else None
+            if isinstance(levels, dict) and areas:
+                for area in levels:
+                    if area not in known_areas:
+                        problems.append(
+                            Problem(
+                                f"operators[{i}].{role}.{key}.{area}",
+                                f"unknown work area {area!r}"
+                                f"{_for(ident)}; known: {', '.join(areas)}",
+                            )
+                        )
+
+    donors = _records(raw.get("donors"))
+    donor_first: dict[str, int] = {}
+    for i, donor in donors:
+        ident = donor.get("id")
+        if isinstance(ident, str) and ident:
+            if ident in donor_first:
+                problems.append(
+                    Problem(f"donors[{i}].id", f"duplicate id {ident!r} (first at donors[{donor_first[ident]}])")
+                )
+            else:
+                donor_first[ident] = i
+        wa = donor.get("work_areas")
+        if isinstance(wa, list) and areas:
+            for k, area in enumerate(wa):
+                if area not in known_areas:
+                    problems.append(
+                        Problem(f"donors[{i}].work_areas[{k}]", f"unknown work area {area!r}{_for(ident, 'donor')}")
+                    )
+
+    def check_pair(path: str, rec: dict[str, Any]) -> None:
+        mentee, mentor = rec.get("mentee"), rec.get("mentor")
+        if isinstance(mentee, str) and mentee:
+            if mentee not in first_at:
+                problems.append(Problem(f"{path}.mentee", f"unknown operator {mentee!r}"))
+            elif mentee not in mentees:
+                problems.append(Problem(f"{path}.mentee", f"operator {mentee!r} has no mentee profile"))
+        if isinstance(mentor, str) and mentor:
+            if mentor not in first_at:
+                problems.append(Problem(f"{path}.mentor", f"unknown operator {mentor!r}"))
+            elif mentor not in mentors:
+                problems.append(Problem(f"{path}.mentor", f"operator {mentor!r} has no mentor profile"))
+        if isinstance(mentee, str) and mentee and mentee == mentor:
+            problems.append(Problem(path, f"operator {mentee!r} cannot be paired with itself"))
+
+    forbidden_pairs = set()
+    for i, rec in _records(raw.get("forbidden")):
+        check_pair(f"forbidden[{i}]", rec)
+        forbidden_pairs.add((rec.get("mentee"), rec.get("mentor")))
+    pinned_mentee_at: dict[str, int] = {}
+    for i, rec in _records(raw.get("pinned")):
+        path = f"pinned[{i}]"
+        check_pair(path, rec)
+        donor = rec.get("donor")
+        if isinstance(donor, str) and donor not in donor_first:
+            problems.append(Problem(f"{path}.donor", f"unknown donor {donor!r}"))
+        mentee = rec.get("mentee")
+        if isinstance(mentee, str) and mentee:
+            if mentee in pinned_mentee_at:
+                problems.append(
+                    Problem(f"{path}.mentee", f"mentee {mentee!r} is already pinned at pinned[{pinned_mentee_at[mentee]}]")
+                )
+            else:
+                pinned_mentee_at[mentee] = i
+        if (mentee, rec.get("mentor")) in forbidden_pairs:
+            problems.append(Problem(path, "this pair is both pinned and forbidden"))
+    return problems
+
+
+def _records(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    if not isinstance(value, list):
+        return []
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+
+
+def _for(ident: Any, kind: str = "operator") -> str:
+    return f" ({kind} {ident})" if isinstance(ident, str) and ident else ""

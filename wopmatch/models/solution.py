@@ -1,0 +1,134 @@
+"""The solution schema (``wopmatch.solution/1``), see docs/format.md.
+
+Beyond SPEC.md §5 (which it contains unchanged) a solution carries ``gap``,
+``message`` (why it is infeasible or limited) and ``verification`` (the
+independent verifier's report): additions, never changes of meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOLUTION_FORMAT = "wopmatch.solution/1"
+
+Status = Literal["optimal", "feasible", "infeasible", "time_limit_no_solution"]
+Reason = Literal[
+    "no_mentor_strength",
+    "no_shared_language",
+    "region_rule",
+    "distance_rule",
+    "forbidden",
+    "below_min_score",
+    "no_eligible_donor",
+    "capacity",
+    "budget",
+    "not_selected",
+]
+#: The structural reasons, in the order their filters are applied (SPEC.md §5).
+STRUCTURAL_REASONS: tuple[Reason, ...] = (
+    "no_mentor_strength",
+    "no_shared_language",
+    "region_rule",
+    "distance_rule",
+    "forbidden",
+    "below_min_score",
+    "no_eligible_donor",
+)
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstanceRef(_Schema):
+    name: Optional[str] = None
+    sha256: str = Field(description="SHA-256 of the instance file's bytes.")
+
+
+class Objective(_Schema):
+    coverage: float = Field(description="Sum of weights of matched mentees.")
+    quality: float = Field(description="Sum of weight * score over partnerships.")
+    cost: int = Field(description="Total cost of all partnerships.")
+
+
+class Bound(_Schema):
+    coverage: Optional[float] = Field(default=None, description="Proven upper bound on coverage.")
+    quality: Optional[float] = Field(
+        default=None,
+        description="Proven upper bound on quality among solutions of maximum coverage "
+        "(given only once coverage is proven optimal).",
+    )
+
+
+class Gap(_Schema):
+    coverage: Optional[float] = Field(default=None, description="(bound - value) / bound, 0 when proven.")
+    quality: Optional[float] = None
+
+
+class Partnership(_Schema):
+    mentee: str
+    mentor: str
+    donor: Optional[str] = None
+    score: float
+    cost: int
+    focus: list[str]
+    pinned: bool = False
+
+
+class Unmatched(_Schema):
+    mentee: str
+    reason: Reason
+    detail: str = ""
+
+
+class DonorUse(_Schema):
+    id: str
+    budget: int
+    committed: int
+    partnerships: int
+
+
+class StageStats(_Schema):
+    name: str
+    status: str
+    seconds: float
+    value: Optional[float] = None
+    bound: Optional[float] = None
+
+
+class Stats(_Schema):
+    candidates: int = Field(description="Eligible (mentee, mentor) pairs, pinned ones excluded.")
+    build_seconds: float
+    solve_seconds: float
+    verify_seconds: float = 0.0
+    solver: str = Field(description="Solver and version, e.g. 'ortools-min-cost-flow 9.15.6755'.")
+    method: str = Field(description="How the policy solved it, e.g. 'staged-min-cost-flow'.")
+    seed: int
+    workers: int
+    time_limit: Optional[float] = None
+    stages: list[StageStats] = Field(default_factory=list)
+
+
+class Verification(_Schema):
+    ok: bool
+    violations: list[str] = Field(default_factory=list)
+
+
+class Solution(_Schema):
+    format: Literal["wopmatch.solution/1"] = SOLUTION_FORMAT
+    instance: InstanceRef
+    policy: str
+    status: Status
+    message: Optional[str] = None
+    objective: Optional[Objective] = Field(
+        default=None, description="Null when there is no solution (never zeros for failure)."
+    )
+    bound: Bound = Field(default_factory=Bound)
+    gap: Gap = Field(default_factory=Gap)
+    partnerships: list[Partnership] = Field(default_factory=list)
+    unmatched: list[Unmatched] = Field(default_factory=list)
+    donors: list[DonorUse] = Field(default_factory=list)
+    stats: Stats
+    verification: Optional[Verification] = None
