@@ -1,0 +1,163 @@
+"""Turn a policy's assignment (candidate indices) back into a solution with ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..models.instance import WEIGHT_RESOLUTION
+from ..models.solution import (
+    Bound,
+    DonorUse,
+    Gap,
+    InstanceRef,
+    Objective,
+    Partnership,
+    Solution,
+    StageStats,
+    Stats,
+    Status,
+)
+from .encoding import CandidateGraph
+from .explain import explain_unmatched
+
+#: Digits kept for scores and quality in solution files.
+DIGITS = 9
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What a policy returns: chosen candidates and how sure it is of them."""
+
+    pairs: np.ndarray  # candidate indices
+    donors: np.ndarray  # donor index per pair, -1 = none
+    status: Status
+    method: str
+    solver: str
+    # Proven upper bounds for the free (non-pinned) part, in the stage units
+    # (coverage: WEIGHT_RESOLUTION, quality: 1e-9); None when unknown.
+    bound_coverage_units: Optional[float] = None
+    bound_quality_units: Optional[float] = None
+    stages: list[StageStats] = field(default_factory=list)
+    message: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    policy: str
+    sha256: str
+    build_seconds: float
+    solve_seconds: float
+    seed: int
+    workers: int
+    time_limit: Optional[float]
+
+
+def infeasible_solution(g: CandidateGraph, info: RunInfo, solver: str) -> Solution:
+    return Solution(
+        instance=InstanceRef(name=g.instance.name, sha256=info.sha256),
+        policy=info.policy,
+        status="infeasible",
+        message="pinned partnerships overrun: " + "; ".join(g.infeasible),
+        stats=_stats(g, info, solver, "pinned-check", []),
+    )
+
+
+def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
+    p = g.pinned
+    pairs = np.asarray(a.pairs, np.int64)
+    donors = np.asarray(a.donors, np.int64)
+    mentee = np.concatenate([p.mentee, g.pair_mentee[pairs]]).astype(np.int64)
+    mentor = np.concatenate([p.mentor, g.pair_mentor[pairs]]).astype(np.int64)
+    donor = np.concatenate([p.donor, donors]).astype(np.int64)
+    score = np.concatenate([p.score, g.score[pairs]])
+    cost = np.concatenate([p.cost, g.cost[pairs]]).astype(np.int64)
+    focus = np.concatenate([p.focus, g.focus[pairs]]).astype(np.int64)
+    pinned = np.r_[np.ones(len(p.mentee), bool), np.zeros(len(pairs), bool)]
+    weight = g.mentee_weight[mentee]
+
+    partnerships = [
+        Partnership(
+            mentee=g.mentee_id(int(mentee[t])),
+            mentor=g.mentor_id(int(mentor[t])),
+            donor=None if donor[t] < 0 else g.donor_ids[int(donor[t])],
+            score=round(float(score[t]), DIGITS),
+            cost=int(cost[t]),
+            focus=g.focus_names(int(focus[t])),
+            pinned=bool(pinned[t]),
+        )
+        for t in range(len(mentee))
+    ]
+    partnerships.sort(key=lambda x: x.mentee)
+
+    coverage = float(weight.sum())
+    quality = float((weight * score).sum())
+    objective = Objective(coverage=round(coverage, DIGITS), quality=round(quality, DIGITS),
+                          cost=int(cost.sum()))
+
+    pinned_cov = float(g.mentee_weight[p.mentee].sum())
+    pinned_q = float((g.mentee_weight[p.mentee] * p.score).sum())
+    if a.status == "optimal":
+        bound = Bound(coverage=objective.coverage, quality=objective.quality)
+    else:
+        bound = Bound(
+            coverage=None if a.bound_coverage_units is None
+            else round(max(coverage, pinned_cov + a.bound_coverage_units * WEIGHT_RESOLUTION), DIGITS),
+            quality=None if a.bound_quality_units is None
+            else round(max(quality, pinned_q + a.bound_quality_units * 1e-9), DIGITS),
+        )
+    gap = Gap(coverage=_gap(objective.coverage, bound.coverage), quality=_gap(objective.quality, bound.quality))
+
+    matched = np.zeros(g.n_mentees, bool)
+    matched[mentee] = True
+    chosen_mentor = g.pair_mentor[pairs]
+    load = np.bincount(chosen_mentor, minlength=g.n_mentors).astype(np.int64)
+    funded = donors >= 0
+    spent = np.bincount(donors[funded], weights=g.cost[pairs][funded], minlength=g.n_donors).astype(np.int64)
+    count = np.bincount(donors[funded], minlength=g.n_donors).astype(np.int64)
+    unmatched = explain_unmatched(g, matched, load, spent, count)
+
+    all_funded = donor >= 0
+    committed = np.bincount(donor[all_funded], weights=cost[all_funded], minlength=g.n_donors).astype(np.int64)
+    n_funded = np.bincount(donor[all_funded], minlength=g.n_donors)
+    donor_use = [
+        DonorUse(id=d.id, budget=d.budget, committed=int(committed[x]), partnerships=int(n_funded[x]))
+        for x, d in enumerate(g.instance.donors)
+    ]
+    return Solution(
+        instance=InstanceRef(name=g.instance.name, sha256=info.sha256),
+        policy=info.policy,
+        status=a.status,
+        message=a.message,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        partnerships=partnerships,
+        unmatched=unmatched,
+        donors=donor_use,
+        stats=_stats(g, info, a.solver, a.method, a.stages),
+    )
+
+
+def _gap(value: float, bound: Optional[float]) -> Optional[float]:
+    if bound is None:
+        return None
+    if bound <= 0:
+        return 0.0
+    return round(max(0.0, (bound - value) / bound), DIGITS)
+
+
+def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: list[StageStats]) -> Stats:
+    return Stats(
+        candidates=g.n_candidates,
+        build_seconds=round(info.build_seconds, 4),
+        solve_seconds=round(info.solve_seconds, 4),
+        solver=solver,
+        method=method,
+        seed=info.seed,
+        workers=info.workers,
+        time_limit=info.time_limit,
+        stages=stages,
+    )

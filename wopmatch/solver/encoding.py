@@ -1,0 +1,403 @@
+"""Encode an instance once into a candidate graph of numpy arrays.
+
+The graph holds one row per *candidate*: a (mentee, mentor) pair that is
+eligible under SPEC.md §3 and, when the instance has donors, fundable by at
+least one donor. Everything a policy needs is here (scores, costs, focus,
+which donor can fund which pair, capacities, budgets, pinned partnerships),
+with id<->index maps so that :mod:`wopmatch.solver.decode` can turn an
+assignment back into a solution with ids.
+
+Pairs are evaluated in blocks of mentees against all mentors, so memory is
+bounded by the block size plus the candidates kept, never by n x m.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+import numpy as np
+
+from ..models.instance import WEIGHT_RESOLUTION, Instance
+
+EARTH_RADIUS_KM = 6371.0
+#: Pairs evaluated per block (mentees x mentors); bounds the encoder's scratch memory.
+BLOCK_PAIRS = 1 << 21
+NO_LIMIT = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class OperatorFeatures:
+    """Per-profile arrays for one side (mentees or mentors)."""
+
+    op: np.ndarray  # operator index in instance.operators
+    levels: np.ndarray  # (k, A) int64 needs or strengths
+    bits: np.ndarray  # (k,) int64 bitmask: needs >= 1 or strengths >= min_strength
+    lang: np.ndarray  # (k, W) uint64 language bitmask words
+    region: np.ndarray  # (k,) int32 region code
+    country: np.ndarray  # (k,) int32 country code
+    has_loc: np.ndarray  # (k,) bool
+    lat: np.ndarray  # (k,) radians
+    lon: np.ndarray  # (k,) radians
+
+
+@dataclass(frozen=True)
+class PairBlock:
+    """Every SPEC.md §3 quantity for a block of mentees x all mentors (shape (B, m))."""
+
+    rows: np.ndarray  # mentee indices of the block
+    not_self: np.ndarray
+    focus: np.ndarray  # int64 bitmask of focus areas
+    shared_language: np.ndarray
+    same_region: np.ndarray
+    distance: np.ndarray
+    score: np.ndarray
+    cost: np.ndarray  # int64
+    forbidden: np.ndarray
+
+
+@dataclass(frozen=True)
+class Pinned:
+    mentee: np.ndarray  # mentee index
+    mentor: np.ndarray  # mentor index
+    donor: np.ndarray  # donor index or -1
+    score: np.ndarray
+    cost: np.ndarray
+    focus: np.ndarray
+
+
+@dataclass(frozen=True)
+class CandidateGraph:
+    instance: Instance
+    work_areas: tuple[str, ...]
+    mentees: OperatorFeatures
+    mentors: OperatorFeatures
+    mentee_weight: np.ndarray  # (n,) float
+    mentee_weight_units: np.ndarray  # (n,) int64: round(weight / WEIGHT_RESOLUTION)
+    free_mentee: np.ndarray  # (n,) bool: not pinned
+    capacity: np.ndarray  # (m,) int64 capacity left after pinned partnerships
+    # Donors (k may be 0: funding is then not modelled).
+    donor_ids: tuple[str, ...]
+    budget: np.ndarray  # (k,) int64 budget left after pinned partnerships
+    max_count: np.ndarray  # (k,) int64 partnerships left (NO_LIMIT when uncapped)
+    # Candidates, sorted by (mentee, mentor).
+    pair_mentee: np.ndarray  # (E,) int32
+    pair_mentor: np.ndarray  # (E,) int32
+    score: np.ndarray  # (E,) float64
+    cost: np.ndarray  # (E,) int64
+    distance: np.ndarray  # (E,) float64
+    focus: np.ndarray  # (E,) int64 bitmask
+    fundable: np.ndarray  # (E, k) bool
+    pinned: Pinned
+    infeasible: tuple[str, ...] = ()
+    # Donor eligibility inputs kept for explanations.
+    donor_mentee_ok: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))  # (n, k)
+    donor_area_bits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (k,)
+    donor_max_grant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (k,)
+    # Forbidden pairs as (mentee index, mentor index), sorted by mentee.
+    forbidden_mentee: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    forbidden_mentor: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def n_mentees(self) -> int:
+        return len(self.mentees.op)
+
+    @property
+    def n_mentors(self) -> int:
+        return len(self.mentors.op)
+
+    @property
+    def n_donors(self) -> int:
+        return len(self.donor_ids)
+
+    @property
+    def n_candidates(self) -> int:
+        return len(self.pair_mentee)
+
+    @property
+    def has_donors(self) -> bool:
+        return self.n_donors > 0
+
+    def mentee_id(self, i: int) -> str:
+        return self.instance.operators[int(self.mentees.op[i])].id
+
+    def mentor_id(self, j: int) -> str:
+        return self.instance.operators[int(self.mentors.op[j])].id
+
+    def focus_names(self, bits: int) -> list[str]:
+        return [a for k, a in enumerate(self.work_areas) if bits >> k & 1]
+
+    def pair_block(self, rows: np.ndarray) -> PairBlock:
+        return _pair_block(self, np.asarray(rows, dtype=np.int64))
+
+    def eligible(self, block: PairBlock) -> np.ndarray:
+        """SPEC.md §3 eligibility of every pair in the block (donors aside)."""
+        rules = self.instance.rules
+        ok = block.not_self & (block.focus != 0) & ~block.forbidden
+        if rules.language == "hard":
+            ok &= block.shared_language
+        if rules.region == "same":
+            ok &= block.same_region
+        if rules.max_distance_km is not None:
+            ok &= block.distance <= rules.max_distance_km
+        ok &= block.score >= rules.min_score
+        return ok
+
+    def fundable_in_block(self, block: PairBlock) -> np.ndarray:
+        """(B, m, k) bool: donor d can fund the pair (SPEC.md §3, last rule)."""
+        mentee_ok = self.donor_mentee_ok[block.rows]  # (B, k)
+        area_ok = (block.focus[:, :, None] & self.donor_area_bits[None, None, :]) != 0
+        grant_ok = block.cost[:, :, None] <= self.donor_max_grant[None, None, :]
+        return mentee_ok[:, None, :] & area_ok & grant_ok
+
+
+def trips(instance: Instance) -> int:
+    c = instance.costs
+    return c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
+
+
+def _side(instance: Instance, ops: list[int], role: str, lang_index: dict[str, int],
+          region_index: dict[str, int], country_index: dict[str, int]) -> OperatorFeatures:
+    areas = instance.work_areas
+    k = len(ops)
+    levels = np.zeros((k, len(areas)), dtype=np.int64)
+    words = max(1, (len(lang_index) + 63) // 64)
+    lang = np.zeros((k, words), dtype=np.uint64)
+    region = np.zeros(k, dtype=np.int32)
+    country = np.zeros(k, dtype=np.int32)
+    has_loc = np.zeros(k, dtype=bool)
+    lat = np.zeros(k)
+    lon = np.zeros(k)
+    area_pos = {a: p for p, a in enumerate(areas)}
+    for row, o in enumerate(ops):
+        op = instance.operators[o]
+        profile = op.mentor if role == "mentor" else op.mentee
+        values = profile.strengths if role == "mentor" else profile.needs  # type: ignore[union-attr]
+        for area, level in values.items():
+            levels[row, area_pos[area]] = level
+        for code in op.languages:
+            b = lang_index[code]
+            lang[row, b // 64] |= np.uint64(1) << np.uint64(b % 64)
+        region[row] = region_index[op.region]
+        country[row] = country_index[op.country]
+        if op.location is not None:
+            has_loc[row] = True
+            lat[row] = math.radians(op.location.lat)
+            lon[row] = math.radians(op.location.lon)
+    threshold = instance.rules.min_strength if role == "mentor" else 1
+    weights = np.int64(1) << np.arange(len(areas), dtype=np.int64)
+    bits = ((levels >= threshold) * weights).sum(axis=1).astype(np.int64)
+    return OperatorFeatures(np.asarray(ops, dtype=np.int64), levels, bits, lang, region, country,
+                            has_loc, lat, lon)
+
+
+def _pair_block(g: CandidateGraph, rows: np.ndarray) -> PairBlock:
+    inst = g.instance
+    me, mo = g.mentees, g.mentors
+    not_self = me.op[rows, None] != mo.op[None, :]
+    focus = me.bits[rows, None] & mo.bits[None, :]
+    shared = np.zeros((len(rows), g.n_mentors), dtype=bool)
+    for w in range(me.lang.shape[1]):
+        shared |= (me.lang[rows, w, None] & mo.lang[None, :, w]) != 0
+    same_region = me.region[rows, None] == mo.region[None, :]
+
+    # Great-circle distance where both ends have a location, defaults otherwise.
+    dd = inst.costs.default_distance_km
+    distance = np.where(same_region, dd.same_region, dd.cross_region).astype(np.float64)
+    both = me.has_loc[rows, None] & mo.has_loc[None, :]
+    if both.any():
+        lat1, lat2 = me.lat[rows, None], mo.lat[None, :]
+        dlat = lat2 - lat1
+        dlon = mo.lon[None, :] - me.lon[rows, None]
+        a = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
+        hav = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+        distance = np.where(both, hav, distance)
+
+    # alignment = sum_a need*strength / (5 * sum_a need); 0 where the mentee has no needs.
+    need = me.levels[rows]
+    denom = 5 * need.sum(axis=1)
+    dot = need @ mo.levels.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alignment = np.where(denom[:, None] > 0, dot / np.maximum(denom, 1)[:, None], 0.0)
+    factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)
+    score = alignment * factor
+
+    c = inst.costs
+    raw_cost = c.base + trips(inst) * (c.trip_fixed + c.per_km * distance)
+    cost = np.rint(raw_cost).astype(np.int64)  # round half to even, as Python's round()
+
+    forbidden = np.zeros((len(rows), g.n_mentors), dtype=bool)
+    if len(g.forbidden_mentee) and len(rows):
+        # rows are sorted (blocks of consecutive mentees, or explicit sorted lists)
+        pos = np.searchsorted(rows, g.forbidden_mentee)
+        hit = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == g.forbidden_mentee)
+        forbidden[pos[hit], g.forbidden_mentor[hit]] = True
+    return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden)
+
+
+def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS) -> CandidateGraph:
+    """Encode ``instance`` (vectorised, in blocks of about ``block_pairs`` pairs)."""
+    ops = instance.operators
+    mentee_ops = [i for i, op in enumerate(ops) if op.mentee is not None]
+    mentor_ops = [i for i, op in enumerate(ops) if op.mentor is not None]
+    lang_index: dict[str, int] = {}
+    region_index: dict[str, int] = {}
+    country_index: dict[str, int] = {}
+    for op in ops:
+        for code in op.languages:
+            lang_index.setdefault(code, len(lang_index))
+        region_index.setdefault(op.region, len(region_index))
+        country_index.setdefault(op.country, len(country_index))
+    for d in instance.donors:
+        for r in d.regions or ():
+            region_index.setdefault(r, len(region_index))
+        for cc in d.countries or ():
+            country_index.setdefault(cc, len(country_index))
+    mentees = _side(instance, mentee_ops, "mentee", lang_index, region_index, country_index)
+    mentors = _side(instance, mentor_ops, "mentor", lang_index, region_index, country_index)
+    n, m, k = len(mentee_ops), len(mentor_ops), len(instance.donors)
+    mentee_at = {ops[o].id: i for i, o in enumerate(mentee_ops)}
+    mentor_at = {ops[o].id: j for j, o in enumerate(mentor_ops)}
+    donor_at = {d.id: x for x, d in enumerate(instance.donors)}
+
+    weight = np.array([ops[o].mentee.weight for o in mentee_ops], dtype=np.float64)  # type: ignore[union-attr]
+    weight_units = np.rint(weight / WEIGHT_RESOLUTION).astype(np.int64)
+    capacity = np.array([ops[o].mentor.capacity for o in mentor_ops], dtype=np.int64)  # type: ignore[union-attr]
+    budget = np.array([d.budget for d in instance.donors], dtype=np.int64)
+    max_count = np.array(
+        [NO_LIMIT if d.max_partnerships is None else d.max_partnerships for d in instance.donors],
+        dtype=np.int64,
+    )
+
+    # Donor eligibility parts that depend on the mentee alone, and per donor.
+    all_areas = (1 << len(instance.work_areas)) - 1
+    donor_mentee_ok = np.ones((n, k), dtype=bool)
+    area_bits = np.full(k, all_areas, dtype=np.int64)
+    max_grant = np.full(k, NO_LIMIT, dtype=np.int64)
+    for x, d in enumerate(instance.donors):
+        if d.regions is not None:
+            codes = np.array([region_index[r] for r in d.regions], dtype=np.int32)
+            donor_mentee_ok[:, x] &= np.isin(mentees.region, codes)
+        if d.countries is not None:
+            codes = np.array([country_index[c] for c in d.countries], dtype=np.int32)
+            donor_mentee_ok[:, x] &= np.isin(mentees.country, codes)
+        if d.work_areas is not None:
+            area_bits[x] = sum(1 << instance.work_areas.index(a) for a in d.work_areas)
+        if d.max_grant is not None:
+            max_grant[x] = d.max_grant
+
+    fb_pairs = sorted((mentee_at[f.mentee], mentor_at[f.mentor]) for f in instance.forbidden)
+    fb = np.array(fb_pairs, dtype=np.int64).reshape(-1, 2)
+
+    free = np.ones(n, dtype=bool)
+    pinned_rows = [(mentee_at[p.mentee], mentor_at[p.mentor], -1 if p.donor is None else donor_at[p.donor])
+                   for p in instance.pinned]
+    for i, _, _ in pinned_rows:
+        free[i] = False
+
+    graph = CandidateGraph(
+        instance=instance,
+        work_areas=tuple(instance.work_areas),
+        mentees=mentees,
+        mentors=mentors,
+        mentee_weight=weight,
+        mentee_weight_units=weight_units,
+        free_mentee=free,
+        capacity=capacity,
+        donor_ids=tuple(d.id for d in instance.donors),
+        budget=budget,
+        max_count=max_count,
+        pair_mentee=np.zeros(0, np.int32),
+        pair_mentor=np.zeros(0, np.int32),
+        score=np.zeros(0),
+        cost=np.zeros(0, np.int64),
+        distance=np.zeros(0),
+        focus=np.zeros(0, np.int64),
+        fundable=np.zeros((0, k), bool),
+        pinned=Pinned(*(np.zeros(0, t) for t in (np.int64, np.int64, np.int64, float, np.int64, np.int64))),
+        donor_mentee_ok=donor_mentee_ok,
+        donor_area_bits=area_bits,
+        donor_max_grant=max_grant,
+        forbidden_mentee=fb[:, 0].copy(),
+        forbidden_mentor=fb[:, 1].copy(),
+    )
+
+    # Candidates, block by block.
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in
+                                          ("mentee", "mentor", "score", "cost", "distance", "focus", "fundable")}
+    free_rows = np.flatnonzero(free)
+    step = max(1, block_pairs // max(1, m))
+    for start in range(0, len(free_rows), step):
+        block = graph.pair_block(free_rows[start:start + step])
+        ok = graph.eligible(block)
+        if k:
+            fund = graph.fundable_in_block(block)
+            ok &= fund.any(axis=2)
+        r, c = np.nonzero(ok)
+        parts["mentee"].append(block.rows[r].astype(np.int32))
+        parts["mentor"].append(c.astype(np.int32))
+        parts["score"].append(block.score[r, c])
+        parts["cost"].append(block.cost[r, c])
+        parts["distance"].append(block.distance[r, c])
+        parts["focus"].append(block.focus[r, c])
+        parts["fundable"].append(fund[r, c] if k else np.zeros((len(r), 0), bool))
+
+    def cat(key: str, dtype: type, shape: tuple[int, ...] = (0,)) -> np.ndarray:
+        return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype)
+
+    pinned = _pinned(graph, pinned_rows)
+    capacity_left, budget_left, count_left, problems = _after_pinned(graph, pinned)
+    final = CandidateGraph(
+        **{**graph.__dict__,
+           "pair_mentee": cat("mentee", np.int32),
+           "pair_mentor": cat("mentor", np.int32),
+           "score": cat("score", np.float64),
+           "cost": cat("cost", np.int64),
+           "distance": cat("distance", np.float64),
+           "focus": cat("focus", np.int64),
+           "fundable": cat("fundable", bool, (0, k)),
+           "pinned": pinned,
+           "capacity": capacity_left,
+           "budget": budget_left,
+           "max_count": count_left,
+           "infeasible": tuple(problems)}
+    )
+    return final
+
+
+def _pinned(g: CandidateGraph, rows: list[tuple[int, int, int]]) -> Pinned:
+    if not rows:
+        return g.pinned
+    arr = np.array(rows, dtype=np.int64)
+    score, cost, focus = [], [], []
+    for i, j, _ in rows:
+        block = g.pair_block(np.array([i]))
+        score.append(block.score[0, j])
+        cost.append(block.cost[0, j])
+        focus.append(block.focus[0, j])
+    return Pinned(arr[:, 0], arr[:, 1], arr[:, 2], np.array(score), np.array(cost, np.int64),
+                  np.array(focus, np.int64))
+
+
+def _after_pinned(g: CandidateGraph, p: Pinned) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Capacity, budget and count left once pinned partnerships are placed, and
+    the overruns that make the instance infeasible (named)."""
+    problems = []
+    load = np.bincount(p.mentor, minlength=g.n_mentors).astype(np.int64)
+    capacity = g.capacity - load
+    for j in np.flatnonzero(capacity < 0):
+        problems.append(
+            f"mentor {g.mentor_id(int(j))}: {load[j]} pinned partnerships exceed its capacity {g.capacity[j]}"
+        )
+    funded = p.donor >= 0
+    spent = np.bincount(p.donor[funded], weights=p.cost[funded], minlength=g.n_donors).astype(np.int64)
+    count = np.bincount(p.donor[funded], minlength=g.n_donors).astype(np.int64)
+    budget = g.budget - spent
+    max_count = np.where(g.max_count == NO_LIMIT, NO_LIMIT, g.max_count - count)
+    for x in np.flatnonzero(budget < 0):
+        problems.append(f"donor {g.donor_ids[x]}: pinned partnerships cost {spent[x]}, over its budget {g.budget[x]}")
+    for x in np.flatnonzero(max_count < 0):
+        problems.append(
+            f"donor {g.donor_ids[x]}: {count[x]} pinned partnerships exceed its max_partnerships {g.max_count[x]}"
+        )
+    return np.maximum(capacity, 0), np.maximum(budget, 0), np.maximum(max_count, 0), problems
+

@@ -1,0 +1,122 @@
+"""Matching policies: one small interface, a registry built from the classes.
+
+A policy reads the candidate graph and returns an :class:`Assignment`; the
+shared decoder, explainer and verifier do the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+import numpy as np
+import ortools
+
+from ..models.solution import StageStats
+from .decode import Assignment
+from .encoding import CandidateGraph
+from .flow import solve_staged_flow
+from .greedy import greedy_assignment
+from .mip import solve_staged_mip
+
+ORTOOLS_VERSION = ortools.__version__
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit: Optional[float] = None  # seconds for the whole solve; None = until proven
+    workers: int = 1
+    seed: int = 0
+
+
+class Policy(ABC):
+    name: ClassVar[str]
+    exact: ClassVar[bool]
+    supports_donors: ClassVar[bool] = True
+    summary: ClassVar[str]
+
+    @abstractmethod
+    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment: ...
+
+
+class OptimalPolicy(Policy):
+    """Lexicographic optimum: max coverage, then max quality, then min cost.
+
+    Without donors: staged min-cost flow (exact, polynomial). With donors: a
+    staged MIP (HiGHS via MathOpt) started from the greedy assignment."""
+
+    name = "optimal"
+    exact = True
+    summary = "maximum coverage, then quality, then minimum cost (exact, with a proven bound)"
+
+    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+        if not graph.has_donors:
+            result = solve_staged_flow(graph)
+            stages = [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
+                      for s in result.stages]
+            return Assignment(
+                pairs=result.chosen,
+                donors=np.full(len(result.chosen), -1, np.int64),
+                status="optimal",
+                method="staged-min-cost-flow",
+                solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
+                stages=stages,
+            )
+        start_pairs, start_donors = greedy_assignment(graph)
+        mip = solve_staged_mip(graph, start_pairs, start_donors, options.time_limit, options.workers, options.seed)
+        stages = [StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
+                             value=None if s.value is None else float(s.value), bound=s.bound)
+                  for s in mip.stages]
+        proven = len(mip.stages) == 3 and all(s.status == "optimal" for s in mip.stages)
+        by_name = {s.name: s for s in mip.stages}
+        cov, qual = by_name.get("coverage"), by_name.get("quality")
+        message = None
+        if not proven:
+            last = mip.stages[-1]
+            message = f"time limit reached in the {last.name} stage; best solution found is returned"
+        return Assignment(
+            pairs=mip.pair,
+            donors=mip.donor,
+            status="optimal" if proven else "feasible",
+            method="greedy+staged-mip",
+            solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}",
+            bound_coverage_units=None if cov is None else (cov.value if cov.status == "optimal" else cov.bound),
+            bound_quality_units=None if qual is None or cov is None or cov.status != "optimal"
+            else (qual.value if qual.status == "optimal" else qual.bound),
+            stages=stages,
+            message=message,
+        )
+
+
+class GreedyPolicy(Policy):
+    """Pairs in descending score, taken while mentee, mentor and a donor have room."""
+
+    name = "greedy"
+    exact = False
+    summary = "pairs in descending score while mentee, mentor and a donor have room (the hand method)"
+
+    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+        t0 = time.perf_counter()
+        pairs, donors = greedy_assignment(graph)
+        return Assignment(pairs=pairs, donors=donors, status="feasible", method="greedy",
+                          solver=f"wopmatch-greedy (ortools {ORTOOLS_VERSION} not used)",
+                          stages=[StageStats(name="greedy", status="feasible",
+                                             seconds=round(time.perf_counter() - t0, 4))])
+
+
+POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (OptimalPolicy, GreedyPolicy)}
+
+
+class UnknownPolicyError(ValueError):
+    pass
+
+
+def get_policy(name: str) -> Policy:
+    try:
+        return POLICIES[name]()
+    except KeyError:
+        raise UnknownPolicyError(
+            f"unknown policy {name!r}; valid policies: {', '.join(sorted(POLICIES))}"
+        ) from None

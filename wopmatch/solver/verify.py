@@ -1,0 +1,326 @@
+"""Independent re-check of a solution against its instance.
+
+Shares no code with the encoder or the policies: eligibility, scores, costs,
+focus and the unmatched reasons are recomputed here from the instance in plain
+Python (``math``, no numpy), straight from SPEC.md §3-§5. Returns every
+violation found, each naming the ids involved; an empty list means valid.
+
+Tolerances: scores and quality to 1e-6 (they are printed rounded); a reported
+cost must be the correct rounding of the real cost (within 0.5 + 1e-6, so a
+last-bit difference in a haversine does not flip a half); coverage to 1e-6.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Optional
+
+from ..models.instance import Donor, Instance, Operator
+from ..models.solution import STRUCTURAL_REASONS, Solution
+
+SCORE_TOL = 1e-6
+
+
+def verify_solution(instance: Instance, solution: Solution, sha256: Optional[str] = None,
+                    check_reasons: bool = True) -> list[str]:
+    v = _Verifier(instance)
+    return v.run(solution, sha256, check_reasons)
+
+
+class _Verifier:
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.ops: dict[str, Operator] = {op.id: op for op in inst.operators}
+        self.donors: dict[str, Donor] = {d.id: d for d in inst.donors}
+        self.mentors = [op for op in inst.operators if op.mentor is not None]
+        self.forbidden = {(f.mentee, f.mentor) for f in inst.forbidden}
+        c = inst.costs
+        self.trips = c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
+
+    # --- SPEC.md §3, from scratch -------------------------------------------------
+    def pair(self, mentee: Operator, mentor: Operator) -> dict[str, Any]:
+        inst, rules = self.inst, self.inst.rules
+        needs = mentee.mentee.needs if mentee.mentee else {}
+        strengths = mentor.mentor.strengths if mentor.mentor else {}
+        focus = [a for a in inst.work_areas
+                 if needs.get(a, 0) >= 1 and strengths.get(a, 0) >= rules.min_strength]
+        total_need = sum(needs.values())
+        alignment = 0.0
+        if total_need > 0:
+            alignment = sum(needs.get(a, 0) * strengths.get(a, 0) for a in inst.work_areas) / (5 * total_need)
+        same_region = mentee.region == mentor.region
+        score = alignment * (1.0 if same_region else 1.0 - rules.cross_region_penalty)
+        if mentee.location is not None and mentor.location is not None:
+            distance = _haversine(mentee.location.lat, mentee.location.lon,
+                                  mentor.location.lat, mentor.location.lon)
+        else:
+            dd = inst.costs.default_distance_km
+            distance = dd.same_region if same_region else dd.cross_region
+        c = inst.costs
+        raw_cost = c.base + self.trips * (c.trip_fixed + c.per_km * distance)
+        shared = set(mentee.languages) & set(mentor.languages)
+        return {"focus": focus, "score": score, "distance": distance, "raw_cost": raw_cost,
+                "same_region": same_region, "shared": shared}
+
+    def failed_filter(self, mentee: Operator, mentor: Operator, p: dict[str, Any]) -> Optional[str]:
+        """The first SPEC.md §5 filter this pair fails (donors aside), or None."""
+        rules = self.inst.rules
+        if mentee.id == mentor.id or not p["focus"]:
+            return "no_mentor_strength"
+        if rules.language == "hard" and not p["shared"]:
+            return "no_shared_language"
+        if rules.region == "same" and not p["same_region"]:
+            return "region_rule"
+        if rules.max_distance_km is not None and p["distance"] > rules.max_distance_km + 1e-9:
+            return "distance_rule"
+        if (mentee.id, mentor.id) in self.forbidden:
+            return "forbidden"
+        if p["score"] < rules.min_score - 1e-12:
+            return "below_min_score"
+        return None
+
+    def can_fund(self, donor: Donor, mentee: Operator, p: dict[str, Any], cost: int) -> bool:
+        if donor.regions is not None and mentee.region not in donor.regions:
+            return False
+        if donor.countries is not None and mentee.country not in donor.countries:
+            return False
+        if donor.work_areas is not None and not set(p["focus"]) & set(donor.work_areas):
+            return False
+        if donor.max_grant is not None and cost > donor.max_grant:
+            return False
+        return True
+
+    # --- the checks ---------------------------------------------------------------
+    def run(self, s: Solution, sha256: Optional[str], check_reasons: bool) -> list[str]:
+        out: list[str] = []
+        inst = self.inst
+        if sha256 is not None and s.instance.sha256 != sha256:
+            out.append(f"instance sha256 {s.instance.sha256[:12]}... does not match the instance file "
+                       f"({sha256[:12]}...)")
+        overruns = self.pinned_overruns()
+        if s.status == "infeasible":
+            if not overruns:
+                out.append("status is infeasible, but the pinned partnerships fit every capacity and budget")
+            if s.partnerships or s.objective is not None:
+                out.append("an infeasible solution must have no partnerships and no objective")
+            return out
+        if overruns:
+            out.append("pinned partnerships overrun (" + "; ".join(overruns) + ") but status is " + s.status)
+        if s.status == "time_limit_no_solution":
+            if s.partnerships or s.objective is not None:
+                out.append("time_limit_no_solution must have no partnerships and no objective")
+            return out
+        if s.objective is None:
+            out.append(f"status {s.status} requires an objective")
+
+        load: Counter[str] = Counter()
+        spent: Counter[str] = Counter()
+        funded: Counter[str] = Counter()
+        seen: set[str] = set()
+        coverage = quality = 0.0
+        total_cost = 0
+        pinned_given = {(p.mentee, p.mentor, p.donor) for p in inst.pinned}
+        pinned_seen = set()
+        for t, part in enumerate(s.partnerships):
+            where = f"partnerships[{t}] ({part.mentee} <- {part.mentor})"
+            mentee, mentor = self.ops.get(part.mentee), self.ops.get(part.mentor)
+            if mentee is None or mentee.mentee is None:
+                out.append(f"{where}: {part.mentee} is not an operator with a mentee profile")
+                continue
+            if mentor is None or mentor.mentor is None:
+                out.append(f"{where}: {part.mentor} is not an operator with a mentor profile")
+                continue
+            if part.mentee in seen:
+                out.append(f"{where}: mentee {part.mentee} is in more than one partnership")
+            seen.add(part.mentee)
+            if mentee.id == mentor.id:
+                out.append(f"{where}: an operator cannot be paired with itself")
+            p = self.pair(mentee, mentor)
+            key = (part.mentee, part.mentor, part.donor)
+            if part.pinned:
+                if key not in pinned_given:
+                    out.append(f"{where}: marked pinned but the instance pins no such partnership (donor {part.donor})")
+                pinned_seen.add(key)
+            else:
+                failed = self.failed_filter(mentee, mentor, p)
+                if failed:
+                    out.append(f"{where}: pair is not eligible ({failed})")
+                if inst.donors:
+                    donor = self.donors.get(part.donor) if part.donor is not None else None
+                    if donor is None:
+                        out.append(f"{where}: must be funded by a donor of the instance, got {part.donor}")
+                    elif not self.can_fund(donor, mentee, p, round(p["raw_cost"])):
+                        out.append(f"{where}: donor {donor.id} cannot fund this pair")
+                elif part.donor is not None:
+                    out.append(f"{where}: the instance has no donors but donor is {part.donor}")
+            if abs(part.score - p["score"]) > SCORE_TOL:
+                out.append(f"{where}: score {part.score} but recomputed {p['score']:.9f}")
+            if abs(part.cost - p["raw_cost"]) > 0.5 + 1e-6:
+                out.append(f"{where}: cost {part.cost} but recomputed {p['raw_cost']:.2f}")
+            if part.focus != p["focus"]:
+                out.append(f"{where}: focus {part.focus} but recomputed {p['focus']}")
+            load[part.mentor] += 1
+            if part.donor is not None:
+                if part.donor not in self.donors:
+                    out.append(f"{where}: unknown donor {part.donor}")
+                spent[part.donor] += part.cost
+                funded[part.donor] += 1
+            weight = mentee.mentee.weight
+            coverage += weight
+            quality += weight * p["score"]
+            total_cost += part.cost
+        for key in sorted(pinned_given - pinned_seen, key=str):
+            out.append(f"pinned partnership {key[0]} <- {key[1]} (donor {key[2]}) is missing or not marked pinned")
+
+        for mid, n in sorted(load.items()):
+            cap = self.ops[mid].mentor.capacity  # type: ignore[union-attr]
+            if n > cap:
+                out.append(f"mentor {mid}: {n} partnerships exceed capacity {cap}")
+        for d in inst.donors:
+            if spent[d.id] > d.budget:
+                out.append(f"donor {d.id}: committed {spent[d.id]} exceeds budget {d.budget}")
+            if d.max_partnerships is not None and funded[d.id] > d.max_partnerships:
+                out.append(f"donor {d.id}: {funded[d.id]} partnerships exceed max_partnerships {d.max_partnerships}")
+        reported = {u.id: u for u in s.donors}
+        if len(reported) != len(s.donors) or set(reported) != set(self.donors):
+            out.append(f"donors section lists {sorted(reported)} but the instance has {sorted(self.donors)}")
+        for d in inst.donors:
+            u = reported.get(d.id)
+            if u is not None and (u.budget, u.committed, u.partnerships) != (d.budget, spent[d.id], funded[d.id]):
+                out.append(f"donor {d.id}: reported budget/committed/partnerships {u.budget}/{u.committed}/"
+                           f"{u.partnerships}, recomputed {d.budget}/{spent[d.id]}/{funded[d.id]}")
+
+        if s.objective is not None:
+            o = s.objective
+            if abs(o.coverage - coverage) > 1e-6:
+                out.append(f"objective.coverage {o.coverage} but recomputed {coverage:.9f}")
+            if abs(o.quality - quality) > SCORE_TOL * max(1, len(s.partnerships)):
+                out.append(f"objective.quality {o.quality} but recomputed {quality:.9f}")
+            if o.cost != total_cost:
+                out.append(f"objective.cost {o.cost} but partnerships sum to {total_cost}")
+            for name in ("coverage", "quality"):
+                b = getattr(s.bound, name)
+                val = getattr(o, name)
+                if b is not None and b < val - 1e-6:
+                    out.append(f"bound.{name} {b} is below the objective {val}")
+                if s.status == "optimal" and b is not None and abs(b - val) > 1e-6:
+                    out.append(f"status optimal but bound.{name} {b} differs from the objective {val}")
+
+        out.extend(self.check_unmatched(s, seen, load, spent, funded, check_reasons))
+        return out
+
+    def pinned_overruns(self) -> list[str]:
+        load: Counter[str] = Counter(p.mentor for p in self.inst.pinned)
+        spent: Counter[str] = Counter()
+        count: Counter[str] = Counter()
+        for pin in self.inst.pinned:
+            if pin.donor is not None:
+                p = self.pair(self.ops[pin.mentee], self.ops[pin.mentor])
+                spent[pin.donor] += round(p["raw_cost"])
+                count[pin.donor] += 1
+        out = []
+        for mid, n in sorted(load.items()):
+            cap = self.ops[mid].mentor.capacity  # type: ignore[union-attr]
+            if n > cap:
+                out.append(f"mentor {mid}: {n} pinned > capacity {cap}")
+        for d in self.inst.donors:
+            if spent[d.id] > d.budget:
+                out.append(f"donor {d.id}: pinned cost {spent[d.id]} > budget {d.budget}")
+            if d.max_partnerships is not None and count[d.id] > d.max_partnerships:
+                out.append(f"donor {d.id}: {count[d.id]} pinned > max_partnerships {d.max_partnerships}")
+        return out
+
+    def check_unmatched(self, s: Solution, matched: set[str], load, spent, funded, check_reasons) -> list[str]:
+        out = []
+        expected = {op.id for op in self.inst.operators if op.mentee is not None} - matched
+        listed = [u.mentee for u in s.unmatched]
+        dup = [m for m, n in Counter(listed).items() if n > 1]
+        if dup:
+            out.append(f"unmatched lists {', '.join(sorted(dup))} more than once")
+        missing, extra = expected - set(listed), set(listed) - expected
+        if missing:
+            out.append(f"unmatched omits {len(missing)} mentee(s): {', '.join(sorted(missing)[:10])}")
+        if extra:
+            out.append(f"unmatched lists mentee(s) that are matched or unknown: {', '.join(sorted(extra)[:10])}")
+        if not check_reasons:
+            return out
+        for u in s.unmatched:
+            mentee = self.ops.get(u.mentee)
+            if mentee is None or mentee.mentee is None:
+                continue
+            expected_reason, open_pairs = self.structural_reason(mentee)
+            if expected_reason is not None:
+                if u.reason != expected_reason:
+                    out.append(f"unmatched {u.mentee}: reason {u.reason} but the filters give {expected_reason}")
+                continue
+            if u.reason in STRUCTURAL_REASONS:
+                out.append(f"unmatched {u.mentee}: reason {u.reason} but it has eligible fundable mentors")
+                continue
+            mentors_with_room = [(m, p, cost) for m, p, cost in open_pairs
+                                 if load[m.id] < m.mentor.capacity]  # type: ignore[union-attr]
+            if u.reason == "capacity" and mentors_with_room:
+                out.append(f"unmatched {u.mentee}: reason capacity but mentor {mentors_with_room[0][0].id} has room")
+            if u.reason == "budget":
+                if not self.inst.donors:
+                    out.append(f"unmatched {u.mentee}: reason budget but the instance has no donors")
+                for m, p, cost in mentors_with_room:
+                    for d in self.inst.donors:
+                        room = d.budget - spent[d.id] >= cost and (
+                            d.max_partnerships is None or funded[d.id] < d.max_partnerships)
+                        if room and self.can_fund(d, mentee, p, cost):
+                            out.append(f"unmatched {u.mentee}: reason budget but donor {d.id} could fund "
+                                       f"mentor {m.id}")
+                            break
+                    else:
+                        continue
+                    break
+        return out
+
+    def structural_reason(self, mentee: Operator) -> tuple[Optional[str], list]:
+        """The first filter that leaves the mentee no mentor, or None and the
+        (mentor, pair, cost) triples that survive every filter."""
+        order = list(STRUCTURAL_REASONS)
+        deepest = -1
+        survivors = []
+        for mentor in self.mentors:
+            p = self.pair(mentee, mentor)
+            failed = self.failed_filter(mentee, mentor, p)
+            cost = round(p["raw_cost"])
+            if failed is None and self.inst.donors:
+                if not any(self.can_fund(d, mentee, p, cost) for d in self.inst.donors):
+                    failed = "no_eligible_donor"
+            if failed is None:
+                survivors.append((mentor, p, cost))
+            else:
+                deepest = max(deepest, order.index(failed))
+        if survivors:
+            return None, survivors
+        # Filters apply cumulatively: the reason is the filter after which none is left,
+        # i.e. the furthest filter any mentor reached.
+        return order[max(deepest, 0)], []
+
+
+def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi = p2 - p1
+    dlmb = math.radians(lon2) - math.radians(lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, max(0.0, a))))
+
+
+def independent_pair_table(instance: Instance) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every (mentee, mentor) pair with its recomputed quantities (for tests on tiny instances)."""
+    v = _Verifier(instance)
+    table = {}
+    for mentee in instance.operators:
+        if mentee.mentee is None:
+            continue
+        for mentor in v.mentors:
+            p = v.pair(mentee, mentor)
+            p["failed"] = v.failed_filter(mentee, mentor, p)
+            p["cost"] = round(p["raw_cost"])
+            p["fundable"] = [d.id for d in instance.donors if v.can_fund(d, mentee, p, p["cost"])]
+            table[(mentee.id, mentor.id)] = p
+    return table
+
