@@ -93,6 +93,23 @@ def solve_staged_flow(g: CandidateGraph) -> FlowResult:
     return FlowResult(chosen, stages)
 
 
+def max_coverage_units(g: CandidateGraph) -> int:
+    """Maximum coverage (in weight units) with budgets ignored: an upper bound
+    on coverage for the budgeted problem, from one min-cost flow."""
+    n, m = g.n_mentees, g.n_mentors
+    free = np.flatnonzero(g.free_mentee)
+    tail = np.concatenate([np.zeros(len(free), np.int64), 1 + g.pair_mentee.astype(np.int64), 1 + n + np.arange(m),
+                           [0]])
+    head = np.concatenate([1 + free, 1 + n + g.pair_mentor.astype(np.int64), np.full(m, n + m + 1), [n + m + 1]])
+    upper = np.concatenate([np.ones(len(free) + g.n_candidates, np.int64), g.capacity, [len(free)]])
+    cost = np.zeros(len(upper), np.int64)
+    cost[: len(free)] = -g.mentee_weight_units[free]
+    supply = np.zeros(n + m + 2, np.int64)
+    supply[0], supply[-1] = len(free), -len(free)
+    flow = _min_cost_flow(tail, head, np.zeros_like(upper), upper, cost, supply, n + m + 2)
+    return int(-(cost @ flow))
+
+
 def _min_cost_flow(tail, head, lower, upper, cost, supply, n_nodes) -> np.ndarray:
     """Minimise cost.x subject to lower <= x <= upper and the node supplies."""
     b = supply.copy()

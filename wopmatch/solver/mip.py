@@ -60,8 +60,14 @@ def solve_staged_mip(
     time_limit: Optional[float],
     workers: int,
     seed: int,
+    coverage_cap: Optional[int] = None,
 ) -> MipResult:
-    """Solve all three stages; ``start_*`` is a feasible assignment (the greedy one)."""
+    """Solve all three stages; ``start_*`` is a feasible assignment (the greedy one).
+
+    ``coverage_cap`` is a known upper bound on stage 1 (the budget-free maximum):
+    it tightens the reported bound, and proves stage 1 outright when the start
+    already reaches it."""
+    t_start = time.perf_counter()
     var_pair, var_donor = np.nonzero(g.fundable)
     var_pair = var_pair.astype(np.int64)
     nv = len(var_pair)
@@ -72,7 +78,7 @@ def solve_staged_mip(
 
     # Current assignment as a 0/1 vector over variables.
     current = _as_vector(var_pair, var_donor, start_pairs, start_donors)
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    deadline = None if time_limit is None else t_start + time_limit
     stages: list[MipStage] = []
     extra: list[tuple[np.ndarray, int, int]] = []  # (coefficients, lower bound, sense)
     objectives = (("coverage", w_units, True), ("quality", q_units, True), ("cost", c_units, False))
@@ -82,7 +88,14 @@ def solve_staged_mip(
             stages.append(MipStage(name, "not_run", 0.0, int(obj @ current), None))
             break
         t0 = time.perf_counter()
+        if name == "coverage" and coverage_cap is not None and int(obj @ current) >= coverage_cap:
+            value = int(obj @ current)
+            stages.append(MipStage(name, "optimal", 0.0, value, float(coverage_cap)))
+            extra.append((obj, value, 1))
+            continue
         model = _model(nv, rows, cols, coefs, rhs, extra, obj, maximise)
+        if deadline is not None:
+            remaining = deadline - time.perf_counter()  # model building counts too
         result = _solve(model, current, remaining, workers, seed)
         seconds = time.perf_counter() - t0
         reason = result.termination.reason
@@ -99,6 +112,8 @@ def solve_staged_mip(
             ):
                 current = candidate
         bound = result.termination.objective_bounds.dual_bound
+        if name == "coverage" and coverage_cap is not None:
+            bound = min(bound, coverage_cap)
         value = int(obj @ current)
         proven = reason == T.TERMINATION_REASON_OPTIMAL or _closed(value, bound, maximise)
         status = "optimal" if proven else "feasible"

@@ -17,7 +17,7 @@ import ortools
 from ..models.solution import StageStats
 from .decode import Assignment
 from .encoding import CandidateGraph
-from .flow import solve_staged_flow
+from .flow import max_coverage_units, solve_staged_flow
 from .greedy import greedy_assignment
 from .mip import solve_staged_mip
 
@@ -65,7 +65,8 @@ class OptimalPolicy(Policy):
                 stages=stages,
             )
         start_pairs, start_donors = greedy_assignment(graph)
-        mip = solve_staged_mip(graph, start_pairs, start_donors, options.time_limit, options.workers, options.seed)
+        mip = solve_staged_mip(graph, start_pairs, start_donors, options.time_limit, options.workers, options.seed,
+                               coverage_cap=max_coverage_units(graph))
         stages = [StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
                              value=None if s.value is None else float(s.value), bound=s.bound)
                   for s in mip.stages]

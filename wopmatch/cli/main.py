@@ -1,0 +1,159 @@
+"""The ``wopmatch`` command line (SPEC.md §6).
+
+Exit codes: 0 done, 1 bad input, infeasible instance or failed verification,
+2 usage. Files are written atomically and only once everything succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+from rich.console import Console
+
+from ..generator import generate as generate_instance
+from ..generator import to_json_bytes
+from ..models import InputError, Instance, Solution, load_instance, load_solution, solution_bytes, write_atomic
+from ..solver.api import solve as solve_instance
+from ..solver.policies import POLICIES, SolveOptions
+from ..solver.verify import verify_solution
+from .summary import print_summary
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(exc: InputError) -> None:
+    err.print(f"[bold red]error[/]: {exc.source or 'input'}: {len(exc.problems)} problem(s)")
+    for p in exc.problems:
+        err.print(f"  {p}", markup=False)
+    sys.exit(1)
+
+
+def _check_output(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        err.print(f"[bold red]error[/]: output folder {parent} does not exist", markup=True)
+        sys.exit(1)
+    if path.is_dir():
+        err.print(f"[bold red]error[/]: output {path} is a folder")
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wopmatch")
+def cli() -> None:
+    """Match water and sanitation utilities into Water Operators' Partnerships."""
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+def validate(instance: Path) -> None:
+    """List every problem of INSTANCE; exit 1 if there is any."""
+    try:
+        loaded = load_instance(instance)
+    except InputError as exc:
+        _fail(exc)
+        return
+    inst = loaded.instance
+    n_mentees = sum(op.mentee is not None for op in inst.operators)
+    n_mentors = sum(op.mentor is not None for op in inst.operators)
+    out.print(f"{instance}: valid: {len(inst.operators)} operators ({n_mentees} mentees, {n_mentors} mentors), "
+              f"{len(inst.donors)} donors, {len(inst.pinned)} pinned, {len(inst.forbidden)} forbidden")
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Solution file to write.")
+@click.option("--policy", type=click.Choice(sorted(POLICIES)), default="optimal", show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds; the best solution found is returned, with its gap.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No summary table.")
+def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float], workers: int, seed: int,
+          quiet: bool) -> None:
+    """Solve INSTANCE and write the verified solution to OUTPUT."""
+    _check_output(output)
+    try:
+        loaded = load_instance(instance)
+    except InputError as exc:
+        _fail(exc)
+        return
+    with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
+        solution = solve_instance(loaded.instance, loaded.sha256, policy,
+                                  SolveOptions(time_limit=time_limit, workers=workers, seed=seed))
+    if solution.verification is not None and not solution.verification.ok:
+        err.print("[bold red]internal error[/]: the verifier rejected the solution; nothing was written")
+        for v in solution.verification.violations:
+            err.print(f"  {v}", markup=False)
+        sys.exit(1)
+    write_atomic(output, solution_bytes(solution))
+    if not quiet:
+        print_summary(out, loaded.instance, solution)
+        out.print(f"solution written to {output}")
+    if solution.status == "infeasible":
+        err.print(f"[bold red]infeasible[/]: {solution.message}", markup=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+@click.argument("solution", type=click.Path(path_type=Path))
+def verify(instance: Path, solution: Path) -> None:
+    """Re-check SOLUTION against INSTANCE independently; exit 1 on any violation."""
+    try:
+        loaded = load_instance(instance)
+        sol = load_solution(solution)
+    except InputError as exc:
+        _fail(exc)
+        return
+    violations = verify_solution(loaded.instance, sol, sha256=loaded.sha256)
+    if violations:
+        err.print(f"[bold red]{len(violations)} violation(s)[/]")
+        for v in violations:
+            err.print(f"  {v}", markup=False)
+        sys.exit(1)
+    out.print(f"{solution}: valid ({sol.status}, {len(sol.partnerships)} partnerships, "
+              f"{len(sol.unmatched)} unmatched)")
+
+
+@cli.command()
+@click.option("--mentees", type=click.IntRange(min=0), required=True)
+@click.option("--mentors", type=click.IntRange(min=0), required=True)
+@click.option("--donors", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--tightness", type=click.FloatRange(min=0, min_open=True), default=0.4, show_default=True,
+              help="Total donor budget as a share of what funding every mentee would cost.")
+@click.option("--name", default=None, help="Name of the round.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+def generate(mentees: int, mentors: int, donors: int, seed: int, tightness: float, name: Optional[str],
+             output: Path) -> None:
+    """Write a realistic synthetic instance (same parameters and seed -> same bytes)."""
+    _check_output(output)
+    raw = generate_instance(mentees, mentors, donors, seed=seed, tightness=tightness, name=name)
+    write_atomic(output, to_json_bytes(raw))
+    out.print(f"{output}: {len(raw['operators'])} operators, {len(raw['donors'])} donors")
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["instance", "solution"]))
+def schema(kind: str) -> None:
+    """Print the JSON Schema of an instance or solution file."""
+    model = Instance if kind == "instance" else Solution
+    click.echo(json.dumps(model.model_json_schema(), indent=2))
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def main() -> None:
+    cli()

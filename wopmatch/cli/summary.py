@@ -1,0 +1,54 @@
+"""The readable summary printed after a solve."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from ..models import Instance, Solution
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.4g}%"
+
+
+def print_summary(console: Console, instance: Instance, s: Solution) -> None:
+    n_mentees = sum(op.mentee is not None for op in instance.operators)
+    head = Table(title=f"{instance.name or 'instance'} - policy {s.policy}", show_header=False)
+    head.add_column("", style="bold")
+    head.add_column("")
+    head.add_row("status", s.status + (f" ({s.message})" if s.message else ""))
+    if s.objective is not None:
+        o, b = s.objective, s.bound
+        head.add_row("matched", f"{len(s.partnerships)} of {n_mentees} mentees")
+        head.add_row("coverage", f"{o.coverage:g}  (bound {b.coverage if b.coverage is not None else '-'}, "
+                                 f"gap {_pct(s.gap.coverage)})")
+        head.add_row("quality", f"{o.quality:.4f}  (bound {'-' if b.quality is None else f'{b.quality:.4f}'}, "
+                                f"gap {_pct(s.gap.quality)})")
+        head.add_row("cost", f"{o.cost:,} {instance.currency}")
+    st = s.stats
+    head.add_row("candidates", f"{st.candidates:,}")
+    head.add_row("time", f"build {st.build_seconds:.2f} s, solve {st.solve_seconds:.2f} s, "
+                         f"verify {st.verify_seconds:.2f} s")
+    head.add_row("solver", f"{st.solver} ({st.method}), seed {st.seed}, workers {st.workers}")
+    if s.verification is not None:
+        head.add_row("verified", "yes" if s.verification.ok else f"NO: {len(s.verification.violations)} violation(s)")
+    console.print(head)
+
+    if s.unmatched:
+        reasons = Table(title="unmatched mentees by reason")
+        reasons.add_column("reason")
+        reasons.add_column("mentees", justify="right")
+        for reason, count in sorted(Counter(u.reason for u in s.unmatched).items(), key=lambda kv: -kv[1]):
+            reasons.add_row(reason, str(count))
+        console.print(reasons)
+    if s.donors:
+        donors = Table(title="donor use")
+        for col in ("donor", "partnerships", "committed", "budget", "used"):
+            donors.add_column(col, justify="left" if col == "donor" else "right")
+        for d in s.donors:
+            used = d.committed / d.budget if d.budget else 0.0
+            donors.add_row(d.id, str(d.partnerships), f"{d.committed:,}", f"{d.budget:,}", _pct(used))
+        console.print(donors)

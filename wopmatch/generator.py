@@ -1,0 +1,165 @@
+"""Synthetic WOP rounds for demos, tests and benchmarks.
+
+Shapes follow docs/generator.md (from the public figures in DOMAIN.md): regional
+shares, 1-3 languages per utility, 1-3 needs per mentee, 1-4 strengths per
+mentor, capacities 1-5, a share of dual-role utilities, and donors with region,
+country and work-area eligibility whose budgets cover a ``tightness`` fraction
+of what funding every mentee would cost. The output depends only on the
+parameters: the same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from .models.instance import DEFAULT_WORK_AREAS, INSTANCE_FORMAT, parse_instance
+
+# (ISO code, region, official/working languages, lat, lon)
+COUNTRIES: tuple[tuple[str, str, tuple[str, ...], float, float], ...] = (
+    ("PH", "asia-pacific", ("en", "fil"), 12.9, 121.8),
+    ("VN", "asia-pacific", ("vi",), 14.1, 108.3),
+    ("ID", "asia-pacific", ("id",), -2.5, 118.0),
+    ("KH", "asia-pacific", ("km",), 12.6, 104.9),
+    ("IN", "asia-pacific", ("hi", "en"), 21.0, 78.0),
+    ("BD", "asia-pacific", ("bn",), 23.7, 90.4),
+    ("LK", "asia-pacific", ("si", "ta", "en"), 7.9, 80.8),
+    ("FJ", "asia-pacific", ("en",), -17.7, 178.1),
+    ("PG", "asia-pacific", ("en", "tpi"), -6.3, 143.9),
+    ("MN", "asia-pacific", ("mn",), 46.9, 103.8),
+    ("KE", "sub-saharan-africa", ("en", "sw"), 0.0, 37.9),
+    ("UG", "sub-saharan-africa", ("en", "sw"), 1.4, 32.3),
+    ("TZ", "sub-saharan-africa", ("sw", "en"), -6.4, 34.9),
+    ("ZM", "sub-saharan-africa", ("en",), -13.1, 27.8),
+    ("GH", "sub-saharan-africa", ("en",), 7.9, -1.0),
+    ("NG", "sub-saharan-africa", ("en",), 9.1, 8.7),
+    ("SN", "sub-saharan-africa", ("fr",), 14.5, -14.5),
+    ("CI", "sub-saharan-africa", ("fr",), 7.5, -5.5),
+    ("BF", "sub-saharan-africa", ("fr",), 12.2, -1.6),
+    ("CM", "sub-saharan-africa", ("fr", "en"), 7.4, 12.4),
+    ("MZ", "sub-saharan-africa", ("pt",), -18.7, 35.5),
+    ("ZA", "sub-saharan-africa", ("en", "zu", "af"), -30.6, 22.9),
+    ("PE", "latin-america", ("es",), -9.2, -75.0),
+    ("CO", "latin-america", ("es",), 4.6, -74.3),
+    ("BO", "latin-america", ("es",), -16.3, -63.6),
+    ("HN", "latin-america", ("es",), 15.2, -86.2),
+    ("MX", "latin-america", ("es",), 23.6, -102.6),
+    ("BR", "latin-america", ("pt",), -14.2, -51.9),
+    ("HT", "latin-america", ("fr", "ht"), 18.97, -72.3),
+    ("JO", "mena", ("ar",), 30.6, 36.2),
+    ("MA", "mena", ("ar", "fr"), 31.8, -7.1),
+    ("TN", "mena", ("ar", "fr"), 33.9, 9.5),
+    ("EG", "mena", ("ar",), 26.8, 30.8),
+    ("LB", "mena", ("ar", "fr", "en"), 33.9, 35.9),
+    ("NL", "europe", ("nl", "en"), 52.1, 5.3),
+    ("DE", "europe", ("de", "en"), 51.2, 10.4),
+    ("FR", "europe", ("fr",), 46.2, 2.2),
+    ("ES", "europe", ("es",), 40.5, -3.7),
+    ("PT", "europe", ("pt",), 39.4, -8.2),
+)
+REGIONS = ("asia-pacific", "sub-saharan-africa", "latin-america", "mena", "europe")
+MENTEE_REGION_SHARE = (0.35, 0.30, 0.15, 0.10, 0.10)
+MENTOR_REGION_SHARE = (0.30, 0.15, 0.15, 0.10, 0.30)  # Europe's utilities mostly mentor
+#: Mean cash cost of one partnership used to size budgets (USD, default costs).
+TYPICAL_COST = 45_000
+
+
+def generate(
+    mentees: int,
+    mentors: int,
+    donors: int = 0,
+    seed: int = 0,
+    tightness: float = 0.4,
+    name: Optional[str] = None,
+    dual_share: float = 0.3,
+    work_areas: tuple[str, ...] = DEFAULT_WORK_AREAS,
+) -> dict[str, Any]:
+    """A JSON-ready instance dict. ``tightness`` = total donor budget / cost of funding
+    every mentee at a typical cost; ``dual_share`` = share of mentors that also
+    take a mentee profile."""
+    if mentees < 0 or mentors < 0 or donors < 0:
+        raise ValueError("mentees, mentors and donors must be >= 0")
+    if not 0 < tightness:
+        raise ValueError("tightness must be > 0")
+    rng = np.random.default_rng(seed)
+    dual = min(mentees, mentors, int(round(dual_share * mentors)))
+    n_ops = mentees + mentors - dual
+    by_region = {r: [c for c in COUNTRIES if c[1] == r] for r in REGIONS}
+    areas = list(work_areas)
+    operators: list[dict[str, Any]] = []
+    for k in range(n_ops):
+        is_mentor = k < mentors
+        is_mentee = k >= mentors - dual
+        share = MENTOR_REGION_SHARE if is_mentor else MENTEE_REGION_SHARE
+        region = REGIONS[int(rng.choice(len(REGIONS), p=share))]
+        cc, _, langs, lat, lon = by_region[region][int(rng.integers(len(by_region[region])))]
+        languages = list(langs[: 1 + int(rng.integers(min(2, len(langs))))])
+        if "en" not in languages and rng.random() < (0.6 if is_mentor else 0.35):
+            languages.append("en")
+        op: dict[str, Any] = {
+            "id": f"{cc}-{k + 1:06d}",
+            "name": f"Synthetic utility {cc}-{k + 1}",
+            "country": cc,
+            "region": region,
+            "languages": languages[:3],
+            "location": {"lat": round(float(np.clip(lat + rng.normal(0, 2.0), -89, 89)), 4),
+                         "lon": round(float(((lon + rng.normal(0, 2.5)) + 180) % 360 - 180), 4)},
+        }
+        if is_mentor:
+            strong = rng.choice(len(areas), size=int(rng.integers(1, 5)), replace=False)
+            strengths = {areas[a]: int(rng.integers(3, 6)) for a in sorted(strong)}
+            for a in range(len(areas)):
+                if areas[a] not in strengths and rng.random() < 0.3:
+                    strengths[areas[a]] = int(rng.integers(1, 3))
+            op["mentor"] = {"capacity": int(rng.integers(1, 6)),
+                            "strengths": {a: strengths[a] for a in areas if a in strengths}}
+        if is_mentee:
+            wanted = rng.choice(len(areas), size=int(rng.integers(1, 4)), replace=False)
+            needs = {areas[a]: int(rng.integers(2, 6)) for a in sorted(wanted)}
+            mentee: dict[str, Any] = {"needs": needs}
+            if rng.random() < 0.2:
+                mentee["weight"] = float(rng.choice([1.5, 2.0]))
+            op["mentee"] = mentee
+        operators.append(op)
+    # Interleave roles so ids are not sorted by role (realistic spreadsheets are not).
+    order = rng.permutation(n_ops)
+    operators = [operators[i] for i in order]
+
+    donor_list = []
+    if donors:
+        total = tightness * mentees * TYPICAL_COST
+        shares = rng.dirichlet(np.full(donors, 2.0))
+        for d in range(donors):
+            donor: dict[str, Any] = {"id": f"DONOR-{d + 1:02d}", "name": f"Synthetic fund {d + 1}",
+                                     "budget": int(math.floor(total * shares[d] / 1000) * 1000)}
+            roll = rng.random()
+            if roll < 0.45:
+                donor["regions"] = sorted(str(r) for r in rng.choice(REGIONS[:4], size=int(rng.integers(1, 3)),
+                                                                      replace=False))
+            elif roll < 0.6:
+                pool = [c[0] for c in COUNTRIES if c[1] != "europe"]
+                donor["countries"] = sorted(str(c) for c in rng.choice(pool, size=int(rng.integers(3, 9)),
+                                                                        replace=False))
+            if rng.random() < 0.35:
+                donor["work_areas"] = [areas[a] for a in sorted(rng.choice(len(areas), size=int(rng.integers(1, 3)),
+                                                                           replace=False))]
+            if rng.random() < 0.3:
+                donor["max_grant"] = int(rng.choice([40_000, 50_000, 60_000]))
+            if rng.random() < 0.3:
+                donor["max_partnerships"] = max(1, int(mentees * shares[d] * tightness))
+            donor_list.append(donor)
+
+    raw: dict[str, Any] = {"format": INSTANCE_FORMAT}
+    raw["name"] = name or f"Synthetic round: {mentees} mentees, {mentors} mentors, {donors} donors, seed {seed}"
+    raw["currency"] = "USD"
+    raw["operators"] = operators
+    raw["donors"] = donor_list
+    parse_instance(raw)  # a generator bug must not produce an invalid file
+    return raw
+
+
+def to_json_bytes(raw: dict[str, Any]) -> bytes:
+    return (json.dumps(raw, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
