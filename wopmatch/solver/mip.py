@@ -20,6 +20,9 @@ solution (or the greedy heuristic's) as a hint where the solver accepts hints.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -223,14 +226,34 @@ def _solve(model, hint: np.ndarray, time_limit, workers: int, seed: int) -> resu
     h = model_params.solution_hints.add()
     h.variable_values.ids.extend(range(len(hint)))
     h.variable_values.values.extend(hint.astype(np.float64).tolist())
-    return core_solver.solve(
-        model,
-        SOLVER.value,
-        mathopt.StreamableSolverInitArguments().to_proto(),
-        params.to_proto(),
-        model_params,
-        None,
-        mathopt.CallbackRegistration().to_proto(),
-        None,
-        None,
-    )
+    with _quiet_stdout():
+        return core_solver.solve(
+            model,
+            SOLVER.value,
+            mathopt.StreamableSolverInitArguments().to_proto(),
+            params.to_proto(),
+            model_params,
+            None,
+            mathopt.CallbackRegistration().to_proto(),
+            None,
+            None,
+        )
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """HiGHS 1.x (bundled with OR-Tools 9.15) prints a debug line straight to
+    file descriptor 1 when it accepts a hint; keep it out of our output."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured stdout without a descriptor
+        fd = 1
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)

@@ -1,0 +1,162 @@
+"""Shared builders and hypothesis strategies for tiny random instances."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Optional
+
+from hypothesis import strategies as st
+
+from wopmatch.models import Instance, parse_instance
+from wopmatch.solver.api import solve
+from wopmatch.solver.policies import SolveOptions
+from wopmatch.solver.verify import independent_pair_table
+
+AREAS = ["septage", "nrw", "climate"]
+
+
+def op(ident: str, *, region: str = "asia", country: str = "PH", languages=("en",), mentor: Optional[dict] = None,
+       mentee: Optional[dict] = None, location: Optional[tuple[float, float]] = None) -> dict[str, Any]:
+    rec: dict[str, Any] = {"id": ident, "country": country, "region": region, "languages": list(languages)}
+    if location is not None:
+        rec["location"] = {"lat": location[0], "lon": location[1]}
+    if mentor is not None:
+        rec["mentor"] = mentor
+    if mentee is not None:
+        rec["mentee"] = mentee
+    return rec
+
+
+def solve_checked(inst: Instance, policy: str = "optimal", **kw: Any):
+    """Solve and insist the independent verifier accepted the solution."""
+    s = solve(inst, "0" * 64, policy, SolveOptions(**kw))
+    assert s.verification is not None and s.verification.ok, s.verification
+    return s
+
+
+@st.composite
+def tiny_instances(draw, max_ops: int = 6, donors: Optional[bool] = None) -> dict[str, Any]:
+    n_ops = draw(st.integers(2, max_ops))
+    levels = st.sampled_from([5, 3, 0, 4, 1, 0])  # hypothesis favours early entries
+    ops = []
+    for k in range(n_ops):
+        # the first two are a mentor and a mentee, so most instances have pairs
+        role = ["mentor", "mentee"][k] if k < 2 else draw(st.sampled_from(["mentee", "mentor", "mentee", "both"]))
+        rec = op(
+            f"U{k}",
+            region=draw(st.sampled_from(["asia", "africa"])),
+            country=draw(st.sampled_from(["PH", "KE"])),
+            languages=draw(st.sampled_from([["en"], ["en"], ["en", "fr"], ["fr"]])),
+            location=draw(st.one_of(st.none(), st.tuples(st.floats(-40, 40), st.floats(-100, 100)))),
+        )
+        if role in ("mentor", "both"):
+            rec["mentor"] = {"capacity": draw(st.sampled_from([1, 2, 1, 0])),
+                             "strengths": {a: draw(levels) for a in AREAS}}
+        if role in ("mentee", "both"):
+            rec["mentee"] = {"needs": {a: draw(levels) for a in AREAS},
+                             "weight": draw(st.sampled_from([1.0, 1.0, 1.5, 2.0]))}
+        ops.append(rec)
+    raw: dict[str, Any] = {"work_areas": AREAS, "operators": ops}
+    raw["rules"] = {
+        "language": draw(st.sampled_from(["hard", "ignore"])),
+        "region": draw(st.sampled_from(["any", "any", "same"])),
+        "min_strength": draw(st.sampled_from([3, 1, 3, 4])),
+        "min_score": draw(st.sampled_from([0.0, 0.0, 0.3])),
+        "max_distance_km": draw(st.sampled_from([None, None, 5000.0])),
+        "cross_region_penalty": draw(st.sampled_from([0.0, 0.1, 0.5])),
+    }
+    with_donors = draw(st.booleans()) if donors is None else donors
+    if with_donors:
+        ds = []
+        for x in range(draw(st.integers(1, 2))):
+            d: dict[str, Any] = {"id": f"D{x}", "budget": draw(st.integers(0, 200_000))}
+            if draw(st.booleans()):
+                d["regions"] = [draw(st.sampled_from(["asia", "africa"]))]
+            if draw(st.booleans()):
+                d["work_areas"] = [draw(st.sampled_from(AREAS))]
+            if draw(st.booleans()):
+                d["max_grant"] = draw(st.integers(30_000, 60_000))
+            if draw(st.booleans()):
+                d["max_partnerships"] = draw(st.integers(0, 2))
+            ds.append(d)
+        raw["donors"] = ds
+    mentee_ids = [o["id"] for o in ops if "mentee" in o]
+    mentor_ids = [o["id"] for o in ops if "mentor" in o]
+    pairs = [(a, b) for a in mentee_ids for b in mentor_ids if a != b]
+    if pairs and draw(st.booleans()):
+        raw["forbidden"] = [{"mentee": a, "mentor": b} for a, b in
+                            draw(st.lists(st.sampled_from(pairs), max_size=2, unique=True))]
+    if pairs and draw(st.integers(0, 3)) == 0:
+        a, b = draw(st.sampled_from(pairs))
+        if {"mentee": a, "mentor": b} not in raw.get("forbidden", []):
+            pin: dict[str, Any] = {"mentee": a, "mentor": b}
+            if raw.get("donors") and draw(st.booleans()):
+                pin["donor"] = raw["donors"][0]["id"]
+            raw["pinned"] = [pin]
+    return raw
+
+
+def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
+    """Lexicographic optimum (coverage, quality, cost) by enumerating every
+    matching, or None when the pinned partnerships cannot fit."""
+    table = independent_pair_table(inst)
+    ops = {o.id: o for o in inst.operators}
+    pinned = {p.mentee: p for p in inst.pinned}
+    has_donors = bool(inst.donors)
+    options: list[list[Optional[tuple[str, Optional[str], float, int]]]] = []
+    for o in inst.operators:
+        if o.mentee is None:
+            continue
+        if o.id in pinned:
+            p = pinned[o.id]
+            t = table[(p.mentee, p.mentor)]
+            options.append([(p.mentor, p.donor, t["score"], t["cost"])])
+            continue
+        choices: list[Optional[tuple[str, Optional[str], float, int]]] = [None]
+        for (me, mo), t in table.items():
+            if me != o.id or t["failed"]:
+                continue
+            if has_donors:
+                choices += [(mo, d, t["score"], t["cost"]) for d in t["fundable"]]
+            else:
+                choices.append((mo, None, t["score"], t["cost"]))
+        options.append(choices)
+    mentee_ids = [o.id for o in inst.operators if o.mentee is not None]
+    best: list[tuple[float, float, int]] = []
+    for combo in itertools.product(*options):
+        load: dict[str, int] = {}
+        spent: dict[str, int] = {}
+        count: dict[str, int] = {}
+        cov = qual = 0.0
+        cost = 0
+        for mid, ch in zip(mentee_ids, combo):
+            if ch is None:
+                continue
+            mentor, donor, score, c = ch
+            load[mentor] = load.get(mentor, 0) + 1
+            if donor is not None:
+                spent[donor] = spent.get(donor, 0) + c
+                count[donor] = count.get(donor, 0) + 1
+            w = ops[mid].mentee.weight  # type: ignore[union-attr]
+            cov += w
+            qual += w * score
+            cost += c
+        if any(n > ops[m].mentor.capacity for m, n in load.items()):  # type: ignore[union-attr]
+            continue
+        if any(spent.get(d.id, 0) > d.budget or (d.max_partnerships is not None
+                                                  and count.get(d.id, 0) > d.max_partnerships)
+               for d in inst.donors):
+            continue
+        best.append((cov, qual, cost))
+    if not best:
+        return None
+    top_cov = max(b[0] for b in best)
+    at_cov = [b for b in best if math.isclose(b[0], top_cov, abs_tol=1e-9)]
+    top_q = max(b[1] for b in at_cov)
+    at_q = [b for b in at_cov if b[1] >= top_q - 1e-7]
+    return top_cov, top_q, min(b[2] for b in at_q)
+
+
+def parse(raw: dict[str, Any]) -> Instance:
+    return parse_instance(raw)

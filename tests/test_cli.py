@@ -1,0 +1,163 @@
+"""The command line: exit codes, messages, atomic and non-destructive writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wopmatch.cli.main import cli
+from wopmatch.models import load_instance, load_solution
+from wopmatch.solver.verify import verify_solution
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "instances" / "demo.json"
+TIMING_KEYS = ("build_seconds", "solve_seconds", "verify_seconds")
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_validate_accepts_the_demo(run):
+    r = run("validate", DEMO)
+    assert r.exit_code == 0 and "valid" in r.output
+
+
+def test_solve_writes_a_verified_solution(run, tmp_path):
+    out = tmp_path / "s.json"
+    r = run("solve", DEMO, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert "coverage" in r.output and "unmatched mentees by reason" in r.output
+    sol = load_solution(out)
+    loaded = load_instance(DEMO)
+    assert sol.instance.sha256 == loaded.sha256
+    assert sol.stats.seed == 0 and sol.stats.workers == 1 and "9.15" in sol.stats.solver
+    assert verify_solution(loaded.instance, sol, sha256=loaded.sha256) == []
+    r = run("verify", DEMO, out)
+    assert r.exit_code == 0 and "valid" in r.output
+
+
+def _strip_timings(data: bytes) -> dict:
+    doc = json.loads(data)
+    for key in TIMING_KEYS:
+        doc["stats"].pop(key)
+    for stage in doc["stats"]["stages"]:
+        stage.pop("seconds")
+    return doc
+
+
+@pytest.mark.parametrize("policy", ["optimal", "greedy"])
+def test_same_seed_same_solution(run, tmp_path, policy):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (a, b):
+        assert run("solve", DEMO, "-o", path, "--policy", policy, "--seed", 3, "--quiet").exit_code == 0
+    assert _strip_timings(a.read_bytes()) == _strip_timings(b.read_bytes())
+
+
+def test_verify_rejects_a_tampered_solution(run, tmp_path):
+    out = tmp_path / "s.json"
+    assert run("solve", DEMO, "-o", out, "--quiet").exit_code == 0
+    doc = json.loads(out.read_text())
+    doc["partnerships"][0]["cost"] += 1000
+    out.write_text(json.dumps(doc))
+    r = run("verify", DEMO, out)
+    assert r.exit_code == 1 and "cost" in r.output
+
+
+BAD_INPUTS = {
+    "truncated.json": (b'{"operators": [{"id": "A"', "malformed JSON"),
+    "negative.json": (json.dumps({"operators": [{"id": "A", "country": "PH", "region": "x", "languages": ["en"],
+                                                 "mentor": {"capacity": -2}}]}).encode(),
+                      "operators[0].mentor.capacity"),
+    "level.json": (json.dumps({"operators": [{"id": "A", "country": "PH", "region": "x", "languages": ["en"],
+                                              "mentee": {"needs": {"septage": 8}}}]}).encode(),
+                   "operators[0].mentee.needs.septage"),
+    "role.json": (json.dumps({"operators": [{"id": "A", "country": "PH", "region": "x", "languages": ["en"],
+                                             "mentee": {"needs": {"septage": 3}}}],
+                              "forbidden": [{"mentee": "A", "mentor": "A"}]}).encode(),
+                  "forbidden[0].mentor"),
+    "empty.json": (b"", "empty"),
+    "words.txt": (b"hello", "unsupported instance format"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+@pytest.mark.parametrize("command", ["validate", "solve"])
+def test_bad_input_exits_1_names_the_field_and_writes_nothing(run, tmp_path, name, command):
+    data, words = BAD_INPUTS[name]
+    src = tmp_path / name
+    src.write_bytes(data)
+    out = tmp_path / "out.json"
+    out.write_text("previous result")
+    args = ["solve", src, "-o", out] if command == "solve" else ["validate", src]
+    r = run(*args)
+    assert r.exit_code == 1
+    assert words in r.output
+    assert "Traceback" not in r.output
+    assert out.read_text() == "previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "out.json"])  # no temp files left
+
+
+def test_missing_file_and_missing_output_folder(run, tmp_path):
+    r = run("solve", tmp_path / "nope.json", "-o", tmp_path / "s.json")
+    assert r.exit_code == 1 and "no such file" in r.output
+    r = run("solve", DEMO, "-o", tmp_path / "no" / "s.json")
+    assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_infeasible_pins_exit_1_and_name_the_mentor(run, tmp_path):
+    out = tmp_path / "s.json"
+    r = run("solve", ROOT / "instances" / "golden" / "pinned-overrun.json", "-o", out)
+    assert r.exit_code == 1
+    assert "infeasible" in r.output and "mentor M1" in r.output
+    assert load_solution(out).status == "infeasible"
+
+
+def test_usage_errors_exit_2(run, tmp_path):
+    assert run("solve", DEMO).exit_code == 2  # -o is required
+    r = run("solve", DEMO, "-o", tmp_path / "s.json", "--policy", "magic")
+    assert r.exit_code == 2 and "optimal" in r.output and "greedy" in r.output
+    assert run("schema", "other").exit_code == 2
+    assert run("frobnicate").exit_code == 2
+
+
+def test_generate_is_byte_identical_for_a_seed(run, tmp_path):
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    for path, seed in ((a, 7), (b, 7), (c, 8)):
+        assert run("generate", "--mentees", 40, "--mentors", 12, "--donors", 3, "--seed", seed, "-o", path
+                   ).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+    inst = load_instance(a).instance
+    assert sum(op.mentee is not None for op in inst.operators) == 40
+    assert sum(op.mentor is not None for op in inst.operators) == 12
+    assert len(inst.donors) == 3
+
+
+@pytest.mark.parametrize("kind, title", [("instance", "Instance"), ("solution", "Solution")])
+def test_schema(run, kind, title):
+    r = run("schema", kind)
+    assert r.exit_code == 0
+    assert json.loads(r.output)["title"] == title
+
+
+def test_time_limit_returns_a_verified_solution(run, tmp_path):
+    src, out = tmp_path / "i.json", tmp_path / "s.json"
+    assert run("generate", "--mentees", 300, "--mentors", 70, "--donors", 3, "--seed", 1, "-o", src).exit_code == 0
+    r = run("solve", src, "-o", out, "--time-limit", 0.05, "--quiet")
+    assert r.exit_code == 0
+    sol = load_solution(out)
+    assert sol.status in ("optimal", "feasible")
+    if sol.status == "feasible":
+        assert sol.gap.coverage is not None and sol.message
+    loaded = load_instance(src)
+    assert verify_solution(loaded.instance, sol, sha256=loaded.sha256) == []
