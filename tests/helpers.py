@@ -130,7 +130,7 @@ def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
         count: dict[str, int] = {}
         cov = qual = 0.0
         cost = 0
-        for mid, ch in zip(mentee_ids, combo):
+        for mid, ch in zip(mentee_ids, combo, strict=True):
             if ch is None:
                 continue
             mentor, donor, score, c = ch

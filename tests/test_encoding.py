@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import parse, tiny_instances
 from hypothesis import given
 
-from helpers import parse, tiny_instances
 from wopmatch.generator import generate
 from wopmatch.solver.encoding import build_graph
 from wopmatch.solver.verify import independent_pair_table
@@ -21,7 +21,7 @@ def _compare(inst, block_pairs=1 << 21):
         if usable and me not in pinned:
             expect[(me, mo)] = t
     got = {(g.mentee_id(int(i)), g.mentor_id(int(j))): e
-           for e, (i, j) in enumerate(zip(g.pair_mentee, g.pair_mentor))}
+           for e, (i, j) in enumerate(zip(g.pair_mentee, g.pair_mentor, strict=True))}
     assert set(got) == set(expect)
     for key, e in got.items():
         t = expect[key]

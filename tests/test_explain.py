@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import op, parse, solve_checked
 
 MENTOR = {"capacity": 1, "strengths": {"septage": 5}}

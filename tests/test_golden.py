@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 
 import pytest
-
 from helpers import solve_checked
+
 from wopmatch.models import load_instance
 
 GOLDEN = Path(__file__).resolve().parent.parent / "instances" / "golden"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import op
+
 from wopmatch.models import InputError, Instance, Solution, parse_instance
 from wopmatch.models.io import decode_json
 
@@ -54,6 +54,9 @@ def test_defaults_follow_the_spec():
     (lambda r: r["operators"][0].update(colour="blue"), "operators[0].colour", "Extra inputs"),
     (lambda r: r.update(format="wopmatch.instance/2"), "format", "wopmatch.instance/1"),
     (lambda r: r["rules"].update(language="soft"), "rules.language", "'hard' or 'ignore'"),
+    (lambda r: r.update(work_areas=[f"a{i}" for i in range(63)]), "work_areas", "at most 62"),
+    (lambda r: r.update(work_areas=["septage", "septage"]), "work_areas", "listed 2 times"),
+    (lambda r: r["operators"][1]["mentee"].update(weight=0), "operators[1].mentee.weight", "greater than 0"),
 ])
 def test_each_problem_is_named_by_path(mutate, path, words):
     raw = {"operators": [op("M", mentor={"capacity": 2, "strengths": {"septage": 5}}),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
-
 from helpers import brute_force, op, parse, solve_checked, tiny_instances
+from hypothesis import given
 
 
 @given(tiny_instances(donors=False))

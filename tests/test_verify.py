@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given, strategies as st
-
 from helpers import op, parse, solve_checked, tiny_instances
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
 from wopmatch.models.solution import Partnership, Unmatched
 from wopmatch.solver.verify import verify_solution
 

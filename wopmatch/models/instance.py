@@ -34,6 +34,8 @@ DEFAULT_WORK_AREAS = (
 )
 #: Levels of needs and strengths: 0 = none, 5 = the strongest.
 MAX_LEVEL = 5
+#: Work areas are encoded as bits of a 64-bit integer.
+MAX_WORK_AREAS = 62
 #: Priority weights are used by the optimiser at this resolution (see docs/model.md).
 WEIGHT_RESOLUTION = 1e-6
 MAX_WEIGHT = 1000.0
@@ -136,7 +138,8 @@ class Instance(_Schema):
     format: Literal["wopmatch.instance/1"] = INSTANCE_FORMAT
     name: Optional[str] = None
     currency: str = Field(default="USD", min_length=1)
-    work_areas: list[str] = Field(default_factory=lambda: list(DEFAULT_WORK_AREAS), min_length=1)
+    work_areas: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=lambda: list(DEFAULT_WORK_AREAS), min_length=1, max_length=MAX_WORK_AREAS)
     operators: list[Operator] = Field(default_factory=list)
     donors: list[Donor] = Field(default_factory=list)
     costs: Costs = Field(default_factory=Costs)
@@ -299,9 +302,8 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
         mentee = rec.get("mentee")
         if isinstance(mentee, str) and mentee:
             if mentee in pinned_mentee_at:
-                problems.append(
-                    Problem(f"{path}.mentee", f"mentee {mentee!r} is already pinned at pinned[{pinned_mentee_at[mentee]}]")
-                )
+                first = pinned_mentee_at[mentee]
+                problems.append(Problem(f"{path}.mentee", f"mentee {mentee!r} is already pinned at pinned[{first}]"))
             else:
                 pinned_mentee_at[mentee] = i
         if (mentee, rec.get("mentor")) in forbidden_pairs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 from ..models.instance import Instance
 from ..models.solution import Solution, Verification
@@ -13,8 +14,9 @@ from .verify import verify_solution
 
 
 def solve(instance: Instance, sha256: str, policy: str = "optimal",
-          options: SolveOptions = SolveOptions()) -> Solution:
+          options: Optional[SolveOptions] = None) -> Solution:
     """Encode, solve with ``policy``, decode, and attach the verifier's report."""
+    options = options or SolveOptions()
     chosen = get_policy(policy)
     t0 = time.perf_counter()
     graph = build_graph(instance)

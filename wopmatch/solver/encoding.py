@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..models.instance import WEIGHT_RESOLUTION, Instance
@@ -332,14 +333,14 @@ def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS) -> Candidate
         if k:
             fund = graph.fundable_in_block(block)
             ok &= fund.any(axis=2)
-        r, c = np.nonzero(ok)
-        parts["mentee"].append(block.rows[r].astype(np.int32))
-        parts["mentor"].append(c.astype(np.int32))
-        parts["score"].append(block.score[r, c])
-        parts["cost"].append(block.cost[r, c])
-        parts["distance"].append(block.distance[r, c])
-        parts["focus"].append(block.focus[r, c])
-        parts["fundable"].append(fund[r, c] if k else np.zeros((len(r), 0), bool))
+        row, col = np.nonzero(ok)
+        parts["mentee"].append(block.rows[row].astype(np.int32))
+        parts["mentor"].append(col.astype(np.int32))
+        parts["score"].append(block.score[row, col])
+        parts["cost"].append(block.cost[row, col])
+        parts["distance"].append(block.distance[row, col])
+        parts["focus"].append(block.focus[row, col])
+        parts["fundable"].append(fund[row, col] if k else np.zeros((len(row), 0), bool))
 
     def cat(key: str, dtype: type, shape: tuple[int, ...] = (0,)) -> np.ndarray:
         return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype)

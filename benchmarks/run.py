@@ -1,0 +1,178 @@
+"""End-to-end benchmark of `wopmatch solve` (load, encode, solve, verify, write).
+
+    python benchmarks/run.py                 # all cases in config.json
+    python benchmarks/run.py --only 200x60   # cases whose name contains this
+
+Each case runs in a fresh child process so that peak memory (ru_maxrss) is the
+case's own. In the same child, a baseline is timed on the same candidate graph:
+one bare OR-Tools SimpleMinCostFlow call (the coverage stage alone); the report
+gives our solve time as a ratio to it, which is steadier across shared machines
+than seconds. Results are appended to results.jsonl (one JSON line per run,
+with git sha, versions, machine and date) and RESULTS.md is regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+
+def run_case(case: dict) -> dict:
+    """Runs in the child process."""
+    import numpy as np
+    import ortools
+    from ortools.graph.python import min_cost_flow
+
+    from wopmatch.generator import generate, to_json_bytes
+    from wopmatch.models import load_instance, solution_bytes, write_atomic
+    from wopmatch.solver.api import solve
+    from wopmatch.solver.encoding import build_graph
+    from wopmatch.solver.policies import SolveOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "instance.json"
+        src.write_bytes(to_json_bytes(generate(case["mentees"], case["mentors"], case["donors"], seed=case["seed"],
+                                               tightness=case.get("tightness", 0.4))))
+        t0 = time.perf_counter()
+        loaded = load_instance(src)
+        t_load = time.perf_counter() - t0
+        solution = solve(loaded.instance, loaded.sha256, case.get("policy", "optimal"),
+                         SolveOptions(time_limit=case.get("time_limit"), seed=case["seed"]))
+        t1 = time.perf_counter()
+        write_atomic(Path(tmp) / "solution.json", solution_bytes(solution))
+        t_write = time.perf_counter() - t1
+        total = time.perf_counter() - t0
+
+        # Baseline: one bare min-cost-flow call on the same candidate graph.
+        g = build_graph(loaded.instance)
+        n, m = g.n_mentees, g.n_mentors
+        free = np.flatnonzero(g.free_mentee)
+        tail = np.concatenate([np.zeros(len(free), np.int64), 1 + g.pair_mentee, 1 + n + np.arange(m), [0]])
+        head = np.concatenate([1 + free, 1 + n + g.pair_mentor, np.full(m, n + m + 1), [n + m + 1]])
+        cap = np.concatenate([np.ones(len(free) + g.n_candidates, np.int64), g.capacity, [len(free)]])
+        cost = np.zeros(len(cap), np.int64)
+        cost[: len(free)] = -g.mentee_weight_units[free]
+        tb = time.perf_counter()
+        smcf = min_cost_flow.SimpleMinCostFlow()
+        smcf.add_arcs_with_capacity_and_unit_cost(tail, head, cap, cost)
+        supply = np.zeros(n + m + 2, np.int64)
+        supply[0], supply[-1] = len(free), -len(free)
+        smcf.set_nodes_supplies(np.arange(n + m + 2), supply)
+        smcf.solve()
+        baseline = time.perf_counter() - tb
+
+    s = solution
+    return {
+        "case": case["name"],
+        "params": case,
+        "status": s.status,
+        "objective": None if s.objective is None else s.objective.model_dump(),
+        "bound": s.bound.model_dump(),
+        "gap": s.gap.model_dump(),
+        "verified": bool(s.verification and s.verification.ok),
+        "candidates": s.stats.candidates,
+        "method": s.stats.method,
+        "seconds": {"total": round(total, 3), "load": round(t_load, 3), "build": s.stats.build_seconds,
+                    "solve": s.stats.solve_seconds, "verify": s.stats.verify_seconds, "write": round(t_write, 3),
+                    "baseline_flow": round(baseline, 4)},
+        "solve_over_baseline": round(s.stats.solve_seconds / baseline, 2) if baseline > 0 else None,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "ortools": ortools.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def machine() -> dict:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = fh.readline().split(":")[1].strip()
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "memory": mem}
+
+
+def git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def report(lines: list[dict]) -> str:
+    latest: dict[str, dict] = {}
+    for rec in lines:
+        latest[rec["case"]] = rec
+    out = ["# Benchmark results", "",
+           "Generated by `python benchmarks/run.py` from `results.jsonl` (the latest run of each case).",
+           "`solve / flow` is the solve step's time over one bare OR-Tools min-cost-flow call on the same",
+           "candidate graph, timed in the same process.", ""]
+    any_rec = next(iter(latest.values()), None)
+    if any_rec:
+        m = any_rec["machine"]
+        out += [f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['memory']}; Python {m['python']}, "
+                f"OR-Tools {any_rec['ortools']}, numpy {any_rec['numpy']}; git {any_rec['git']}; "
+                f"{any_rec['date']}.", ""]
+    out += ["| case | status | candidates | total s | build s | solve s | verify s | solve / flow | peak MiB "
+            "| coverage | bound | gap cov | quality | gap qual |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in latest.items():
+        o, b, g, s = r["objective"] or {}, r["bound"], r["gap"], r["seconds"]
+
+        def pct(x):
+            return "-" if x is None else f"{100 * x:.3g}%"
+
+        out.append(f"| {name} | {r['status']} | {r['candidates']:,} | {s['total']} | {s['build']} | {s['solve']} | "
+                   f"{s['verify']} | {r['solve_over_baseline']} | {r['peak_rss_mib']} | {o.get('coverage')} | "
+                   f"{b.get('coverage')} | {pct(g.get('coverage'))} | {o.get('quality')} | {pct(g.get('quality'))} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(HERE / "config.json"))
+    ap.add_argument("--only", default=None)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_case(json.loads(args.child))))
+        return
+    cases = json.loads(Path(args.config).read_text())["cases"]
+    results = HERE / "results.jsonl"
+    for case in cases:
+        if args.only and args.only not in case["name"]:
+            continue
+        print(f"running {case['name']} ...", flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(case)], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            print(proc.stderr, file=sys.stderr)
+            continue
+        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        rec.update(git=git_sha(), machine=machine(), date=now)
+        with results.open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        print(f"  {rec['status']} total {rec['seconds']['total']} s, gap {rec['gap']}, "
+              f"peak {rec['peak_rss_mib']} MiB", flush=True)
+    lines = [json.loads(x) for x in results.read_text().splitlines() if x.strip()] if results.exists() else []
+    (HERE / "RESULTS.md").write_text(report(lines))
+
+
+if __name__ == "__main__":
+    main()

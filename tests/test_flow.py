@@ -1,0 +1,49 @@
+"""The staged min-cost flow against an independent exact method (the staged
+MIP) on instances too large for brute force, and its potentials."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from helpers import parse, solve_checked
+
+from wopmatch.generator import generate
+from wopmatch.solver.encoding import build_graph
+from wopmatch.solver.flow import _min_cost_flow, residual_potentials
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_flow_equals_mip_when_a_donor_funds_everything(seed):
+    raw = generate(70, 20, donors=0, seed=seed)
+    flow = solve_checked(parse(raw))
+    assert flow.stats.method == "staged-min-cost-flow"
+    # One unrestricted donor with an unbounded budget changes nothing but the method.
+    raw["donors"] = [{"id": "ALL", "budget": 10**12}]
+    mip = solve_checked(parse(raw))
+    assert mip.stats.method == "greedy+staged-mip" and mip.status == "optimal"
+    assert math.isclose(flow.objective.coverage, mip.objective.coverage, abs_tol=1e-9)
+    assert math.isclose(flow.objective.quality, mip.objective.quality, abs_tol=1e-6)
+    assert flow.objective.cost == mip.objective.cost
+    assert len(flow.partnerships) > 20
+
+
+def test_potentials_certify_optimality():
+    g = build_graph(parse(generate(40, 12, seed=9)))
+    n, m = g.n_mentees, g.n_mentors
+    tail = np.concatenate([np.zeros(n, np.int64), 1 + g.pair_mentee, 1 + n + np.arange(m), [0]])
+    head = np.concatenate([1 + np.arange(n), 1 + n + g.pair_mentor, np.full(m, n + m + 1), [n + m + 1]])
+    upper = np.concatenate([np.ones(n + g.n_candidates, np.int64), g.capacity, [n]])
+    lower = np.zeros_like(upper)
+    cost = np.zeros(len(upper), np.int64)
+    cost[n:n + g.n_candidates] = -np.arange(g.n_candidates) % 7  # arbitrary integer costs
+    supply = np.zeros(n + m + 2, np.int64)
+    supply[0], supply[-1] = n, -n
+    x = _min_cost_flow(tail, head, lower, upper, cost, supply, n + m + 2)
+    pi = residual_potentials(tail, head, lower, upper, cost, x, n + m + 2)
+    rc = cost + pi[tail] - pi[head]
+    # Complementary slackness: positive reduced cost -> at lower bound; negative -> at upper.
+    assert np.all(x[rc > 0] == lower[rc > 0])
+    assert np.all(x[rc < 0] == upper[rc < 0])
+    assert (rc != 0).any()
