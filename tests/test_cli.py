@@ -114,6 +114,14 @@ def test_missing_file_and_missing_output_folder(run, tmp_path):
     assert r.exit_code == 1 and "does not exist" in r.output
 
 
+def test_solve_refuses_to_overwrite_its_input(run, tmp_path):
+    src = tmp_path / "round.json"
+    src.write_bytes(DEMO.read_bytes())
+    r = run("solve", src, "-o", src)
+    assert r.exit_code == 1 and "is the input file" in r.output
+    assert src.read_bytes() == DEMO.read_bytes()
+
+
 def test_infeasible_pins_exit_1_and_name_the_mentor(run, tmp_path):
     out = tmp_path / "s.json"
     r = run("solve", ROOT / "instances" / "golden" / "pinned-overrun.json", "-o", out)

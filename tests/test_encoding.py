@@ -44,3 +44,17 @@ def test_encoder_on_generated_instance_and_block_size_does_not_matter():
     assert a.n_candidates > 100
     for field in ("pair_mentee", "pair_mentor", "score", "cost", "focus", "fundable"):
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
+
+
+def test_id_maps_round_trip():
+    inst = parse(generate(30, 10, donors=2, seed=2))
+    g = build_graph(inst)
+    for e in range(g.n_candidates):
+        mentee, mentor = g.mentee_id(int(g.pair_mentee[e])), g.mentor_id(int(g.pair_mentor[e]))
+        assert g.candidate(mentee, mentor) == e
+    assert g.candidate("nobody", g.mentor_id(0)) == -1
+    not_candidate = next((a, b) for a in g.mentee_index for b in g.mentor_index
+                         if (g.mentee_index[a], g.mentor_index[b]) not in set(zip(g.pair_mentee.tolist(),
+                                                                                  g.pair_mentor.tolist(),
+                                                                                  strict=True)))
+    assert g.candidate(*not_candidate) == -1

@@ -33,7 +33,11 @@ def _fail(exc: InputError) -> None:
     sys.exit(1)
 
 
-def _check_output(path: Path) -> None:
+def _check_output(path: Path, *inputs: Path) -> None:
+    for src in inputs:
+        if path.exists() and src.exists() and path.resolve() == src.resolve():
+            err.print(f"[bold red]error[/]: output {path} is the input file; choose another name")
+            sys.exit(1)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         err.print(f"[bold red]error[/]: output folder {parent} does not exist", markup=True)
@@ -77,7 +81,7 @@ def validate(instance: Path) -> None:
 def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float], workers: int, seed: int,
           quiet: bool) -> None:
     """Solve INSTANCE and write the verified solution to OUTPUT."""
-    _check_output(output)
+    _check_output(output, instance)
     try:
         loaded = load_instance(instance)
     except InputError as exc:

@@ -224,18 +224,12 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
     known_areas = set(areas)
 
     operators = _records(raw.get("operators"))
-    first_at: dict[str, int] = {}
+    first_at = _first_positions(operators, "operators", problems)
     mentors: set[str] = set()
     mentees: set[str] = set()
     for i, op in operators:
         ident = op.get("id")
         if isinstance(ident, str) and ident:
-            if ident in first_at:
-                problems.append(
-                    Problem(f"operators[{i}].id", f"duplicate id {ident!r} (first at operators[{first_at[ident]}])")
-                )
-            else:
-                first_at[ident] = i
             if isinstance(op.get("mentor"), dict):
                 mentors.add(ident)
             if isinstance(op.get("mentee"), dict):
@@ -255,16 +249,9 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
                         )
 
     donors = _records(raw.get("donors"))
-    donor_first: dict[str, int] = {}
+    donor_first = _first_positions(donors, "donors", problems)
     for i, donor in donors:
         ident = donor.get("id")
-        if isinstance(ident, str) and ident:
-            if ident in donor_first:
-                problems.append(
-                    Problem(f"donors[{i}].id", f"duplicate id {ident!r} (first at donors[{donor_first[ident]}])")
-                )
-            else:
-                donor_first[ident] = i
         wa = donor.get("work_areas")
         if isinstance(wa, list) and areas:
             for k, area in enumerate(wa):
@@ -309,6 +296,21 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
         if (mentee, rec.get("mentor")) in forbidden_pairs:
             problems.append(Problem(path, "this pair is both pinned and forbidden"))
     return problems
+
+
+def _first_positions(records: list[tuple[int, dict[str, Any]]], field: str,
+                     problems: list[Problem]) -> dict[str, int]:
+    """id -> position of its first record; later duplicates become problems."""
+    first: dict[str, int] = {}
+    for i, rec in records:
+        ident = rec.get("id")
+        if not (isinstance(ident, str) and ident):
+            continue
+        if ident in first:
+            problems.append(Problem(f"{field}[{i}].id", f"duplicate id {ident!r} (first at {field}[{first[ident]}])"))
+        else:
+            first[ident] = i
+    return first
 
 
 def _records(value: Any) -> list[tuple[int, dict[str, Any]]]:

@@ -7,7 +7,7 @@ independent verifier's report): additions, never changes of meaning.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,16 +26,9 @@ Reason = Literal[
     "budget",
     "not_selected",
 ]
-#: The structural reasons, in the order their filters are applied (SPEC.md §5).
-STRUCTURAL_REASONS: tuple[Reason, ...] = (
-    "no_mentor_strength",
-    "no_shared_language",
-    "region_rule",
-    "distance_rule",
-    "forbidden",
-    "below_min_score",
-    "no_eligible_donor",
-)
+#: The structural reasons, in the order their filters are applied (SPEC.md §5):
+#: every reason before "capacity" in the list above.
+STRUCTURAL_REASONS: tuple[str, ...] = get_args(Reason)[: get_args(Reason).index("capacity")]
 
 
 class _Schema(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -117,6 +118,25 @@ class CandidateGraph:
     @property
     def has_donors(self) -> bool:
         return self.n_donors > 0
+
+    @cached_property
+    def mentee_index(self) -> dict[str, int]:
+        """Operator id -> mentee index."""
+        return {self.mentee_id(i): i for i in range(self.n_mentees)}
+
+    @cached_property
+    def mentor_index(self) -> dict[str, int]:
+        """Operator id -> mentor index."""
+        return {self.mentor_id(j): j for j in range(self.n_mentors)}
+
+    def candidate(self, mentee: str, mentor: str) -> int:
+        """Index of the candidate (mentee, mentor), or -1 when the pair is not a candidate."""
+        i, j = self.mentee_index.get(mentee), self.mentor_index.get(mentor)
+        if i is None or j is None:
+            return -1
+        lo, hi = np.searchsorted(self.pair_mentee, [i, i + 1])
+        k = lo + int(np.searchsorted(self.pair_mentor[lo:hi], j))
+        return k if k < hi and self.pair_mentor[k] == j else -1
 
     def mentee_id(self, i: int) -> str:
         return self.instance.operators[int(self.mentees.op[i])].id
