@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import BAD_CASES, base_instance
 
 from wopmatch.cli.main import cli
 from wopmatch.models import load_instance, load_solution
@@ -105,6 +106,26 @@ def test_bad_input_exits_1_names_the_field_and_writes_nothing(run, tmp_path, nam
     assert "Traceback" not in r.output
     assert out.read_text() == "previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "out.json"])  # no temp files left
+
+
+@pytest.mark.parametrize("mutate, path, words", BAD_CASES, ids=[c[1] for c in BAD_CASES])
+@pytest.mark.parametrize("existing_output", [False, True])
+def test_every_invalid_instance_is_refused_by_solve(run, tmp_path, mutate, path, words, existing_output):
+    raw = base_instance()
+    mutate(raw)
+    src, out = tmp_path / "bad.json", tmp_path / "out.json"
+    src.write_text(json.dumps(raw))
+    if existing_output:
+        out.write_text("previous result")
+    r = run("solve", src, "-o", out)
+    assert r.exit_code == 1
+    assert any(line.strip().startswith(path + ":") and words in line for line in r.output.splitlines()), r.output
+    assert "Traceback" not in r.output
+    if existing_output:
+        assert out.read_text() == "previous result"
+    else:
+        assert not out.exists()
+    assert run("validate", src).exit_code == 1
 
 
 def test_missing_file_and_missing_output_folder(run, tmp_path):

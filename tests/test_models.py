@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import op
+from helpers import BAD_CASES, base_instance, op
 
 from wopmatch.models import InputError, Instance, Solution, parse_instance
 from wopmatch.models.io import decode_json
@@ -30,38 +30,9 @@ def test_defaults_follow_the_spec():
     assert inst.currency == "USD" and inst.operators[0].mentee.weight == 1.0
 
 
-@pytest.mark.parametrize("mutate, path, words", [
-    (lambda r: r["operators"].append(op("A", mentee=MENTEE)), "operators[2].id", "duplicate id 'A'"),
-    (lambda r: r["operators"][0]["mentor"]["strengths"].update(sewers=4), "operators[0].mentor.strengths.sewers",
-     "unknown work area"),
-    (lambda r: r["operators"][1]["mentee"]["needs"].update(septage=6), "operators[1].mentee.needs.septage",
-     "less than or equal to 5"),
-    (lambda r: r["operators"][1]["mentee"]["needs"].update(septage=-1), "operators[1].mentee.needs.septage",
-     "greater than or equal to 0"),
-    (lambda r: r["operators"][0].update(languages=[]), "operators[0].languages", "at least 1"),
-    (lambda r: r["operators"][0].update(location={"lat": 91, "lon": 0}), "operators[0].location.lat", "90"),
-    (lambda r: r["operators"][0].update(location={"lat": 0, "lon": -181}), "operators[0].location.lon", "-180"),
-    (lambda r: r["operators"][0]["mentor"].update(capacity=-1), "operators[0].mentor.capacity", "greater than"),
-    (lambda r: r["donors"][0].update(budget=-5), "donors[0].budget", "greater than"),
-    (lambda r: r["donors"].append({"id": "D", "budget": 1}), "donors[1].id", "duplicate id 'D'"),
-    (lambda r: r["donors"][0].update(work_areas=["x"]), "donors[0].work_areas[0]", "unknown work area"),
-    (lambda r: r.update(pinned=[{"mentee": "ZZ", "mentor": "M"}]), "pinned[0].mentee", "unknown operator 'ZZ'"),
-    (lambda r: r.update(pinned=[{"mentee": "M", "mentor": "A"}]), "pinned[0].mentee", "no mentee profile"),
-    (lambda r: r.update(pinned=[{"mentee": "A", "mentor": "M", "donor": "Q"}]), "pinned[0].donor",
-     "unknown donor 'Q'"),
-    (lambda r: r.update(forbidden=[{"mentee": "A", "mentor": "A"}]), "forbidden[0].mentor", "no mentor profile"),
-    (lambda r: r["operators"][0].update(country="Philippines"), "operators[0].country", "pattern"),
-    (lambda r: r["operators"][0].update(colour="blue"), "operators[0].colour", "Extra inputs"),
-    (lambda r: r.update(format="wopmatch.instance/2"), "format", "wopmatch.instance/1"),
-    (lambda r: r["rules"].update(language="soft"), "rules.language", "'hard' or 'ignore'"),
-    (lambda r: r.update(work_areas=[f"a{i}" for i in range(63)]), "work_areas", "at most 62"),
-    (lambda r: r.update(work_areas=["septage", "septage"]), "work_areas", "listed 2 times"),
-    (lambda r: r["operators"][1]["mentee"].update(weight=0), "operators[1].mentee.weight", "greater than 0"),
-])
+@pytest.mark.parametrize("mutate, path, words", BAD_CASES, ids=[c[1] for c in BAD_CASES])
 def test_each_problem_is_named_by_path(mutate, path, words):
-    raw = {"operators": [op("M", mentor={"capacity": 2, "strengths": {"septage": 5}}),
-                         op("A", mentee={"needs": {"septage": 4}})],
-           "donors": [{"id": "D", "budget": 100}], "rules": {}}
+    raw = base_instance()
     mutate(raw)
     problems = _problems(raw)
     assert any(p.startswith(path + ":") and words in p for p in problems), problems
