@@ -140,6 +140,7 @@ def report(lines: list[dict]) -> str:
         out.append(f"| {name} | {r['status']} | {r['candidates']:,} | {s['total']} | {s['build']} | {s['solve']} | "
                    f"{s['verify']} | {r['solve_over_baseline']} | {r['peak_rss_mib']} | {o.get('coverage')} | "
                    f"{b.get('coverage')} | {pct(g.get('coverage'))} | {o.get('quality')} | {pct(g.get('quality'))} |")
+    out += ["", "Why the donor case uses HiGHS rather than CP-SAT: [choose_mip.md](choose_mip.md)."]
     return "\n".join(out) + "\n"
 
 
