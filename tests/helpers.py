@@ -171,6 +171,12 @@ def base_instance() -> dict[str, Any]:
 
 #: (mutation of base_instance(), the path the problem must name, words in its message)
 BAD_CASES = [
+    (lambda r: r["donors"][0].update(budget=10**30), "donors[0].budget", "less than or equal to"),
+    (lambda r: r["operators"][0]["mentor"].update(capacity=10**20), "operators[0].mentor.capacity",
+     "less than or equal to"),
+    (lambda r: r.update(costs={"per_km": float("inf")}), "costs.per_km", "finite number"),
+    (lambda r: r["operators"][0].update(location={"lat": float("nan"), "lon": 0}), "operators[0].location.lat",
+     "finite number"),
     (lambda r: r["operators"].append(op("A", mentee={"needs": {"septage": 4}})), "operators[2].id", "duplicate id 'A'"),
     (lambda r: r["operators"][0]["mentor"]["strengths"].update(sewers=4), "operators[0].mentor.strengths.sewers",
      "unknown work area"),

@@ -44,8 +44,15 @@ MAX_WEIGHT = 1000.0
 Level = Annotated[int, Field(ge=0, le=MAX_LEVEL)]
 
 
+#: Upper limits that keep every derived integer (costs, budgets, objective units)
+#: far inside 64 bits; no real round comes near them.
+MAX_MONEY = 10**15
+MAX_CAPACITY = 10**6
+
+
 class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity parse as JSON numbers in Python; they are never valid here.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Location(_Schema):
@@ -54,7 +61,7 @@ class Location(_Schema):
 
 
 class MentorProfile(_Schema):
-    capacity: int = Field(ge=0, description="How many mentees it can take this round.")
+    capacity: int = Field(ge=0, le=MAX_CAPACITY, description="How many mentees it can take this round.")
     strengths: dict[str, Level] = Field(
         default_factory=dict, description="Level 0..5 per work area."
     )
@@ -91,26 +98,26 @@ class Operator(_Schema):
 class Donor(_Schema):
     id: str = Field(min_length=1, pattern=r"\S")
     name: Optional[str] = None
-    budget: int = Field(ge=0, description="Integer currency units.")
+    budget: int = Field(ge=0, le=MAX_MONEY, description="Integer currency units.")
     regions: Optional[list[str]] = Field(default=None, min_length=1)
     countries: Optional[list[str]] = Field(default=None, min_length=1)
     work_areas: Optional[list[str]] = Field(default=None, min_length=1)
-    max_partnerships: Optional[int] = Field(default=None, ge=0)
-    max_grant: Optional[int] = Field(default=None, ge=0)
+    max_partnerships: Optional[int] = Field(default=None, ge=0, le=MAX_CAPACITY * 1000)
+    max_grant: Optional[int] = Field(default=None, ge=0, le=MAX_MONEY)
 
 
 class DefaultDistance(_Schema):
-    same_region: float = Field(default=1500, ge=0)
-    cross_region: float = Field(default=8000, ge=0)
+    same_region: float = Field(default=1500, ge=0, le=100_000)
+    cross_region: float = Field(default=8000, ge=0, le=100_000)
 
 
 class Costs(_Schema):
-    base: float = Field(default=20000, ge=0)
-    duration_months: int = Field(default=24, ge=1)
-    mentor_visits_per_year: int = Field(default=1, ge=0)
-    mentee_visits: int = Field(default=1, ge=0)
-    trip_fixed: float = Field(default=3000, ge=0)
-    per_km: float = Field(default=0.5, ge=0)
+    base: float = Field(default=20000, ge=0, le=1e9)
+    duration_months: int = Field(default=24, ge=1, le=120)
+    mentor_visits_per_year: int = Field(default=1, ge=0, le=100)
+    mentee_visits: int = Field(default=1, ge=0, le=100)
+    trip_fixed: float = Field(default=3000, ge=0, le=1e7)
+    per_km: float = Field(default=0.5, ge=0, le=1000)
     default_distance_km: DefaultDistance = Field(default_factory=DefaultDistance)
 
 
