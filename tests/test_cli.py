@@ -190,3 +190,14 @@ def test_time_limit_returns_a_verified_solution(run, tmp_path):
         assert sol.gap.coverage is not None and sol.message
     loaded = load_instance(src)
     assert verify_solution(loaded.instance, sol, sha256=loaded.sha256) == []
+
+
+def test_a_solution_the_verifier_rejects_is_not_written(run, tmp_path, monkeypatch):
+    import wopmatch.solver.api as api
+
+    monkeypatch.setattr(api, "verify_solution", lambda *a, **k: ["mentor X: 3 partnerships exceed capacity 2"])
+    out = tmp_path / "s.json"
+    r = run("solve", DEMO, "-o", out)
+    assert r.exit_code == 1
+    assert "verifier rejected" in r.output and "mentor X" in r.output
+    assert not out.exists()
