@@ -22,7 +22,7 @@ def test_flow_equals_mip_when_a_donor_funds_everything(seed):
     # One unrestricted donor with an unbounded budget changes nothing but the method.
     raw["donors"] = [{"id": "ALL", "budget": 10**12}]
     mip = solve_checked(parse(raw))
-    assert mip.stats.method == "greedy+staged-mip" and mip.status == "optimal"
+    assert mip.stats.method.endswith("staged-mip") and mip.status == "optimal"
     assert math.isclose(flow.objective.coverage, mip.objective.coverage, abs_tol=1e-9)
     assert math.isclose(flow.objective.quality, mip.objective.quality, abs_tol=1e-6)
     assert flow.objective.cost == mip.objective.cost

@@ -64,12 +64,18 @@ def solve_staged_mip(
     workers: int,
     seed: int,
     coverage_cap: Optional[int] = None,
+    coverage_step: int = 1,
+    first_hint: Optional[tuple[np.ndarray, np.ndarray]] = None,
 ) -> MipResult:
     """Solve all three stages; ``start_*`` is a feasible assignment (the greedy one).
 
     ``coverage_cap`` is a known upper bound on stage 1 (the budget-free maximum):
     it tightens the reported bound, and proves stage 1 outright when the start
-    already reaches it."""
+    already reaches it. ``coverage_step`` divides every achievable coverage (the
+    gcd of the weight units), so a stage-1 gap below it is a proof.
+    ``first_hint`` replaces the start as stage 1's hint to HiGHS (the start stays
+    the incumbent): measured, the greedy assignment often makes a faster hint
+    than a better Lagrangian one (0.11 s against 2.9 s at 200 x 60)."""
     t_start = time.perf_counter()
     var_pair, var_donor = np.nonzero(g.fundable)
     var_pair = var_pair.astype(np.int64)
@@ -88,7 +94,8 @@ def solve_staged_mip(
     for name, obj, maximise in objectives:
         remaining = None if deadline is None else deadline - time.perf_counter()
         if remaining is not None and remaining <= 0:
-            stages.append(MipStage(name, "not_run", 0.0, int(obj @ current), None))
+            known = float(coverage_cap) if name == "coverage" and coverage_cap is not None else None
+            stages.append(MipStage(name, "not_run", 0.0, int(obj @ current), known))
             break
         t0 = time.perf_counter()
         if name == "coverage" and coverage_cap is not None and int(obj @ current) >= coverage_cap:
@@ -99,7 +106,11 @@ def solve_staged_mip(
         model = _model(nv, rows, cols, coefs, rhs, extra, obj, maximise)
         if deadline is not None:
             remaining = deadline - time.perf_counter()  # model building counts too
-        result = _solve(model, current, remaining, workers, seed)
+        step = coverage_step if name == "coverage" else 1
+        hint = current
+        if name == "coverage" and first_hint is not None:
+            hint = _as_vector(var_pair, var_donor, *first_hint)
+        result = _solve(model, hint, remaining, workers, seed, gap=step - 0.5)
         seconds = time.perf_counter() - t0
         reason = result.termination.reason
         if result.solutions and result.solutions[0].HasField("primal_solution"):
@@ -118,7 +129,7 @@ def solve_staged_mip(
         if name == "coverage" and coverage_cap is not None:
             bound = min(bound, coverage_cap)
         value = int(obj @ current)
-        proven = reason == T.TERMINATION_REASON_OPTIMAL or _closed(value, bound, maximise)
+        proven = reason == T.TERMINATION_REASON_OPTIMAL or _closed(value, bound, maximise, step)
         status = "optimal" if proven else "feasible"
         stages.append(MipStage(name, status, seconds, value, float(bound) if np.isfinite(bound) else None))
         if not proven:
@@ -145,10 +156,10 @@ def _fits(x, rows, cols, coefs, rhs, extra) -> bool:
     return True
 
 
-def _closed(value: int, bound: float, maximise: bool) -> bool:
+def _closed(value: int, bound: float, maximise: bool, step: int = 1) -> bool:
     if not np.isfinite(bound):
         return False
-    return bound - value < 1 if maximise else value - bound < 1
+    return bound - value < step if maximise else value - bound < step
 
 
 def _as_vector(var_pair, var_donor, pairs, donors) -> np.ndarray:
@@ -212,7 +223,8 @@ def _model(nv, rows, cols, coefs, rhs, extra, obj, maximise) -> model_pb2.ModelP
     return model
 
 
-def _solve(model, hint: np.ndarray, time_limit, workers: int, seed: int) -> result_pb2.SolveResultProto:
+def _solve(model, hint: np.ndarray, time_limit, workers: int, seed: int,
+           gap: float = 0.5) -> result_pb2.SolveResultProto:
     # HiGHS through MathOpt takes no thread count (its MIP search is serial and
     # deterministic); ``workers`` is recorded in the solution all the same.
     del workers
@@ -220,7 +232,7 @@ def _solve(model, hint: np.ndarray, time_limit, workers: int, seed: int) -> resu
         time_limit=None if time_limit is None else timedelta(seconds=max(time_limit, 0.01)),
         random_seed=seed,
         relative_gap_tolerance=0.0,
-        absolute_gap_tolerance=0.5,  # integer objectives: a gap below 1 is a proof
+        absolute_gap_tolerance=gap,  # objectives on a lattice of step `gap + 0.5`: a smaller gap is a proof
     )
     model_params = model_parameters_pb2.ModelSolveParametersProto()
     h = model_params.solution_hints.add()

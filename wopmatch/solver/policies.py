@@ -19,6 +19,7 @@ from .decode import Assignment
 from .encoding import CandidateGraph
 from .flow import max_coverage_units, solve_staged_flow
 from .greedy import greedy_assignment
+from .lagrange import coverage_lagrangian
 from .mip import solve_staged_mip
 
 ORTOOLS_VERSION = ortools.__version__
@@ -64,12 +65,29 @@ class OptimalPolicy(Policy):
                 solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
                 stages=stages,
             )
+        t0 = time.perf_counter()
+        deadline = None if options.time_limit is None else t0 + options.time_limit
         start_pairs, start_donors = greedy_assignment(graph)
-        mip = solve_staged_mip(graph, start_pairs, start_donors, options.time_limit, options.workers, options.seed,
-                               coverage_cap=max_coverage_units(graph))
-        stages = [StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
-                             value=None if s.value is None else float(s.value), bound=s.bound)
-                  for s in mip.stages]
+        greedy_start = (start_pairs, start_donors)
+        cap = max_coverage_units(graph)
+        pre: list[StageStats] = []
+        start_value = int(graph.mentee_weight_units[graph.pair_mentee[start_pairs]].sum())
+        if start_value < cap:
+            # A Lagrangian bound and a repaired assignment, before any MIP: at most
+            # a third of the time limit, a fixed number of iterations otherwise.
+            lag_deadline = None if deadline is None else t0 + options.time_limit / 3  # type: ignore[operator]
+            lag = coverage_lagrangian(graph, start_pairs, start_donors, deadline=lag_deadline)
+            cap = min(cap, _coverage_floor(graph, lag.bound))
+            if lag.value > start_value:
+                start_pairs, start_donors = lag.pairs, lag.donors
+            pre.append(StageStats(name="coverage-lagrangian", status="feasible", seconds=round(lag.seconds, 4),
+                                  value=float(lag.value), bound=float(cap)))
+        remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        mip = solve_staged_mip(graph, start_pairs, start_donors, remaining, options.workers, options.seed,
+                               coverage_cap=cap, coverage_step=_coverage_step(graph), first_hint=greedy_start)
+        stages = pre + [StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
+                                   value=None if s.value is None else float(s.value), bound=s.bound)
+                        for s in mip.stages]
         proven = len(mip.stages) == 3 and all(s.status == "optimal" for s in mip.stages)
         by_name = {s.name: s for s in mip.stages}
         cov, qual = by_name.get("coverage"), by_name.get("quality")
@@ -81,7 +99,7 @@ class OptimalPolicy(Policy):
             pairs=mip.pair,
             donors=mip.donor,
             status="optimal" if proven else "feasible",
-            method="greedy+staged-mip",
+            method="greedy+lagrangian+staged-mip" if pre else "greedy+staged-mip",
             solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}",
             bound_coverage_units=None if cov is None else (cov.value if cov.status == "optimal" else cov.bound),
             bound_quality_units=None if qual is None or cov is None or cov.status != "optimal"
@@ -89,6 +107,19 @@ class OptimalPolicy(Policy):
             stages=stages,
             message=message,
         )
+
+
+def _coverage_step(graph: CandidateGraph) -> int:
+    """Every coverage is a sum of mentee weight units, hence a multiple of their
+    greatest common divisor."""
+    units = graph.mentee_weight_units[graph.free_mentee]
+    return max(1, int(np.gcd.reduce(units))) if len(units) else 1
+
+
+def _coverage_floor(graph: CandidateGraph, bound: float) -> int:
+    """Round a coverage bound down to the largest value coverage can take."""
+    step = _coverage_step(graph)
+    return int(np.floor(bound / step + 1e-12)) * step
 
 
 class GreedyPolicy(Policy):
