@@ -201,3 +201,24 @@ def test_a_solution_the_verifier_rejects_is_not_written(run, tmp_path, monkeypat
     assert r.exit_code == 1
     assert "verifier rejected" in r.output and "mentor X" in r.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("instance, method, words", [
+    (DEMO, "flow", "does not model donor budgets"),
+    (ROOT / "instances" / "golden" / "budget-free.json", "lagrangian-mip", "has none"),
+])
+def test_a_forced_method_that_cannot_apply_is_an_error(run, tmp_path, instance, method, words):
+    out = tmp_path / "s.json"
+    r = run("solve", instance, "-o", out, "--method", method)
+    assert r.exit_code == 1 and words in r.output
+    assert not out.exists()
+
+
+def test_method_is_recorded_and_forced_mip_agrees_with_flow(run, tmp_path):
+    golden = ROOT / "instances" / "golden" / "budget-free.json"
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert run("solve", golden, "-o", a, "--quiet").exit_code == 0
+    assert run("solve", golden, "-o", b, "--quiet", "--method", "mip").exit_code == 0
+    sa, sb = load_solution(a), load_solution(b)
+    assert sa.stats.method == "staged-min-cost-flow" and sb.stats.method == "greedy+staged-mip"
+    assert sa.objective == sb.objective and sa.status == sb.status == "optimal"

@@ -27,6 +27,12 @@ def test_flow_equals_mip_when_a_donor_funds_everything(seed):
     assert math.isclose(flow.objective.quality, mip.objective.quality, abs_tol=1e-6)
     assert flow.objective.cost == mip.objective.cost
     assert len(flow.partnerships) > 20
+    # The same instance without donors, forced through the MIP instead of the flow.
+    raw.pop("donors")
+    forced = solve_checked(parse(raw), method="mip")
+    assert forced.stats.method == "greedy+staged-mip"
+    assert (forced.objective.coverage, forced.objective.cost) == (flow.objective.coverage, flow.objective.cost)
+    assert math.isclose(forced.objective.quality, flow.objective.quality, abs_tol=1e-6)
 
 
 def test_potentials_certify_optimality():

@@ -18,7 +18,7 @@ from ..generator import generate as generate_instance
 from ..generator import to_json_bytes
 from ..models import InputError, Instance, Solution, load_instance, load_solution, solution_bytes, write_atomic
 from ..solver.api import solve as solve_instance
-from ..solver.policies import POLICIES, SolveOptions
+from ..solver.policies import METHODS, POLICIES, SolveOptions, UnsupportedMethodError
 from ..solver.verify import verify_solution
 from .summary import print_summary
 
@@ -77,9 +77,11 @@ def validate(instance: Path) -> None:
               help="Seconds; the best solution found is returned, with its gap.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
+              help="How the optimal policy solves: auto = flow without donors, lagrangian-mip with donors.")
 @click.option("--quiet", is_flag=True, help="No summary table.")
 def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float], workers: int, seed: int,
-          quiet: bool) -> None:
+          method: str, quiet: bool) -> None:
     """Solve INSTANCE and write the verified solution to OUTPUT."""
     _check_output(output, instance)
     try:
@@ -87,9 +89,13 @@ def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float]
     except InputError as exc:
         _fail(exc)
         return
-    with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
-        solution = solve_instance(loaded.instance, loaded.sha256, policy,
-                                  SolveOptions(time_limit=time_limit, workers=workers, seed=seed))
+    options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method)
+    try:
+        with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
+            solution = solve_instance(loaded.instance, loaded.sha256, policy, options)
+    except UnsupportedMethodError as exc:
+        err.print(f"[bold red]error[/]: {exc}", markup=True)
+        sys.exit(1)
     if solution.verification is not None and not solution.verification.ok:
         err.print("[bold red]internal error[/]: the verifier rejected the solution; nothing was written")
         for v in solution.verification.violations:

@@ -9,7 +9,7 @@ from ..models.instance import Instance
 from ..models.solution import Solution, Verification
 from .decode import RunInfo, infeasible_solution, to_solution
 from .encoding import build_graph
-from .policies import ORTOOLS_VERSION, SolveOptions, get_policy
+from .policies import ORTOOLS_VERSION, SolveOptions, choose_method, get_policy
 from .verify import verify_solution
 
 
@@ -19,6 +19,8 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     options = options or SolveOptions()
     chosen = get_policy(policy)
     t0 = time.perf_counter()
+    if chosen.exact:
+        choose_method(options.method, bool(instance.donors))  # a forced method that cannot apply fails first
     graph = build_graph(instance)
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)

@@ -77,7 +77,10 @@ def solve_staged_mip(
     the incumbent): measured, the greedy assignment often makes a faster hint
     than a better Lagrangian one (0.11 s against 2.9 s at 200 x 60)."""
     t_start = time.perf_counter()
-    var_pair, var_donor = np.nonzero(g.fundable)
+    if g.has_donors:
+        var_pair, var_donor = np.nonzero(g.fundable)
+    else:  # funding not modelled: one variable per candidate, no donor
+        var_pair, var_donor = np.arange(g.n_candidates), np.full(g.n_candidates, -1)
     var_pair = var_pair.astype(np.int64)
     nv = len(var_pair)
     rows, cols, coefs, rhs = _constraints(g, var_pair, var_donor)
@@ -165,7 +168,7 @@ def _closed(value: int, bound: float, maximise: bool, step: int = 1) -> bool:
 def _as_vector(var_pair, var_donor, pairs, donors) -> np.ndarray:
     x = np.zeros(len(var_pair), np.int64)
     if len(pairs):
-        key = var_pair * (1 << 20) + var_donor
+        key = var_pair * (1 << 20) + var_donor  # donors -1..2^20: keys stay distinct
         want = np.asarray(pairs, np.int64) * (1 << 20) + np.asarray(donors, np.int64)
         x[np.isin(key, want)] = 1
     return x
@@ -182,10 +185,11 @@ def _constraints(g: CandidateGraph, var_pair: np.ndarray, var_donor: np.ndarray)
     parts = [
         (g.pair_mentee[var_pair].astype(np.int64), var, np.ones(nv)),
         (n + g.pair_mentor[var_pair].astype(np.int64), var, np.ones(nv)),
-        (n + m + var_donor, var, g.cost[var_pair].astype(np.float64)),
     ]
-    has_count = count_row[var_donor] >= 0
-    parts.append((count_row[var_donor][has_count], var[has_count], np.ones(int(has_count.sum()))))
+    if k:
+        parts.append((n + m + var_donor, var, g.cost[var_pair].astype(np.float64)))
+        has_count = count_row[var_donor] >= 0
+        parts.append((count_row[var_donor][has_count], var[has_count], np.ones(int(has_count.sum()))))
     rows = np.concatenate([p[0] for p in parts])
     cols = np.concatenate([p[1] for p in parts])
     coefs = np.concatenate([p[2] for p in parts])

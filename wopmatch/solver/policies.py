@@ -25,11 +25,34 @@ from .mip import solve_staged_mip
 ORTOOLS_VERSION = ortools.__version__
 
 
+#: How the exact policy may solve: "auto" chooses by the instance's structure.
+METHODS = ("auto", "flow", "mip", "lagrangian-mip")
+
+
 @dataclass(frozen=True)
 class SolveOptions:
     time_limit: Optional[float] = None  # seconds for the whole solve; None = until proven
     workers: int = 1
     seed: int = 0
+    method: str = "auto"
+
+
+class UnsupportedMethodError(ValueError):
+    """A forced method that cannot solve this instance (never silently replaced)."""
+
+
+def choose_method(method: str, has_donors: bool) -> str:
+    if method not in METHODS:
+        raise UnsupportedMethodError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    if method == "auto":
+        return "lagrangian-mip" if has_donors else "flow"
+    if method == "flow" and has_donors:
+        raise UnsupportedMethodError("method 'flow' does not model donor budgets, and this instance has donors; "
+                                     "use 'lagrangian-mip', 'mip' or 'auto'")
+    if method == "lagrangian-mip" and not has_donors:
+        raise UnsupportedMethodError("method 'lagrangian-mip' relaxes donor budgets, and this instance has none; "
+                                     "use 'flow', 'mip' or 'auto'")
+    return method
 
 
 class Policy(ABC):
@@ -53,7 +76,8 @@ class OptimalPolicy(Policy):
     summary = "maximum coverage, then quality, then minimum cost (exact, with a proven bound)"
 
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
-        if not graph.has_donors:
+        method = choose_method(options.method, graph.has_donors)
+        if method == "flow":
             result = solve_staged_flow(graph)
             stages = [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                       for s in result.stages]
@@ -72,7 +96,7 @@ class OptimalPolicy(Policy):
         cap = max_coverage_units(graph)
         pre: list[StageStats] = []
         start_value = int(graph.mentee_weight_units[graph.pair_mentee[start_pairs]].sum())
-        if start_value < cap:
+        if method == "lagrangian-mip" and start_value < cap:
             # A Lagrangian bound and a repaired assignment, before any MIP: at most
             # a third of the time limit, a fixed number of iterations otherwise.
             lag_deadline = None if deadline is None else t0 + options.time_limit / 3  # type: ignore[operator]
