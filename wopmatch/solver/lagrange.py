@@ -39,6 +39,9 @@ class LagrangeResult:
     value: int  # its coverage units
     iterations: int
     seconds: float
+    pool: np.ndarray  # (E,) bool: candidates used by any relaxed or repaired assignment
+    lam: np.ndarray  # multipliers of the best bound
+    mu: np.ndarray
 
 
 def coverage_lagrangian(
@@ -75,9 +78,12 @@ def coverage_lagrangian(
     cost_scale = float(np.mean(cost)) if e_all else 1.0
     lam = np.zeros(k)
     mu = np.zeros(k)
+    best_lam, best_mu = lam.copy(), mu.copy()
     theta, stall = 1.0, 0
     done = 0
     fundable = g.fundable
+    pool = np.zeros(e_all, bool)
+    pool[best_pairs] = True
     for it in range(iterations):
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -93,17 +99,20 @@ def coverage_lagrangian(
         arc_cost[pair] = -value.astype(np.int64)
         flow = _min_cost_flow(tail, head, lower, upper, arc_cost, supply, n + m + 2)
         chosen = np.flatnonzero(flow[pair] > 0)
+        pool[chosen] = True
         # ...so the true optimum is at most 1 more per matched arc.
         sub = float(value[chosen].sum()) + max_matched
         bound = sub + float(lam @ budget) + float(mu @ count_cap)
         if bound < best_bound - 1e-9:
             best_bound, stall = bound, 0
+            best_lam, best_mu = lam.copy(), mu.copy()
         else:
             stall += 1
             if stall >= 8:
                 theta, stall = theta / 2, 0
         if it % 5 == 0 or it == iterations - 1:
             p, d = _repair(g, chosen, d_best[chosen])
+            pool[p] = True
             val = int(g.mentee_weight_units[g.pair_mentee[p]].sum())
             if val > best_value:
                 best_pairs, best_donors, best_value = p, d, val
@@ -121,7 +130,7 @@ def coverage_lagrangian(
         lam = np.maximum(0.0, lam - step * g_lam / cost_scale)
         mu = np.maximum(0.0, mu - step * g_mu)
     return LagrangeResult(float(min(best_bound, np.inf)), best_pairs, best_donors, best_value, done,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, pool, best_lam, best_mu)
 
 
 def _repair(g: CandidateGraph, chosen: np.ndarray, preferred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -103,9 +103,25 @@ class OptimalPolicy(Policy):
             lag = coverage_lagrangian(graph, start_pairs, start_donors, deadline=lag_deadline)
             cap = min(cap, _coverage_floor(graph, lag.bound))
             if lag.value > start_value:
-                start_pairs, start_donors = lag.pairs, lag.donors
+                start_pairs, start_donors, start_value = lag.pairs, lag.donors, lag.value
             pre.append(StageStats(name="coverage-lagrangian", status="feasible", seconds=round(lag.seconds, 4),
                                   value=float(lag.value), bound=float(cap)))
+            pool_vars = int((graph.fundable & lag.pool[:, None]).sum())
+            if start_value < cap and pool_vars <= POOL_SHARE * graph.fundable.sum():
+                # Best combination of the pairs the relaxation used: a small MIP whose
+                # optimum is an incumbent for the full problem, not a proof. Skipped
+                # when the pool is most of the model (the full MIP is as cheap then).
+                pool_deadline = None if deadline is None else t0 + options.time_limit / 2  # type: ignore[operator]
+                pool_limit = None if pool_deadline is None else max(0.0, pool_deadline - time.perf_counter())
+                pool = solve_staged_mip(graph, start_pairs, start_donors, pool_limit, options.workers, options.seed,
+                                        coverage_cap=cap, coverage_step=_coverage_step(graph), subset=lag.pool,
+                                        stage_names=("coverage",))
+                value = pool.stages[0].value if pool.stages else None
+                if value is not None and value > start_value:
+                    start_pairs, start_donors, start_value = pool.pair, pool.donor, value
+                pre.append(StageStats(name="coverage-pool-mip", status="feasible",
+                                      seconds=round(pool.stages[0].seconds, 4) if pool.stages else 0.0,
+                                      value=float(start_value), bound=float(cap)))
         remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
         mip = solve_staged_mip(graph, start_pairs, start_donors, remaining, options.workers, options.seed,
                                coverage_cap=cap, coverage_step=_coverage_step(graph), first_hint=greedy_start)
@@ -131,6 +147,10 @@ class OptimalPolicy(Policy):
             stages=stages,
             message=message,
         )
+
+
+#: The pool MIP runs only when its pool holds at most this share of the variables.
+POOL_SHARE = 0.15
 
 
 def _coverage_step(graph: CandidateGraph) -> int:

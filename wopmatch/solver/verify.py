@@ -1,8 +1,9 @@
 """Independent re-check of a solution against its instance.
 
 Shares no code with the encoder or the policies: eligibility, scores, costs,
-focus and the unmatched reasons are recomputed here from the instance in plain
-Python (``math``, no numpy), straight from SPEC.md §3-§5. Returns every
+focus and the unmatched reasons are recomputed here from the instance, straight
+from SPEC.md §3-§5: plain Python (``math``) for each partnership, and a small
+numpy screen of one unmatched mentee against all mentors for the reasons. Returns every
 violation found, each naming the ids involved; an empty list means valid.
 
 Tolerances: scores and quality to 1e-6 (they are printed rounded); a reported
@@ -15,6 +16,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from typing import Any, Optional
+
+import numpy as np
 
 from ..models.instance import Donor, Instance, Operator
 from ..models.solution import STRUCTURAL_REASONS, Solution
@@ -245,60 +248,122 @@ class _Verifier:
             out.append(f"unmatched lists mentee(s) that are matched or unknown: {', '.join(sorted(extra)[:10])}")
         if not check_reasons:
             return out
+        screen = _MentorScreen(self.inst) if s.unmatched else None
         for u in s.unmatched:
             mentee = self.ops.get(u.mentee)
-            if mentee is None or mentee.mentee is None:
+            if mentee is None or mentee.mentee is None or screen is None:
                 continue
-            expected_reason, open_pairs = self.structural_reason(mentee)
-            if expected_reason is not None:
+            failed_at, cost, fund = screen.screen(mentee)
+            survivors = np.flatnonzero(failed_at == len(STRUCTURAL_REASONS))
+            if len(survivors) == 0:
+                expected_reason = STRUCTURAL_REASONS[int(failed_at.max(initial=0))]
                 if u.reason != expected_reason:
                     out.append(f"unmatched {u.mentee}: reason {u.reason} but the filters give {expected_reason}")
                 continue
             if u.reason in STRUCTURAL_REASONS:
                 out.append(f"unmatched {u.mentee}: reason {u.reason} but it has eligible fundable mentors")
                 continue
-            mentors_with_room = [(m, p, cost) for m, p, cost in open_pairs
-                                 if load[m.id] < m.mentor.capacity]  # type: ignore[union-attr]
-            if u.reason == "capacity" and mentors_with_room:
-                out.append(f"unmatched {u.mentee}: reason capacity but mentor {mentors_with_room[0][0].id} has room")
+            load_now = np.array([load[screen.mentor_ids[j]] for j in survivors])
+            room = survivors[load_now < screen.capacity[survivors]]
+            if u.reason == "capacity" and len(room):
+                out.append(f"unmatched {u.mentee}: reason capacity but mentor {screen.mentor_ids[room[0]]} has room")
             if u.reason == "budget":
                 if not self.inst.donors:
                     out.append(f"unmatched {u.mentee}: reason budget but the instance has no donors")
-                for m, p, cost in mentors_with_room:
-                    for d in self.inst.donors:
-                        room = d.budget - spent[d.id] >= cost and (
-                            d.max_partnerships is None or funded[d.id] < d.max_partnerships)
-                        if room and self.can_fund(d, mentee, p, cost):
-                            out.append(f"unmatched {u.mentee}: reason budget but donor {d.id} could fund "
-                                       f"mentor {m.id}")
-                            break
-                    else:
-                        continue
-                    break
+                    continue
+                left = np.array([d.budget - spent[d.id] for d in self.inst.donors])
+                open_ = np.array([d.max_partnerships is None or funded[d.id] < d.max_partnerships
+                                  for d in self.inst.donors])
+                could = fund[room] & (left[None, :] >= cost[room][:, None]) & open_[None, :]
+                if could.any():
+                    r, d = np.argwhere(could)[0]
+                    out.append(f"unmatched {u.mentee}: reason budget but donor {self.inst.donors[d].id} could fund "
+                               f"mentor {screen.mentor_ids[room[r]]}")
         return out
 
-    def structural_reason(self, mentee: Operator) -> tuple[Optional[str], list]:
-        """The first filter that leaves the mentee no mentor, or None and the
-        (mentor, pair, cost) triples that survive every filter."""
-        order = list(STRUCTURAL_REASONS)
-        deepest = -1
-        survivors = []
-        for mentor in self.mentors:
-            p = self.pair(mentee, mentor)
-            failed = self.failed_filter(mentee, mentor, p)
-            cost = round(p["raw_cost"])
-            if failed is None and self.inst.donors:
-                if not any(self.can_fund(d, mentee, p, cost) for d in self.inst.donors):
-                    failed = "no_eligible_donor"
-            if failed is None:
-                survivors.append((mentor, p, cost))
-            else:
-                deepest = max(deepest, order.index(failed))
-        if survivors:
-            return None, survivors
-        # Filters apply cumulatively: the reason is the filter after which none is left,
-        # i.e. the furthest filter any mentor reached.
-        return order[max(deepest, 0)], []
+
+class _MentorScreen:
+    """The SPEC.md §5 filters for one mentee against every mentor at once.
+
+    Written for the verifier alone (numpy over the instance's mentors, one mentee
+    at a time); the solver's encoder is not used."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        mentors = [op for op in inst.operators if op.mentor is not None]
+        self.mentor_ids = [op.id for op in mentors]
+        areas = list(inst.work_areas)
+        self.strength = np.array([[op.mentor.strengths.get(a, 0) for a in areas] for op in mentors],  # type: ignore
+                                 dtype=np.int64).reshape(len(mentors), len(areas))
+        self.capacity = np.array([op.mentor.capacity for op in mentors], dtype=np.int64)  # type: ignore
+        vocab = sorted({code for op in inst.operators for code in op.languages})
+        self.language_at = {code: i for i, code in enumerate(vocab)}
+        self.speaks = np.zeros((len(mentors), len(vocab)), dtype=bool)
+        for j, op in enumerate(mentors):
+            self.speaks[j, [self.language_at[code] for code in op.languages]] = True
+        self.mentor_at = {ident: j for j, ident in enumerate(self.mentor_ids)}
+        self.region = np.array([op.region for op in mentors], dtype=object)
+        self.has_loc = np.array([op.location is not None for op in mentors], dtype=bool)
+        self.lat = np.radians([op.location.lat if op.location else 0.0 for op in mentors])
+        self.lon = np.radians([op.location.lon if op.location else 0.0 for op in mentors])
+        self.forbidden: dict[str, set[str]] = {}
+        for f in inst.forbidden:
+            self.forbidden.setdefault(f.mentee, set()).add(f.mentor)
+        self.donor_areas = np.array([[d.work_areas is None or a in d.work_areas for a in areas]
+                                     for d in inst.donors], dtype=bool).reshape(len(inst.donors), len(areas))
+        c = inst.costs
+        self.trips = c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
+
+    def screen(self, mentee: Operator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index of the first filter each mentor fails, len(STRUCTURAL_REASONS) if none;
+        rounded costs; which donor can fund each pair)."""
+        inst, rules = self.inst, self.inst.rules
+        need = np.array([mentee.mentee.needs.get(a, 0) for a in inst.work_areas], dtype=np.int64)  # type: ignore
+        m = len(self.mentor_ids)
+        strong = (need[None, :] >= 1) & (self.strength >= rules.min_strength)
+        same_region = self.region == mentee.region
+        total = int(need.sum())
+        alignment = (self.strength @ need) / (5 * total) if total else np.zeros(m)
+        score = alignment * np.where(same_region, 1.0, 1.0 - rules.cross_region_penalty)
+        dd = inst.costs.default_distance_km
+        distance = np.where(same_region, dd.same_region, dd.cross_region).astype(float)
+        if mentee.location is not None:
+            p1 = math.radians(mentee.location.lat)
+            dphi = self.lat - p1
+            dlmb = self.lon - math.radians(mentee.location.lon)
+            a = np.sin(dphi / 2) ** 2 + math.cos(p1) * np.cos(self.lat) * np.sin(dlmb / 2) ** 2
+            distance = np.where(self.has_loc, 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1))), distance)
+        c = inst.costs
+        cost = np.rint(c.base + self.trips * (c.trip_fixed + c.per_km * distance)).astype(np.int64)
+        not_self = np.ones(m, bool)
+        if mentee.id in self.mentor_at:
+            not_self[self.mentor_at[mentee.id]] = False
+        allowed = np.ones(m, bool)
+        allowed[[self.mentor_at[x] for x in self.forbidden.get(mentee.id, ())]] = False
+        checks = {
+            "no_mentor_strength": strong.any(axis=1) & not_self,
+            "no_shared_language": self.speaks[:, [self.language_at[code] for code in mentee.languages]].any(axis=1)
+            if rules.language == "hard" else np.ones(m, bool),
+            "region_rule": same_region if rules.region == "same" else np.ones(m, bool),
+            "distance_rule": distance <= rules.max_distance_km + 1e-9
+            if rules.max_distance_km is not None else np.ones(m, bool),
+            "forbidden": allowed,
+            "below_min_score": score >= rules.min_score - 1e-12,
+        }
+        fund = np.zeros((m, len(inst.donors)), dtype=bool)
+        for x, d in enumerate(inst.donors):
+            if d.regions is not None and mentee.region not in d.regions:
+                continue
+            if d.countries is not None and mentee.country not in d.countries:
+                continue
+            fund[:, x] = (strong & self.donor_areas[x][None, :]).any(axis=1)
+            if d.max_grant is not None:
+                fund[:, x] &= cost <= d.max_grant
+        checks["no_eligible_donor"] = fund.any(axis=1) if inst.donors else np.ones(m, bool)
+        failed_at = np.full(m, len(STRUCTURAL_REASONS), dtype=np.int64)
+        for k in reversed(range(len(STRUCTURAL_REASONS))):
+            failed_at[~checks[STRUCTURAL_REASONS[k]]] = k
+        return failed_at, cost, fund
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
