@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import brute_force, parse, tiny_instances
 from hypothesis import given
 
-from helpers import brute_force, parse, tiny_instances
 from wopmatch.generator import generate
 from wopmatch.models.instance import WEIGHT_RESOLUTION
 from wopmatch.solver.decode import Assignment, RunInfo, to_solution
