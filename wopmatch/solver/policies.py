@@ -69,7 +69,8 @@ class OptimalPolicy(Policy):
     """Lexicographic optimum: max coverage, then max quality, then min cost.
 
     Without donors: staged min-cost flow (exact, polynomial). With donors: a
-    staged MIP (HiGHS via MathOpt) started from the greedy assignment."""
+    staged MIP (HiGHS via MathOpt) started from the greedy assignment, improved
+    first by a Lagrangian relaxation of the budgets (docs/model.md)."""
 
     name = "optimal"
     exact = True
@@ -78,75 +79,95 @@ class OptimalPolicy(Policy):
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
         method = choose_method(options.method, graph.has_donors)
         if method == "flow":
-            result = solve_staged_flow(graph)
-            stages = [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
-                      for s in result.stages]
-            return Assignment(
-                pairs=result.chosen,
-                donors=np.full(len(result.chosen), -1, np.int64),
-                status="optimal",
-                method="staged-min-cost-flow",
-                solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
-                stages=stages,
-            )
-        t0 = time.perf_counter()
-        deadline = None if options.time_limit is None else t0 + options.time_limit
-        start_pairs, start_donors = greedy_assignment(graph)
-        greedy_start = (start_pairs, start_donors)
-        cap = max_coverage_units(graph)
-        pre: list[StageStats] = []
-        start_value = int(graph.mentee_weight_units[graph.pair_mentee[start_pairs]].sum())
-        if method == "lagrangian-mip" and start_value < cap:
-            # A Lagrangian bound and a repaired assignment, before any MIP: at most
-            # a third of the time limit, a fixed number of iterations otherwise.
-            lag_deadline = None if deadline is None else t0 + options.time_limit / 3  # type: ignore[operator]
-            lag = coverage_lagrangian(graph, start_pairs, start_donors, deadline=lag_deadline)
-            cap = min(cap, _coverage_floor(graph, lag.bound))
-            if lag.value > start_value:
-                start_pairs, start_donors, start_value = lag.pairs, lag.donors, lag.value
-            pre.append(StageStats(name="coverage-lagrangian", status="feasible", seconds=round(lag.seconds, 4),
-                                  value=float(lag.value), bound=float(cap)))
-            pool_vars = int((graph.fundable & lag.pool[:, None]).sum())
-            if start_value < cap and pool_vars <= POOL_SHARE * graph.fundable.sum():
-                # Best combination of the pairs the relaxation used: a small MIP whose
-                # optimum is an incumbent for the full problem, not a proof. Skipped
-                # when the pool is most of the model (the full MIP is as cheap then).
-                pool_deadline = None if deadline is None else t0 + options.time_limit / 2  # type: ignore[operator]
-                pool_limit = None if pool_deadline is None else max(0.0, pool_deadline - time.perf_counter())
-                pool = solve_staged_mip(graph, start_pairs, start_donors, pool_limit, options.workers, options.seed,
-                                        coverage_cap=cap, coverage_step=_coverage_step(graph), subset=lag.pool,
-                                        stage_names=("coverage",))
-                value = pool.stages[0].value if pool.stages else None
-                if value is not None and value > start_value:
-                    start_pairs, start_donors, start_value = pool.pair, pool.donor, value
-                pre.append(StageStats(name="coverage-pool-mip", status="feasible",
-                                      seconds=round(pool.stages[0].seconds, 4) if pool.stages else 0.0,
-                                      value=float(start_value), bound=float(cap)))
-        remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
-        mip = solve_staged_mip(graph, start_pairs, start_donors, remaining, options.workers, options.seed,
-                               coverage_cap=cap, coverage_step=_coverage_step(graph), first_hint=greedy_start)
-        stages = pre + [StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
-                                   value=None if s.value is None else float(s.value), bound=s.bound)
-                        for s in mip.stages]
-        proven = len(mip.stages) == 3 and all(s.status == "optimal" for s in mip.stages)
-        by_name = {s.name: s for s in mip.stages}
-        cov, qual = by_name.get("coverage"), by_name.get("quality")
-        message = None
-        if not proven:
-            last = mip.stages[-1]
-            message = f"time limit reached in the {last.name} stage; best solution found is returned"
-        return Assignment(
-            pairs=mip.pair,
-            donors=mip.donor,
-            status="optimal" if proven else "feasible",
-            method="greedy+lagrangian+staged-mip" if pre else "greedy+staged-mip",
-            solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}",
-            bound_coverage_units=None if cov is None else (cov.value if cov.status == "optimal" else cov.bound),
-            bound_quality_units=None if qual is None or cov is None or cov.status != "optimal"
-            else (qual.value if qual.status == "optimal" else qual.bound),
-            stages=stages,
-            message=message,
-        )
+            return _solve_flow(graph)
+        return _solve_budgeted(graph, options, lagrangian=method == "lagrangian-mip")
+
+
+def _solve_flow(graph: CandidateGraph) -> Assignment:
+    result = solve_staged_flow(graph)
+    stages = [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
+              for s in result.stages]
+    return Assignment(
+        pairs=result.chosen,
+        donors=np.full(len(result.chosen), -1, np.int64),
+        status="optimal",
+        method="staged-min-cost-flow",
+        solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
+        stages=stages,
+    )
+
+
+@dataclass
+class _Start:
+    """The incumbent handed to the staged MIP, and what is known about stage 1."""
+
+    pairs: np.ndarray
+    donors: np.ndarray
+    value: int  # coverage units
+    cap: int  # proven upper bound on coverage units
+    stages: list[StageStats]
+
+
+def _solve_budgeted(graph: CandidateGraph, options: SolveOptions, lagrangian: bool) -> Assignment:
+    t0 = time.perf_counter()
+    deadline = None if options.time_limit is None else t0 + options.time_limit
+    pairs, donors = greedy_assignment(graph)
+    start = _Start(pairs, donors, int(graph.mentee_weight_units[graph.pair_mentee[pairs]].sum()),
+                   max_coverage_units(graph), [])
+    if lagrangian and start.value < start.cap:
+        start = _lagrangian_start(graph, start, options, t0)
+    remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+    mip = solve_staged_mip(graph, start.pairs, start.donors, remaining, options.workers, options.seed,
+                           coverage_cap=start.cap, coverage_step=_coverage_step(graph), first_hint=(pairs, donors))
+    stages = start.stages + [StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
+                                        value=None if s.value is None else float(s.value), bound=s.bound)
+                             for s in mip.stages]
+    proven = len(mip.stages) == 3 and all(s.status == "optimal" for s in mip.stages)
+    by_name = {s.name: s for s in mip.stages}
+    cov, qual = by_name.get("coverage"), by_name.get("quality")
+    message = None
+    if not proven:
+        message = f"time limit reached in the {mip.stages[-1].name} stage; best solution found is returned"
+    return Assignment(
+        pairs=mip.pair,
+        donors=mip.donor,
+        status="optimal" if proven else "feasible",
+        method="greedy+lagrangian+staged-mip" if start.stages else "greedy+staged-mip",
+        solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}",
+        bound_coverage_units=None if cov is None else (cov.value if cov.status == "optimal" else cov.bound),
+        bound_quality_units=None if qual is None or cov is None or cov.status != "optimal"
+        else (qual.value if qual.status == "optimal" else qual.bound),
+        stages=stages,
+        message=message,
+    )
+
+
+def _lagrangian_start(graph: CandidateGraph, start: _Start, options: SolveOptions, t0: float) -> _Start:
+    """A Lagrangian bound and a repaired assignment (at most a third of a time
+    limit; a fixed number of iterations otherwise), then the pool MIP."""
+    limit = options.time_limit
+    lag = coverage_lagrangian(graph, start.pairs, start.donors, deadline=None if limit is None else t0 + limit / 3)
+    cap = min(start.cap, _coverage_floor(graph, lag.bound))
+    if lag.value > start.value:
+        start = _Start(lag.pairs, lag.donors, lag.value, cap, start.stages)
+    stages = [StageStats(name="coverage-lagrangian", status="feasible", seconds=round(lag.seconds, 4),
+                         value=float(lag.value), bound=float(cap))]
+    pool_vars = int((graph.fundable & lag.pool[:, None]).sum())
+    if start.value < cap and pool_vars <= POOL_SHARE * graph.fundable.sum():
+        # Best combination of the pairs the relaxation used: a small MIP whose
+        # optimum is an incumbent for the full problem, not a proof. Skipped when
+        # the pool is most of the model (the full MIP is as cheap then).
+        pool_limit = None if limit is None else max(0.0, t0 + limit / 2 - time.perf_counter())
+        pool = solve_staged_mip(graph, start.pairs, start.donors, pool_limit, options.workers, options.seed,
+                                coverage_cap=cap, coverage_step=_coverage_step(graph), subset=lag.pool,
+                                stage_names=("coverage",))
+        value = pool.stages[0].value if pool.stages else None
+        if value is not None and value > start.value:
+            start = _Start(pool.pair, pool.donor, value, cap, start.stages)
+        stages.append(StageStats(name="coverage-pool-mip", status="feasible",
+                                 seconds=round(pool.stages[0].seconds, 4) if pool.stages else 0.0,
+                                 value=float(start.value), bound=float(cap)))
+    return _Start(start.pairs, start.donors, start.value, cap, stages)
 
 
 #: The pool MIP runs only when its pool holds at most this share of the variables.
