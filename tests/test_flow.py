@@ -60,7 +60,7 @@ def test_potentials_certify_optimality():
 
 @given(tiny_instances(donors=False))
 def test_separate_stages_equal_brute_force(raw):
-    with mock.patch("wopmatch.solver.flow._combined_coverage_quality", return_value=None):
+    with mock.patch("wopmatch.solver.flow.combined_scale", return_value=None):
         inst = parse(raw)
         expected = brute_force(inst)
         s = solve_checked(inst)
@@ -78,6 +78,6 @@ def test_combined_and_separate_stages_agree(seed):
     inst = parse(generate(120, 35, seed=seed))
     combined = solve_checked(inst)
     assert [st.name for st in combined.stats.stages] == ["coverage+quality", "cost"]
-    with mock.patch("wopmatch.solver.flow._combined_coverage_quality", return_value=None):
+    with mock.patch("wopmatch.solver.flow.combined_scale", return_value=None):
         apart = solve_checked(inst)
     assert combined.objective == apart.objective

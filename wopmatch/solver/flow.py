@@ -59,84 +59,108 @@ def quality_units(g: CandidateGraph) -> np.ndarray:
     return np.rint(g.mentee_weight[g.pair_mentee] * g.score * QUALITY_SCALE).astype(np.int64)
 
 
-def solve_staged_flow(g: CandidateGraph) -> FlowResult:
+@dataclass(frozen=True)
+class Network:
+    """Arcs [S->free mentees | candidates | mentors->T | bypass S->T], supplies."""
+
+    tail: np.ndarray
+    head: np.ndarray
+    upper: np.ndarray
+    supply: np.ndarray
+    free: np.ndarray  # free mentee indices, in S->i arc order
+    pair: slice  # the candidate arcs
+    n_nodes: int
+
+    def mentee_node(self, i: np.ndarray) -> np.ndarray:
+        return 1 + np.asarray(i, np.int64)
+
+    def mentor_node(self, j: np.ndarray, n_mentees: int) -> np.ndarray:
+        return 1 + n_mentees + np.asarray(j, np.int64)
+
+
+def network(g: CandidateGraph) -> Network:
     n, m, e = g.n_mentees, g.n_mentors, g.n_candidates
     source, sink = 0, n + m + 1
     free = np.flatnonzero(g.free_mentee)
-    # Arcs: [S->free mentees | candidates | mentors->T | bypass S->T]
     tail = np.concatenate([np.zeros(len(free), np.int64), 1 + g.pair_mentee.astype(np.int64),
                            1 + n + np.arange(m), [source]])
-    head = np.concatenate([1 + free, 1 + n + g.pair_mentor.astype(np.int64),
-                           np.full(m, sink), [sink]])
+    head = np.concatenate([1 + free, 1 + n + g.pair_mentor.astype(np.int64), np.full(m, sink), [sink]])
     upper = np.concatenate([np.ones(len(free) + e, np.int64), g.capacity, [len(free)]])
-    lower = np.zeros_like(upper)
-    n_nodes = n + m + 2
-    supply = np.zeros(n_nodes, np.int64)
+    supply = np.zeros(n + m + 2, np.int64)
     supply[source], supply[sink] = len(free), -len(free)
+    return Network(tail, head, upper, supply, free, slice(len(free), len(free) + e), n + m + 2)
 
-    pair = slice(len(free), len(free) + e)
-    zeros = np.zeros(len(upper), np.int64)
+
+def solve_staged_flow(g: CandidateGraph, best_quality: Optional[np.ndarray] = None) -> FlowResult:
+    """``best_quality``: each mentee's best quality units over *all* its eligible
+    pairs, when ``g`` holds only some of them (see pricing.py)."""
+    net = network(g)
+    zeros = np.zeros(len(net.upper), np.int64)
     cost_coverage = zeros.copy()
-    cost_coverage[: len(free)] = -g.mentee_weight_units[free]
+    cost_coverage[: len(net.free)] = -g.mentee_weight_units[net.free]
     cost_quality = zeros.copy()
-    cost_quality[pair] = -quality_units(g)
+    cost_quality[net.pair] = -quality_units(g)
     cost_money = zeros.copy()
-    cost_money[pair] = g.cost
+    cost_money[net.pair] = g.cost
 
     plan = [("coverage", cost_coverage), ("quality", cost_quality), ("cost", cost_money)]
-    combined = _combined_coverage_quality(g, free, pair, len(upper), n_nodes)
+    combined = combined_costs(g, net, best_quality)
     if combined is not None:
         plan = [("coverage+quality", combined), ("cost", cost_money)]
     stages = []
+    lower, upper = np.zeros_like(net.upper), net.upper
     flow = lower
     for k, (name, cost) in enumerate(plan):
         t0 = time.perf_counter()
-        flow = _min_cost_flow(tail, head, lower, upper, cost, supply, n_nodes)
+        flow = _min_cost_flow(net.tail, net.head, lower, upper, cost, net.supply, net.n_nodes)
         stages.append(StageResult(name, time.perf_counter() - t0, int(cost @ flow)))
         if k < len(plan) - 1:
-            lower, upper = _restrict_to_optimal_face(tail, head, lower, upper, cost, flow, n_nodes)
-    chosen = np.flatnonzero(flow[pair] > 0)
+            lower, upper = _restrict_to_optimal_face(net.tail, net.head, lower, upper, cost, flow, net.n_nodes)
+    chosen = np.flatnonzero(flow[net.pair] > 0)
     return FlowResult(chosen, stages)
 
 
-def _combined_coverage_quality(g: CandidateGraph, free: np.ndarray, pair: slice, n_arcs: int,
-                               n_nodes: int) -> Optional[np.ndarray]:
-    """Stage 1 and 2 as one integer cost, when it provably fits.
+def combined_scale(g: CandidateGraph, best_quality: np.ndarray) -> Optional[tuple[np.ndarray, int]]:
+    """(w, K) for stage 1 and 2 as one integer cost, or None when it does not fit.
 
     With w_i = W_i / gcd(W) and K = 1 + sum_i max_e Q_e (more than any difference
     in total quality), minimising -(K w_i) on S->i plus -Q_e on i->j is exactly
     "max coverage, then max quality". Usually w_i are small (weights 1, 1.5, 2
-    give 2, 3, 4), so this fits easily; otherwise None and the stages run apart."""
+    give 2, 3, 4), so this fits easily; otherwise the stages run apart."""
+    free = np.flatnonzero(g.free_mentee)
     units = g.mentee_weight_units[free]
     if len(units) == 0:
         return None
     w = units // int(np.gcd.reduce(units))
-    q = quality_units(g)
-    best_q = np.zeros(g.n_mentees, np.int64)
-    np.maximum.at(best_q, g.pair_mentee, q)
-    k = 1 + int(best_q.sum())  # Python int: no overflow in the check below
-    if (int(w.max()) * k + int(q.max(initial=0))) * (n_nodes + 1) >= COST_LIMIT:
+    k = 1 + int(best_quality[free].sum())  # Python int: no overflow in the check below
+    if (int(w.max()) * k + int(best_quality.max(initial=0))) * (g.n_mentees + g.n_mentors + 3) >= COST_LIMIT:
         return None
-    cost = np.zeros(n_arcs, np.int64)
-    cost[: len(free)] = -w * k
-    cost[pair] = -q
+    return w, k
+
+
+def combined_costs(g: CandidateGraph, net: Network, best_quality: Optional[np.ndarray] = None
+                   ) -> Optional[np.ndarray]:
+    q = quality_units(g)
+    if best_quality is None:
+        best_quality = np.zeros(g.n_mentees, np.int64)
+        np.maximum.at(best_quality, g.pair_mentee, q)
+    scale = combined_scale(g, best_quality)
+    if scale is None:
+        return None
+    w, k = scale
+    cost = np.zeros(len(net.upper), np.int64)
+    cost[: len(net.free)] = -w * k
+    cost[net.pair] = -q
     return cost
 
 
 def max_coverage_units(g: CandidateGraph) -> int:
     """Maximum coverage (in weight units) with budgets ignored: an upper bound
     on coverage for the budgeted problem, from one min-cost flow."""
-    n, m = g.n_mentees, g.n_mentors
-    free = np.flatnonzero(g.free_mentee)
-    tail = np.concatenate([np.zeros(len(free), np.int64), 1 + g.pair_mentee.astype(np.int64), 1 + n + np.arange(m),
-                           [0]])
-    head = np.concatenate([1 + free, 1 + n + g.pair_mentor.astype(np.int64), np.full(m, n + m + 1), [n + m + 1]])
-    upper = np.concatenate([np.ones(len(free) + g.n_candidates, np.int64), g.capacity, [len(free)]])
-    cost = np.zeros(len(upper), np.int64)
-    cost[: len(free)] = -g.mentee_weight_units[free]
-    supply = np.zeros(n + m + 2, np.int64)
-    supply[0], supply[-1] = len(free), -len(free)
-    flow = _min_cost_flow(tail, head, np.zeros_like(upper), upper, cost, supply, n + m + 2)
+    net = network(g)
+    cost = np.zeros(len(net.upper), np.int64)
+    cost[: len(net.free)] = -g.mentee_weight_units[net.free]
+    flow = _min_cost_flow(net.tail, net.head, np.zeros_like(net.upper), net.upper, cost, net.supply, net.n_nodes)
     return int(-(cost @ flow))
 
 

@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 
 from .encoding import NO_LIMIT, CandidateGraph
-from .flow import _min_cost_flow
+from .flow import _min_cost_flow, network
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def coverage_lagrangian(
     deadline: Optional[float] = None,
 ) -> LagrangeResult:
     t0 = time.perf_counter()
-    n, m, k = g.n_mentees, g.n_mentors, g.n_donors
+    k = g.n_donors
     free = np.flatnonzero(g.free_mentee)
     e_all = g.n_candidates
     w = g.mentee_weight_units[g.pair_mentee].astype(np.float64)
@@ -60,15 +60,9 @@ def coverage_lagrangian(
     capped = g.max_count < NO_LIMIT
     budget = g.budget.astype(np.float64)
     count_cap = np.where(capped, g.max_count, 0).astype(np.float64)
-    # Arc layout as in flow.py: [S->free mentees | candidates | mentors->T | bypass].
-    tail = np.concatenate([np.zeros(len(free), np.int64), 1 + g.pair_mentee.astype(np.int64),
-                           1 + n + np.arange(m), [0]])
-    head = np.concatenate([1 + free, 1 + n + g.pair_mentor.astype(np.int64), np.full(m, n + m + 1), [n + m + 1]])
-    base_upper = np.concatenate([np.ones(len(free) + e_all, np.int64), g.capacity, [len(free)]])
+    net = network(g)
+    tail, head, base_upper, supply, pair = net.tail, net.head, net.upper, net.supply, net.pair
     lower = np.zeros_like(base_upper)
-    supply = np.zeros(n + m + 2, np.int64)
-    supply[0], supply[-1] = len(free), -len(free)
-    pair = slice(len(free), len(free) + e_all)
     max_matched = int(min(len(free), g.capacity.sum()))
 
     best_pairs, best_donors = np.asarray(start_pairs, np.int64), np.asarray(start_donors, np.int64)
@@ -97,7 +91,7 @@ def coverage_lagrangian(
         upper[pair] = np.where(v_best > 0, 1, 0)
         arc_cost = np.zeros(len(upper), np.int64)
         arc_cost[pair] = -value.astype(np.int64)
-        flow = _min_cost_flow(tail, head, lower, upper, arc_cost, supply, n + m + 2)
+        flow = _min_cost_flow(tail, head, lower, upper, arc_cost, supply, net.n_nodes)
         chosen = np.flatnonzero(flow[pair] > 0)
         pool[chosen] = True
         # ...so the true optimum is at most 1 more per matched arc.
