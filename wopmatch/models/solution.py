@@ -93,6 +93,8 @@ class StageStats(_Schema):
 
 class Stats(_Schema):
     candidates: int = Field(description="Eligible (mentee, mentor) pairs, pinned ones excluded.")
+    working_set: Optional[int] = Field(
+        default=None, description="Candidates the solver kept, when it priced the rest instead (flow-pricing).")
     build_seconds: float
     solve_seconds: float
     verify_seconds: float = 0.0

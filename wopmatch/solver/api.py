@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Optional
 
 from ..models.instance import Instance
@@ -19,16 +20,19 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     options = options or SolveOptions()
     chosen = get_policy(policy)
     t0 = time.perf_counter()
-    if chosen.exact:
-        choose_method(options.method, bool(instance.donors))  # a forced method that cannot apply fails first
-    graph = build_graph(instance)
+    method = None
+    if chosen.exact:  # a forced method that cannot apply fails before any work
+        n_mentees = sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)
+        n_mentors = sum(op.mentor is not None for op in instance.operators)
+        method = choose_method(options.method, bool(instance.donors), n_mentees * n_mentors)
+    graph = build_graph(instance, candidates=method != "flow-pricing")
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)
     if graph.infeasible:
         solution = infeasible_solution(graph, info, f"ortools {ORTOOLS_VERSION}")
     else:
         t1 = time.perf_counter()
-        assignment = chosen.solve(graph, options)
+        assignment = chosen.solve(graph, options if method is None else replace(options, method=method))
         info = RunInfo(policy, sha256, build, time.perf_counter() - t1, options.seed, options.workers,
                        options.time_limit)
         solution = to_solution(graph, assignment, info)

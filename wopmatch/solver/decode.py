@@ -42,6 +42,10 @@ class Assignment:
     bound_quality_units: Optional[float] = None
     stages: list[StageStats] = field(default_factory=list)
     message: Optional[str] = None
+    # Set by policies that encode their own working set of candidates: the graph
+    # ``pairs`` index into, and how many eligible pairs the whole instance has.
+    graph: Optional[CandidateGraph] = None
+    candidates_total: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ def infeasible_solution(g: CandidateGraph, info: RunInfo, solver: str) -> Soluti
 
 
 def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
+    g = a.graph if a.graph is not None else g
     p = g.pinned
     pairs = np.asarray(a.pairs, np.int64)
     donors = np.asarray(a.donors, np.int64)
@@ -137,7 +142,7 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
         partnerships=partnerships,
         unmatched=unmatched,
         donors=donor_use,
-        stats=_stats(g, info, a.solver, a.method, a.stages),
+        stats=_stats(g, info, a.solver, a.method, a.stages, a.candidates_total),
     )
 
 
@@ -149,9 +154,11 @@ def _gap(value: float, bound: Optional[float]) -> Optional[float]:
     return round(max(0.0, (bound - value) / bound), DIGITS)
 
 
-def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: list[StageStats]) -> Stats:
+def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: list[StageStats],
+           candidates_total: Optional[int] = None) -> Stats:
     return Stats(
-        candidates=g.n_candidates,
+        candidates=g.n_candidates if candidates_total is None else candidates_total,
+        working_set=None if candidates_total is None else g.n_candidates,
         build_seconds=round(info.build_seconds, 4),
         solve_seconds=round(info.solve_seconds, 4),
         solver=solver,

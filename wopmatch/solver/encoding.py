@@ -255,8 +255,11 @@ def _pair_block(g: CandidateGraph, rows: np.ndarray) -> PairBlock:
     return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden)
 
 
-def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS) -> CandidateGraph:
-    """Encode ``instance`` (vectorised, in blocks of about ``block_pairs`` pairs)."""
+def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS, candidates: bool = True) -> CandidateGraph:
+    """Encode ``instance`` (vectorised, in blocks of about ``block_pairs`` pairs).
+
+    ``candidates=False`` encodes operators, donors and pinned partnerships but no
+    pairs: for solvers that choose their own working set (pricing.py)."""
     ops = instance.operators
     mentee_ops = [i for i, op in enumerate(ops) if op.mentee is not None]
     mentor_ops = [i for i, op in enumerate(ops) if op.mentor is not None]
@@ -345,7 +348,7 @@ def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS) -> Candidate
     # Candidates, block by block.
     parts: dict[str, list[np.ndarray]] = {key: [] for key in
                                           ("mentee", "mentor", "score", "cost", "distance", "focus", "fundable")}
-    free_rows = np.flatnonzero(free)
+    free_rows = np.flatnonzero(free) if candidates else np.zeros(0, np.int64)
     step = max(1, block_pairs // max(1, m))
     for start in range(0, len(free_rows), step):
         block = graph.pair_block(free_rows[start:start + step])
