@@ -222,3 +222,17 @@ def test_method_is_recorded_and_forced_mip_agrees_with_flow(run, tmp_path):
     sa, sb = load_solution(a), load_solution(b)
     assert sa.stats.method == "staged-min-cost-flow" and sb.stats.method == "greedy+staged-mip"
     assert sa.objective == sb.objective and sa.status == sb.status == "optimal"
+
+
+def test_written_files_get_ordinary_permissions(run, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "s.json"
+    assert run("solve", DEMO, "-o", out, "--quiet").exit_code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    out.chmod(0o640)  # an existing file keeps its mode
+    assert run("solve", DEMO, "-o", out, "--quiet").exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
