@@ -205,6 +205,7 @@ def test_a_solution_the_verifier_rejects_is_not_written(run, tmp_path, monkeypat
 
 @pytest.mark.parametrize("instance, method, words", [
     (DEMO, "flow", "does not model donor budgets"),
+    (DEMO, "flow-pricing", "does not model donor budgets"),
     (ROOT / "instances" / "golden" / "budget-free.json", "lagrangian-mip", "has none"),
 ])
 def test_a_forced_method_that_cannot_apply_is_an_error(run, tmp_path, instance, method, words):
