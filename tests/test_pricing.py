@@ -61,3 +61,29 @@ def test_pricing_refuses_donors():
 
     with pytest.raises(UnsupportedMethodError, match="does not model donor budgets"):
         solve_checked(parse(generate(20, 5, donors=2, seed=1)), method="flow-pricing")
+
+
+def test_coarser_quality_resolution_when_the_finest_does_not_fit():
+    inst = parse(generate(300, 80, seed=4))
+    full = solve_checked(inst, method="flow")
+    # A cost ceiling that 1e-9 quality units overflow (about 4 x 300 x 1e9 x 380 nodes) but 1e-7 ones do not.
+    with mock.patch("wopmatch.solver.flow.COST_LIMIT", 10**13):
+        priced = solve_checked(inst, method="flow-pricing")
+    assert "quality resolution 1e-" in priced.stats.method
+    assert priced.objective.coverage == full.objective.coverage
+    assert math.isclose(priced.objective.quality, full.objective.quality, abs_tol=300 * 1e-6)
+
+
+def test_no_fit_at_all_is_a_clean_error(tmp_path):
+    from click.testing import CliRunner
+
+    from wopmatch.cli.main import cli
+
+    src, out = tmp_path / "i.json", tmp_path / "s.json"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["generate", "--mentees", "50", "--mentors", "10", "-o", str(src)]).exit_code == 0
+    with mock.patch("wopmatch.solver.flow.COST_LIMIT", 10):
+        r = runner.invoke(cli, ["solve", str(src), "-o", str(out), "--method", "flow-pricing"])
+    assert r.exit_code == 1
+    assert "use --method flow" in r.output and "Traceback" not in r.output
+    assert not out.exists()

@@ -18,7 +18,8 @@ from ..generator import generate as generate_instance
 from ..generator import to_json_bytes
 from ..models import InputError, Instance, Solution, load_instance, load_solution, solution_bytes, write_atomic
 from ..solver.api import solve as solve_instance
-from ..solver.policies import METHODS, POLICIES, SolveOptions, UnsupportedMethodError
+from ..solver.errors import SolveError
+from ..solver.policies import METHODS, POLICIES, SolveOptions
 from ..solver.verify import verify_solution
 from .summary import print_summary
 
@@ -93,7 +94,7 @@ def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float]
     try:
         with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
             solution = solve_instance(loaded.instance, loaded.sha256, policy, options)
-    except UnsupportedMethodError as exc:
+    except SolveError as exc:
         err.print(f"[bold red]error[/]: {exc}", markup=True)
         sys.exit(1)
     if solution.verification is not None and not solution.verification.ok:

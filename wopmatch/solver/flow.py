@@ -31,6 +31,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from .encoding import CandidateGraph
+from .errors import SolveError
 
 #: Quality (weight * score, a real number) is optimised in units of 1e-9.
 QUALITY_SCALE = 10**9
@@ -38,7 +39,7 @@ QUALITY_SCALE = 10**9
 COST_LIMIT = 2**62
 
 
-class FlowError(RuntimeError):
+class FlowError(SolveError):
     pass
 
 
@@ -55,8 +56,8 @@ class FlowResult:
     stages: list[StageResult]
 
 
-def quality_units(g: CandidateGraph) -> np.ndarray:
-    return np.rint(g.mentee_weight[g.pair_mentee] * g.score * QUALITY_SCALE).astype(np.int64)
+def quality_units(g: CandidateGraph, scale: int = QUALITY_SCALE) -> np.ndarray:
+    return np.rint(g.mentee_weight[g.pair_mentee] * g.score * scale).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,11 @@ def combined_scale(g: CandidateGraph, best_quality: np.ndarray) -> Optional[tupl
     return w, k
 
 
-def combined_costs(g: CandidateGraph, net: Network, best_quality: Optional[np.ndarray] = None
-                   ) -> Optional[np.ndarray]:
-    q = quality_units(g)
+def combined_costs(g: CandidateGraph, net: Network, best_quality: Optional[np.ndarray] = None,
+                   scale: int = QUALITY_SCALE) -> Optional[np.ndarray]:
+    """``best_quality`` (each mentee's best quality units at ``scale`` over all its
+    pairs) defaults to the best over the pairs in ``g``."""
+    q = quality_units(g, scale)
     if best_quality is None:
         best_quality = np.zeros(g.n_mentees, np.int64)
         np.maximum.at(best_quality, g.pair_mentee, q)

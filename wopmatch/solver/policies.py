@@ -17,7 +17,8 @@ import ortools
 from ..models.solution import StageStats
 from .decode import Assignment
 from .encoding import CandidateGraph
-from .flow import max_coverage_units, solve_staged_flow
+from .errors import SolveError
+from .flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
 from .greedy import greedy_assignment
 from .lagrange import coverage_lagrangian
 from .mip import solve_staged_mip
@@ -41,7 +42,7 @@ class SolveOptions:
     method: str = "auto"
 
 
-class UnsupportedMethodError(ValueError):
+class UnsupportedMethodError(SolveError, ValueError):
     """A forced method that cannot solve this instance (never silently replaced)."""
 
 
@@ -116,12 +117,17 @@ def _solve_flow_pricing(graph: CandidateGraph) -> Assignment:
         pairs=result.flow.chosen,
         donors=np.full(len(result.flow.chosen), -1, np.int64),
         status="optimal",
-        method=f"min-cost-flow+pricing ({result.rounds} rounds)",
+        method=f"min-cost-flow+pricing ({result.rounds} rounds{_resolution(result.quality_scale)})",
         solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
         stages=stages,
         graph=result.graph,
         candidates_total=result.eligible,
     )
+
+
+def _resolution(scale: int) -> str:
+    """Noted in stats.method when quality was optimised coarser than usual."""
+    return "" if scale == QUALITY_SCALE else f", quality resolution 1e-{len(str(scale)) - 1}"
 
 
 @dataclass

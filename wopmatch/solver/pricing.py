@@ -34,6 +34,7 @@ from .flow import (
     StageResult,
     _min_cost_flow,
     combined_costs,
+    combined_scale,
     network,
     residual_potentials,
 )
@@ -53,6 +54,7 @@ class PricingResult:
     flow: FlowResult
     eligible: int  # eligible pairs in the whole instance
     rounds: int  # pricing passes (the last one found nothing to add)
+    quality_scale: int = QUALITY_SCALE  # quality units per unit of weight x score used
 
 
 @dataclass
@@ -90,8 +92,8 @@ class _Pairs:
         return allp.select(first)
 
 
-def _quality(g: CandidateGraph, block) -> np.ndarray:
-    return np.rint(g.mentee_weight[block.rows][:, None] * block.score * QUALITY_SCALE).astype(np.int64)
+def _quality(g: CandidateGraph, block, scale: int) -> np.ndarray:
+    return np.rint(g.mentee_weight[block.rows][:, None] * block.score * scale).astype(np.int64)
 
 
 def _blocks(g: CandidateGraph, block_pairs: int):
@@ -107,8 +109,11 @@ def _with_pairs(g: CandidateGraph, p: _Pairs) -> CandidateGraph:
 
 
 def _first_working_set(g: CandidateGraph, block_pairs: int) -> tuple[_Pairs, np.ndarray, int]:
+    """The first working set, each mentee's best weight x score over all its
+    eligible pairs (a float, so it can be put on any integer scale exactly as
+    each pair is: rint is monotone), and the number of eligible pairs."""
     m = g.n_mentors
-    best_q = np.zeros(g.n_mentees, np.int64)
+    best_ws = np.zeros(g.n_mentees)
     per_mentor_keep = K_MENTOR * g.capacity  # (m,)
     kmax = int(per_mentor_keep.max(initial=0))
     row_parts: list[_Pairs] = []
@@ -117,8 +122,9 @@ def _first_working_set(g: CandidateGraph, block_pairs: int) -> tuple[_Pairs, np.
     for block in _blocks(g, block_pairs):
         ok = g.eligible(block)
         eligible += int(ok.sum())
-        q = np.where(ok, _quality(g, block), -1)
-        best_q[block.rows] = np.maximum(q.max(axis=1, initial=-1), 0)
+        ws = np.where(ok, g.mentee_weight[block.rows][:, None] * block.score, -1.0)
+        best_ws[block.rows] = np.maximum(ws.max(axis=1, initial=-1.0), 0.0)
+        q = np.where(ok, _quality(g, block, QUALITY_SCALE), -1)  # ranks pairs for the working set
         # each mentee's best K_MENTEE
         k = min(K_MENTEE, m)
         cols = np.argpartition(-q, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (len(q), 1))
@@ -142,7 +148,7 @@ def _first_working_set(g: CandidateGraph, block_pairs: int) -> tuple[_Pairs, np.
             starts = np.searchsorted(mentor_sorted, np.arange(m))
             rank = np.arange(len(order)) - starts[mentor_sorted]
             pool = pool_all.select(np.sort(order[rank < per_mentor_keep[mentor_sorted]]))
-    return _Pairs.union([*row_parts, pool], m), best_q, eligible
+    return _Pairs.union([*row_parts, pool], m), best_ws, eligible
 
 
 def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> PricingResult:
@@ -151,10 +157,12 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
         raise FlowError("pricing is for budget-free instances")
     m = g.n_mentors
     if not g.free_mentee.any():  # every mentee is pinned: nothing to choose
-        return PricingResult(g, FlowResult(np.zeros(0, np.int64), []), 0, 0)
+        return PricingResult(g, FlowResult(np.zeros(0, np.int64), []), 0, 0, QUALITY_SCALE)
     t0 = time.perf_counter()
-    work, best_q, eligible = _first_working_set(g, block_pairs)
+    work, best_ws, eligible = _first_working_set(g, block_pairs)
     stages = [StageResult("working-set", time.perf_counter() - t0, len(work.mentee))]
+    scale = _finest_scale(g, best_ws)
+    best_q = np.rint(best_ws * scale).astype(np.int64)
     rounds = 0
     while True:
         rounds += 1
@@ -162,15 +170,14 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
             raise FlowError(f"pricing did not converge in {MAX_ROUNDS} rounds")
         gw = _with_pairs(g, work)
         net = network(gw)
-        cost = combined_costs(gw, net, best_q)
-        if cost is None:
-            raise FlowError("coverage and quality do not fit one integer cost; use the full graph (method flow)")
+        cost = combined_costs(gw, net, best_q, scale)
+        assert cost is not None  # _finest_scale checked the fit
         t1 = time.perf_counter()
         x = _min_cost_flow(net.tail, net.head, np.zeros_like(net.upper), net.upper, cost, net.supply, net.n_nodes)
         pi = residual_potentials(net.tail, net.head, np.zeros_like(net.upper), net.upper, cost, x, net.n_nodes)
         stages.append(StageResult(f"coverage+quality round {rounds}", time.perf_counter() - t1, int(cost @ x)))
         t2 = time.perf_counter()
-        add, ties = _price(g, work, pi, block_pairs)
+        add, ties = _price(g, work, pi, block_pairs, scale)
         stages.append(StageResult(f"pricing round {rounds}", time.perf_counter() - t2, len(add.mentee)))
         if len(add.mentee) == 0:
             break
@@ -180,7 +187,7 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
     final = _Pairs.union([work, ties], m) if len(ties.mentee) else work
     gf = _with_pairs(g, final)
     fnet = network(gf)
-    fcost = combined_costs(gf, fnet, best_q)
+    fcost = combined_costs(gf, fnet, best_q, scale)
     assert fcost is not None
     flow = np.zeros(len(fnet.upper), np.int64)
     outside = np.ones(len(fnet.upper), bool)
@@ -196,10 +203,22 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
     t3 = time.perf_counter()
     x3 = _min_cost_flow(fnet.tail, fnet.head, lower, upper, money, fnet.supply, fnet.n_nodes)
     stages.append(StageResult("cost", time.perf_counter() - t3, int(money @ x3)))
-    return PricingResult(gf, FlowResult(np.flatnonzero(x3[fnet.pair] > 0), stages), eligible, rounds)
+    return PricingResult(gf, FlowResult(np.flatnonzero(x3[fnet.pair] > 0), stages), eligible, rounds, scale)
 
 
-def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int) -> tuple[_Pairs, _Pairs]:
+def _finest_scale(g: CandidateGraph, best_ws: np.ndarray) -> int:
+    """The finest quality resolution (10^9 down to 10^3 units per unit of
+    weight x score) at which coverage and quality fit one integer cost."""
+    for digits in range(9, 2, -1):
+        scale = 10**digits
+        if combined_scale(g, np.rint(best_ws * scale).astype(np.int64)) is not None:
+            return scale
+    raise FlowError("coverage and quality do not fit one integer cost even at a quality resolution of 1e-3; "
+                    "use --method flow")
+
+
+def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int,
+           scale: int) -> tuple[_Pairs, _Pairs]:
     """Pruned eligible pairs with negative reduced cost (the most negative
     ADD_PER_MENTEE per mentee) and those with zero reduced cost."""
     n, m = g.n_mentees, g.n_mentors
@@ -214,7 +233,7 @@ def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int) ->
         kw = work_keys[lo:hi]
         pos = np.searchsorted(block.rows, kw // m)
         in_work[pos, kw % m] = True
-        rc = -_quality(g, block) + pi[1 + block.rows][:, None] - pi_mentor[None, :]
+        rc = -_quality(g, block, scale) + pi[1 + block.rows][:, None] - pi_mentor[None, :]
         cand = ok & ~in_work
         neg = cand & (rc < 0)
         if neg.any():
