@@ -158,6 +158,17 @@ def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
     return top_cov, top_q, min(b[2] for b in at_q)
 
 
+def assert_lexicographic_optimum(s, expected: Optional[tuple[float, float, int]]) -> None:
+    """``s`` reaches the brute-force optimum ``expected`` (None: the pins cannot fit)."""
+    if expected is None:
+        assert s.status == "infeasible" and s.objective is None
+        return
+    assert s.status == "optimal"
+    assert math.isclose(s.objective.coverage, expected[0], abs_tol=1e-9)
+    assert math.isclose(s.objective.quality, expected[1], abs_tol=1e-6)
+    assert s.objective.cost == expected[2]
+
+
 def parse(raw: dict[str, Any]) -> Instance:
     return parse_instance(raw)
 
