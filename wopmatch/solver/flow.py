@@ -72,12 +72,6 @@ class Network:
     pair: slice  # the candidate arcs
     n_nodes: int
 
-    def mentee_node(self, i: np.ndarray) -> np.ndarray:
-        return 1 + np.asarray(i, np.int64)
-
-    def mentor_node(self, j: np.ndarray, n_mentees: int) -> np.ndarray:
-        return 1 + n_mentees + np.asarray(j, np.int64)
-
 
 def network(g: CandidateGraph) -> Network:
     n, m, e = g.n_mentees, g.n_mentors, g.n_candidates

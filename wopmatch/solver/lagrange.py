@@ -11,8 +11,8 @@ and what is left is an assignment problem, one min-cost flow:
                     s.t. each mentee <= 1, each mentor <= u_j.
 
 For every lambda, mu >= 0, L is an upper bound on the best coverage with
-budgets (weak duality). Arc values are rounded to integers for the flow; the
-bound adds 1/2 per arc that can carry flow, so it stays a proof. Multipliers
+budgets (weak duality). Arc values are rounded down to integers for the flow;
+the bound adds 1 per pair that can be matched, so it stays a proof. Multipliers
 follow Polyak subgradient steps, in a fixed number of iterations (no clock), so
 the result repeats exactly. Every few iterations the relaxed assignment is
 repaired into a feasible one (funded by a donor with room, or dropped, then
@@ -123,7 +123,7 @@ def coverage_lagrangian(
         step = theta * max(bound - best_value, 1.0) / norm
         lam = np.maximum(0.0, lam - step * g_lam / cost_scale)
         mu = np.maximum(0.0, mu - step * g_mu)
-    return LagrangeResult(float(min(best_bound, np.inf)), best_pairs, best_donors, best_value, done,
+    return LagrangeResult(float(best_bound), best_pairs, best_donors, best_value, done,
                           time.perf_counter() - t0, pool, best_lam, best_mu)
 
 
