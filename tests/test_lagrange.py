@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 from helpers import brute_force, parse, tiny_instances
-from hypothesis import given
+from hypothesis import given, settings
 
 from wopmatch.generator import generate
 from wopmatch.models.instance import WEIGHT_RESOLUTION
 from wopmatch.solver.decode import Assignment, RunInfo, to_solution
 from wopmatch.solver.encoding import build_graph
 from wopmatch.solver.greedy import greedy_assignment
-from wopmatch.solver.lagrange import coverage_lagrangian
+from wopmatch.solver.lagrange import coverage_lagrangian, relax_stage
+from wopmatch.solver.mip import solve_stage, solve_staged_mip, stage_objectives
 from wopmatch.solver.verify import verify_solution
 
 
@@ -47,3 +48,47 @@ def test_closes_most_of_the_gap_on_a_generated_round():
     assert lag.value > greedy_units  # measured: 60 -> 65 mentees
     assert (lag.bound - lag.value) / lag.bound < 0.01  # measured: 0.008%
     assert np.isfinite(lag.bound)
+
+
+def _stage_optima(g):
+    """Exact stage values of the free part, by the full staged MIP."""
+    p, d = greedy_assignment(g)
+    res = solve_staged_mip(g, p, d, None, 1, 0)
+    assert [s.status for s in res.stages] == ["optimal"] * 3
+    return {s.name: s.value for s in res.stages}, res
+
+
+@settings(max_examples=40)
+@given(tiny_instances(donors=True))
+def test_every_stage_bound_holds_and_its_core_keeps_the_optimum(raw):
+    inst = parse(raw)
+    if brute_force(inst) is None:
+        return
+    g = build_graph(inst)
+    opt, _ = _stage_optima(g)
+    objs = stage_objectives(g)
+    W, Q, C = (objs[n][0] for n in ("coverage", "quality", "cost"))
+    p, d = greedy_assignment(g)
+    stages = [("coverage", W, []), ("quality", Q, [(W, opt["coverage"])]),
+              ("cost", -C, [(W, opt["coverage"]), (Q, opt["quality"])])]
+    keep: list = []
+    for name, f, kept in stages:
+        relax = relax_stage(g, f, kept, float(f[p].sum()), iterations=30)
+        best = opt[name] if name != "cost" else -opt["cost"]
+        assert relax.bound >= best - 1e-6, name  # never below the exact optimum
+        # The core of any target at or below the optimum still holds an optimal assignment.
+        core = relax.core(g, best)
+        hint = _feasible_hint(g, name, keep, p, d)
+        out = solve_stage(g, name, keep, hint[0], hint[1], None, 0, allowed=core)
+        assert out is not None and out.status == "optimal"
+        assert (out.value if name != "cost" else -out.value) == best, name
+        keep.append((objs[name][0], opt[name], 1 if name != "cost" else -1))
+
+
+def _feasible_hint(g, name, keep, p, d):
+    """The greedy assignment for stage 1; afterwards the optimum of the stages
+    before (the MIP needs a hint that meets the kept rows)."""
+    if not keep:
+        return p, d
+    res = solve_staged_mip(g, p, d, None, 1, 0, stage_names=("coverage", "quality")[: len(keep)])
+    return res.pair, res.donor

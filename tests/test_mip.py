@@ -1,28 +1,45 @@
-"""The donor path's heuristic layers: the pool MIP and a HiGHS solve stopped at its deadline."""
+"""The donor path's layers: the core MIP, the size guard, and a HiGHS solve stopped at its deadline."""
 
 from __future__ import annotations
 
 from unittest import mock
 
+import pytest
 from helpers import parse, solve_checked
 
 from wopmatch.generator import generate
+from wopmatch.solver.policies import UnsupportedMethodError
 
 
 def _round():
     return parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
 
 
-def test_pool_mip_is_an_incumbent_not_a_proof():
+def test_the_core_mip_path_reaches_the_same_optimum():
     inst = _round()
     plain = solve_checked(inst)
-    with mock.patch("wopmatch.solver.policies.POOL_SHARE", 1.0):  # let the pool MIP run on a small round
-        pooled = solve_checked(inst)
-    names = [s.name for s in pooled.stats.stages]
-    assert "coverage-pool-mip" in names and "coverage" in names  # the full MIP still proves it
-    assert pooled.status == plain.status == "optimal"
-    assert pooled.objective.coverage == plain.objective.coverage
-    assert abs(pooled.objective.quality - plain.objective.quality) < 1e-6
+    for core_max in (60_000, 50):  # an exact core, then a heuristic core of the 50 best variables
+        with mock.patch("wopmatch.solver.policies.CORE_MIN_VARIABLES", 0), \
+                mock.patch("wopmatch.solver.policies.CORE_MAX_VARIABLES", core_max):
+            cored = solve_checked(inst)
+        names = [s.name for s in cored.stats.stages]
+        assert ("coverage-core-mip" if core_max > 50 else "coverage-heuristic-core-mip") in names, names
+        assert "core-mip" in cored.stats.method
+        assert cored.status == plain.status == "optimal"
+        assert cored.objective.coverage == plain.objective.coverage
+        assert abs(cored.objective.quality - plain.objective.quality) < 1e-6
+        assert cored.objective.cost == plain.objective.cost
+
+
+def test_too_many_variables_for_the_full_mip_gives_a_certified_gap_not_a_model():
+    inst = _round()
+    exact = solve_checked(inst)
+    with mock.patch("wopmatch.solver.policies.FULL_MIP_MAX_VARIABLES", 10):
+        s = solve_checked(inst)
+        with pytest.raises(UnsupportedMethodError, match="variables"):
+            solve_checked(inst, method="mip")
+    assert s.status == "feasible" and "variables" in s.message
+    assert s.objective.coverage <= exact.objective.coverage <= s.bound.coverage
 
 
 def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
