@@ -53,3 +53,31 @@ def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
     assert stage.status == "feasible"
     assert s.bound.coverage is not None and s.bound.coverage >= exact.objective.coverage
     assert s.objective.coverage <= exact.objective.coverage
+
+
+def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
+    from pybind11_abseil import status
+
+    from wopmatch.solver import mip
+
+    inst = _round()
+    exact = solve_checked(inst)
+    real = mip._solve_here
+    calls = []
+
+    def flaky(model, params, model_params):
+        calls.append(params.presolve)
+        if params.presolve == mip.parameters_pb2.EMPHASIS_OFF:
+            raise status.StatusNotOk(status.Status(status.StatusCode.INTERNAL, "HighsStatus: kError"))
+        return real(model, params, model_params)
+
+    with mock.patch("wopmatch.solver.mip._solve_here", flaky):
+        s = solve_checked(inst)
+    assert mip.parameters_pb2.EMPHASIS_OFF in calls  # the quality or cost stage failed once...
+    assert s.status == "optimal" and s.objective.cost == exact.objective.cost  # ...and was solved with presolve
+
+    def broken(model, params, model_params):
+        raise status.StatusNotOk(status.Status(status.StatusCode.INTERNAL, "HighsStatus: kError"))
+
+    with mock.patch("wopmatch.solver.mip._solve_here", broken), pytest.raises(mip.MipError, match="HiGHS failed"):
+        solve_checked(inst)

@@ -30,14 +30,20 @@ from datetime import timedelta
 from typing import Optional
 
 import numpy as np
-from ortools.math_opt import model_parameters_pb2, model_pb2, result_pb2
+from ortools.math_opt import model_parameters_pb2, model_pb2, parameters_pb2, result_pb2
 from ortools.math_opt.core.python import solver as core_solver
 from ortools.math_opt.python import mathopt
+from pybind11_abseil import status
 
 from .encoding import NO_LIMIT, CandidateGraph
+from .errors import SolveError
 from .flow import quality_units
 
 T = result_pb2.TerminationReasonProto
+
+
+class MipError(SolveError):
+    pass
 SOLVER = mathopt.SolverType.HIGHS
 
 
@@ -301,8 +307,11 @@ def _model(nv, rows, cols, coefs, rhs, extra, obj, maximise) -> model_pb2.ModelP
     mat.coefficients.extend(coefs.tolist())
     for r, (coef, value, sense) in enumerate(extra, start=n_rows):
         nz = np.flatnonzero(coef)
-        lc.lower_bounds.append(float(value) if sense > 0 else -np.inf)
-        lc.upper_bounds.append(float(value) if sense < 0 else np.inf)
+        # Integer coefficients: a half-unit of slack changes no 0/1 solution, and
+        # keeps HiGHS from rejecting its own optimum over a 1e-6 violation of a
+        # row whose activity is ~1e10 (seen with presolve off; _fits stays exact).
+        lc.lower_bounds.append(float(value) - 0.5 if sense > 0 else -np.inf)
+        lc.upper_bounds.append(float(value) + 0.5 if sense < 0 else np.inf)
         mat.row_ids.extend([r] * len(nz))
         mat.column_ids.extend(nz.tolist())
         mat.coefficients.extend(coef[nz].astype(np.float64).tolist())
@@ -331,7 +340,7 @@ def _solve(model, hint: np.ndarray, time_limit, seed: int, gap: float = 0.5,
     h.variable_values.ids.extend(range(len(hint)))
     h.variable_values.values.extend(hint.astype(np.float64).tolist())
     if time_limit is None:
-        return _solve_here(model, params.to_proto(), model_params)
+        return _solve_checked(model, params.to_proto(), model_params)
     return _solve_with_deadline(model, params.to_proto(), model_params, time_limit + DEADLINE_GRACE)
 
 
@@ -350,6 +359,23 @@ def _solve_here(model, params, model_params) -> result_pb2.SolveResultProto:
         )
 
 
+def _solve_checked(model, params, model_params) -> result_pb2.SolveResultProto:
+    """HiGHS's own consistency check can reject a solve run without presolve
+    ("claims optimality, but with ... infeasibilities"): retry once with it."""
+    try:
+        return _solve_here(model, params, model_params)
+    except status.StatusNotOk as exc:
+        if params.presolve != parameters_pb2.EMPHASIS_OFF:
+            raise MipError(f"HiGHS failed: {exc}") from None
+    retry = parameters_pb2.SolveParametersProto()
+    retry.CopyFrom(params)
+    retry.presolve = parameters_pb2.EMPHASIS_UNSPECIFIED
+    try:
+        return _solve_here(model, retry, model_params)
+    except status.StatusNotOk as exc:
+        raise MipError(f"HiGHS failed: {exc}") from None
+
+
 def _solve_with_deadline(model, params, model_params, seconds: float) -> Optional[result_pb2.SolveResultProto]:
     """HiGHS checks its clock only between phases (measured: 19 s for a 10 s limit
     on a 681,000-variable model, and its interrupter is no quicker), so a
@@ -364,9 +390,12 @@ def _solve_with_deadline(model, params, model_params, seconds: float) -> Optiona
     try:
         if receive.poll(seconds):
             try:
-                return result_pb2.SolveResultProto.FromString(receive.recv_bytes())
+                answer = receive.recv_bytes()
             except EOFError:  # the child died without an answer
                 return None
+            if not answer:
+                raise MipError("HiGHS failed (in its time-limited child process)")
+            return result_pb2.SolveResultProto.FromString(answer)
         return None
     finally:
         if proc.is_alive():
@@ -376,12 +405,13 @@ def _solve_with_deadline(model, params, model_params, seconds: float) -> Optiona
 
 
 def _child_solve(send, model: bytes, params: bytes, model_params: bytes) -> None:
-    from ortools.math_opt import parameters_pb2
-
-    result = _solve_here(model_pb2.ModelProto.FromString(model),
-                         parameters_pb2.SolveParametersProto.FromString(params),
-                         model_parameters_pb2.ModelSolveParametersProto.FromString(model_params))
-    send.send_bytes(result.SerializeToString())
+    try:
+        result = _solve_checked(model_pb2.ModelProto.FromString(model),
+                                parameters_pb2.SolveParametersProto.FromString(params),
+                                model_parameters_pb2.ModelSolveParametersProto.FromString(model_params))
+        send.send_bytes(result.SerializeToString())
+    except MipError:
+        send.send_bytes(b"")  # the parent raises it
     send.close()
 
 

@@ -1,0 +1,171 @@
+"""RESULTS.md (and peers.png) from results.jsonl and peers.jsonl: the latest run of each case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def machine() -> dict:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = fh.readline().split(":")[1].strip()
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "memory": mem}
+
+
+def git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance() -> dict:
+    import numpy as np
+    import ortools
+
+    return {"git": git_sha(), "machine": machine(), "ortools": ortools.__version__, "numpy": np.__version__,
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _read(name: str) -> list[dict]:
+    path = HERE / name
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _pct(x: Optional[float]) -> str:
+    return "-" if x is None else f"{100 * x:.3g}%"
+
+
+def _machine_line(rec: dict) -> str:
+    m = rec["machine"]
+    return (f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['memory']}; Python {m['python']}, "
+            f"OR-Tools {rec['ortools']}, numpy {rec['numpy']}; git {rec['git']}; {rec['date']}.")
+
+
+def own_section() -> list[str]:
+    latest: dict[str, dict] = {}
+    for rec in _read("results.jsonl"):
+        latest[rec["case"]] = rec
+    out = ["## wopmatch end to end", "",
+           "`python benchmarks/run.py` (config.json). `solve / flow` is the solve step's time over one bare",
+           "OR-Tools min-cost-flow call (coverage costs) on the same candidate graph, timed in the same process.", ""]
+    any_rec = next(iter(latest.values()), None)
+    if any_rec:
+        out += [_machine_line(any_rec), ""]
+    out += ["| case | method | status | candidates | working set | total s | build s | solve s | verify s "
+            "| solve / flow | peak MiB | coverage | bound | gap cov | quality | gap qual |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in latest.items():
+        o, b, g, s = r["objective"] or {}, r["bound"], r["gap"], r["seconds"]
+        ws = r.get("working_set")
+        out.append(f"| {name} | {r.get('method', '')} | {r['status']} | {r['candidates']:,} | "
+                   f"{'-' if ws is None else f'{ws:,}'} | {s['total']} | {s['build']} | {s['solve']} | "
+                   f"{s['verify']} | {r['solve_over_baseline']} | {r['peak_rss_mib']} | {o.get('coverage')} | "
+                   f"{b.get('coverage')} | {_pct(g.get('coverage'))} | {o.get('quality')} | {_pct(g.get('quality'))} |")
+    return out
+
+
+def peers_section() -> list[str]:
+    latest: dict[tuple[str, str], dict] = {}
+    for rec in _read("peers.jsonl"):
+        latest[(rec["case"], rec["solver"])] = rec
+    if not latest:
+        return []
+    cases = list(dict.fromkeys(c for c, _ in latest))
+    out = ["## Against the peers", "",
+           "`python benchmarks/peers.py` (peers.json): every solver on the same generated instance file, each in",
+           "its own process. Budgeted cases size the donors' budgets as a share of the cost of the budget-free",
+           "optimum. `× wopmatch` is the solver's seconds over wopmatch's end-to-end seconds (for min-cost-flow:",
+           "wopmatch's solve step over the bare flow call, the 1.5x target). What each solver models and how it",
+           "is timed: the docstring of peers.py.", "",
+           _machine_line(next(iter(latest.values()))), "", "![time against size](peers.png)", ""]
+    for case in cases:
+        recs = [latest[(case, s)] for s in ("wopmatch", "min-cost-flow", "scipy-lsa", "cp-sat", "highs")
+                if (case, s) in latest]
+        mine = latest.get((case, "wopmatch"), {})
+        extra = ""
+        if recs and recs[0].get("budget_free_cost"):
+            extra = (f" (budgets {recs[0]['budget_total']:,} = {recs[0]['params']['budget_share']:.0%} of the "
+                     f"budget-free optimum's cost {recs[0]['budget_free_cost']:,})")
+        out += [f"### {case}{extra}", "",
+                "| solver | result | seconds | × wopmatch | peak MiB | coverage | quality | coverage bound | gap "
+                "| note |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in recs:
+            ratio = "-"
+            if r.get("seconds") and mine.get("seconds") and r["solver"] != "wopmatch":
+                if r["solver"] == "min-cost-flow":
+                    ratio = f"solve {mine['solve_seconds'] / r['seconds']:.2f}x flow"
+                else:
+                    ratio = f"{r['seconds'] / mine['seconds']:.2f}"
+            note = r.get("reason") or r.get("note") or r.get("method") or ""
+            if r.get("stages_proven") is not None:
+                note = f"{r['stages_proven']}/3 stages proven" + (f"; {note}" if note else "")
+            out.append(f"| {r['solver']} | {r['status']} | {r.get('seconds', '-')} | {ratio} | "
+                       f"{r.get('peak_mib', '-')} | {r.get('coverage', '-')} | {r.get('quality', '-')} | "
+                       f"{r.get('coverage_bound') if r.get('coverage_bound') is not None else '-'} | "
+                       f"{_pct(r.get('gap'))} | {note} |")
+        out.append("")
+    return out
+
+
+def plot(path: Path) -> bool:
+    latest: dict[tuple[str, str], dict] = {}
+    for rec in _read("peers.jsonl"):
+        latest[(rec["case"], rec["solver"])] = rec
+    if not latest:
+        return False
+    try:
+        import matplotlib
+    except ImportError:  # the bench extra is not installed: keep the committed plot
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, donors in zip(axes, (False, True), strict=True):
+        for solver in ("wopmatch", "min-cost-flow", "scipy-lsa", "cp-sat", "highs"):
+            pts = sorted((r["size"], r["seconds"], r["status"]) for (c, s), r in latest.items()
+                         if s == solver and bool(r["params"]["donors"]) == donors and r.get("seconds"))
+            if not pts:
+                continue
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=solver)
+            for x, y, status in pts:
+                if status not in ("optimal",):
+                    ax.plot([x], [y], marker="x", color=line.get_color(), markersize=11)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("mentees x mentors")
+        ax.set_title("with donors (x: not proven optimal)" if donors else "budget-free")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("seconds")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write() -> None:
+    out = ["# Benchmark results", "", "Regenerated by `benchmarks/run.py` and `benchmarks/peers.py` from",
+           "`results.jsonl` and `peers.jsonl` (the latest run of each case).", ""]
+    out += own_section() + [""] + peers_section()
+    out += ["Why the donor case uses HiGHS rather than CP-SAT: [choose_mip.md](choose_mip.md)."]
+    (HERE / "RESULTS.md").write_text("\n".join(out) + "\n")
+    plot(HERE / "peers.png")
