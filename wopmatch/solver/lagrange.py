@@ -34,7 +34,7 @@ The best solution over the core is the stage's optimum (or z is).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -57,8 +57,6 @@ class Relaxation:
     beta: np.ndarray
     iterations: int
     seconds: float
-    relaxed: np.ndarray  # candidates of the relaxed assignment at the best multipliers
-    pool: np.ndarray = field(repr=False)  # (E,) bool: candidates used by any relaxed or repaired assignment
 
     def penalty(self, g: CandidateGraph) -> np.ndarray:
         """(E, K) p_ed in scaled units; inf where d cannot fund e."""
@@ -88,10 +86,6 @@ class LagrangeResult:
     @property
     def bound(self) -> float:
         return self.relaxation.bound
-
-    @property
-    def pool(self) -> np.ndarray:
-        return self.relaxation.pool
 
 
 Repair = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -133,7 +127,6 @@ def relax_stage(
     # Start each kept row's multiplier where one typical pair of it is worth the
     # largest stage value: earlier stages dominate, as they do lexicographically.
     beta = np.array([fmax / s for s in keep_scale]) if keep else np.zeros(0)
-    pool = np.zeros(e_all, bool)
     best: Optional[tuple] = None
     theta, stall, done = 1.0, 0, 0
     target = float(best_value)
@@ -161,7 +154,6 @@ def relax_stage(
             break
         done = it + 1
         a, d_best, scale, arc_cost, flow, chosen, bound_scaled = evaluate(lam, mu, beta)
-        pool[chosen] = True
         bound = bound_scaled / scale
         if best is None or bound < best[0] - 1e-12 * abs(best[0]):
             best, stall = (bound, lam.copy(), mu.copy(), beta.copy()), 0
@@ -171,7 +163,6 @@ def relax_stage(
                 theta, stall = theta / 2, 0
         if repair is not None and (it % 5 == 0 or it == iterations - 1):
             p, d = repair(chosen, d_best[chosen])
-            pool[p] = True
             if repaired is not None:
                 target = max(target, float(repaired(p, d)))
         if best[0] - target < step:
@@ -195,11 +186,10 @@ def relax_stage(
     _, lam, mu, beta = best
     # Potentials at the best multipliers: one more flow, and a Bellman-Ford pass.
     a, d_best, scale, arc_cost, flow, chosen, bound_scaled = evaluate(lam, mu, beta)
-    pool[chosen] = True
     pi = residual_potentials(tail, head, lower, upper, arc_cost, flow, net.n_nodes)
     rc = (arc_cost + pi[tail] - pi[head])[pair].astype(np.float64)
     return Relaxation(bound_scaled / scale, scale, bound_scaled, rc, a, lam, mu, beta, done,
-                      time.perf_counter() - t0, chosen, pool)
+                      time.perf_counter() - t0)
 
 
 def _scale(values: np.ndarray, max_matched: int, n_nodes: int) -> float:

@@ -167,7 +167,6 @@ def solve_staged_mip(
     coverage_cap: Optional[int] = None,
     coverage_step: int = 1,
     first_hint: Optional[tuple[np.ndarray, np.ndarray]] = None,
-    subset: Optional[np.ndarray] = None,
     stage_names: tuple[str, ...] = ("coverage", "quality", "cost"),
 ) -> MipResult:
     """Solve the stages in turn over all variables; ``start_*`` is a feasible
@@ -182,10 +181,7 @@ def solve_staged_mip(
     ``first_hint`` replaces the start as stage 1's hint to HiGHS (the start stays
     the incumbent): measured, the greedy assignment often makes a faster hint
     than a better Lagrangian one (0.11 s against 2.9 s at 200 x 60).
-
-    ``subset`` (a mask over candidates) restricts the model to those pairs: its
-    stages are then optimal *for the subset only*, a heuristic, and the caller
-    must not report them as proofs. ``stage_names`` runs only those stages."""
+    ``stage_names`` runs only those stages."""
     del workers
     t_start = time.perf_counter()
     deadline = None if time_limit is None else t_start + time_limit
@@ -207,7 +203,7 @@ def solve_staged_mip(
             incumbent = (pairs, donors)
             hint = first_hint if name == "coverage" and first_hint is not None else incumbent
             t0 = time.perf_counter()
-            out = _solve_from(g, name, keep, hint, incumbent, remaining, seed, step, subset, cap)
+            out = _solve_from(g, name, keep, hint, incumbent, remaining, seed, step, cap)
             if out is None:  # stopped at the deadline before HiGHS returned
                 stages.append(MipStage(name, "feasible", time.perf_counter() - t0, value, cap))
                 break
@@ -221,9 +217,9 @@ def solve_staged_mip(
     return MipResult(pairs, donors, stages)
 
 
-def _solve_from(g, name, keep, hint, incumbent, time_limit, seed, step, allowed, cap) -> Optional[StageOutcome]:
+def _solve_from(g, name, keep, hint, incumbent, time_limit, seed, step, cap) -> Optional[StageOutcome]:
     """solve_stage hinted with ``hint``; the incumbent wins when it is better."""
-    out = solve_stage(g, name, keep, hint[0], hint[1], time_limit, seed, step, allowed, cap)
+    out = solve_stage(g, name, keep, hint[0], hint[1], time_limit, seed, step, bound_cap=cap)
     if out is None or hint is incumbent:
         return out
     obj, maximise = stage_objectives(g)[name]
