@@ -73,13 +73,17 @@ class Network:
     n_nodes: int
 
 
-def network(g: CandidateGraph) -> Network:
-    n, m, e = g.n_mentees, g.n_mentors, g.n_candidates
+def network(g: CandidateGraph, subset: Optional[np.ndarray] = None) -> Network:
+    """``subset``: candidate indices to make arcs of (default: all, in order)."""
+    n, m = g.n_mentees, g.n_mentors
     source, sink = 0, n + m + 1
     free = np.flatnonzero(g.free_mentee)
-    tail = np.concatenate([np.zeros(len(free), np.int64), 1 + g.pair_mentee.astype(np.int64),
+    mentee = g.pair_mentee if subset is None else g.pair_mentee[subset]
+    mentor = g.pair_mentor if subset is None else g.pair_mentor[subset]
+    e = len(mentee)
+    tail = np.concatenate([np.zeros(len(free), np.int64), 1 + mentee.astype(np.int64),
                            1 + n + np.arange(m), [source]])
-    head = np.concatenate([1 + free, 1 + n + g.pair_mentor.astype(np.int64), np.full(m, sink), [sink]])
+    head = np.concatenate([1 + free, 1 + n + mentor.astype(np.int64), np.full(m, sink), [sink]])
     upper = np.concatenate([np.ones(len(free) + e, np.int64), g.capacity, [len(free)]])
     supply = np.zeros(n + m + 2, np.int64)
     supply[source], supply[sink] = len(free), -len(free)

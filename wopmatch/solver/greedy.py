@@ -12,32 +12,46 @@ import numpy as np
 
 from .encoding import CandidateGraph
 
+#: Candidates handled per chunk of the ordered scan (bounded memory for Python lists).
+CHUNK = 1 << 20
+
 
 def greedy_assignment(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
     """Return (candidate indices, donor index or -1) of a feasible assignment."""
-    order = np.lexsort((g.pair_mentor, g.pair_mentee, -g.score))
-    taken = np.zeros(g.n_mentees, bool)
-    room = g.capacity.copy()
-    budget = g.budget.copy()
-    count = g.max_count.copy()
+    # Candidates are encoded in (mentee, mentor) order, so a stable sort on the
+    # score alone breaks ties by mentee, then mentor.
+    order = np.argsort(-g.score, kind="stable")
+    taken = bytearray(g.n_mentees)
+    room = g.capacity.tolist()
+    budget = g.budget.tolist()
+    count = g.max_count.tolist()
+    k = g.n_donors
+    donor_bits = [1 << d for d in range(k)]
+    cheapest = int(g.cost.min(initial=0))
     pairs: list[int] = []
     donors: list[int] = []
-    mentee, mentor, cost = g.pair_mentee, g.pair_mentor, g.cost
-    fundable = g.fundable
-    for e in order.tolist():
-        i, j = mentee[e], mentor[e]
-        if taken[i] or room[j] <= 0:
-            continue
-        d = -1
-        if g.has_donors:
-            ok = fundable[e] & (budget >= cost[e]) & (count > 0)
-            if not ok.any():
+    for start in range(0, len(order), CHUNK):
+        idx = order[start:start + CHUNK]
+        # Which donors can fund each pair, as one integer bit mask per pair.
+        masks = (g.fundable[idx].astype(np.int64) << np.arange(k)).sum(axis=1) if k else np.zeros(len(idx), np.int64)
+        for e, i, j, c, mask in zip(idx.tolist(), g.pair_mentee[idx].tolist(), g.pair_mentor[idx].tolist(),
+                                    g.cost[idx].tolist(), masks.tolist(), strict=True):
+            if taken[i] or room[j] <= 0:
                 continue
-            d = int(np.argmax(ok))
-            budget[d] -= cost[e]
-            count[d] -= 1
-        taken[i] = True
-        room[j] -= 1
-        pairs.append(e)
-        donors.append(d)
+            d = -1
+            if k:
+                for x in range(k):  # the first donor in instance order with room
+                    if mask & donor_bits[x] and budget[x] >= c and count[x] > 0:
+                        d = x
+                        break
+                if d < 0:
+                    continue
+                budget[d] -= c
+                count[d] -= 1
+            taken[i] = 1
+            room[j] -= 1
+            pairs.append(e)
+            donors.append(d)
+        if k and not any(b >= cheapest and n > 0 for b, n in zip(budget, count, strict=True)):
+            break  # no donor can fund even the cheapest pair: nothing more can be taken
     return np.array(pairs, np.int64), np.array(donors, np.int64)

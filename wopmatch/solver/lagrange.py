@@ -99,13 +99,22 @@ def relax_stage(
     iterations: int = 150,
     deadline: Optional[float] = None,
     repair: Optional[Repair] = None,
-    repaired: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
+    repaired: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
     step: float = 1.0,
+    working: Optional[np.ndarray] = None,
+    price_every: int = 10,
 ) -> Relaxation:
     """Subgradient on the multipliers of budgets, counts and ``keep`` rows
     (coef . y >= rhs). ``best_value`` is the incumbent's stage value (the Polyak
     target); with ``repair``, every fifth relaxed assignment is repaired and
-    passed to ``repaired`` (which may raise the target through its return)."""
+    passed to ``repaired`` (which may raise the target through its return).
+
+    ``working`` (candidate indices) solves each flow on that working set only.
+    Every ``price_every`` iterations, and at the end, every other pair is priced
+    against the flow's node potentials: the bound then adds the sum of the
+    positive reduced values of the pairs left out, which keeps it a proof for
+    the whole graph (min-cost flow LP duality), and the most violated pairs join
+    the working set. Only those priced bounds are kept as bounds."""
     t0 = time.perf_counter()
     k = g.n_donors
     e_all = g.n_candidates
@@ -117,10 +126,8 @@ def relax_stage(
     coefs = [np.asarray(c, np.float64) for c, _ in keep]
     rhs = np.array([h for _, h in keep], np.float64)
     keep_scale = np.array([max(float(np.mean(np.abs(c[c != 0]))) if np.any(c) else 1.0, 1e-300) for c in coefs])
-    net = network(g)
-    tail, head, upper, supply, pair = net.tail, net.head, net.upper, net.supply, net.pair
-    lower = np.zeros_like(upper)
-    max_matched = int(min(len(net.free), g.capacity.sum()))
+    ws = None if working is None or len(working) >= e_all else np.unique(np.asarray(working, np.int64))
+    max_matched = int(min(int(g.free_mentee.sum()), g.capacity.sum()))
     cost_scale = float(np.mean(cost)) if e_all else 1.0
     fmax = float(np.max(np.abs(f))) if e_all else 1.0
     lam, mu = np.zeros(k), np.zeros(k)
@@ -130,46 +137,66 @@ def relax_stage(
     best: Optional[tuple] = None
     theta, stall, done = 1.0, 0, 0
     target = float(best_value)
+    net = network(g, ws)
 
-    def evaluate(lam, mu, beta):
-        a = f + sum((b * c for b, c in zip(beta, coefs, strict=True)), np.zeros(e_all))
-        if k:
-            v = np.where(g.fundable, a[:, None] - lam[None, :] * cost[:, None] - mu[None, :], -np.inf)
-            d_best = np.argmax(v, axis=1)
-            v_best = v[np.arange(e_all), d_best]
-        else:
-            d_best, v_best = np.zeros(e_all, np.int64), a
+    def values(idx, lam, mu, beta):
+        """a_e, the best donor and v_e for candidates ``idx`` (None = all)."""
+        a = f if idx is None else f[idx]
+        for b, c in zip(beta, coefs, strict=True):
+            a = a + b * (c if idx is None else c[idx])
+        d_best, v_best = _best_donor(g, a, idx, cost, lam, mu)
+        return a, d_best, v_best
+
+    def evaluate(lam, mu, beta, priced):
+        """Flow on the working set. ``priced``: also price all pairs, making
+        the bound valid for the whole graph; returns potentials' reduced costs."""
+        a, d_best, v_best = values(None if (priced or ws is None) else ws, lam, mu, beta)
         scale = _scale(v_best, max_matched, net.n_nodes)
-        arc_cost = np.zeros(len(upper), np.int64)
-        arc_cost[pair] = -np.floor(v_best * scale).astype(np.int64)
-        flow = _min_cost_flow(tail, head, lower, upper, arc_cost, supply, net.n_nodes)
-        chosen = np.flatnonzero(flow[pair] > 0)
+        val = np.floor(v_best * scale)
+        in_ws = val if (ws is None or not priced) else val[ws]
+        arc_cost = np.zeros(len(net.upper), np.int64)
+        arc_cost[net.pair] = -in_ws.astype(np.int64)
+        lower = np.zeros_like(net.upper)
+        flow = _min_cost_flow(net.tail, net.head, lower, net.upper, arc_cost, net.supply, net.n_nodes)
+        picked = np.flatnonzero(flow[net.pair] > 0)
+        chosen = picked if ws is None else ws[picked]
+        local = picked if (ws is None or not priced) else chosen  # index into a, d_best, val
         # Each matched pair lost less than 1/S to rounding down.
         bound_scaled = float(-(arc_cost @ flow)) + max_matched + scale * (
             float(lam @ budget) + float(mu @ count_cap) - float(beta @ rhs))
-        return a, d_best, scale, arc_cost, flow, chosen, bound_scaled
+        rc = None
+        if priced:
+            pi = residual_potentials(net.tail, net.head, lower, net.upper, arc_cost, flow, net.n_nodes)
+            rc = -val + pi[1 + g.pair_mentee] - pi[1 + g.n_mentees + g.pair_mentor]
+            if ws is not None:  # the bound of dual-feasible potentials for the whole graph
+                bound_scaled += _whole_graph_dual(g, net, pi, val, rc) - float(-(arc_cost @ flow))
+        return a, d_best, scale, chosen, local, bound_scaled, rc
 
     for it in range(iterations):
         if deadline is not None and time.perf_counter() > deadline:
             break
         done = it + 1
-        a, d_best, scale, arc_cost, flow, chosen, bound_scaled = evaluate(lam, mu, beta)
+        priced = ws is None or it % price_every == 0
+        a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, priced)
         bound = bound_scaled / scale
-        if best is None or bound < best[0] - 1e-12 * abs(best[0]):
+        if priced and (best is None or bound < best[0] - 1e-12 * abs(best[0])):
             best, stall = (bound, lam.copy(), mu.copy(), beta.copy()), 0
         else:
             stall += 1
             if stall >= 8:
                 theta, stall = theta / 2, 0
+        if ws is not None and priced:
+            ws = _grow(ws, rc)
+            net = network(g, ws)
         if repair is not None and (it % 5 == 0 or it == iterations - 1):
-            p, d = repair(chosen, d_best[chosen])
+            p, d = repair(chosen, d_best[local])
             if repaired is not None:
                 target = max(target, float(repaired(p, d)))
-        if best[0] - target < step:
+        if best is not None and best[0] - target < step:
             break
         # Subgradients of L: budget and count slack, and kept rows' surplus.
-        spend = np.bincount(d_best[chosen], weights=cost[chosen], minlength=k) if k else np.zeros(0)
-        used = np.bincount(d_best[chosen], minlength=k).astype(np.float64) if k else np.zeros(0)
+        spend = np.bincount(d_best[local], weights=cost[chosen], minlength=k) if k else np.zeros(0)
+        used = np.bincount(d_best[local], minlength=k).astype(np.float64) if k else np.zeros(0)
         g_lam = (budget - spend) / cost_scale
         g_mu = np.where(capped, count_cap - used, 0.0)
         surplus = [float(c[chosen].sum()) - h for c, h in zip(coefs, rhs, strict=True)]
@@ -181,15 +208,89 @@ def relax_stage(
         lam = np.maximum(0.0, lam - t * g_lam / cost_scale)
         mu = np.maximum(0.0, mu - t * g_mu)
         beta = np.maximum(0.0, beta - t * g_beta / keep_scale) if keep else beta
-    if best is None:  # no iteration ran (deadline already passed)
-        best = (np.inf, lam, mu, beta)
-    _, lam, mu, beta = best
-    # Potentials at the best multipliers: one more flow, and a Bellman-Ford pass.
-    a, d_best, scale, arc_cost, flow, chosen, bound_scaled = evaluate(lam, mu, beta)
-    pi = residual_potentials(tail, head, lower, upper, arc_cost, flow, net.n_nodes)
-    rc = (arc_cost + pi[tail] - pi[head])[pair].astype(np.float64)
-    return Relaxation(bound_scaled / scale, scale, bound_scaled, rc, a, lam, mu, beta, done,
+    if best is not None:
+        _, lam, mu, beta = best
+    # Potentials at the best multipliers: one more (priced) flow.
+    a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, True)
+    return Relaxation(bound_scaled / scale, scale, bound_scaled, rc.astype(np.float64), a, lam, mu, beta, done,
                       time.perf_counter() - t0)
+
+
+#: Rows per block when the best donor of every pair is computed (bounded memory).
+VALUE_BLOCK = 1 << 21
+#: Most pairs a pricing pass adds to the working set.
+ADD_PER_PRICING = 200_000
+
+
+def _best_donor(g: CandidateGraph, a: np.ndarray, idx: Optional[np.ndarray], cost: np.ndarray,
+                lam: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate (all, or ``idx``): the donor d in D_e maximising
+    a_e - lam_d c_e - mu_d, and that value (-inf where no donor can fund it)."""
+    if not g.n_donors:
+        return np.zeros(len(a), np.int64), a
+    n = len(a)
+    d_best = np.empty(n, np.int64)
+    v_best = np.empty(n)
+    for s in range(0, n, VALUE_BLOCK):
+        rows = slice(s, min(n, s + VALUE_BLOCK))
+        cand = np.arange(rows.start, rows.stop) if idx is None else idx[rows]
+        v = np.where(g.fundable[cand], a[rows, None] - lam[None, :] * cost[cand, None] - mu[None, :], -np.inf)
+        d_best[rows] = np.argmax(v, axis=1)
+        v_best[rows] = v[np.arange(len(cand)), d_best[rows]]
+    return d_best, v_best
+
+
+def _whole_graph_dual(g: CandidateGraph, net, pi: np.ndarray, val: np.ndarray, rc: np.ndarray) -> float:
+    """An upper bound on the best arc value of the whole graph's flow problem.
+
+    For any node potentials pi, min-cost flow >= -sum_v pi_v b_v + sum_a u_a
+    min(0, rc_a) (LP duality). The working-set potentials leave some pairs with
+    rc < 0; raising each mentee's potential by its largest violation makes all
+    its pairs' rc >= 0 (only its source arc, of capacity 1, pays for it). The
+    formula is then evaluated exactly over every arc of the whole graph."""
+    n, m = g.n_mentees, g.n_mentors
+    raise_by = np.zeros(n)
+    np.maximum.at(raise_by, g.pair_mentee, -rc)
+    p = pi.astype(np.float64).copy()
+    p[1:1 + n] += np.maximum(raise_by, 0)
+    source, sink = 0, n + m + 1
+    free = np.flatnonzero(g.free_mentee)
+    rc_pair = -val + p[1 + g.pair_mentee] - p[1 + n + g.pair_mentor]
+    rc_source = p[source] - p[1 + free]  # S -> i, cost 0
+    rc_mentor = p[1 + n + np.arange(m)] - p[sink]  # j -> T, cost 0, capacity u_j
+    rc_bypass = p[source] - p[sink]  # S -> T, capacity = free mentees
+    min_cost = (-(p[source] * len(free) - p[sink] * len(free)) + np.minimum(rc_pair, 0).sum()
+                + np.minimum(rc_source, 0).sum() + (np.minimum(rc_mentor, 0) * g.capacity).sum()
+                + min(rc_bypass, 0.0) * len(free))
+    return float(-min_cost)
+
+
+def _grow(ws: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """The working set plus the pairs outside it with the most negative reduced cost."""
+    outside = np.ones(len(rc), bool)
+    outside[ws] = False
+    violating = np.flatnonzero(outside & (rc < 0))
+    if len(violating) > ADD_PER_PRICING:
+        violating = violating[np.argpartition(rc[violating], ADD_PER_PRICING)[:ADD_PER_PRICING]]
+    return np.union1d(ws, violating) if len(violating) else ws
+
+
+def cheapest_working_set(g: CandidateGraph, per_mentee: int = 16, per_mentor: int = 8) -> np.ndarray:
+    """Each mentee's ``per_mentee`` cheapest pairs and each mentor's
+    ``per_mentor`` x capacity cheapest: under budgets the cheap pairs carry the
+    largest Lagrangian values; pricing adds whatever else is needed."""
+    picks = []
+    cost_bits = max(1, int(g.cost.max(initial=0)).bit_length())
+    for owner, quota in ((g.pair_mentee, np.full(g.n_mentees, per_mentee)), (g.pair_mentor, per_mentor * g.capacity)):
+        if cost_bits + max(1, int(owner.max(initial=0)).bit_length()) < 63:  # one int64 key sorts faster than lexsort
+            order = np.argsort((owner.astype(np.int64) << cost_bits) | g.cost, kind="stable")
+        else:
+            order = np.lexsort((g.cost, owner))
+        sorted_owner = owner[order]
+        starts = np.searchsorted(sorted_owner, sorted_owner, side="left")
+        rank = np.arange(len(order)) - starts
+        picks.append(order[rank < quota[sorted_owner]])
+    return np.unique(np.concatenate(picks))
 
 
 def _scale(values: np.ndarray, max_matched: int, n_nodes: int) -> float:
@@ -208,6 +309,7 @@ def coverage_lagrangian(
     start_donors: np.ndarray,
     iterations: int = 150,
     deadline: Optional[float] = None,
+    working: Optional[np.ndarray] = None,
 ) -> LagrangeResult:
     """Stage 1: the relaxation, with every fifth relaxed assignment repaired into
     a feasible one (funded by a donor with room, or dropped, then filled
@@ -223,50 +325,59 @@ def coverage_lagrangian(
         return best[2]
 
     relaxation = relax_stage(g, units, [], best[2], iterations, deadline,
-                             repair=lambda chosen, pref: _repair(g, chosen, pref), repaired=repaired)
+                             repair=lambda chosen, pref: _repair(g, chosen, pref, working), repaired=repaired,
+                             working=working)
     return LagrangeResult(relaxation, best[0], best[1], best[2])
 
 
-def _repair(g: CandidateGraph, chosen: np.ndarray, preferred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _repair(g: CandidateGraph, chosen: np.ndarray, preferred: np.ndarray,
+            pool: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """A feasible assignment near the relaxed one: keep its pairs while a donor
     that can fund them has room (the preferred donor first, cheapest pairs
-    first), then fill free mentees greedily with the cheapest affordable pairs."""
-    budget = g.budget.copy()
-    count = g.max_count.copy()
-    room = g.capacity.copy()
-    taken = np.zeros(g.n_mentees, bool)
+    first), then fill free mentees greedily with the cheapest affordable pairs
+    of ``pool`` (candidate indices; default all)."""
+    k = g.n_donors
+    budget, count, room = g.budget.tolist(), g.max_count.tolist(), g.capacity.tolist()
+    taken = bytearray(g.n_mentees)
     pairs: list[int] = []
     donors: list[int] = []
+    cheapest = int(g.cost.min(initial=0))
 
-    def fund(e: int, first: int) -> int:
-        c = g.cost[e]
-        if first >= 0 and g.fundable[e, first] and budget[first] >= c and count[first] > 0:
+    def fund(c: int, mask: int, first: int) -> int:
+        if first >= 0 and mask >> first & 1 and budget[first] >= c and count[first] > 0:
             return first
-        ok = g.fundable[e] & (budget >= c) & (count > 0)
-        if not ok.any():
-            return -1
-        return int(np.argmax(np.where(ok, budget, -1)))  # the donor with most budget left
+        best = -1  # else the donor with most budget left
+        for x in range(k):
+            if mask >> x & 1 and budget[x] >= c and count[x] > 0 and (best < 0 or budget[x] > budget[best]):
+                best = x
+        return best
 
-    def take(e: int, d: int) -> None:
-        budget[d] -= g.cost[e]
-        count[d] -= 1
-        room[g.pair_mentor[e]] -= 1
-        taken[g.pair_mentee[e]] = True
-        pairs.append(e)
-        donors.append(d)
+    def scan(idx: np.ndarray, first: list[int]) -> None:
+        masks = (g.fundable[idx].astype(np.int64) << np.arange(k)).sum(axis=1) if k else np.zeros(len(idx), np.int64)
+        for e, i, j, c, mask, d0 in zip(idx.tolist(), g.pair_mentee[idx].tolist(), g.pair_mentor[idx].tolist(),
+                                        g.cost[idx].tolist(), masks.tolist(), first, strict=True):
+            if taken[i] or room[j] <= 0:
+                continue
+            d = fund(c, mask, d0)
+            if d < 0:
+                continue
+            budget[d] -= c
+            count[d] -= 1
+            room[j] -= 1
+            taken[i] = 1
+            pairs.append(e)
+            donors.append(d)
 
-    for idx in np.argsort(g.cost[chosen], kind="stable"):
-        e = int(chosen[idx])
-        d = fund(e, int(preferred[idx]))
-        if d >= 0:
-            take(e, d)
+    order = np.argsort(g.cost[chosen], kind="stable")
+    scan(chosen[order], np.asarray(preferred)[order].tolist())
     # Fill: candidates of still-free mentees, by weight (desc) then cost (asc).
-    open_ = np.flatnonzero(~taken[g.pair_mentee] & (room[g.pair_mentor] > 0))
-    order = open_[np.lexsort((g.cost[open_], -g.mentee_weight_units[g.pair_mentee[open_]]))]
-    for e in order.tolist():
-        if taken[g.pair_mentee[e]] or room[g.pair_mentor[e]] <= 0:
-            continue
-        d = fund(e, -1)
-        if d >= 0:
-            take(e, d)
+    pool = np.arange(g.n_candidates) if pool is None else pool
+    free = np.frombuffer(bytes(taken), np.uint8) == 0
+    open_ = pool[free[g.pair_mentee[pool]] & (np.asarray(room)[g.pair_mentor[pool]] > 0)]
+    open_ = open_[np.lexsort((g.cost[open_], -g.mentee_weight_units[g.pair_mentee[open_]]))]
+    for s in range(0, len(open_), 1 << 18):
+        if not any(b >= cheapest and n > 0 for b, n in zip(budget, count, strict=True)):
+            break  # no donor can fund even the cheapest pair
+        block = open_[s:s + (1 << 18)]
+        scan(block, [-1] * len(block))
     return np.array(pairs, np.int64), np.array(donors, np.int64)
