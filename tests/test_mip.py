@@ -81,3 +81,19 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
 
     with mock.patch("wopmatch.solver.mip._solve_here", broken), pytest.raises(mip.MipError, match="HiGHS failed"):
         solve_checked(inst)
+
+
+def test_the_working_set_path_is_exact_with_the_full_mip_and_certified_without():
+    inst = _round()
+    exact = solve_checked(inst)
+    with mock.patch("wopmatch.solver.policies.WORKING_SET_MIN_CANDIDATES", 0):
+        full = solve_checked(inst)
+        with mock.patch("wopmatch.solver.policies.FULL_MIP_MAX_VARIABLES", 10):
+            relaxed = solve_checked(inst)
+    for s in (full, relaxed):
+        assert s.stats.method.startswith("lagrangian-on-working-set"), s.stats.method
+    assert full.status == "optimal"
+    assert (full.objective.coverage, full.objective.cost) == (exact.objective.coverage, exact.objective.cost)
+    assert relaxed.status == "feasible"
+    assert relaxed.objective.coverage <= exact.objective.coverage <= relaxed.bound.coverage
+    assert (relaxed.bound.coverage - relaxed.objective.coverage) / relaxed.bound.coverage < 0.08  # measured 5.3%

@@ -188,9 +188,11 @@ def _solve_budgeted(graph: CandidateGraph, options: SolveOptions, lagrangian: bo
 
 def _method_name(stages: list[StageStats]) -> str:
     names = {s.name for s in stages}
-    parts = ["greedy"]
+    parts = [] if "coverage-lagrangian-working-set" in names else ["greedy"]
     if "coverage-lagrangian" in names:
         parts.append("lagrangian")
+    if "coverage-lagrangian-working-set" in names:
+        parts.append("lagrangian-on-working-set")
     if names & {"coverage-core-mip", "coverage-heuristic-core-mip"}:
         parts.append("core-mip")
     return "+".join(parts)
@@ -229,8 +231,8 @@ def _lagrangian_start(graph: CandidateGraph, start: _Start, options: SolveOption
     cap = min(start.cap, _coverage_floor(graph, lag.bound))
     if lag.value > start.value:
         start = _Start(lag.pairs, lag.donors, lag.value, cap, start.stages)
-    stages = [StageStats(name="coverage-lagrangian", status="feasible", seconds=round(lag_seconds, 4),
-                         value=float(start.value), bound=float(cap))]
+    stages = [StageStats(name="coverage-lagrangian-working-set" if large else "coverage-lagrangian",
+                         status="feasible", seconds=round(lag_seconds, 4), value=float(start.value), bound=float(cap))]
     n_vars = int(graph.fundable.sum())
     if start.value >= cap or n_vars <= CORE_MIN_VARIABLES:
         return _Start(start.pairs, start.donors, start.value, cap, stages)
