@@ -249,6 +249,11 @@ class _Verifier:
         if not check_reasons:
             return out
         screen = _MentorScreen(self.inst) if s.unmatched else None
+        if screen is not None:  # per mentor and per donor, once: the loop below only indexes them
+            load_of = np.array([load[ident] for ident in screen.mentor_ids], dtype=np.int64)
+            left = np.array([d.budget - spent[d.id] for d in self.inst.donors], dtype=np.int64)
+            open_ = np.array([d.max_partnerships is None or funded[d.id] < d.max_partnerships
+                              for d in self.inst.donors], dtype=bool)
         for u in s.unmatched:
             mentee = self.ops.get(u.mentee)
             if mentee is None or mentee.mentee is None or screen is None:
@@ -263,17 +268,13 @@ class _Verifier:
             if u.reason in STRUCTURAL_REASONS:
                 out.append(f"unmatched {u.mentee}: reason {u.reason} but it has eligible fundable mentors")
                 continue
-            load_now = np.array([load[screen.mentor_ids[j]] for j in survivors])
-            room = survivors[load_now < screen.capacity[survivors]]
+            room = survivors[load_of[survivors] < screen.capacity[survivors]]
             if u.reason == "capacity" and len(room):
                 out.append(f"unmatched {u.mentee}: reason capacity but mentor {screen.mentor_ids[room[0]]} has room")
             if u.reason == "budget":
                 if not self.inst.donors:
                     out.append(f"unmatched {u.mentee}: reason budget but the instance has no donors")
                     continue
-                left = np.array([d.budget - spent[d.id] for d in self.inst.donors])
-                open_ = np.array([d.max_partnerships is None or funded[d.id] < d.max_partnerships
-                                  for d in self.inst.donors])
                 could = fund[room] & (left[None, :] >= cost[room][:, None]) & open_[None, :]
                 if could.any():
                     r, d = np.argwhere(could)[0]
@@ -302,7 +303,8 @@ class _MentorScreen:
         for j, op in enumerate(mentors):
             self.speaks[j, [self.language_at[code] for code in op.languages]] = True
         self.mentor_at = {ident: j for j, ident in enumerate(self.mentor_ids)}
-        self.region = np.array([op.region for op in mentors], dtype=object)
+        self.region_at = {r: i for i, r in enumerate(sorted({op.region for op in inst.operators}))}
+        self.region = np.array([self.region_at[op.region] for op in mentors], dtype=np.int64)
         self.has_loc = np.array([op.location is not None for op in mentors], dtype=bool)
         self.lat = np.radians([op.location.lat if op.location else 0.0 for op in mentors])
         self.lon = np.radians([op.location.lon if op.location else 0.0 for op in mentors])
@@ -321,7 +323,7 @@ class _MentorScreen:
         need = np.array([mentee.mentee.needs.get(a, 0) for a in inst.work_areas], dtype=np.int64)  # type: ignore
         m = len(self.mentor_ids)
         strong = (need[None, :] >= 1) & (self.strength >= rules.min_strength)
-        same_region = self.region == mentee.region
+        same_region = self.region == self.region_at[mentee.region]
         total = int(need.sum())
         alignment = (self.strength @ need) / (5 * total) if total else np.zeros(m)
         score = alignment * np.where(same_region, 1.0, 1.0 - rules.cross_region_penalty)
