@@ -58,3 +58,16 @@ def test_id_maps_round_trip():
                                                                                   g.pair_mentor.tolist(),
                                                                                   strict=True)))
     assert g.candidate(*not_candidate) == -1
+
+
+def test_pair_list_gives_the_block_quantities_bit_for_bit():
+    inst = parse(generate(60, 25, donors=2, seed=5))
+    g = build_graph(inst, candidates=False)
+    rows = np.arange(g.n_mentees)
+    block = g.pair_block(rows)
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, g.n_mentees, 500)
+    j = rng.integers(0, g.n_mentors, 500)
+    pl = g.pair_list(i, j)
+    for field in ("not_self", "focus", "shared_language", "same_region", "distance", "score", "cost", "forbidden"):
+        assert np.array_equal(getattr(pl, field), getattr(block, field)[i, j]), field

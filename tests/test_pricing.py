@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from unittest import mock
 
@@ -20,21 +21,28 @@ def _starved():
     return mock.patch.multiple("wopmatch.solver.pricing", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1)
 
 
-@given(tiny_instances(donors=False))
-def test_priced_equals_brute_force(raw):
+def _uncached():
+    """Every pricing pass encodes its blocks again (what blocks past the cache budget do)."""
+    return mock.patch("wopmatch.solver.pricing.PRICING_CACHE_BYTES", 0)
+
+
+@pytest.mark.parametrize("cached", [True, False])
+@given(raw=tiny_instances(donors=False))
+def test_priced_equals_brute_force(raw, cached):
     inst = parse(raw)
-    with _starved():
+    with _starved(), (contextlib.nullcontext() if cached else _uncached()):
         s = solve_checked(inst, method="flow-pricing")
     assert_lexicographic_optimum(s, brute_force(inst))
     if s.status == "optimal":
         assert s.stats.method.startswith("min-cost-flow+pricing")
 
 
+@pytest.mark.parametrize("cached", [True, False])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_priced_equals_full_graph_after_several_rounds(seed):
+def test_priced_equals_full_graph_after_several_rounds(seed, cached):
     inst = parse(generate(300, 80, seed=seed))
     full = solve_checked(inst, method="flow")
-    with _starved():
+    with _starved(), (contextlib.nullcontext() if cached else _uncached()):
         priced = solve_checked(inst, method="flow-pricing")
         rounds = solve_with_pricing(build_graph(inst, candidates=False)).rounds
     assert rounds >= 3
@@ -82,3 +90,15 @@ def test_no_fit_at_all_is_a_clean_error(tmp_path):
     assert r.exit_code == 1
     assert "use --method flow" in r.output and "Traceback" not in r.output
     assert not out.exists()
+
+
+def test_a_cache_that_holds_some_blocks_gives_the_same_answer():
+    inst = parse(generate(300, 80, seed=5))
+    g = build_graph(inst, candidates=False)
+    reference = solve_with_pricing(g, block_pairs=2_000)
+    with _starved(), mock.patch("wopmatch.solver.pricing.PRICING_CACHE_BYTES", 16 * 4_000):
+        mixed = solve_with_pricing(g, block_pairs=2_000)
+    assert mixed.rounds >= 3 and mixed.eligible == reference.eligible
+    assert [s.value for s in mixed.flow.stages if s.name == "cost"] == \
+        [s.value for s in reference.flow.stages if s.name == "cost"]
+    assert mixed.flow.stages[-2].value == reference.flow.stages[-2].value  # the last coverage+quality round

@@ -150,6 +150,10 @@ class CandidateGraph:
     def pair_block(self, rows: np.ndarray) -> PairBlock:
         return _pair_block(self, np.asarray(rows, dtype=np.int64))
 
+    def pair_list(self, mentee: np.ndarray, mentor: np.ndarray) -> PairBlock:
+        """The same quantities for the pairs (mentee[k], mentor[k]): 1-D arrays."""
+        return _pair_list(self, np.asarray(mentee, dtype=np.int64), np.asarray(mentor, dtype=np.int64))
+
     def eligible(self, block: PairBlock) -> np.ndarray:
         """SPEC.md §3 eligibility of every pair in the block (donors aside)."""
         rules = self.instance.rules
@@ -212,46 +216,60 @@ def _side(instance: Instance, ops: list[int], role: str, lang_index: dict[str, i
 
 
 def _pair_block(g: CandidateGraph, rows: np.ndarray) -> PairBlock:
-    inst = g.instance
-    me, mo = g.mentees, g.mentors
-    not_self = me.op[rows, None] != mo.op[None, :]
-    focus = me.bits[rows, None] & mo.bits[None, :]
-    shared = np.zeros((len(rows), g.n_mentors), dtype=bool)
-    for w in range(me.lang.shape[1]):
-        shared |= (me.lang[rows, w, None] & mo.lang[None, :, w]) != 0
-    same_region = me.region[rows, None] == mo.region[None, :]
-
-    # Great-circle distance where both ends have a location, defaults otherwise.
-    dd = inst.costs.default_distance_km
-    distance = np.where(same_region, dd.same_region, dd.cross_region).astype(np.float64)
-    both = me.has_loc[rows, None] & mo.has_loc[None, :]
-    if both.any():
-        lat1, lat2 = me.lat[rows, None], mo.lat[None, :]
-        dlat = lat2 - lat1
-        dlon = mo.lon[None, :] - me.lon[rows, None]
-        a = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
-        hav = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-        distance = np.where(both, hav, distance)
-
-    # alignment = sum_a need*strength / (5 * sum_a need); 0 where the mentee has no needs.
-    need = me.levels[rows]
-    denom = 5 * need.sum(axis=1)
-    dot = need @ mo.levels.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        alignment = np.where(denom[:, None] > 0, dot / np.maximum(denom, 1)[:, None], 0.0)
-    factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)
-    score = alignment * factor
-
-    c = inst.costs
-    raw_cost = c.base + trips(inst) * (c.trip_fixed + c.per_km * distance)
-    cost = np.rint(raw_cost).astype(np.int64)  # round half to even, as Python's round()
-
     forbidden = np.zeros((len(rows), g.n_mentors), dtype=bool)
     if len(g.forbidden_mentee) and len(rows):
         # rows are sorted (blocks of consecutive mentees, or explicit sorted lists)
         pos = np.searchsorted(rows, g.forbidden_mentee)
         hit = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == g.forbidden_mentee)
         forbidden[pos[hit], g.forbidden_mentor[hit]] = True
+    dot = g.mentees.levels[rows] @ g.mentors.levels.T
+    return _pair_features(g, rows, rows[:, None], np.arange(g.n_mentors)[None, :], dot, forbidden)
+
+
+def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> PairBlock:
+    m = g.n_mentors
+    forbidden = np.isin(mentee.astype(np.int64) * m + mentor,
+                        g.forbidden_mentee.astype(np.int64) * m + g.forbidden_mentor)
+    dot = (g.mentees.levels[mentee] * g.mentors.levels[mentor]).sum(axis=1)
+    return _pair_features(g, mentee, mentee, mentor, dot, forbidden)
+
+
+def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.ndarray, dot: np.ndarray,
+                   forbidden: np.ndarray) -> PairBlock:
+    """SPEC.md §3 quantities for mentee indices ``mi`` and mentor indices ``mj``
+    (broadcastable: a block of rows x all mentors, or two lists of pairs);
+    ``dot`` = sum_a need * strength in the same shape."""
+    inst = g.instance
+    me, mo = g.mentees, g.mentors
+    not_self = me.op[mi] != mo.op[mj]
+    focus = me.bits[mi] & mo.bits[mj]
+    shared = np.zeros(np.broadcast_shapes(np.shape(mi), np.shape(mj)), dtype=bool)
+    for w in range(me.lang.shape[1]):
+        shared |= (me.lang[mi, w] & mo.lang[mj, w]) != 0
+    same_region = me.region[mi] == mo.region[mj]
+
+    # Great-circle distance where both ends have a location, defaults otherwise.
+    dd = inst.costs.default_distance_km
+    distance = np.where(same_region, dd.same_region, dd.cross_region).astype(np.float64)
+    both = me.has_loc[mi] & mo.has_loc[mj]
+    if both.any():
+        lat1, lat2 = me.lat[mi], mo.lat[mj]
+        dlat = lat2 - lat1
+        dlon = mo.lon[mj] - me.lon[mi]
+        a = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
+        hav = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+        distance = np.where(both, hav, distance)
+
+    # alignment = sum_a need*strength / (5 * sum_a need); 0 where the mentee has no needs.
+    denom = 5 * me.levels.sum(axis=1)[mi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alignment = np.where(denom > 0, dot / np.maximum(denom, 1), 0.0)
+    factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)
+    score = alignment * factor
+
+    c = inst.costs
+    raw_cost = c.base + trips(inst) * (c.trip_fixed + c.per_km * distance)
+    cost = np.rint(raw_cost).astype(np.int64)  # round half to even, as Python's round()
     return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden)
 
 
