@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from helpers import brute_force, parse, tiny_instances
-from hypothesis import given, settings
+from hypothesis import given
 
 from wopmatch.generator import generate
 from wopmatch.models.instance import WEIGHT_RESOLUTION
@@ -60,7 +58,6 @@ def _stage_optima(g):
     return {s.name: s.value for s in res.stages}, res
 
 
-@settings(max_examples=int(os.environ.get("WOPMATCH_EXAMPLES", 60)))
 @given(tiny_instances(donors=True))
 def test_every_stage_bound_holds_and_its_core_keeps_the_optimum(raw):
     inst = parse(raw)
