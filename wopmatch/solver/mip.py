@@ -148,6 +148,9 @@ def solve_stage(
             if out is not None:  # optimal over the core = optimal: every better assignment lies in it
                 return replace(out, seconds=time.perf_counter() - t0)
             return None
+        remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if remaining is not None and remaining <= 0:
+            return None
     result = _solve(model, current, remaining, seed, gap=step - 0.5, presolve=PRESOLVE[name])
     if result is None:
         return None
@@ -171,7 +174,7 @@ def solve_stage(
                         value, float(bound) if np.isfinite(bound) else None, time.perf_counter() - t0)
 
 
-#: Whether HiGHS presolves each stage. Measured (benchmarks/choose_mip.md): on
+#: Whether HiGHS presolves each stage. Measured (docs/model.md, "Presolve"): on
 #: the quality and cost stages, whose kept rows span every variable, presolve
 #: took 6 of 8.6 s at 300 x 70 and removed 2% of the columns; switched off, the
 #: stages ran 3-5x faster. On the coverage stage it helps about as often as it hurts.
