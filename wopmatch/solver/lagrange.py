@@ -67,11 +67,12 @@ class Relaxation:
             p = np.maximum(self.reduced_cost, 0)[:, None] + self.scale * (best[:, None] - v)
         return np.where(g.fundable, p, np.inf)
 
-    def core(self, g: CandidateGraph, target: float) -> np.ndarray:
-        """(E, K) mask of the variables a solution of value >= target may use."""
+    def core(self, g: CandidateGraph, target: float, penalty: Optional[np.ndarray] = None) -> np.ndarray:
+        """(E, K) mask of the variables a solution of value >= target may use
+        (``penalty``: self.penalty(g), when the caller has it already)."""
         slack = self.bound_scaled - self.scale * target
         slack += 1e-9 * abs(self.bound_scaled) + 4  # float rounding: only ever widens the core
-        return self.penalty(g) <= slack
+        return (self.penalty(g) if penalty is None else penalty) <= slack
 
 
 @dataclass(frozen=True)

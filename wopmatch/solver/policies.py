@@ -200,10 +200,8 @@ def _method_name(stages: list[StageStats]) -> str:
 
 def _without_full_mip(graph: CandidateGraph, start: _Start) -> Assignment:
     n_vars = int(graph.fundable.sum())
-    proven = start.value >= start.cap
     message = (f"the exact MIP would have {n_vars:,} variables (over {FULL_MIP_MAX_VARIABLES:,}); the best "
-               "assignment found is returned with the Lagrangian coverage bound"
-               + ("; quality and cost were not optimised" if proven else ""))
+               "assignment found is returned with the Lagrangian coverage bound; quality and cost were not optimised")
     return Assignment(
         pairs=start.pairs,
         donors=start.donors,
@@ -218,8 +216,9 @@ def _without_full_mip(graph: CandidateGraph, start: _Start) -> Assignment:
 
 
 def _lagrangian_start(graph: CandidateGraph, start: _Start, options: SolveOptions, t0: float) -> _Start:
-    """A Lagrangian bound and a repaired assignment (at most a third of a time
-    limit; a fixed number of iterations otherwise), then the core MIP."""
+    """A Lagrangian bound and a repaired assignment (a third of a time limit, 60%
+    on a large graph; a fixed number of iterations otherwise), then the core MIP
+    (up to half of the limit, 90% on a large graph)."""
     limit = options.time_limit
     step = _coverage_step(graph)
     large = _large(graph)
@@ -241,7 +240,7 @@ def _lagrangian_start(graph: CandidateGraph, start: _Start, options: SolveOption
     # small, its MIP is exact for stage 1; otherwise the variables of smallest
     # penalty make a heuristic core whose optimum is a new incumbent.
     penalty = lag.relaxation.penalty(graph)
-    core = lag.relaxation.core(graph, start.value + step)
+    core = lag.relaxation.core(graph, start.value + step, penalty)
     exact = int(core.sum()) <= CORE_MAX_VARIABLES
     if not exact:
         finite = penalty[np.isfinite(penalty)]
