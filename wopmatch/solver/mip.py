@@ -105,7 +105,11 @@ def solve_stage(
     the ``keep`` rows of earlier stages, over the variables (pair, donor) that
     ``allowed`` marks ((E,) or (E, K) boolean; None = all). The hint must be
     feasible; it is returned when the solver finds nothing better. None when the
-    solve was stopped at its deadline before HiGHS answered."""
+    solve was stopped at its deadline before HiGHS answered.
+
+    Over all variables (``allowed`` None) a stage of LP_FIXED_STAGES is first
+    reduced by LP reduced-cost fixing (_lp_core), from the better of the hint and
+    ``incumbent``; the optimum over what is left is the stage's optimum."""
     t0 = time.perf_counter()
     obj_pair, maximise = stage_objectives(g)[name]
     mask = g.fundable if g.has_donors else np.ones((g.n_candidates, 1), bool)
@@ -140,11 +144,10 @@ def solve_stage(
                 current = better
             fixed = np.zeros_like(mask)
             fixed[var_pair[keep_var], np.maximum(var_donor[keep_var], 0)] = True
-            cp, cd = np.flatnonzero(current), None
-            cd = var_donor[cp]
+            chosen = np.flatnonzero(current)
             remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-            out = solve_stage(g, name, keep, var_pair[cp], cd, remaining, seed, step, allowed=fixed,
-                              bound_cap=bound_cap)
+            out = solve_stage(g, name, keep, var_pair[chosen], var_donor[chosen], remaining, seed, step,
+                              allowed=fixed, bound_cap=bound_cap)
             if out is not None:  # optimal over the core = optimal: every better assignment lies in it
                 return replace(out, seconds=time.perf_counter() - t0)
             return None
