@@ -136,7 +136,8 @@ def relax_stage(
     # largest stage value: earlier stages dominate, as they do lexicographically.
     beta = np.array([fmax / s for s in keep_scale]) if keep else np.zeros(0)
     best: Optional[tuple] = None
-    theta, stall, done = 1.0, 0, 0
+    done = 0
+    repair_every = 1 if e_all <= 1_000_000 else 5  # a repair costs about a flow at scale
     target = float(best_value)
     net = network(g, ws)
 
@@ -173,23 +174,28 @@ def relax_stage(
                 bound_scaled += _whole_graph_dual(g, net, pi, val, rc) - float(-(arc_cost @ flow))
         return a, d_best, scale, chosen, local, bound_scaled, rc
 
+    # Multipliers in normalised units (a typical pair's worth), as the master sees them.
+    unit = np.concatenate([np.full(k, cost_scale), np.ones(k), keep_scale])
+    free_dim = np.concatenate([np.ones(k, bool), capped, np.ones(len(keep), bool)])
+    master = _Master(free_dim, radius=max(fmax, 1.0))
+    lowest: Optional[tuple] = None  # the lowest value seen, priced or on the working set only
+    force_pricing = False
     for it in range(iterations):
         if deadline is not None and time.perf_counter() > deadline:
             break
         done = it + 1
-        priced = ws is None or it % price_every == 0
+        priced = ws is None or it % price_every == 0 or force_pricing
+        force_pricing = False
         a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, priced)
         bound = bound_scaled / scale
         if priced and (best is None or bound < best[0] - 1e-12 * abs(best[0])):
-            best, stall = (bound, lam.copy(), mu.copy(), beta.copy()), 0
-        else:
-            stall += 1
-            if stall >= 8:
-                theta, stall = theta / 2, 0
+            best = (bound, lam.copy(), mu.copy(), beta.copy())
+        if lowest is None or bound < lowest[0]:
+            lowest = (bound, lam.copy(), mu.copy(), beta.copy())
         if ws is not None and priced:
             ws = _grow(ws, rc)
             net = network(g, ws)
-        if repair is not None and (it % 5 == 0 or it == iterations - 1):
+        if repair is not None and (it % repair_every == 0 or it == iterations - 1):
             p, d = repair(chosen, d_best[local])
             if repaired is not None:
                 target = max(target, float(repaired(p, d)))
@@ -198,23 +204,85 @@ def relax_stage(
         # Subgradients of L: budget and count slack, and kept rows' surplus.
         spend = np.bincount(d_best[local], weights=cost[chosen], minlength=k) if k else np.zeros(0)
         used = np.bincount(d_best[local], minlength=k).astype(np.float64) if k else np.zeros(0)
-        g_lam = (budget - spend) / cost_scale
-        g_mu = np.where(capped, count_cap - used, 0.0)
-        surplus = [float(c[chosen].sum()) - h for c, h in zip(coefs, rhs, strict=True)]
-        g_beta = np.array(surplus) / keep_scale if keep else beta
-        norm = float(g_lam @ g_lam + g_mu @ g_mu + g_beta @ g_beta)
-        if norm == 0:
-            break
-        t = theta * max(bound - target, step) / norm
-        lam = np.maximum(0.0, lam - t * g_lam / cost_scale)
-        mu = np.maximum(0.0, mu - t * g_mu)
-        beta = np.maximum(0.0, beta - t * g_beta / keep_scale) if keep else beta
-    if best is not None:
+        surplus = np.array([float(c[chosen].sum()) - h for c, h in zip(coefs, rhs, strict=True)])
+        grad = np.concatenate([budget - spend, np.where(capped, count_cap - used, 0.0), surplus])
+        point = np.concatenate([lam, mu, beta])
+        nxt = master.step(point * unit, bound, grad / unit, step)
+        if nxt is None:  # the model says no multipliers can lower the bound by a step
+            if priced:
+                break
+            # ...on the working set: price the best point, which may add pairs and cuts.
+            force_pricing = True
+            nxt = lowest[1:] if lowest is not None else (lam, mu, beta)
+            lam, mu, beta = (x.copy() for x in nxt)
+            continue
+        point = nxt / unit
+        lam, mu, beta = point[:k], point[k:2 * k], point[2 * k:]
+    if ws is not None and lowest is not None and (best is None or lowest[0] < best[0]):
+        _, lam, mu, beta = lowest  # a working-set value is no bound: the final priced flow decides
+    elif best is not None:
         _, lam, mu, beta = best
+    if repair is not None and repaired is not None and (best is None or best[0] - target >= step):
+        # The cutting planes converge in few iterations, so few relaxed assignments
+        # were repaired: repair those of prices around the best ones too.
+        for factor in REPAIR_SWEEP:
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            _, d_best, _, chosen, local, _, _ = evaluate(lam * factor, mu * factor, beta, False)
+            target = max(target, float(repaired(*repair(chosen, d_best[local]))))
     # Potentials at the best multipliers: one more (priced) flow.
     a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, True)
+    if best is not None and best[0] < bound_scaled / scale:  # an earlier priced point was lower
+        _, lam, mu, beta = best
+        a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, True)
     return Relaxation(bound_scaled / scale, scale, bound_scaled, rc.astype(np.float64), a, lam, mu, beta, done,
                       time.perf_counter() - t0)
+
+
+#: Price factors around the best multipliers whose relaxed assignments are repaired at the end.
+REPAIR_SWEEP = (1.0, 1.01, 1.03, 1.06, 1.1, 1.15, 1.25, 0.99, 0.97, 0.94)
+
+
+class _Master:
+    """Kelley's cutting planes in a box trust region, for min over multipliers
+    z >= 0 of the convex L(z): every evaluation gives a cut L(z) >= L_t + g_t.(z
+    - z_t); the next point minimises the cuts' maximum within the box around the
+    best point so far, which doubles after a step that lowered L and shrinks
+    after one that did not. A small LP (OR-Tools' GLOP) per iteration."""
+
+    def __init__(self, free: np.ndarray, radius: float) -> None:
+        self.free = free
+        self.radius = radius
+        self.cuts: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.center: Optional[tuple[float, np.ndarray]] = None
+
+    def step(self, z: np.ndarray, value: float, grad: np.ndarray, tol: float) -> Optional[np.ndarray]:
+        from ortools.math_opt.python import mathopt
+
+        self.cuts.append((value, z.copy(), grad.copy()))
+        if self.center is None or value < self.center[0]:
+            if self.center is not None:
+                self.radius *= 2
+            self.center = (value, z.copy())
+        else:
+            self.radius *= 0.7
+        ref, c = self.center
+        model = mathopt.Model()
+        lo = np.where(self.free, np.maximum(0.0, c - self.radius), 0.0)
+        hi = np.where(self.free, c + self.radius, 0.0)
+        xs = [model.add_variable(lb=float(a), ub=float(b)) for a, b in zip(lo, hi, strict=True)]
+        theta = model.add_variable(lb=-np.inf)
+        for val, zt, gt in self.cuts:
+            nz = np.flatnonzero(gt)
+            model.add_linear_constraint(
+                theta - mathopt.fast_sum(float(gt[i]) * xs[i] for i in nz) >= (val - ref) - float(gt @ zt))
+        model.minimize(theta)
+        result = mathopt.solve(model, mathopt.SolverType.GLOP)
+        if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+            return None
+        if -result.objective_value() < tol * 1e-3:  # the cuts promise no lower bound anywhere in the box
+            return None
+        return np.array([result.variable_values(x) for x in xs])
 
 
 #: Rows per block when the best donor of every pair is computed (bounded memory).
