@@ -179,6 +179,7 @@ def relax_stage(
     free_dim = np.concatenate([np.ones(k, bool), capped, np.ones(len(keep), bool)])
     master = _Master(free_dim, radius=max(fmax, 1.0))
     lowest: Optional[tuple] = None  # the lowest value seen, priced or on the working set only
+    polyak = (1.0, np.inf, 0)  # step factor, lowest value, iterations without a lower one
     force_pricing = False
     for it in range(iterations):
         if deadline is not None and time.perf_counter() > deadline:
@@ -207,6 +208,21 @@ def relax_stage(
         surplus = np.array([float(c[chosen].sum()) - h for c, h in zip(coefs, rhs, strict=True)])
         grad = np.concatenate([budget - spend, np.where(capped, count_cap - used, 0.0), surplus])
         point = np.concatenate([lam, mu, beta])
+        if ws is not None:
+            # On a working set most values are not bounds (cuts of the working set
+            # only), which misleads the cutting planes: Polyak subgradient steps
+            # toward the incumbent instead (measured at 20,000 x 5,000 x 5: gap 1.4%
+            # against 32% with the cutting planes).
+            stall = 0 if bound < polyak[1] else polyak[2] + 1
+            theta = polyak[0] / 2 if stall >= 8 else polyak[0]
+            polyak = (theta, min(bound, polyak[1]), 0 if stall >= 8 else stall)
+            gn = grad / unit
+            norm = float(gn @ gn)
+            if norm == 0:
+                break
+            point = np.maximum(0.0, point - theta * max(bound - target, step) / norm * gn / unit)
+            lam, mu, beta = point[:k], point[k:2 * k], point[2 * k:]
+            continue
         nxt = master.step(point * unit, bound, grad / unit, step)
         if nxt is None:  # the model says no multipliers can lower the bound by a step
             if priced:
@@ -222,7 +238,7 @@ def relax_stage(
         _, lam, mu, beta = lowest  # a working-set value is no bound: the final priced flow decides
     elif best is not None:
         _, lam, mu, beta = best
-    if repair is not None and repaired is not None and (best is None or best[0] - target >= step):
+    if ws is None and repair is not None and repaired is not None and (best is None or best[0] - target >= step):
         # The cutting planes converge in few iterations, so few relaxed assignments
         # were repaired: repair those of prices around the best ones too.
         for factor in REPAIR_SWEEP:
