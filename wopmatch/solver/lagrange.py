@@ -17,7 +17,8 @@ and what is left is an assignment problem, one min-cost flow:
 For all multipliers >= 0, L bounds the stage from above (weak duality). Arc
 values are scaled by a power of two S and rounded down to integers for the
 flow; the bound adds 1/S per pair that can be matched, so it stays a proof.
-Multipliers follow Polyak subgradient steps, a fixed number of iterations (no
+Multipliers come from Kelley's cutting planes in a box trust region (_Master),
+or Polyak subgradient steps on a working set; a fixed number of iterations (no
 clock), so the result repeats exactly.
 
 The relaxation also fixes variables (the core). With node potentials of the
