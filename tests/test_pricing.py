@@ -102,3 +102,14 @@ def test_a_cache_that_holds_some_blocks_gives_the_same_answer():
     assert [s.value for s in mixed.flow.stages if s.name == "cost"] == \
         [s.value for s in reference.flow.stages if s.name == "cost"]
     assert mixed.flow.stages[-2].value == reference.flow.stages[-2].value  # the last coverage+quality round
+
+
+def test_the_memory_saving_settings_for_the_largest_rounds_give_the_same_answer():
+    inst = parse(generate(300, 80, seed=6))
+    full = solve_checked(inst, method="flow")
+    with mock.patch("wopmatch.solver.pricing.LARGE_PAIRS", 0), \
+            mock.patch("wopmatch.solver.pricing.ADD_PER_MENTEE_LARGE", 1):
+        priced = solve_checked(inst, method="flow-pricing")
+        rounds = solve_with_pricing(build_graph(inst, candidates=False)).rounds
+    assert priced.objective == full.objective
+    assert rounds >= 3  # one addition per mentee a round: the large-round setting was in force

@@ -48,6 +48,12 @@ K_MENTOR = 8
 #: Measured at 20,000 x 5,000: 32 -> 8 rounds, 58.9 s; 64 -> 6 rounds, 53.0 s;
 #: 128 -> 5 rounds, 49.8 s (each round re-solves the flow from scratch).
 ADD_PER_MENTEE = 128
+#: From this many free-mentee x mentor pairs on (100,000 x 20,000), memory rules:
+#: 32 additions per mentee a round and no kept pairs. Measured there: with 128 and
+#: a 2 GB cache, 7 rounds and 1,384 s but a 12.0 GB peak; with 32 and none, 13
+#: rounds, 1,881 s and 7.5 GB (the 8 GB target).
+LARGE_PAIRS = 1_000_000_000
+ADD_PER_MENTEE_LARGE = 32
 MAX_ROUNDS = 50
 
 
@@ -130,11 +136,11 @@ def _with_pairs(g: CandidateGraph, p: _Pairs) -> CandidateGraph:
                    focus=p.focus, fundable=np.zeros((len(p.mentee), 0), bool))
 
 
-def _first_working_set(g: CandidateGraph, block_pairs: int):
+def _first_working_set(g: CandidateGraph, block_pairs: int, cache_bytes: int):
     """The first working set, each mentee's best weight x score over all its
     eligible pairs (a float, so it can be put on any integer scale exactly as
     each pair is: rint is monotone), the number of eligible pairs, and each
-    block's eligible pairs where they fit PRICING_CACHE_BYTES (else None)."""
+    block's eligible pairs where they fit ``cache_bytes`` (else None)."""
     m = g.n_mentors
     best_ws = np.zeros(g.n_mentees)
     per_mentor_keep = K_MENTOR * g.capacity  # (m,)
@@ -150,7 +156,7 @@ def _first_working_set(g: CandidateGraph, block_pairs: int):
         n_ok = int(ok.sum())
         eligible += n_ok
         weighted = g.mentee_weight[block.rows][:, None] * block.score
-        if cached_bytes + 16 * n_ok <= PRICING_CACHE_BYTES:
+        if cached_bytes + 16 * n_ok <= cache_bytes:
             r_ok, c_ok = np.nonzero(ok)
             cache.append(_Eligible(block.rows[r_ok].astype(np.int32), c_ok.astype(np.int32), weighted[r_ok, c_ok]))
             cached_bytes += 16 * n_ok
@@ -193,7 +199,9 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
     if not g.free_mentee.any():  # every mentee is pinned: nothing to choose
         return PricingResult(g, FlowResult(np.zeros(0, np.int64), []), 0, 0, QUALITY_SCALE)
     t0 = time.perf_counter()
-    work, best_ws, eligible, cache = _first_working_set(g, block_pairs)
+    large = int(g.free_mentee.sum()) * m >= LARGE_PAIRS
+    adds = ADD_PER_MENTEE_LARGE if large else ADD_PER_MENTEE
+    work, best_ws, eligible, cache = _first_working_set(g, block_pairs, 0 if large else PRICING_CACHE_BYTES)
     stages = [StageResult("working-set", time.perf_counter() - t0, len(work.mentee))]
     scale = _finest_scale(g, best_ws)
     best_q = np.rint(best_ws * scale).astype(np.int64)
@@ -211,7 +219,7 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
         pi = residual_potentials(net.tail, net.head, np.zeros_like(net.upper), net.upper, cost, x, net.n_nodes)
         stages.append(StageResult(f"coverage+quality round {rounds}", time.perf_counter() - t1, int(cost @ x)))
         t2 = time.perf_counter()
-        add, ties = _price(g, work, pi, block_pairs, scale, cache)
+        add, ties = _price(g, work, pi, block_pairs, scale, cache, adds)
         stages.append(StageResult(f"pricing round {rounds}", time.perf_counter() - t2, len(add.mentee)))
         if len(add.mentee) == 0:
             break
@@ -252,9 +260,9 @@ def _finest_scale(g: CandidateGraph, best_ws: np.ndarray) -> int:
 
 
 def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int, scale: int,
-           cache: list[Optional[_Eligible]]) -> tuple[_Pairs, _Pairs]:
+           cache: list[Optional[_Eligible]], per_mentee: int) -> tuple[_Pairs, _Pairs]:
     """Pruned eligible pairs with negative reduced cost (the most negative
-    ADD_PER_MENTEE per mentee) and those with zero reduced cost."""
+    ``per_mentee`` per mentee) and those with zero reduced cost."""
     n, m = g.n_mentees, g.n_mentors
     work_keys = work.keys(m)
     adds: list[_Pairs] = []
@@ -262,7 +270,7 @@ def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int, sc
     pi_mentor = pi[1 + n + np.arange(m)]
     for rows, kept in zip(_block_rows(g, block_pairs), cache, strict=True):
         if kept is not None:
-            add, tie = _price_kept(g, kept, work_keys, pi, pi_mentor, scale)
+            add, tie = _price_kept(g, kept, work_keys, pi, pi_mentor, scale, per_mentee)
             adds += [add] if add is not None else []
             ties += [tie] if tie is not None else []
             continue
@@ -278,7 +286,7 @@ def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int, sc
         neg = cand & (rc < 0)
         if neg.any():
             score = np.where(neg, rc, 0)
-            k = min(ADD_PER_MENTEE, m)
+            k = min(per_mentee, m)
             cols = np.argpartition(score, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (len(rc), 1))
             r = np.repeat(np.arange(len(rc)), cols.shape[1])
             c = cols.ravel()
@@ -293,7 +301,7 @@ def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int, sc
 
 
 def _price_kept(g: CandidateGraph, kept: _Eligible, work_keys: np.ndarray, pi: np.ndarray, pi_mentor: np.ndarray,
-                scale: int) -> tuple[Optional[_Pairs], Optional[_Pairs]]:
+                scale: int, per_mentee: int) -> tuple[Optional[_Pairs], Optional[_Pairs]]:
     """_price for a block whose eligible pairs were kept: the same pairs chosen,
     without encoding the block again."""
     m = g.n_mentors
@@ -305,11 +313,11 @@ def _price_kept(g: CandidateGraph, kept: _Eligible, work_keys: np.ndarray, pi: n
     neg = np.flatnonzero(~in_work & (rc < 0))
     add = None
     if len(neg):
-        # the most negative ADD_PER_MENTEE of each mentee (ties: lower mentor first)
+        # the most negative per_mentee of each mentee (ties: lower mentor first)
         order = neg[np.lexsort((kept.mentor[neg], rc[neg], kept.mentee[neg]))]
         owner = kept.mentee[order]
         rank = np.arange(len(order)) - np.searchsorted(owner, owner, side="left")
-        take = np.sort(order[rank < ADD_PER_MENTEE])
+        take = np.sort(order[rank < per_mentee])
         add = _Pairs.listed(g, kept.mentee[take], kept.mentor[take])
     zero = np.flatnonzero(~in_work & (rc == 0))
     tie = _Pairs.listed(g, kept.mentee[zero], kept.mentor[zero]) if len(zero) else None
