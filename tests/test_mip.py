@@ -46,7 +46,8 @@ def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
     inst = _round()
     exact = solve_checked(inst)
     # A negative grace stops every time-limited HiGHS child at once.
-    with mock.patch("wopmatch.solver.mip.DEADLINE_GRACE", -1000.0):
+    with mock.patch("wopmatch.solver.mip.DEADLINE_GRACE", -1000.0), \
+            mock.patch("wopmatch.solver.mip.CHILD_MIN_VARIABLES", 0):
         s = solve_checked(inst, time_limit=30)
     assert s.status == "feasible" and "time limit" in s.message
     stage = next(st for st in s.stats.stages if st.name == "coverage")
