@@ -106,17 +106,20 @@ def relax_stage(
     working: Optional[np.ndarray] = None,
     price_every: int = 10,
 ) -> Relaxation:
-    """Subgradient on the multipliers of budgets, counts and ``keep`` rows
-    (coef . y >= rhs). ``best_value`` is the incumbent's stage value (the Polyak
-    target); with ``repair``, every fifth relaxed assignment is repaired and
-    passed to ``repaired`` (which may raise the target through its return).
+    """Minimise the Lagrangian bound over the multipliers of budgets, counts and
+    ``keep`` rows (coef . y >= rhs): cutting planes (_Master) on the whole graph,
+    Polyak subgradient steps on a working set. ``best_value`` is the incumbent's
+    stage value (the stopping and Polyak target); with ``repair``, relaxed
+    assignments are repaired (every one below a million pairs, every fifth above,
+    and those of a sweep of prices at the end) and passed to ``repaired``, which
+    may raise the target through its return.
 
     ``working`` (candidate indices) solves each flow on that working set only.
     Every ``price_every`` iterations, and at the end, every other pair is priced
-    against the flow's node potentials: the bound then adds the sum of the
-    positive reduced values of the pairs left out, which keeps it a proof for
-    the whole graph (min-cost flow LP duality), and the most violated pairs join
-    the working set. Only those priced bounds are kept as bounds."""
+    against the flow's node potentials: the bound is then the whole graph's dual
+    bound of those potentials with each mentee's raised by its largest violation
+    (_whole_graph_dual), which keeps it a proof, and the most violated pairs
+    join the working set. Only those priced bounds are kept as bounds."""
     t0 = time.perf_counter()
     k = g.n_donors
     e_all = g.n_candidates
