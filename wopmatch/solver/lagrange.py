@@ -184,13 +184,11 @@ def relax_stage(
     master = _Master(free_dim, radius=max(fmax, 1.0))
     lowest: Optional[tuple] = None  # the lowest value seen, priced or on the working set only
     polyak = (1.0, np.inf, 0)  # step factor, lowest value, iterations without a lower one
-    force_pricing = False
     for it in range(iterations):
         if deadline is not None and time.perf_counter() > deadline:
             break
         done = it + 1
-        priced = ws is None or it % price_every == 0 or force_pricing
-        force_pricing = False
+        priced = ws is None or it % price_every == 0
         a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, priced)
         bound = bound_scaled / scale
         if priced and (best is None or bound < best[0] - 1e-12 * abs(best[0])):
@@ -228,14 +226,8 @@ def relax_stage(
             lam, mu, beta = point[:k], point[k:2 * k], point[2 * k:]
             continue
         nxt = master.step(point * unit, bound, grad / unit, step)
-        if nxt is None:  # the model says no multipliers can lower the bound by a step
-            if priced:
-                break
-            # ...on the working set: price the best point, which may add pairs and cuts.
-            force_pricing = True
-            nxt = lowest[1:] if lowest is not None else (lam, mu, beta)
-            lam, mu, beta = (x.copy() for x in nxt)
-            continue
+        if nxt is None:  # the cuts promise no lower bound: converged (always a whole graph here)
+            break
         point = nxt / unit
         lam, mu, beta = point[:k], point[k:2 * k], point[2 * k:]
     if ws is not None and lowest is not None and (best is None or lowest[0] < best[0]):
