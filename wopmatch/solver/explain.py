@@ -19,9 +19,17 @@ from .encoding import BLOCK_PAIRS, CandidateGraph
 _MAX_NAMES = 5
 
 
-def _names(ids: list[str]) -> str:
-    more = len(ids) - _MAX_NAMES
+def _names(ids: list[str], total: int | None = None) -> str:
+    """The first few of ``total`` (default: all of) ``ids``."""
+    more = (len(ids) if total is None else total) - _MAX_NAMES
     return ", ".join(ids[:_MAX_NAMES]) + (f" and {more} more" if more > 0 else "")
+
+
+def _mentor_names(g: CandidateGraph, mentors: np.ndarray) -> str:
+    """_names of mentor indices, looking up only the ids it prints (a mentee of
+    100,000 x 20,000 has thousands of eligible mentors)."""
+    shown = [g.mentor_id(int(j)) for j in mentors[:_MAX_NAMES]]
+    return _names(shown, len(mentors))
 
 
 def explain_unmatched(
@@ -73,11 +81,10 @@ def _explain_one(g, i, r, block, filters, stage_alive, fund, mentor_load, donor_
                 g, reason, op, r, block, before, rules))
         before = now
     eligible = np.flatnonzero(before)
-    names = [g.mentor_id(int(j)) for j in eligible]
     full = mentor_load[eligible] >= g.capacity[eligible]
     if full.all():
         return Unmatched(mentee=mentee, reason="capacity",
-                         detail=f"its {len(eligible)} eligible mentor(s) are full: {_names(names)}")
+                         detail=f"its {len(eligible)} eligible mentor(s) are full: {_mentor_names(g, eligible)}")
     if fund is not None:
         with_room = eligible[~full]
         f = fund[r, with_room]  # (mentors with room, k)
@@ -86,7 +93,7 @@ def _explain_one(g, i, r, block, filters, stage_alive, fund, mentor_load, donor_
         if not (f & affordable).any():
             donors = sorted({g.donor_ids[d] for d in np.flatnonzero(f.any(axis=0))})
             return Unmatched(mentee=mentee, reason="budget",
-                             detail=f"mentors with room ({_names([g.mentor_id(int(j)) for j in with_room])}) "
+                             detail=f"mentors with room ({_mentor_names(g, with_room)}) "
                                     f"can only be funded by exhausted donors: {_names(donors)}")
     return Unmatched(mentee=mentee, reason="not_selected",
                      detail=f"{int((~full).sum())} eligible mentor(s) had room, but the policy left it out")
@@ -107,8 +114,7 @@ def _structural_detail(g, reason, op, r, block, before, rules) -> str:
         nearest = float(block.distance[r][before].min())
         return f"nearest remaining mentor is {nearest:.0f} km away; limit {rules.max_distance_km:g} km"
     if reason == "forbidden":
-        ids = [g.mentor_id(int(j)) for j in np.flatnonzero(before)]
-        return f"every remaining mentor is forbidden for it: {_names(ids)}"
+        return f"every remaining mentor is forbidden for it: {_mentor_names(g, np.flatnonzero(before))}"
     if reason == "below_min_score":
         best = float(block.score[r][before].max())
         return f"best remaining score {best:.4f} is below min_score {rules.min_score:g}"
