@@ -17,8 +17,10 @@ from wopmatch.solver.pricing import solve_with_pricing
 
 def _starved():
     """A first working set of one pair per mentee and nothing per mentor, adding one
-    pair per mentee per round: pricing has to find everything else."""
-    return mock.patch.multiple("wopmatch.solver.pricing", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1)
+    pair per mentee per round and dropping every pair of positive reduced cost
+    between rounds: pricing has to find everything else."""
+    return mock.patch.multiple("wopmatch.solver.pricing", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
+                               KEEP_PER_MENTEE=0)
 
 
 def _uncached():
@@ -49,6 +51,26 @@ def test_priced_equals_full_graph_after_several_rounds(seed, cached):
     assert priced.objective == full.objective
     assert priced.stats.candidates == full.stats.candidates  # every eligible pair is counted
     assert priced.stats.working_set < priced.stats.candidates
+
+
+def test_pairs_dropped_between_rounds_do_not_change_the_answer():
+    from wopmatch.solver import pricing
+
+    inst = parse(generate(300, 80, seed=7))
+    full = solve_checked(inst, method="flow")
+    dropped = []
+    real = pricing._worth_keeping
+
+    def spy(work, rc, used, per_mentee):
+        kept = real(work, rc, used, per_mentee)
+        dropped.append(len(work.mentee) - len(kept))
+        assert used[kept].sum() == used.sum()  # every pair in the flow is kept
+        return kept
+
+    with mock.patch.multiple(pricing, KEEP_PER_MENTEE=2, ADD_PER_MENTEE=4, _worth_keeping=spy):
+        priced = solve_checked(inst, method="flow-pricing")
+    assert sum(dropped) > 0
+    assert priced.objective == full.objective
 
 
 def test_default_working_set_converges_and_is_recorded():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Optional
 
 import numpy as np
 
@@ -44,16 +45,19 @@ class OperatorFeatures:
 
 @dataclass(frozen=True)
 class PairBlock:
-    """Every SPEC.md §3 quantity for a block of mentees x all mentors (shape (B, m))."""
+    """Every SPEC.md §3 quantity for a block of mentees x all mentors (shape (B, m)).
+
+    ``distance`` and ``cost`` are None in a block built with ``costs=False``
+    (``distance`` is kept when a distance rule needs it for eligibility)."""
 
     rows: np.ndarray  # mentee indices of the block
     not_self: np.ndarray
     focus: np.ndarray  # int64 bitmask of focus areas
     shared_language: np.ndarray
     same_region: np.ndarray
-    distance: np.ndarray
+    distance: Optional[np.ndarray]
     score: np.ndarray
-    cost: np.ndarray  # int64
+    cost: Optional[np.ndarray]  # int64
     forbidden: np.ndarray
 
 
@@ -147,8 +151,10 @@ class CandidateGraph:
     def focus_names(self, bits: int) -> list[str]:
         return [a for k, a in enumerate(self.work_areas) if bits >> k & 1]
 
-    def pair_block(self, rows: np.ndarray) -> PairBlock:
-        return _pair_block(self, np.asarray(rows, dtype=np.int64))
+    def pair_block(self, rows: np.ndarray, costs: bool = True) -> PairBlock:
+        """``costs=False`` skips distances and costs where eligibility does not
+        need them (pricing passes: the great-circle distance is most of a block's time)."""
+        return _pair_block(self, np.asarray(rows, dtype=np.int64), costs)
 
     def pair_list(self, mentee: np.ndarray, mentor: np.ndarray) -> PairBlock:
         """The same quantities for the pairs (mentee[k], mentor[k]): 1-D arrays."""
@@ -215,7 +221,7 @@ def _side(instance: Instance, ops: list[int], role: str, lang_index: dict[str, i
                             has_loc, lat, lon)
 
 
-def _pair_block(g: CandidateGraph, rows: np.ndarray) -> PairBlock:
+def _pair_block(g: CandidateGraph, rows: np.ndarray, costs: bool = True) -> PairBlock:
     forbidden = np.zeros((len(rows), g.n_mentors), dtype=bool)
     if len(g.forbidden_mentee) and len(rows):
         # rows are sorted (blocks of consecutive mentees, or explicit sorted lists)
@@ -223,7 +229,7 @@ def _pair_block(g: CandidateGraph, rows: np.ndarray) -> PairBlock:
         hit = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == g.forbidden_mentee)
         forbidden[pos[hit], g.forbidden_mentor[hit]] = True
     dot = g.mentees.levels[rows] @ g.mentors.levels.T
-    return _pair_features(g, rows, rows[:, None], np.arange(g.n_mentors)[None, :], dot, forbidden)
+    return _pair_features(g, rows, rows[:, None], np.arange(g.n_mentors)[None, :], dot, forbidden, costs)
 
 
 def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> PairBlock:
@@ -235,7 +241,7 @@ def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> Pai
 
 
 def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.ndarray, dot: np.ndarray,
-                   forbidden: np.ndarray) -> PairBlock:
+                   forbidden: np.ndarray, costs: bool = True) -> PairBlock:
     """SPEC.md §3 quantities for mentee indices ``mi`` and mentor indices ``mj``
     (broadcastable: a block of rows x all mentors, or two lists of pairs);
     ``dot`` = sum_a need * strength in the same shape."""
@@ -247,9 +253,27 @@ def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.n
     for w in range(me.lang.shape[1]):
         shared |= (me.lang[mi, w] & mo.lang[mj, w]) != 0
     same_region = me.region[mi] == mo.region[mj]
+    distance = _distance(g, mi, mj, same_region) if costs or inst.rules.max_distance_km is not None else None
 
-    # Great-circle distance where both ends have a location, defaults otherwise.
-    dd = inst.costs.default_distance_km
+    # alignment = sum_a need*strength / (5 * sum_a need); 0 where the mentee has no needs.
+    denom = 5 * me.levels.sum(axis=1)[mi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alignment = np.where(denom > 0, dot / np.maximum(denom, 1), 0.0)
+    factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)
+    score = alignment * factor
+
+    cost = None
+    if costs:
+        c = inst.costs
+        raw_cost = c.base + trips(inst) * (c.trip_fixed + c.per_km * distance)
+        cost = np.rint(raw_cost).astype(np.int64)  # round half to even, as Python's round()
+    return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden)
+
+
+def _distance(g: CandidateGraph, mi: np.ndarray, mj: np.ndarray, same_region: np.ndarray) -> np.ndarray:
+    """Great-circle distance where both ends have a location, defaults otherwise."""
+    me, mo = g.mentees, g.mentors
+    dd = g.instance.costs.default_distance_km
     distance = np.where(same_region, dd.same_region, dd.cross_region).astype(np.float64)
     both = me.has_loc[mi] & mo.has_loc[mj]
     if both.any():
@@ -259,18 +283,7 @@ def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.n
         a = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
         hav = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
         distance = np.where(both, hav, distance)
-
-    # alignment = sum_a need*strength / (5 * sum_a need); 0 where the mentee has no needs.
-    denom = 5 * me.levels.sum(axis=1)[mi]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        alignment = np.where(denom > 0, dot / np.maximum(denom, 1), 0.0)
-    factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)
-    score = alignment * factor
-
-    c = inst.costs
-    raw_cost = c.base + trips(inst) * (c.trip_fixed + c.per_km * distance)
-    cost = np.rint(raw_cost).astype(np.int64)  # round half to even, as Python's round()
-    return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden)
+    return distance
 
 
 def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS, candidates: bool = True) -> CandidateGraph:

@@ -53,8 +53,11 @@ ADD_PER_MENTEE = 128
 #: a 2 GB cache, 7 rounds and 1,384 s but a 12.0 GB peak; with 32 and none, 13
 #: rounds, 1,881 s and 7.5 GB (the 8 GB target).
 LARGE_PAIRS = 1_000_000_000
-ADD_PER_MENTEE_LARGE = 32
+ADD_PER_MENTEE_LARGE = 128
 MAX_ROUNDS = 50
+#: Between rounds, the working set drops pairs of positive reduced cost beyond
+#: each mentee's this many cheapest (None: keep everything).
+KEEP_PER_MENTEE: Optional[int] = 32
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,6 @@ class _Pairs:
     @staticmethod
     def empty() -> "_Pairs":
         return _Pairs(*(np.zeros(0, t) for t in (np.int32, np.int32, float, np.int64, float, np.int64)))
-
-    @staticmethod
-    def take(block, rows_idx: np.ndarray, cols: np.ndarray) -> "_Pairs":
-        return _Pairs(block.rows[rows_idx].astype(np.int32), cols.astype(np.int32), block.score[rows_idx, cols],
-                      block.cost[rows_idx, cols], block.distance[rows_idx, cols], block.focus[rows_idx, cols])
 
     @staticmethod
     def listed(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> "_Pairs":
@@ -145,13 +143,14 @@ def _first_working_set(g: CandidateGraph, block_pairs: int, cache_bytes: int):
     best_ws = np.zeros(g.n_mentees)
     per_mentor_keep = K_MENTOR * g.capacity  # (m,)
     kmax = int(per_mentor_keep.max(initial=0))
-    row_parts: list[_Pairs] = []
-    pool = _Pairs.empty()
+    row_keys: list[np.ndarray] = []
+    pool = np.zeros(0, np.int64)  # keys mentee * m + mentor of each mentor's best mentees so far
+    pool_q = np.zeros(0, np.int64)
     eligible = 0
     cache: list[Optional[_Eligible]] = []
     cached_bytes = 0
     for rows in _block_rows(g, block_pairs):
-        block = g.pair_block(rows)
+        block = g.pair_block(rows, costs=False)
         ok = g.eligible(block)
         n_ok = int(ok.sum())
         eligible += n_ok
@@ -171,7 +170,7 @@ def _first_working_set(g: CandidateGraph, block_pairs: int, cache_bytes: int):
         r = np.repeat(np.arange(len(q)), cols.shape[1])
         c = cols.ravel()
         keep = ok[r, c]
-        row_parts.append(_Pairs.take(block, r[keep], c[keep]))
+        row_keys.append(block.rows[r[keep]] * m + c[keep])
         # each mentor's best mentees so far
         if kmax:
             kk = min(kmax, len(q))
@@ -180,15 +179,18 @@ def _first_working_set(g: CandidateGraph, block_pairs: int, cache_bytes: int):
             cc = np.tile(np.arange(m), rr.shape[0])
             rr = rr.ravel()
             keep = ok[rr, cc]
-            pool_all = _Pairs.union([pool, _Pairs.take(block, rr[keep], cc[keep])], m)
-            q_all = np.rint(g.mentee_weight[pool_all.mentee] * pool_all.score * QUALITY_SCALE).astype(np.int64)
+            keys = np.concatenate([pool, block.rows[rr[keep]] * m + cc[keep]])
+            q_all = np.concatenate([pool_q, q[rr[keep], cc[keep]]])
+            mentor = keys % m
             # keep each mentor's best: rank within mentor by (quality desc, mentee asc)
-            order = np.lexsort((pool_all.mentee, -q_all, pool_all.mentor))
-            mentor_sorted = pool_all.mentor[order]
+            order = np.lexsort((keys // m, -q_all, mentor))
+            mentor_sorted = mentor[order]
             starts = np.searchsorted(mentor_sorted, np.arange(m))
             rank = np.arange(len(order)) - starts[mentor_sorted]
-            pool = pool_all.select(np.sort(order[rank < per_mentor_keep[mentor_sorted]]))
-    return _Pairs.union([*row_parts, pool], m), best_ws, eligible, cache
+            chosen = order[rank < per_mentor_keep[mentor_sorted]]
+            pool, pool_q = keys[chosen], q_all[chosen]
+    keys = np.unique(np.concatenate([*row_keys, pool]))  # sorted: (mentee, mentor) order
+    return _Pairs.listed(g, keys // m, keys % m), best_ws, eligible, cache
 
 
 def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> PricingResult:
@@ -223,6 +225,9 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
         stages.append(StageResult(f"pricing round {rounds}", time.perf_counter() - t2, len(add.mentee)))
         if len(add.mentee) == 0:
             break
+        if KEEP_PER_MENTEE is not None:
+            work = work.select(_worth_keeping(work, cost[net.pair] + pi[net.tail[net.pair]] - pi[net.head[net.pair]],
+                                              x[net.pair] > 0, KEEP_PER_MENTEE))
         work = _Pairs.union([work, add], m)
 
     # The pruned pairs with rc = 0 are on the optimal face too.
@@ -246,6 +251,18 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
     x3 = _min_cost_flow(fnet.tail, fnet.head, lower, upper, money, fnet.supply, fnet.n_nodes)
     stages.append(StageResult("cost", time.perf_counter() - t3, int(money @ x3)))
     return PricingResult(gf, FlowResult(np.flatnonzero(x3[fnet.pair] > 0), stages), eligible, rounds, scale)
+
+
+def _worth_keeping(work: _Pairs, rc: np.ndarray, used: np.ndarray, per_mentee: int) -> np.ndarray:
+    """Indices of the working-set pairs to keep for the next round: those in the
+    flow, those with reduced cost <= 0, and each mentee's ``per_mentee`` of least
+    reduced cost. The rest cannot be in an optimal flow under the current
+    potentials; a later pricing pass adds any back that could."""
+    order = np.lexsort((rc, work.mentee))
+    owner = work.mentee[order]
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - np.searchsorted(owner, owner, side="left")
+    return np.flatnonzero(used | (rc <= 0) | (rank < per_mentee))
 
 
 def _finest_scale(g: CandidateGraph, best_ws: np.ndarray) -> int:
@@ -274,7 +291,7 @@ def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int, sc
             adds += [add] if add is not None else []
             ties += [tie] if tie is not None else []
             continue
-        block = g.pair_block(rows)
+        block = g.pair_block(rows, costs=False)
         ok = g.eligible(block)
         lo, hi = np.searchsorted(work_keys, [block.rows[0] * m, (block.rows[-1] + 1) * m])
         in_work = np.zeros_like(ok)
@@ -291,10 +308,10 @@ def _price(g: CandidateGraph, work: _Pairs, pi: np.ndarray, block_pairs: int, sc
             r = np.repeat(np.arange(len(rc)), cols.shape[1])
             c = cols.ravel()
             keep = neg[r, c]
-            adds.append(_Pairs.take(block, r[keep], c[keep]))
+            adds.append(_Pairs.listed(g, block.rows[r[keep]], c[keep]))
         zr, zc = np.nonzero(cand & (rc == 0))
         if len(zr):
-            ties.append(_Pairs.take(block, zr, zc))
+            ties.append(_Pairs.listed(g, block.rows[zr], zc))
     add = _Pairs.union(adds, m) if adds else _Pairs.empty()
     tie = _Pairs.union(ties, m) if ties else _Pairs.empty()
     return add, tie
