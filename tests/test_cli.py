@@ -139,7 +139,7 @@ def test_solve_refuses_to_overwrite_its_input(run, tmp_path):
     src = tmp_path / "round.json"
     src.write_bytes(DEMO.read_bytes())
     r = run("solve", src, "-o", src)
-    assert r.exit_code == 1 and "is the input file" in r.output
+    assert r.exit_code == 1 and "is the input" in r.output
     assert src.read_bytes() == DEMO.read_bytes()
 
 

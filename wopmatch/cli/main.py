@@ -17,6 +17,9 @@ from rich.console import Console
 from ..generator import generate as generate_instance
 from ..generator import to_json_bytes
 from ..models import InputError, Instance, Solution, load_instance, load_solution, solution_bytes, write_atomic
+from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
+from ..models.tables import TableWriteError
+from ..reports.results import results_csv_files, results_workbook_bytes
 from ..solver.api import solve as solve_instance
 from ..solver.errors import SolveError
 from ..solver.policies import METHODS, POLICIES, SolveOptions
@@ -34,18 +37,35 @@ def _fail(exc: InputError) -> None:
     sys.exit(1)
 
 
-def _check_output(path: Path, *inputs: Path) -> None:
+def _check_output(path: Path, *inputs: Path, folder_ok: bool = False) -> None:
+    """Exit 1 before any work if ``path`` cannot be written: it is an input, its
+    folder is missing, or it is a folder where a file is wanted."""
     for src in inputs:
         if path.exists() and src.exists() and path.resolve() == src.resolve():
-            err.print(f"[bold red]error[/]: output {path} is the input file; choose another name")
+            err.print(f"[bold red]error[/]: output {path} is the input; choose another name")
+            sys.exit(1)
+        if folder_ok and src.exists() and src.resolve().parent == path.resolve():
+            err.print(f"[bold red]error[/]: output folder {path} holds the input; choose another folder")
             sys.exit(1)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         err.print(f"[bold red]error[/]: output folder {parent} does not exist", markup=True)
         sys.exit(1)
-    if path.is_dir():
+    if path.is_dir() and not folder_ok:
         err.print(f"[bold red]error[/]: output {path} is a folder")
         sys.exit(1)
+    if folder_ok and path.exists() and not path.is_dir():
+        err.print(f"[bold red]error[/]: output {path} is a file; a folder of CSV files was asked for")
+        sys.exit(1)
+
+
+def _output_kind(path: Path, what: str) -> OutputKind:
+    kind = output_kind(path)
+    if kind is None:
+        err.print(f"[bold red]error[/]: cannot write {what} as {path.suffix!r}; use .json, .xlsx, "
+                  "or a folder (a name without a suffix) for CSV files")
+        sys.exit(1)
+    return kind
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,7 +92,9 @@ def validate(instance: Path) -> None:
 
 @cli.command()
 @click.argument("instance", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Solution file to write.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Solution to write: FILE.json; FILE.xlsx (result sheets, and FILE.json beside it); "
+                   "or a folder (result CSV files and solution.json).")
 @click.option("--policy", type=click.Choice(sorted(POLICIES)), default="optimal", show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds; the best solution found is returned, with its gap.")
@@ -83,8 +105,11 @@ def validate(instance: Path) -> None:
 @click.option("--quiet", is_flag=True, help="No summary table.")
 def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float], workers: int, seed: int,
           method: str, quiet: bool) -> None:
-    """Solve INSTANCE and write the verified solution to OUTPUT."""
-    _check_output(output, instance)
+    """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
+    kind = _output_kind(output, "a solution")
+    _check_output(output, instance, folder_ok=kind == "csv")
+    if kind == "xlsx":
+        _check_output(output.with_suffix(".json"), instance)
     try:
         loaded = load_instance(instance)
     except InputError as exc:
@@ -102,13 +127,30 @@ def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float]
         for v in solution.verification.violations:
             err.print(f"  {v}", markup=False)
         sys.exit(1)
-    write_atomic(output, solution_bytes(solution))
+    written = _write_solution(output, kind, loaded.instance, solution)
     if not quiet:
         print_summary(out, loaded.instance, solution)
-        out.print(f"solution written to {output}")
+        out.print(f"solution written to {written}")
     if solution.status == "infeasible":
         err.print(f"[bold red]infeasible[/]: {solution.message}", markup=True)
         sys.exit(1)
+
+
+def _write_solution(output: Path, kind: OutputKind, instance: Instance, solution: Solution) -> str:
+    """Write every file of the solution (all bytes are made before the first write)."""
+    data = solution_bytes(solution)
+    if kind == "json":
+        write_atomic(output, data)
+        return str(output)
+    if kind == "xlsx":
+        book = results_workbook_bytes(instance, solution)
+        json_path = output.with_suffix(".json")
+        write_atomic(json_path, data)
+        write_atomic(output, book)
+        return f"{output} and {json_path}"
+    files = {**results_csv_files(instance, solution), "solution.json": data}
+    write_folder_atomic(output, files)
+    return f"{output}/ ({', '.join(sorted(files))})"
 
 
 @cli.command()
@@ -148,6 +190,53 @@ def generate(mentees: int, mentors: int, donors: int, seed: int, tightness: floa
     raw = generate_instance(mentees, mentors, donors, seed=seed, tightness=tightness, name=name)
     write_atomic(output, to_json_bytes(raw))
     out.print(f"{output}: {len(raw['operators'])} operators, {len(raw['donors'])} donors")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="FILE.json, FILE.xlsx, or a folder (a name without a suffix) of CSV files.")
+def convert(source: Path, output: Path) -> None:
+    """Convert an instance between JSON, an .xlsx workbook and a folder of CSV files."""
+    kind = _output_kind(output, "an instance")
+    _check_output(output, source, folder_ok=kind == "csv")
+    try:
+        loaded = load_instance(source)
+    except InputError as exc:
+        _fail(exc)
+        return
+    _write_instance(output, kind, loaded.instance)
+    inst = loaded.instance
+    out.print(f"{output}: {len(inst.operators)} operators, {len(inst.donors)} donors, {len(inst.pinned)} pinned, "
+              f"{len(inst.forbidden)} forbidden")
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="round.xlsx (with a notes sheet and data validation), or a folder of CSV files.")
+def template(output: Path) -> None:
+    """Write an empty instance to fill in: headers, default settings, notes and data validation."""
+    kind = _output_kind(output, "a template")
+    if kind == "json":
+        err.print("[bold red]error[/]: a template is a workbook (.xlsx) or a folder of CSV files; "
+                  "`wopmatch schema instance` describes the JSON format")
+        sys.exit(1)
+    _check_output(output, folder_ok=kind == "csv")
+    _write_instance(output, kind, Instance())
+    out.print(f"{output}: empty round with the default settings; see its notes sheet or docs/spreadsheets.md")
+
+
+def _write_instance(output: Path, kind: OutputKind, instance: Instance) -> None:
+    try:
+        data = instance_files(instance, kind)
+    except TableWriteError as exc:
+        err.print("[bold red]error[/]: ", end="")
+        err.print(f"cannot write {output} without loss: {exc}", markup=False)
+        sys.exit(1)
+    if isinstance(data, dict):
+        write_folder_atomic(output, data)
+    else:
+        write_atomic(output, data)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -87,12 +88,13 @@ class Operator(_Schema):
     mentor: Optional[MentorProfile] = None
     mentee: Optional[MenteeProfile] = None
 
-    @model_validator(mode="after")
-    def _language_codes(self) -> "Operator":
-        bad = [c for c in self.languages if not c or c != c.lower() or not c.strip()]
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, languages: list[str]) -> list[str]:
+        bad = [c for c in languages if not c or c != c.lower() or not c.strip()]
         if bad:
             raise ValueError(f"languages must be non-empty lower-case codes, got {bad}")
-        return self
+        return languages
 
 
 class Donor(_Schema):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Optional
 
 from pydantic import ValidationError
 
@@ -17,7 +18,7 @@ from .instance import Instance, parse_instance
 from .problems import InputError, Problem, json_path
 from .solution import Solution
 
-SUPPORTED_INSTANCE_SUFFIXES = (".json",)
+SUPPORTED_INSTANCE_SUFFIXES = (".json", ".xlsx")
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,7 @@ def read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise InputError([Problem("", f"no such file: {path}")], str(path))
     if path.is_dir():
-        raise InputError(
-            [Problem("", "a folder of CSV files is not supported yet; give a .json instance file")],
-            str(path),
-        )
+        raise InputError([Problem("", "is a folder, not a file")], str(path))
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -57,15 +55,39 @@ def decode_json(data: bytes, source: str) -> Any:
 
 
 def load_instance(path: str | os.PathLike[str]) -> LoadedInstance:
-    """Read and validate an instance file; raise :class:`InputError` with every problem."""
+    """Read and validate an instance: a ``.json`` file, an ``.xlsx`` workbook or a
+    folder of CSV files. Raise :class:`InputError` with every problem."""
+    from .tables import read_csv_folder, read_workbook, tables_to_instance
+
     p = Path(path)
-    if not p.is_dir() and p.suffix.lower() not in SUPPORTED_INSTANCE_SUFFIXES and p.exists():
+    if not p.exists():
+        raise InputError([Problem("", f"no such file or folder: {p}")], str(p))
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() == ".csv" and f.is_file())
+        if not files:
+            raise InputError([Problem("", "the folder holds no .csv files (operators.csv, donors.csv, ...)")],
+                             str(p))
+        digest = hashlib.sha256()
+        for f in files:  # the folder's identity: each table's name and bytes
+            digest.update(f.name.encode() + b"\0" + hashlib.sha256(read_bytes(f)).digest())
+        tables, problems = read_csv_folder(p)
+        return LoadedInstance(tables_to_instance(tables, str(p), problems), digest.hexdigest(), p)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        raise InputError([Problem("", "give the folder that holds operators.csv (and donors.csv, ...), "
+                                      "not one CSV file")], str(p))
+    if suffix not in SUPPORTED_INSTANCE_SUFFIXES:
         raise InputError(
-            [Problem("", f"unsupported instance format {p.suffix or '(none)'!r}; supported: .json")],
+            [Problem("", f"unsupported instance format {p.suffix or '(none)'!r}; "
+                         "supported: .json, .xlsx, or a folder of CSV files")],
             str(p),
         )
     data = read_bytes(p)
-    instance = parse_instance(decode_json(data, str(p)), str(p))
+    if suffix == ".xlsx":
+        tables, problems = read_workbook(io.BytesIO(data), str(p))
+        instance = tables_to_instance(tables, str(p), problems)
+    else:
+        instance = parse_instance(decode_json(data, str(p)), str(p))
     return LoadedInstance(instance, hashlib.sha256(data).hexdigest(), p)
 
 
@@ -114,3 +136,53 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_folder_atomic(folder: str | os.PathLike[str], files: dict[str, bytes]) -> None:
+    """Write ``files`` (name -> bytes) into ``folder``. A new folder appears
+    whole (written beside it under a temporary name, then renamed); in an
+    existing one each file is replaced atomically, and other files are left alone."""
+    target = Path(folder)
+    if target.is_dir():
+        for name, data in files.items():
+            write_atomic(target / name, data)
+        return
+    parent = target.parent if str(target.parent) else Path(".")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        os.chmod(tmp, 0o777 & ~_umask())
+        os.rename(tmp, target)
+    except BaseException:
+        for f in tmp.iterdir():
+            f.unlink()
+        tmp.rmdir()
+        raise
+
+
+OutputKind = Literal["json", "xlsx", "csv"]
+
+
+def output_kind(path: str | os.PathLike[str]) -> Optional[OutputKind]:
+    """What a path asks to be written as: ``.json``, ``.xlsx``, or a folder of CSV
+    files (an existing folder, or a name without a suffix); None if none of these."""
+    p = Path(path)
+    if p.is_dir() or str(path).endswith(("/", os.sep)):
+        return "csv"
+    suffix = p.suffix.lower()
+    if suffix in (".json", ".xlsx"):
+        return "json" if suffix == ".json" else "xlsx"
+    return "csv" if suffix == "" else None
+
+
+def instance_files(instance: Instance, kind: OutputKind) -> bytes | dict[str, bytes]:
+    """The bytes of ``instance`` written as ``kind`` (a folder: name -> bytes).
+    Raises :class:`tables.TableWriteError` if a table cannot carry it exactly."""
+    from .tables import instance_tables, instance_workbook_bytes, tables_csv
+
+    if kind == "json":
+        return instance_bytes(instance)
+    if kind == "xlsx":
+        return instance_workbook_bytes(instance)
+    return tables_csv(instance_tables(instance))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -29,6 +29,14 @@ def verify_solution(instance: Instance, solution: Solution, sha256: Optional[str
                     check_reasons: bool = True) -> list[str]:
     v = _Verifier(instance)
     return v.run(solution, sha256, check_reasons)
+
+
+def pair_facts(instance: Instance) -> Callable[[str, str], dict[str, Any]]:
+    """(mentee id, mentor id) -> the SPEC.md §3 facts of that pair as the verifier
+    computes them: focus, score, distance, raw_cost, same_region, shared
+    (languages). For reports that explain a match."""
+    v = _Verifier(instance)
+    return lambda mentee, mentor: v.pair(v.ops[mentee], v.ops[mentor])
 
 
 class _Verifier:

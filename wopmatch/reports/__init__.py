@@ -1,0 +1,1 @@
+"""Renderings of a solution for people: result tables (XLSX/CSV) and the HTML report."""
