@@ -306,3 +306,8 @@ def test_convert_refuses_lossy_output_and_unknown_suffixes(tmp_path):
     assert r.exit_code == 1 and "without loss" in r.output and not out.exists()
     r = CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "o.ods")])
     assert r.exit_code == 1 and "cannot write an instance as '.ods'" in r.output
+
+
+def test_the_shipped_demo_workbook_is_the_demo_round():
+    root = Path(__file__).resolve().parents[1] / "instances"
+    assert load_instance(root / "demo.xlsx").instance == load_instance(root / "demo.json").instance

@@ -175,6 +175,38 @@ def verify(instance: Path, solution: Path) -> None:
 
 
 @cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="report.html to write.")
+def report(instance: Path, solution: Path, output: Path) -> None:
+    """Write one self-contained HTML report of SOLUTION for a steering committee."""
+    from ..reports.html import render_report
+
+    if output.suffix.lower() not in (".html", ".htm"):
+        err.print(f"[bold red]error[/]: the report is an HTML file; name it {output.stem}.html")
+        sys.exit(1)
+    _check_output(output, instance, solution)
+    try:
+        loaded = load_instance(instance)
+        sol = load_solution(solution)
+    except InputError as exc:
+        _fail(exc)
+        return
+    violations = verify_solution(loaded.instance, sol)
+    if violations:  # a steering committee never sees an unchecked matching
+        err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
+                  "no report written")
+        for v in violations:
+            err.print(f"  {v}", markup=False)
+        sys.exit(1)
+    html = render_report(loaded.instance, sol, violations, instance.name,
+                         sha_matches=sol.instance.sha256 == loaded.sha256)
+    write_atomic(output, html.encode("utf-8"))
+    out.print(f"{output}: report of {len(sol.partnerships)} partnerships and {len(sol.unmatched)} unmatched "
+              f"mentees ({len(html) // 1024} KiB, no network needed)")
+
+
+@cli.command()
 @click.option("--mentees", type=click.IntRange(min=0), required=True)
 @click.option("--mentors", type=click.IntRange(min=0), required=True)
 @click.option("--donors", type=click.IntRange(min=0), default=0, show_default=True)

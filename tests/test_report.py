@@ -1,0 +1,102 @@
+"""``wopmatch report``: a self-contained HTML file, checked in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wopmatch.cli.main import cli
+from wopmatch.generator import generate
+from wopmatch.models import load_instance, load_solution, parse_instance
+from wopmatch.models.io import instance_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "instances" / "demo.json"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# CI installs Debian's chromium and sets this, so a missing browser fails there instead of skipping.
+REQUIRE_BROWSER = os.environ.get("WOPMATCH_REQUIRE_BROWSER") == "1"
+
+
+def _report(tmp_path: Path, instance: Path, *solve_args: str) -> tuple[Path, Path]:
+    runner = CliRunner()
+    sol = tmp_path / "solution.json"
+    r = runner.invoke(cli, ["solve", str(instance), "-o", str(sol), "--quiet", *solve_args])
+    assert r.exit_code == 0, r.output
+    html = tmp_path / "report.html"
+    r = runner.invoke(cli, ["report", str(instance), str(sol), "-o", str(html)])
+    assert r.exit_code == 0, r.output
+    return html, sol
+
+
+def test_report_is_self_contained_and_escapes_instance_text(tmp_path):
+    raw = generate(30, 8, donors=2, seed=4)
+    raw["operators"][0]["name"] = "<script>alert('x')</script> & Co"
+    src = tmp_path / "round.json"
+    src.write_bytes(instance_bytes(parse_instance(raw)))
+    html_path, _ = _report(tmp_path, src)
+    html = html_path.read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    for needle in ("http://", "https://", "<script", "<link", "@import", "url("):
+        if needle == "http://":  # only the SVG namespace, which is not fetched
+            assert html.count(needle) == html.count('xmlns="http://www.w3.org/2000/svg"')
+        else:
+            assert needle not in html, needle
+
+
+def test_report_refuses_a_solution_that_does_not_verify(tmp_path):
+    _, sol = _report(tmp_path, DEMO)
+    other = tmp_path / "other.json"
+    other.write_bytes(instance_bytes(parse_instance(generate(10, 3, seed=9))))
+    out = tmp_path / "wrong.html"
+    r = CliRunner().invoke(cli, ["report", str(other), str(sol), "-o", str(out)])
+    assert r.exit_code == 1 and "no report written" in r.output and not out.exists()
+    r = CliRunner().invoke(cli, ["report", str(DEMO), str(sol), "-o", str(tmp_path / "r.pdf")])
+    assert r.exit_code == 1 and ".html" in r.output
+
+
+@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_BROWSER, reason="Debian's chromium is not installed")
+def test_report_renders_in_headless_chromium_with_no_errors_and_no_network(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    html, sol_path = _report(tmp_path, DEMO)
+    inst, sol = load_instance(DEMO).instance, load_solution(sol_path)
+    ops = {op.id: op for op in inst.operators}
+    located_ops = [op for op in inst.operators if op.location is not None and (op.mentee or op.mentor)]
+    located_links = [p for p in sol.partnerships if ops[p.mentee].location and ops[p.mentor].location]
+
+    errors, requests = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(html.as_uri(), wait_until="load")
+            assert page.title().startswith("WOP matching")
+            assert page.inner_text("#fig-matched") == f"{len(sol.partnerships)} / " \
+                f"{sum(op.mentee is not None for op in inst.operators)}"
+            assert page.inner_text("#status") == sol.status
+            assert page.locator("#partnership-table tbody tr").count() == len(sol.partnerships)
+            assert page.locator("#unmatched-table tbody tr").count() == len(sol.unmatched)
+            assert page.locator("svg#world-map circle").count() == len(located_ops)
+            assert page.locator("svg#world-map path.link").count() == len(located_links)
+            assert page.locator("svg.chart").count() == 3  # regions, work areas, donors
+            box = page.locator("svg#world-map").bounding_box()
+            assert box is not None and box["width"] > 800 and box["height"] > 350  # drawn, at its 2:1 shape
+            land = page.locator("svg#world-map path.land").bounding_box()
+            assert land is not None and land["width"] > 0.9 * box["width"]
+            shot = page.screenshot(full_page=True)
+            assert len(shot) > 10_000
+        finally:
+            browser.close()
+    assert errors == []
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    assert requests == [html.as_uri()]  # the page itself and nothing else
