@@ -28,9 +28,9 @@ def op(ident: str, *, region: str = "asia", country: str = "PH", languages=("en"
     return rec
 
 
-def solve_checked(inst: Instance, policy: str = "optimal", **kw: Any):
+def solve_checked(inst: Instance, policy: str = "optimal", alternates: int = 0, **kw: Any):
     """Solve and insist the independent verifier accepted the solution."""
-    s = solve(inst, "0" * 64, policy, SolveOptions(**kw))
+    s = solve(inst, "0" * 64, policy, SolveOptions(**kw), alternates=alternates)
     assert s.verification is not None and s.verification.ok, s.verification
     return s
 

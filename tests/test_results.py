@@ -53,6 +53,7 @@ def test_solve_to_a_workbook_writes_result_sheets_and_the_json_beside_it(tmp_pat
     load = {m["mentor"]: m["load"] for m in _rows(wb["mentors"])}
     assert sum(load.values()) == len(sol.partnerships)
     summary = {row["figure"]: row["value"] for row in _rows(wb["summary"])}
+    wb.close()
     assert summary["status"] == sol.status and summary["mentees matched"] == len(sol.partnerships)
     assert summary["verified"] == "yes"
 

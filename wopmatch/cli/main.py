@@ -102,9 +102,11 @@ def validate(instance: Path) -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="How the optimal policy solves: auto = flow without donors, lagrangian-mip with donors.")
+@click.option("--alternates", type=click.IntRange(min=0, max=50), default=0, show_default=True,
+              help="List each mentee's K best runner-up mentors and why each was not chosen.")
 @click.option("--quiet", is_flag=True, help="No summary table.")
 def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float], workers: int, seed: int,
-          method: str, quiet: bool) -> None:
+          method: str, alternates: int, quiet: bool) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
     kind = _output_kind(output, "a solution")
     _check_output(output, instance, folder_ok=kind == "csv")
@@ -118,7 +120,7 @@ def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float]
     options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method)
     try:
         with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
-            solution = solve_instance(loaded.instance, loaded.sha256, policy, options)
+            solution = solve_instance(loaded.instance, loaded.sha256, policy, options, alternates=alternates)
     except SolveError as exc:
         err.print(f"[bold red]error[/]: {exc}", markup=True)
         sys.exit(1)

@@ -76,6 +76,27 @@ class Unmatched(_Schema):
     detail: str = ""
 
 
+AlternateStatus = Literal["available", "lower_score", "full", "budget"]
+
+
+class Alternate(_Schema):
+    """A runner-up mentor for a mentee, and why the matching did not use it."""
+
+    mentor: str
+    score: float
+    cost: int
+    status: AlternateStatus = Field(description=(
+        "full: the mentor has no free place in this matching; budget: it has room but no donor that "
+        "could fund the pair has budget or count left; lower_score: it has room and funding but scores "
+        "below the mentee's partner; available: it has room and funding and scores at least as well "
+        "(or the mentee is unmatched)."))
+
+
+class MenteeAlternates(_Schema):
+    mentee: str
+    alternates: list[Alternate] = Field(default_factory=list, description="Best first: score, then mentor order.")
+
+
 class DonorUse(_Schema):
     id: str
     budget: int
@@ -125,5 +146,7 @@ class Solution(_Schema):
     partnerships: list[Partnership] = Field(default_factory=list)
     unmatched: list[Unmatched] = Field(default_factory=list)
     donors: list[DonorUse] = Field(default_factory=list)
+    alternates: Optional[list[MenteeAlternates]] = Field(
+        default=None, description="Runner-up mentors of every mentee (solve --alternates K); absent if not asked.")
     stats: Stats
     verification: Optional[Verification] = None

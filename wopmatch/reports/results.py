@@ -2,8 +2,10 @@
 
 Sheets: ``summary`` (headline figures), ``partnerships`` (with operator names,
 countries, shared languages, focus areas, distance, score, cost and donor),
-``unmatched`` (with the reason), ``donors`` (budget use) and ``mentors``
-(load against capacity). The JSON solution is written beside them.
+``unmatched`` (with the reason), ``donors`` (budget use), ``mentors``
+(load against capacity) and, with ``--alternates K``, ``alternates`` (each
+mentee's runner-up mentors and why each was not chosen). The JSON solution is
+written beside them.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def result_tables(instance: Instance, solution: Solution) -> dict[str, Sheet]:
                   for d in solution.donors]
     mentors = [[op.id, op.name, op.country, op.region, op.mentor.capacity, load.get(op.id, 0),
                 op.mentor.capacity - load.get(op.id, 0)] for op in instance.operators if op.mentor is not None]
-    return {
+    tables = {
         "summary": (["figure", "value"], summary_rows(instance, solution)),
         "partnerships": (["mentee", "mentee_name", "mentee_country", "mentee_region", "mentor", "mentor_name",
                           "mentor_country", "mentor_region", "shared_languages", "focus_areas", "distance_km",
@@ -52,6 +54,14 @@ def result_tables(instance: Instance, solution: Solution) -> dict[str, Sheet]:
                    donor_rows),
         "mentors": (["mentor", "name", "country", "region", "capacity", "load", "free"], mentors),
     }
+    if solution.alternates is not None:
+        partner = {p.mentee: p.mentor for p in solution.partnerships}
+        rows = [[a.mentee, _name(ops.get(a.mentee)), partner.get(a.mentee), rank, alt.mentor,
+                 _name(ops.get(alt.mentor)), alt.score, alt.cost, alt.status]
+                for a in solution.alternates for rank, alt in enumerate(a.alternates, start=1)]
+        tables["alternates"] = (["mentee", "mentee_name", "partner", "rank", "alternate", "alternate_name", "score",
+                                 "cost", "status"], rows)
+    return tables
 
 
 def summary_rows(instance: Instance, solution: Solution) -> list[list[Any]]:

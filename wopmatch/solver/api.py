@@ -8,6 +8,7 @@ from typing import Optional
 
 from ..models.instance import Instance
 from ..models.solution import Solution, Verification
+from .alternates import find_alternates
 from .decode import RunInfo, infeasible_solution, to_solution
 from .encoding import build_graph
 from .policies import ORTOOLS_VERSION, SolveOptions, choose_method, get_policy
@@ -15,8 +16,9 @@ from .verify import verify_solution
 
 
 def solve(instance: Instance, sha256: str, policy: str = "optimal",
-          options: Optional[SolveOptions] = None) -> Solution:
-    """Encode, solve with ``policy``, decode, and attach the verifier's report."""
+          options: Optional[SolveOptions] = None, alternates: int = 0) -> Solution:
+    """Encode, solve with ``policy``, decode, add each mentee's ``alternates`` best
+    runner-up mentors if asked, and attach the verifier's report."""
     options = options or SolveOptions()
     chosen = get_policy(policy)
     t0 = time.perf_counter()
@@ -36,6 +38,8 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
         info = RunInfo(policy, sha256, build, time.perf_counter() - t1, options.seed, options.workers,
                        options.time_limit)
         solution = to_solution(graph, assignment, info)
+        if alternates > 0:
+            solution = solution.model_copy(update={"alternates": find_alternates(graph, solution, alternates)})
     t2 = time.perf_counter()
     violations = verify_solution(instance, solution)
     stats = solution.stats.model_copy(update={"verify_seconds": round(time.perf_counter() - t2, 4)})

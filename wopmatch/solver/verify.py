@@ -219,6 +219,63 @@ class _Verifier:
                     out.append(f"status optimal but bound.{name} {b} differs from the objective {val}")
 
         out.extend(self.check_unmatched(s, seen, load, spent, funded, check_reasons))
+        if s.alternates is not None:
+            out.extend(self.check_alternates(s, load, spent, funded))
+        return out
+
+    def check_alternates(self, s: Solution, load: Counter[str], spent: Counter[str],
+                         funded: Counter[str]) -> list[str]:
+        """Each listed alternate is an eligible pair other than the partner, best
+        first, and its status is what the matching makes it (see alternates.py)."""
+        out: list[str] = []
+        partner = {p.mentee: p for p in s.partnerships}
+        listed: set[str] = set()
+        for entry in s.alternates or []:
+            where = f"alternates of {entry.mentee}"
+            mentee = self.ops.get(entry.mentee)
+            if mentee is None or mentee.mentee is None:
+                out.append(f"{where}: not an operator with a mentee profile")
+                continue
+            if entry.mentee in listed:
+                out.append(f"{where}: listed twice")
+            listed.add(entry.mentee)
+            mine = partner.get(entry.mentee)
+            previous = math.inf
+            for alt in entry.alternates:
+                here = f"{where}: {alt.mentor}"
+                mentor = self.ops.get(alt.mentor)
+                if mentor is None or mentor.mentor is None:
+                    out.append(f"{here}: not an operator with a mentor profile")
+                    continue
+                if mine is not None and alt.mentor == mine.mentor:
+                    out.append(f"{here}: is the mentee's own partner")
+                p = self.pair(mentee, mentor)
+                failed = self.failed_filter(mentee, mentor, p)
+                if failed:
+                    out.append(f"{here}: pair is not eligible ({failed})")
+                if abs(alt.score - p["score"]) > SCORE_TOL or abs(alt.cost - p["raw_cost"]) > 0.5 + 1e-6:
+                    out.append(f"{here}: score/cost {alt.score}/{alt.cost}, recomputed "
+                               f"{p['score']:.9f}/{p['raw_cost']:.2f}")
+                if alt.score > previous + SCORE_TOL:
+                    out.append(f"{here}: listed after a lower score ({previous})")
+                previous = alt.score
+                full = load[alt.mentor] >= mentor.mentor.capacity
+                fundable = not self.inst.donors or any(
+                    self.can_fund(d, mentee, p, alt.cost) and d.budget - spent[d.id] >= alt.cost
+                    and (d.max_partnerships is None or funded[d.id] < d.max_partnerships)
+                    for d in self.inst.donors)
+                if full:
+                    allowed = {"full"}
+                elif not fundable:
+                    allowed = {"budget"}
+                elif mine is None:
+                    allowed = {"available"}
+                elif abs(alt.score - mine.score) <= SCORE_TOL:
+                    allowed = {"available", "lower_score"}
+                else:
+                    allowed = {"lower_score"} if alt.score < mine.score else {"available"}
+                if alt.status not in allowed:
+                    out.append(f"{here}: status {alt.status}, but the matching makes it {' or '.join(sorted(allowed))}")
         return out
 
     def pinned_overruns(self) -> list[str]:
