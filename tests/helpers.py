@@ -28,9 +28,11 @@ def op(ident: str, *, region: str = "asia", country: str = "PH", languages=("en"
     return rec
 
 
-def solve_checked(inst: Instance, policy: str = "optimal", alternates: int = 0, **kw: Any):
+def solve_checked(inst: Instance, policy: str = "optimal", alternates: int = 0, prefer=(), change_penalty=1.0,
+                  **kw: Any):
     """Solve and insist the independent verifier accepted the solution."""
-    s = solve(inst, "0" * 64, policy, SolveOptions(**kw), alternates=alternates)
+    s = solve(inst, "0" * 64, policy, SolveOptions(**kw), alternates=alternates, prefer=prefer,
+              change_penalty=change_penalty)
     assert s.verification is not None and s.verification.ok, s.verification
     return s
 
@@ -97,9 +99,9 @@ def tiny_instances(draw, max_ops: int = 6, donors: Optional[bool] = None) -> dic
     return raw
 
 
-def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
-    """Lexicographic optimum (coverage, quality, cost) by enumerating every
-    matching, or None when the pinned partnerships cannot fit."""
+def feasible_matchings(inst: Instance):
+    """Every matching that respects capacities, budgets and pins: lists of
+    (mentee, mentor, donor, weight, score, cost). Tiny instances only."""
     table = independent_pair_table(inst)
     ops = {o.id: o for o in inst.operators}
     pinned = {p.mentee: p for p in inst.pinned}
@@ -123,13 +125,11 @@ def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
                 choices.append((mo, None, t["score"], t["cost"]))
         options.append(choices)
     mentee_ids = [o.id for o in inst.operators if o.mentee is not None]
-    best: list[tuple[float, float, int]] = []
     for combo in itertools.product(*options):
         load: dict[str, int] = {}
         spent: dict[str, int] = {}
         count: dict[str, int] = {}
-        cov = qual = 0.0
-        cost = 0
+        chosen = []
         for mid, ch in zip(mentee_ids, combo, strict=True):
             if ch is None:
                 continue
@@ -138,17 +138,21 @@ def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
             if donor is not None:
                 spent[donor] = spent.get(donor, 0) + c
                 count[donor] = count.get(donor, 0) + 1
-            w = ops[mid].mentee.weight  # type: ignore[union-attr]
-            cov += w
-            qual += w * score
-            cost += c
+            chosen.append((mid, mentor, donor, ops[mid].mentee.weight, score, c))  # type: ignore[union-attr]
         if any(n > ops[m].mentor.capacity for m, n in load.items()):  # type: ignore[union-attr]
             continue
         if any(spent.get(d.id, 0) > d.budget or (d.max_partnerships is not None
                                                   and count.get(d.id, 0) > d.max_partnerships)
                for d in inst.donors):
             continue
-        best.append((cov, qual, cost))
+        yield chosen
+
+
+def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
+    """Lexicographic optimum (coverage, quality, cost) by enumerating every
+    matching, or None when the pinned partnerships cannot fit."""
+    best = [(sum(w for *_, w, _, _ in m), sum(w * q for *_, w, q, _ in m), sum(c for *_, c in m))
+            for m in feasible_matchings(inst)]
     if not best:
         return None
     top_cov = max(b[0] for b in best)
@@ -156,6 +160,16 @@ def brute_force(inst: Instance) -> Optional[tuple[float, float, int]]:
     top_q = max(b[1] for b in at_cov)
     at_q = [b for b in at_cov if b[1] >= top_q - 1e-7]
     return top_cov, top_q, min(b[2] for b in at_q)
+
+
+def brute_force_kept(inst: Instance, keep: set[tuple[str, str]]) -> Optional[tuple[float, float]]:
+    """Maximum coverage, then the most weight of ``keep`` pairs kept: by enumeration."""
+    best = [(sum(w for *_, w, _, _ in m), sum(w for me, mo, _, w, _, _ in m if (me, mo) in keep))
+            for m in feasible_matchings(inst)]
+    if not best:
+        return None
+    top_cov = max(b[0] for b in best)
+    return top_cov, max(b[1] for b in best if math.isclose(b[0], top_cov, abs_tol=1e-9))
 
 
 def assert_lexicographic_optimum(s, expected: Optional[tuple[float, float, int]]) -> None:

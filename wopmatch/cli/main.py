@@ -16,8 +16,9 @@ from rich.console import Console
 
 from ..generator import generate as generate_instance
 from ..generator import to_json_bytes
-from ..models import InputError, Instance, Solution, load_instance, load_solution, solution_bytes, write_atomic
+from ..models import InputError, Instance, Problem, Solution, load_instance, load_solution, solution_bytes, write_atomic
 from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
+from ..models.rounds import DEFAULT_CHANGE_PENALTY, carry_over, round_changes
 from ..models.tables import TableWriteError
 from ..reports.results import results_csv_files, results_workbook_bytes
 from ..solver.api import solve as solve_instance
@@ -104,38 +105,97 @@ def validate(instance: Path) -> None:
               help="How the optimal policy solves: auto = flow without donors, lagrangian-mip with donors.")
 @click.option("--alternates", type=click.IntRange(min=0, max=50), default=0, show_default=True,
               help="List each mentee's K best runner-up mentors and why each was not chosen.")
+@click.option("--previous", type=click.Path(path_type=Path), default=None,
+              help="Solution of an earlier round whose partnerships are still running (docs/rounds.md).")
+@click.option("--ended", multiple=True, metavar="MENTEE",
+              help="With --previous: this mentee's partnership has ended (repeatable).")
+@click.option("--forbid-repeat", is_flag=True, help="With --previous: never form a previous pair again.")
+@click.option("--keep-stable", is_flag=True,
+              help="With --previous: re-match freely but change as few running partnerships as possible.")
+@click.option("--change-penalty", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_CHANGE_PENALTY,
+              show_default=True, help="With --keep-stable: score a kept partnership is worth (x mentee weight).")
 @click.option("--quiet", is_flag=True, help="No summary table.")
 def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float], workers: int, seed: int,
-          method: str, alternates: int, quiet: bool) -> None:
+          method: str, alternates: int, previous: Optional[Path], ended: tuple[str, ...], forbid_repeat: bool,
+          keep_stable: bool, change_penalty: float, quiet: bool) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
     kind = _output_kind(output, "a solution")
-    _check_output(output, instance, folder_ok=kind == "csv")
+    if previous is None and (ended or forbid_repeat or keep_stable):
+        raise click.UsageError("--ended, --forbid-repeat and --keep-stable need --previous")
+    inputs = (instance,) if previous is None else (instance, previous)
+    _check_output(output, *inputs, folder_ok=kind == "csv")
     if kind == "xlsx":
-        _check_output(output.with_suffix(".json"), instance)
+        _check_output(output.with_suffix(".json"), *inputs)
     try:
         loaded = load_instance(instance)
+        carry = None
+        if previous is not None:
+            old = load_solution(previous)
+            carry = carry_over(loaded.instance, old, _sha256(previous), ended, forbid_repeat, keep_stable,
+                               change_penalty)
+            unknown = sorted(set(ended) - {p.mentee for p in old.partnerships})
+            if unknown:
+                raise InputError([Problem("--ended", f"{m!r} has no partnership in the previous round")
+                                  for m in unknown], str(previous))
     except InputError as exc:
         _fail(exc)
         return
     options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method)
     try:
         with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
-            solution = solve_instance(loaded.instance, loaded.sha256, policy, options, alternates=alternates)
+            solution = solve_instance(carry.instance if carry else loaded.instance, loaded.sha256, policy, options,
+                                      alternates=alternates, prefer=carry.prefer if carry else (),
+                                      change_penalty=change_penalty)
     except SolveError as exc:
         err.print(f"[bold red]error[/]: {exc}", markup=True)
         sys.exit(1)
+    if carry is not None:
+        solution = solution.model_copy(update={"round": carry.info.model_copy(
+            update={"changes": round_changes(old, solution)})})
     if solution.verification is not None and not solution.verification.ok:
         err.print("[bold red]internal error[/]: the verifier rejected the solution; nothing was written")
         for v in solution.verification.violations:
             err.print(f"  {v}", markup=False)
         sys.exit(1)
-    written = _write_solution(output, kind, loaded.instance, solution)
+    written = _write_solution(output, kind, carry.instance if carry else loaded.instance, solution)
     if not quiet:
         print_summary(out, loaded.instance, solution)
         out.print(f"solution written to {written}")
     if solution.status == "infeasible":
         err.print(f"[bold red]infeasible[/]: {solution.message}", markup=True)
         sys.exit(1)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _with_previous(instance: Instance, sol: Solution, previous: Optional[Path]) -> tuple[Instance, list[str]]:
+    """The instance SOLUTION was solved against: with the previous round's
+    partnerships carried as it records (solve --previous). Also the problems of
+    the round record itself: a previous solution that is not the one recorded,
+    or changes that do not match the two solutions."""
+    if sol.round is None:
+        if previous is not None:
+            raise InputError([Problem("--previous", "this solution was not solved with --previous")], str(previous))
+        return instance, []
+    if previous is None:
+        raise InputError([Problem("round", "this solution carries an earlier round's partnerships; "
+                                           "give that round's solution with --previous")], "solution")
+    old = load_solution(previous)
+    problems = []
+    if _sha256(previous) != sol.round.previous_sha256:
+        problems.append(f"round: {previous} is not the previous solution this one was solved with (sha256 differs)")
+    r = sol.round
+    carry = carry_over(instance, old, r.previous_sha256, r.ended, r.forbid_repeat, r.mode == "keep_stable",
+                       r.change_penalty or DEFAULT_CHANGE_PENALTY)
+    if carry.info.model_copy(update={"changes": []}) != r.model_copy(update={"changes": []}):
+        problems.append("round: the carried, dropped or forbidden partnerships recorded differ from a re-run")
+    if round_changes(old, sol) != r.changes:
+        problems.append("round: the changes recorded differ from the two solutions")
+    return carry.instance, problems
 
 
 def _write_solution(output: Path, kind: OutputKind, instance: Instance, solution: Solution) -> str:
@@ -158,15 +218,18 @@ def _write_solution(output: Path, kind: OutputKind, instance: Instance, solution
 @cli.command()
 @click.argument("instance", type=click.Path(path_type=Path))
 @click.argument("solution", type=click.Path(path_type=Path))
-def verify(instance: Path, solution: Path) -> None:
+@click.option("--previous", type=click.Path(path_type=Path), default=None,
+              help="The earlier round's solution, for a SOLUTION solved with --previous.")
+def verify(instance: Path, solution: Path, previous: Optional[Path]) -> None:
     """Re-check SOLUTION against INSTANCE independently; exit 1 on any violation."""
     try:
         loaded = load_instance(instance)
         sol = load_solution(solution)
+        effective, round_problems = _with_previous(loaded.instance, sol, previous)
     except InputError as exc:
         _fail(exc)
         return
-    violations = verify_solution(loaded.instance, sol, sha256=loaded.sha256)
+    violations = round_problems + verify_solution(effective, sol, sha256=loaded.sha256)
     if violations:
         err.print(f"[bold red]{len(violations)} violation(s)[/]")
         for v in violations:
@@ -180,7 +243,9 @@ def verify(instance: Path, solution: Path) -> None:
 @click.argument("instance", type=click.Path(path_type=Path))
 @click.argument("solution", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="report.html to write.")
-def report(instance: Path, solution: Path, output: Path) -> None:
+@click.option("--previous", type=click.Path(path_type=Path), default=None,
+              help="The earlier round's solution, for a SOLUTION solved with --previous.")
+def report(instance: Path, solution: Path, output: Path, previous: Optional[Path]) -> None:
     """Write one self-contained HTML report of SOLUTION for a steering committee."""
     from ..reports.html import render_report
 
@@ -191,17 +256,18 @@ def report(instance: Path, solution: Path, output: Path) -> None:
     try:
         loaded = load_instance(instance)
         sol = load_solution(solution)
+        effective, round_problems = _with_previous(loaded.instance, sol, previous)
     except InputError as exc:
         _fail(exc)
         return
-    violations = verify_solution(loaded.instance, sol)
+    violations = round_problems + verify_solution(effective, sol)
     if violations:  # a steering committee never sees an unchecked matching
         err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
                   "no report written")
         for v in violations:
             err.print(f"  {v}", markup=False)
         sys.exit(1)
-    html = render_report(loaded.instance, sol, violations, instance.name,
+    html = render_report(effective, sol, violations, instance.name,
                          sha_matches=sol.instance.sha256 == loaded.sha256)
     write_atomic(output, html.encode("utf-8"))
     out.print(f"{output}: report of {len(sol.partnerships)} partnerships and {len(sol.unmatched)} unmatched "

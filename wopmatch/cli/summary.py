@@ -52,3 +52,20 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
             used = d.committed / d.budget if d.budget else 0.0
             donors.add_row(d.id, str(d.partnerships), f"{d.committed:,}", f"{d.budget:,}", _pct(used))
         console.print(donors)
+
+    if s.round is not None:
+        r = s.round
+        kinds = Counter(c.change for c in r.changes)
+        title = ("previous round: " + (f"{r.carried} partnership(s) carried as pinned" if r.mode == "carried"
+                 else f"re-matched keeping partnerships where possible (change penalty {r.change_penalty:g})"))
+        changes = Table(title=title)
+        for col in ("kept", "moved", "ended", "new"):
+            changes.add_column(col, justify="right")
+        changes.add_row(*(str(kinds.get(k, 0)) for k in ("kept", "moved", "ended", "new")))
+        console.print(changes)
+        for c in r.changes:
+            if c.change in ("moved", "ended"):
+                after = f"now with {c.mentor_after}" if c.mentor_after else "no partner now"
+                console.print(f"  {c.change}: {c.mentee} (was with {c.mentor_before}; {after})", markup=False)
+        for note in r.dropped:
+            console.print(f"  not carried: {note}", markup=False)

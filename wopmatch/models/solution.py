@@ -97,6 +97,29 @@ class MenteeAlternates(_Schema):
     alternates: list[Alternate] = Field(default_factory=list, description="Best first: score, then mentor order.")
 
 
+class RoundChange(_Schema):
+    mentee: str
+    change: Literal["kept", "moved", "ended", "new"]
+    mentor_before: Optional[str] = None
+    mentor_after: Optional[str] = None
+    donor_before: Optional[str] = None
+    donor_after: Optional[str] = None
+
+
+class RoundInfo(_Schema):
+    """How an earlier round's partnerships entered this one (solve --previous)."""
+
+    previous_sha256: str = Field(description="SHA-256 of the previous solution file's bytes.")
+    mode: Literal["carried", "keep_stable"]
+    ended: list[str] = Field(default_factory=list, description="Mentees whose partnership ended (--ended).")
+    forbid_repeat: bool = False
+    change_penalty: Optional[float] = Field(default=None, description="keep_stable: bonus per kept partnership.")
+    carried: int = Field(default=0, description="Previous partnerships pinned in this round.")
+    forbidden_repeats: int = 0
+    dropped: list[str] = Field(default_factory=list, description="Previous partnerships not carried, and why.")
+    changes: list[RoundChange] = Field(default_factory=list)
+
+
 class DonorUse(_Schema):
     id: str
     budget: int
@@ -146,6 +169,7 @@ class Solution(_Schema):
     partnerships: list[Partnership] = Field(default_factory=list)
     unmatched: list[Unmatched] = Field(default_factory=list)
     donors: list[DonorUse] = Field(default_factory=list)
+    round: Optional[RoundInfo] = Field(default=None, description="Set when solved with --previous.")
     alternates: Optional[list[MenteeAlternates]] = Field(
         default=None, description="Runner-up mentors of every mentee (solve --alternates K); absent if not asked.")
     stats: Stats

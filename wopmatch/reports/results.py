@@ -3,8 +3,9 @@
 Sheets: ``summary`` (headline figures), ``partnerships`` (with operator names,
 countries, shared languages, focus areas, distance, score, cost and donor),
 ``unmatched`` (with the reason), ``donors`` (budget use), ``mentors``
-(load against capacity) and, with ``--alternates K``, ``alternates`` (each
-mentee's runner-up mentors and why each was not chosen). The JSON solution is
+(load against capacity), with ``--alternates K`` ``alternates`` (each
+mentee's runner-up mentors and why each was not chosen), and with
+``--previous`` ``changes`` (kept, moved, ended, new against the earlier round). The JSON solution is
 written beside them.
 """
 
@@ -61,6 +62,10 @@ def result_tables(instance: Instance, solution: Solution) -> dict[str, Sheet]:
                 for a in solution.alternates for rank, alt in enumerate(a.alternates, start=1)]
         tables["alternates"] = (["mentee", "mentee_name", "partner", "rank", "alternate", "alternate_name", "score",
                                  "cost", "status"], rows)
+    if solution.round is not None:
+        tables["changes"] = (["mentee", "change", "mentor_before", "mentor_after", "donor_before", "donor_after"],
+                             [[c.mentee, c.change, c.mentor_before, c.mentor_after, c.donor_before, c.donor_after]
+                              for c in solution.round.changes])
     return tables
 
 

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, Sequence
+
+import numpy as np
 
 from ..models.instance import Instance
 from ..models.solution import Solution, Verification
 from .alternates import find_alternates
 from .decode import RunInfo, infeasible_solution, to_solution
-from .encoding import build_graph
-from .policies import ORTOOLS_VERSION, SolveOptions, choose_method, get_policy
+from .encoding import CandidateGraph, build_graph
+from .policies import ORTOOLS_VERSION, SolveOptions, UnsupportedMethodError, choose_method, get_policy
 from .verify import verify_solution
 
 
 def solve(instance: Instance, sha256: str, policy: str = "optimal",
-          options: Optional[SolveOptions] = None, alternates: int = 0) -> Solution:
+          options: Optional[SolveOptions] = None, alternates: int = 0,
+          prefer: Sequence[tuple[str, str]] = (), change_penalty: float = 1.0) -> Solution:
     """Encode, solve with ``policy``, decode, add each mentee's ``alternates`` best
-    runner-up mentors if asked, and attach the verifier's report."""
+    runner-up mentors if asked, and attach the verifier's report.
+
+    ``prefer``: (mentee, mentor) pairs to keep where possible (a previous round's,
+    ``--keep-stable``): each one chosen earns ``change_penalty`` x the mentee's
+    weight in the quality stage, on the score scale (see stability_scores)."""
     options = options or SolveOptions()
     chosen = get_policy(policy)
     t0 = time.perf_counter()
@@ -27,6 +34,10 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
         n_mentees = sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)
         n_mentors = sum(op.mentor is not None for op in instance.operators)
         method = choose_method(options.method, bool(instance.donors), n_mentees * n_mentors)
+        if prefer and method == "flow-pricing":  # pricing encodes its own scores: use the whole graph
+            if options.method == "flow-pricing":
+                raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
+            method = "flow"
     graph = build_graph(instance, candidates=method != "flow-pricing")
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)
@@ -34,10 +45,19 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
         solution = infeasible_solution(graph, info, f"ortools {ORTOOLS_VERSION}")
     else:
         t1 = time.perf_counter()
-        assignment = chosen.solve(graph, options if method is None else replace(options, method=method))
+        solve_graph = replace(graph, score=stability_scores(graph, prefer, change_penalty)) if prefer else graph
+        assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method))
+        if prefer:  # the bound is of the penalised quality, not of the quality reported
+            assignment = replace(assignment, bound_quality_units=None, method=assignment.method + "+keep-stable")
         info = RunInfo(policy, sha256, build, time.perf_counter() - t1, options.seed, options.workers,
                        options.time_limit)
         solution = to_solution(graph, assignment, info)
+        if prefer:
+            solution = solution.model_copy(update={
+                "bound": solution.bound.model_copy(update={"quality": None}),
+                "gap": solution.gap.model_copy(update={"quality": None}),
+                "message": (solution.message + "; " if solution.message else "") +
+                "keep-stable: quality was optimised with a change penalty, so no quality bound is given"})
         if alternates > 0:
             solution = solution.model_copy(update={"alternates": find_alternates(graph, solution, alternates)})
     t2 = time.perf_counter()
@@ -45,3 +65,15 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     stats = solution.stats.model_copy(update={"verify_seconds": round(time.perf_counter() - t2, 4)})
     return solution.model_copy(update={"stats": stats,
                                        "verification": Verification(ok=not violations, violations=violations)})
+
+
+def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penalty: float) -> np.ndarray:
+    """Scores the policies optimise under --keep-stable: (score + penalty) for the
+    preferred pairs, score for the others, all divided by (1 + penalty) so they
+    stay in [0, 1]. Coverage is untouched; in the quality stage each preferred pair
+    kept is worth ``penalty`` x its mentee's weight more than its own score, so a
+    change is made only if it gains more quality than that (docs/rounds.md)."""
+    idx = np.array([k for k in (g.candidate(a, b) for a, b in prefer) if k >= 0], dtype=np.int64)
+    score = g.score.astype(np.float64).copy()
+    score[idx] += penalty
+    return score / (1.0 + penalty)
