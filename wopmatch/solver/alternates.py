@@ -35,17 +35,18 @@ def find_alternates(g: CandidateGraph, solution: Solution, k: int) -> list[Mente
     partner = np.full(n, -1, np.int64)
     partner_score = np.full(n, -np.inf)
     load = np.zeros(m, np.int64)
+    left = g.budget.copy()  # the graph's capacities, budgets and counts are those left after the pins
+    count_left = g.max_count.copy()
     for p in solution.partnerships:
         i, j = mentee_at[p.mentee], mentor_at[p.mentor]
         partner[i], partner_score[i] = j, p.score
+        if p.pinned:
+            continue
         load[j] += 1
+        if p.donor is not None:
+            left[donor_at[p.donor]] -= p.cost
+            count_left[donor_at[p.donor]] -= 1
     room = load < g.capacity
-    left = g.budget.copy()
-    count_left = g.max_count.copy()
-    for d in solution.donors:
-        x = donor_at[d.id]
-        left[x] -= d.committed
-        count_left[x] -= d.partnerships
 
     out: list[MenteeAlternates] = []
     step = max(1, BLOCK_PAIRS // max(1, m))
