@@ -45,13 +45,15 @@ K_MENTEE = 16
 #: Best mentees per mentor, per unit of capacity, in the first working set.
 K_MENTOR = 8
 #: Violating pairs added per mentee in a pricing round (the most negative first).
-#: Measured at 20,000 x 5,000: 32 -> 8 rounds, 58.9 s; 64 -> 6 rounds, 53.0 s;
-#: 128 -> 5 rounds, 49.8 s (each round re-solves the flow from scratch).
+#: Measured at 20,000 x 5,000 with KEEP_PER_MENTEE = 32: 128 -> 6 rounds, 36.9 s;
+#: 64 -> 7 rounds, 40.4 s; (32 added, 16 kept) -> 9 rounds, 37.3 s; without
+#: dropping pairs, 32 -> 8 rounds, 51.5 s (each round re-solves the flow from scratch).
 ADD_PER_MENTEE = 128
 #: From this many free-mentee x mentor pairs on (100,000 x 20,000), memory rules:
-#: 32 additions per mentee a round and no kept pairs. Measured there: with 128 and
-#: a 2 GB cache, 7 rounds and 1,384 s but a 12.0 GB peak; with 32 and none, 13
-#: rounds, 1,881 s and 7.5 GB (the 8 GB target).
+#: no kept pairs (each pass encodes its blocks again), and ADD_PER_MENTEE_LARGE
+#: additions. Measured there before pairs were dropped between rounds: 128 with a
+#: 2 GB cache, 12.0 GB peak; 32 without, 13 rounds, 1,881 s, 7.5 GB. Since: 128
+#: without, 9 rounds, 925 s, 5.4 GB.
 LARGE_PAIRS = 1_000_000_000
 ADD_PER_MENTEE_LARGE = 128
 MAX_ROUNDS = 50
