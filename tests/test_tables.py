@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,31 @@ def test_convert_refuses_lossy_output_and_unknown_suffixes(tmp_path):
 def test_the_shipped_demo_workbook_is_the_demo_round():
     root = Path(__file__).resolve().parents[1] / "instances"
     assert load_instance(root / "demo.xlsx").instance == load_instance(root / "demo.json").instance
+
+
+def _comma_locale(cell: str) -> str:
+    """How such a locale writes a cell: lists with ',', numbers with a decimal comma."""
+    try:
+        float(cell)
+    except ValueError:
+        return cell.replace("; ", ", ")
+    return cell.replace(".", ",")
+
+
+def test_csv_from_a_decimal_comma_locale_reads_the_same(tmp_path):
+    """Spreadsheet programs in such locales separate fields with ';' (lists then use ',')."""
+    import csv
+
+    inst = parse_instance(generate(12, 4, donors=1, seed=8))
+    src = tmp_path / "src"
+    write_folder_atomic(src, instance_files(inst, "csv"))
+    dst = tmp_path / "semicolon"
+    dst.mkdir()
+    for f in src.iterdir():
+        with open(f, newline="", encoding="utf-8") as fh:
+            rows = [[_comma_locale(cell) for cell in row] for row in csv.reader(fh)]
+        with open(dst / f.name, "w", newline="", encoding="utf-8-sig") as fh:  # with a BOM, as Excel writes
+            csv.writer(fh, delimiter=";").writerows(rows)
+    text = (dst / "operators.csv").read_text()
+    assert ";" in text.splitlines()[0] and re.search(r";-?\d+,\d+;", text)  # e.g. a latitude 12,7541
+    assert load_instance(dst).instance == inst

@@ -97,6 +97,7 @@ class Table:
     where: str  # how problems name it: "sheet operators" or "operators.csv"
     header: list[str]
     rows: list[tuple[int, list[Any]]] = field(default_factory=list)  # (row number in the file, cells)
+    decimal_comma: bool = False  # a ';'-separated CSV file: "12,5" in a number column is 12.5
 
 
 def where_cell(table: Table, row: Optional[int] = None, column: Optional[str] = None) -> str:
@@ -111,7 +112,7 @@ def where_cell(table: Table, row: Optional[int] = None, column: Optional[str] = 
 # --------------------------------------------------------------------- reading
 
 
-def _cell(value: Any, kind: Kind) -> Any:
+def _cell(value: Any, kind: Kind, decimal_comma: bool = False) -> Any:
     """A cell as the JSON value it stands for (None: empty). Values that do not
     convert are returned as read, so validation names them in place."""
     if value is None:
@@ -120,6 +121,8 @@ def _cell(value: Any, kind: Kind) -> Any:
         value = value.strip()
         if value == "":
             return None
+        if decimal_comma and kind in ("int", "float") and value.count(",") == 1 and "." not in value:
+            value = value.replace(",", ".")
     if kind == "list":
         text = _number_text(value) if not isinstance(value, str) else value
         return [item.strip() for item in LIST_SEPARATORS.split(text) if item.strip()]
@@ -251,7 +254,8 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
         records = []
         located.records[name] = []
         for row, cells in table.rows:
-            values = {c: _cell(cells[k] if k < len(cells) else None, kinds[c]) for k, c in columns}
+            values = {c: _cell(cells[k] if k < len(cells) else None, kinds[c], table.decimal_comma)
+                      for k, c in columns}
             record = _operator(values, table, row, problems, has_role) if name == "operators" else \
                 {k: v for k, v in values.items() if v is not None}
             records.append(record)
@@ -355,7 +359,7 @@ def _read_settings(table: Table, raw: dict[str, Any], located: _Located, problem
                                     f"setting {key!r} is given twice (first at row {located.settings[key][1]})"))
             continue
         located.settings[key] = (table, row)
-        value = _cell(at.get("value"), SETTINGS[key])
+        value = _cell(at.get("value"), SETTINGS[key], table.decimal_comma)
         if value is None:
             continue  # the default applies
         target = raw
@@ -388,8 +392,22 @@ def read_csv_folder(folder: Any) -> tuple[dict[str, Table], list[Problem]]:
         except OSError as exc:
             problems.append(Problem(path.name, f"cannot read: {exc.strerror}"))
             continue
-        tables[name] = _table_from_rows(name, path.name, csv.reader(io.StringIO(text, newline="")))
+        delimiter = _delimiter(text)
+        tables[name] = _table_from_rows(name, path.name, csv.reader(io.StringIO(text, newline=""),
+                                                                    delimiter=delimiter))
+        tables[name].decimal_comma = delimiter == ";"
     return tables, problems
+
+
+def _delimiter(text: str) -> str:
+    """The field separator, read off the header row: ',' as written here, or the
+    ';' (or tab) that spreadsheet programs use in locales with a decimal comma
+    (in a ';'-separated file a number may then be written 12,5). Column names
+    never contain any of them, so the header decides."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
 
 
 def read_workbook(file: Any, source: str = "") -> tuple[dict[str, Table], list[Problem]]:
