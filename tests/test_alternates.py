@@ -83,5 +83,11 @@ def test_cli_writes_alternates_to_json_and_the_workbook(tmp_path):
     assert [(r[0], r[3], r[4], r[8]) for r in rows] == \
         [(a["mentee"], k, x["mentor"], x["status"]) for a in sol["alternates"]
          for k, x in enumerate(a["alternates"], start=1)]
+    r = runner.invoke(cli, ["report", str(src), str(tmp_path / "r.json"), "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "r.html").read_text()
+    first = next(a for a in sol["alternates"] if a["alternates"] and a["mentee"] in
+                 {p["mentee"] for p in sol["partnerships"]})
+    assert "If the mentor declines" in html and f'{first["alternates"][0]["mentor"]} (' in html
     r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "plain.json"), "--quiet"])
     assert json.loads((tmp_path / "plain.json").read_text())["alternates"] is None  # only when asked

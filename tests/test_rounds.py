@@ -46,7 +46,8 @@ def test_previous_partnerships_are_pinned_with_their_donors_and_changes_reported
         else:  # carried: same mentor, same donor, pinned
             assert (now[p.mentee].mentor, now[p.mentee].donor, now[p.mentee].pinned) == (p.mentor, p.donor, True)
     assert second.round is not None and second.round.carried == len(first.partnerships) - 1
-    assert second.round.changes == round_changes(first, second)
+    assert second.round.changes == round_changes(first, second, [ended])
+    assert next(c for c in second.round.changes if c.mentee == ended).change in ("new", "ended")
     assert {c.change for c in second.round.changes if c.mentee != ended} <= {"kept", "new"}
     # verify (and report) rebuild the carried round; without --previous they say what is missing
     r = _run("verify", src, tmp_path / "r2.json")
@@ -55,6 +56,8 @@ def test_previous_partnerships_are_pinned_with_their_donors_and_changes_reported
     assert r.exit_code == 0, r.output
     r = _run("report", src, tmp_path / "r2.json", "--previous", tmp_path / "r1.json", "-o", tmp_path / "r.html")
     assert r.exit_code == 0, r.output
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="changes"' in html and f"{len(first.partnerships) - 1} running partnership(s) carried" in html
 
 
 def test_verify_rejects_another_previous_solution_or_edited_changes(tmp_path):

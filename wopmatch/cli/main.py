@@ -151,7 +151,7 @@ def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float]
         sys.exit(1)
     if carry is not None:
         solution = solution.model_copy(update={"round": carry.info.model_copy(
-            update={"changes": round_changes(old, solution)})})
+            update={"changes": round_changes(old, solution, ended)})})
     if solution.verification is not None and not solution.verification.ok:
         err.print("[bold red]internal error[/]: the verifier rejected the solution; nothing was written")
         for v in solution.verification.violations:
@@ -193,7 +193,7 @@ def _with_previous(instance: Instance, sol: Solution, previous: Optional[Path]) 
                        r.change_penalty or DEFAULT_CHANGE_PENALTY)
     if carry.info.model_copy(update={"changes": []}) != r.model_copy(update={"changes": []}):
         problems.append("round: the carried, dropped or forbidden partnerships recorded differ from a re-run")
-    if round_changes(old, sol) != r.changes:
+    if round_changes(old, sol, r.ended) != r.changes:
         problems.append("round: the changes recorded differ from the two solutions")
     return carry.instance, problems
 

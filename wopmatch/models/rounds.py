@@ -96,9 +96,11 @@ def carry_over(instance: Instance, previous: Solution, previous_sha256: str, end
     return Carry(parse_instance(new.model_dump(mode="json"), "instance with the previous round"), info, prefer)
 
 
-def round_changes(previous: Solution, current: Solution) -> list[RoundChange]:
+def round_changes(previous: Solution, current: Solution, ended: Iterable[str] = ()) -> list[RoundChange]:
     """Per mentee of either round: kept, moved (other mentor), ended (no partner
-    now) or new (no partner before). Donor switches on a kept pair are noted."""
+    now) or new (no partner before, or its partnership ended by --ended and a new
+    one formed, even with the same mentor). Donors before and after are listed."""
+    ended = set(ended)
     before = {p.mentee: p for p in previous.partnerships}
     after = {p.mentee: p for p in current.partnerships}
     out = []
@@ -106,7 +108,7 @@ def round_changes(previous: Solution, current: Solution) -> list[RoundChange]:
         b, a = before.get(mentee), after.get(mentee)
         kind: Literal["kept", "moved", "ended", "new"]
         if b is not None and a is not None:
-            kind = "kept" if a.mentor == b.mentor else "moved"
+            kind = "new" if mentee in ended else "kept" if a.mentor == b.mentor else "moved"
         else:
             kind = "ended" if b is not None else "new"
         out.append(RoundChange(mentee=mentee, change=kind, mentor_before=b.mentor if b else None,

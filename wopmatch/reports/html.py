@@ -3,8 +3,9 @@
 Everything is inline (styles, SVG charts, the world map's land outline), so
 the file opens from a USB stick with no network. Sections: headline figures,
 a world map of partnerships, coverage by region and by work area, donor
-budget use, every partnership with the reasons for it, and every unmatched
-mentee with its reason. Text from the instance is escaped by Jinja2.
+budget use, every partnership with the reasons for it (and its runner-up
+mentors when the solution lists them), the changes since the previous round
+(solve --previous), and every unmatched mentee with its reason. Text from the instance is escaped by Jinja2.
 """
 
 from __future__ import annotations
@@ -80,7 +81,12 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         "budget": sum(d.budget for d in solution.donors), "committed": sum(d.committed for d in solution.donors),
         "mentors_used": used_mentors, "mentors": n_mentors,
     }
+    changes: dict[str, list[Any]] = {k: [] for k in ("kept", "moved", "ended", "new")}
+    for c in solution.round.changes if solution.round else []:
+        changes[c.change].append(c)
+    alternates = None if solution.alternates is None else {a.mentee: a.alternates for a in solution.alternates}
     return env.get_template("report.html.j2").render(
+        changes=changes, alternates=alternates,
         instance=instance, solution=solution, label=instance_label, headline=headline, rows=rows,
         unmatched=unmatched, map_svg=world_map(instance, solution), region_svg=bar_chart(regions, "mentees"),
         area_svg=bar_chart(areas, "mentees"), donor_svg=bar_chart(donor_bars, instance.currency) if donor_bars
