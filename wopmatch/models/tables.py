@@ -167,7 +167,6 @@ class _Located:
 
     records: dict[str, list[tuple[Table, int]]] = field(default_factory=dict)  # table -> [(table, row)]
     settings: dict[str, tuple[Table, int]] = field(default_factory=dict)  # setting key -> (table, row)
-    work_areas: list[str] = field(default_factory=list)
 
     def rows_in(self, message: str) -> str:
         """``duplicate id 'X' (first at operators[0])`` -> ``... (first at row 2)``."""
