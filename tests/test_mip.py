@@ -19,8 +19,8 @@ def test_the_core_mip_path_reaches_the_same_optimum():
     inst = _round()
     plain = solve_checked(inst)
     for core_max in (60_000, 50):  # an exact core, then a heuristic core of the 50 best variables
-        with mock.patch("wopmatch.solver.policies.CORE_MIN_VARIABLES", 0), \
-                mock.patch("wopmatch.solver.policies.CORE_MAX_VARIABLES", core_max):
+        with mock.patch("wopmatch.solver.policies.optimal.CORE_MIN_VARIABLES", 0), \
+                mock.patch("wopmatch.solver.policies.optimal.CORE_MAX_VARIABLES", core_max):
             cored = solve_checked(inst)
         names = [s.name for s in cored.stats.stages]
         assert ("coverage-core-mip" if core_max > 50 else "coverage-heuristic-core-mip") in names, names
@@ -34,7 +34,7 @@ def test_the_core_mip_path_reaches_the_same_optimum():
 def test_too_many_variables_for_the_full_mip_gives_a_certified_gap_not_a_model():
     inst = _round()
     exact = solve_checked(inst)
-    with mock.patch("wopmatch.solver.policies.FULL_MIP_MAX_VARIABLES", 10):
+    with mock.patch("wopmatch.solver.policies.optimal.FULL_MIP_MAX_VARIABLES", 10):
         s = solve_checked(inst)
         with pytest.raises(UnsupportedMethodError, match="variables"):
             solve_checked(inst, method="mip")
@@ -87,9 +87,9 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
 def test_the_working_set_path_is_exact_with_the_full_mip_and_certified_without():
     inst = _round()
     exact = solve_checked(inst)
-    with mock.patch("wopmatch.solver.policies.WORKING_SET_MIN_CANDIDATES", 0):
+    with mock.patch("wopmatch.solver.policies.optimal.WORKING_SET_MIN_CANDIDATES", 0):
         full = solve_checked(inst)
-        with mock.patch("wopmatch.solver.policies.FULL_MIP_MAX_VARIABLES", 10):
+        with mock.patch("wopmatch.solver.policies.optimal.FULL_MIP_MAX_VARIABLES", 10):
             relaxed = solve_checked(inst)
     for s in (full, relaxed):
         assert s.stats.method.startswith("lagrangian-on-working-set"), s.stats.method

@@ -24,6 +24,7 @@ from ..reports.results import results_csv_files, results_workbook_bytes
 from ..solver.api import solve as solve_instance
 from ..solver.errors import SolveError
 from ..solver.policies import METHODS, POLICIES, SolveOptions
+from ..solver.policies.equity import GROUP_KEYS
 from ..solver.verify import verify_solution
 from .summary import print_summary
 
@@ -96,7 +97,10 @@ def validate(instance: Path) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Solution to write: FILE.json; FILE.xlsx (result sheets, and FILE.json beside it); "
                    "or a folder (result CSV files and solution.json).")
-@click.option("--policy", type=click.Choice(sorted(POLICIES)), default="optimal", show_default=True)
+@click.option("--policy", type=click.Choice(list(POLICIES)), default="optimal", show_default=True,
+              help="How to match (docs/policies.md): " + "; ".join(f"{n}: {c.summary}" for n, c in POLICIES.items()))
+@click.option("--group-by", type=click.Choice(GROUP_KEYS), default="region", show_default=True,
+              help="regional-equity: the mentee field whose groups' lowest coverage rate is raised.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds; the best solution found is returned, with its gap.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
@@ -115,9 +119,9 @@ def validate(instance: Path) -> None:
 @click.option("--change-penalty", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_CHANGE_PENALTY,
               show_default=True, help="With --keep-stable: score a kept partnership is worth (x mentee weight).")
 @click.option("--quiet", is_flag=True, help="No summary table.")
-def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float], workers: int, seed: int,
-          method: str, alternates: int, previous: Optional[Path], ended: tuple[str, ...], forbid_repeat: bool,
-          keep_stable: bool, change_penalty: float, quiet: bool) -> None:
+def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: Optional[float], workers: int,
+          seed: int, method: str, alternates: int, previous: Optional[Path], ended: tuple[str, ...],
+          forbid_repeat: bool, keep_stable: bool, change_penalty: float, quiet: bool) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
     kind = _output_kind(output, "a solution")
     if previous is None and (ended or forbid_repeat or keep_stable):
@@ -140,7 +144,7 @@ def solve(instance: Path, output: Path, policy: str, time_limit: Optional[float]
     except InputError as exc:
         _fail(exc)
         return
-    options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method)
+    options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method, group_by=group_by)
     try:
         with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
             solution = solve_instance(carry.instance if carry else loaded.instance, loaded.sha256, policy, options,

@@ -30,7 +30,7 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     chosen = get_policy(policy)
     t0 = time.perf_counter()
     method = None
-    if chosen.exact:  # a forced method that cannot apply fails before any work
+    if chosen.name == "optimal":  # a forced method that cannot apply fails before any work
         n_mentees = sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)
         n_mentors = sum(op.mentor is not None for op in instance.operators)
         method = choose_method(options.method, bool(instance.donors), n_mentees * n_mentors)
@@ -38,6 +38,10 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
             if options.method == "flow-pricing":
                 raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
             method = "flow"
+    elif options.method != "auto":
+        raise UnsupportedMethodError(f"--method chooses how the optimal policy solves; policy {policy!r} has one way")
+    if instance.donors and not chosen.supports_donors:
+        chosen.check_donors()
     graph = build_graph(instance, candidates=method != "flow-pricing")
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)

@@ -46,6 +46,9 @@ class Assignment:
     # ``pairs`` index into, and how many eligible pairs the whole instance has.
     graph: Optional[CandidateGraph] = None
     candidates_total: Optional[int] = None
+    # False for policies whose "optimal" is of another objective (min-cost,
+    # max-min, regional-equity): then only the bounds given above are reported.
+    default_objective: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
 
     pinned_cov = float(g.mentee_weight[p.mentee].sum())
     pinned_q = float((g.mentee_weight[p.mentee] * p.score).sum())
-    if a.status == "optimal":
+    if a.status == "optimal" and a.default_objective:
         bound = Bound(coverage=objective.coverage, quality=objective.quality)
     else:
         bound = Bound(

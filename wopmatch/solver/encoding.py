@@ -14,7 +14,7 @@ bounded by the block size plus the candidates kept, never by n x m.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Optional
 
@@ -150,6 +150,15 @@ class CandidateGraph:
 
     def focus_names(self, bits: int) -> list[str]:
         return [a for k, a in enumerate(self.work_areas) if bits >> k & 1]
+
+    def restrict(self, keep: np.ndarray) -> "CandidateGraph":
+        """The same instance with only the candidates ``keep`` (a boolean mask or
+        sorted indices) marks; candidate k of the result is ``np.flatnonzero(keep)[k]``
+        (or ``keep[k]``) here."""
+        idx = np.flatnonzero(keep) if keep.dtype == bool else np.asarray(keep, np.int64)
+        return replace(self, pair_mentee=self.pair_mentee[idx], pair_mentor=self.pair_mentor[idx],
+                       score=self.score[idx], cost=self.cost[idx], distance=self.distance[idx],
+                       focus=self.focus[idx], fundable=self.fundable[idx])
 
     def pair_block(self, rows: np.ndarray, costs: bool = True) -> PairBlock:
         """``costs=False`` skips distances and costs where eligibility does not

@@ -90,9 +90,11 @@ def network(g: CandidateGraph, subset: Optional[np.ndarray] = None) -> Network:
     return Network(tail, head, upper, supply, free, slice(len(free), len(free) + e), n + m + 2)
 
 
-def solve_staged_flow(g: CandidateGraph, best_quality: Optional[np.ndarray] = None) -> FlowResult:
+def solve_staged_flow(g: CandidateGraph, best_quality: Optional[np.ndarray] = None,
+                      order: tuple[str, ...] = ("coverage", "quality", "cost")) -> FlowResult:
     """``best_quality``: each mentee's best quality units over *all* its eligible
-    pairs, when ``g`` holds only some of them (see pricing.py)."""
+    pairs, when ``g`` holds only some of them (see pricing.py). ``order``: the
+    lexicographic order of the stages (the min-cost policy puts cost second)."""
     net = network(g)
     zeros = np.zeros(len(net.upper), np.int64)
     cost_coverage = zeros.copy()
@@ -102,10 +104,11 @@ def solve_staged_flow(g: CandidateGraph, best_quality: Optional[np.ndarray] = No
     cost_money = zeros.copy()
     cost_money[net.pair] = g.cost
 
-    plan = [("coverage", cost_coverage), ("quality", cost_quality), ("cost", cost_money)]
-    combined = combined_costs(g, net, best_quality)
+    by_name = {"coverage": cost_coverage, "quality": cost_quality, "cost": cost_money}
+    plan = [(name, by_name[name]) for name in order]
+    combined = combined_costs(g, net, best_quality) if tuple(order[:2]) == ("coverage", "quality") else None
     if combined is not None:
-        plan = [("coverage+quality", combined), ("cost", cost_money)]
+        plan = [("coverage+quality", combined), *plan[2:]]
     stages = []
     lower, upper = np.zeros_like(net.upper), net.upper
     flow = lower

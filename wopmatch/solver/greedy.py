@@ -16,11 +16,14 @@ from .encoding import CandidateGraph
 CHUNK = 1 << 20
 
 
-def greedy_assignment(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
-    """Return (candidate indices, donor index or -1) of a feasible assignment."""
-    # Candidates are encoded in (mentee, mentor) order, so a stable sort on the
-    # score alone breaks ties by mentee, then mentor.
-    order = np.argsort(-g.score, kind="stable")
+def greedy_assignment(g: CandidateGraph, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (candidate indices, donor index or -1) of a feasible assignment,
+    taking candidates in ``order`` (default: descending score). Any order gives
+    a maximal assignment: no pair left out could still be added."""
+    if order is None:
+        # Candidates are encoded in (mentee, mentor) order, so a stable sort on the
+        # score alone breaks ties by mentee, then mentor.
+        order = np.argsort(-g.score, kind="stable")
     taken = bytearray(g.n_mentees)
     room = g.capacity.tolist()
     budget = g.budget.tolist()

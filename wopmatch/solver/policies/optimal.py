@@ -1,49 +1,32 @@
-"""Matching policies: one small interface, a registry built from the classes.
+"""The ``optimal`` policy: the exact lexicographic optimum (docs/model.md).
 
-A policy reads the candidate graph and returns an :class:`Assignment`; the
-shared decoder, explainer and verifier do the rest.
+Maximum coverage, then maximum quality, then minimum cost. Without donors a
+staged min-cost flow (on every pair, or on a priced working set at scale);
+with donors a Lagrangian decomposition of the budgets and an exact staged MIP.
 """
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Optional
 
 import numpy as np
-import ortools
 
-from ..models.solution import StageStats
-from .decode import Assignment
-from .encoding import CandidateGraph
-from .errors import SolveError
-from .flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
-from .greedy import greedy_assignment
-from .lagrange import cheapest_working_set, coverage_lagrangian
-from .mip import solve_stage, solve_staged_mip
-from .pricing import solve_with_pricing
-
-ORTOOLS_VERSION = ortools.__version__
-
+from ...models.solution import StageStats
+from ..decode import Assignment
+from ..encoding import CandidateGraph
+from ..flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
+from ..greedy import greedy_assignment
+from ..lagrange import cheapest_working_set, coverage_lagrangian
+from ..mip import solve_stage, solve_staged_mip
+from ..pricing import solve_with_pricing
+from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
 
 #: How the exact policy may solve: "auto" chooses by the instance's structure.
 METHODS = ("auto", "flow", "flow-pricing", "mip", "lagrangian-mip")
 #: Without donors, "auto" prices a working set instead of encoding every pair
 #: from this many mentee x mentor pairs on (20,000 x 5,000: 6.1 GB -> 0.8 GB).
 PRICING_MIN_PAIRS = 50_000_000
-
-
-@dataclass(frozen=True)
-class SolveOptions:
-    time_limit: Optional[float] = None  # seconds for the whole solve; None = until proven
-    workers: int = 1
-    seed: int = 0
-    method: str = "auto"
-
-
-class UnsupportedMethodError(SolveError, ValueError):
-    """A forced method that cannot solve this instance (never silently replaced)."""
 
 
 def choose_method(method: str, has_donors: bool, pairs: int = 0) -> str:
@@ -61,16 +44,6 @@ def choose_method(method: str, has_donors: bool, pairs: int = 0) -> str:
         raise UnsupportedMethodError("method 'lagrangian-mip' relaxes donor budgets, and this instance has none; "
                                      "use 'flow', 'mip' or 'auto'")
     return method
-
-
-class Policy(ABC):
-    name: ClassVar[str]
-    exact: ClassVar[bool]
-    supports_donors: ClassVar[bool] = True
-    summary: ClassVar[str]
-
-    @abstractmethod
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment: ...
 
 
 class OptimalPolicy(Policy):
@@ -290,35 +263,3 @@ def _coverage_floor(graph: CandidateGraph, bound: float) -> int:
     """Round a coverage bound down to the largest value coverage can take."""
     step = _coverage_step(graph)
     return int(np.floor(bound / step + 1e-12)) * step
-
-
-class GreedyPolicy(Policy):
-    """Pairs in descending score, taken while mentee, mentor and a donor have room."""
-
-    name = "greedy"
-    exact = False
-    summary = "pairs in descending score while mentee, mentor and a donor have room (the hand method)"
-
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
-        t0 = time.perf_counter()
-        pairs, donors = greedy_assignment(graph)
-        return Assignment(pairs=pairs, donors=donors, status="feasible", method="greedy",
-                          solver=f"wopmatch-greedy (ortools {ORTOOLS_VERSION} not used)",
-                          stages=[StageStats(name="greedy", status="feasible",
-                                             seconds=round(time.perf_counter() - t0, 4))])
-
-
-POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (OptimalPolicy, GreedyPolicy)}
-
-
-class UnknownPolicyError(ValueError):
-    pass
-
-
-def get_policy(name: str) -> Policy:
-    try:
-        return POLICIES[name]()
-    except KeyError:
-        raise UnknownPolicyError(
-            f"unknown policy {name!r}; valid policies: {', '.join(sorted(POLICIES))}"
-        ) from None

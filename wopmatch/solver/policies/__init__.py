@@ -1,0 +1,42 @@
+"""Matching policies: one small interface, a registry built from the classes.
+
+A policy reads the candidate graph and returns an :class:`Assignment`; the
+shared decoder, explainer, metrics and verifier do the rest. Each module
+defines one family; every concrete :class:`Policy` subclass defined in them
+is registered under its ``name`` (docs/policies.md describes each).
+"""
+
+from __future__ import annotations
+
+from . import equity, greedy, maxmin, mincost, optimal, stable  # noqa: F401  (they define the policies)
+from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
+from .optimal import METHODS, PRICING_MIN_PAIRS, OptimalPolicy, choose_method
+
+
+def _concrete(cls: type[Policy]) -> list[type[Policy]]:
+    out = []
+    for sub in cls.__subclasses__():
+        if not getattr(sub, "__abstractmethods__", None) and hasattr(sub, "name"):
+            out.append(sub)
+        out.extend(_concrete(sub))
+    return out
+
+
+#: name -> policy class; ``optimal`` first, then by name.
+POLICIES: dict[str, type[Policy]] = {
+    cls.name: cls for cls in sorted(_concrete(Policy), key=lambda c: (c.name != "optimal", c.name))}
+
+
+class UnknownPolicyError(ValueError):
+    pass
+
+
+def get_policy(name: str) -> Policy:
+    try:
+        return POLICIES[name]()
+    except KeyError:
+        raise UnknownPolicyError(f"unknown policy {name!r}; valid policies: {', '.join(POLICIES)}") from None
+
+
+__all__ = ["METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICING_MIN_PAIRS", "OptimalPolicy", "Policy", "SolveOptions",
+           "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "get_policy"]

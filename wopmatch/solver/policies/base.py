@@ -1,0 +1,64 @@
+"""What every policy shares: options, the interface, and the assignment it returns."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+import numpy as np
+import ortools
+
+from ...models.solution import StageStats
+from ..decode import Assignment
+from ..encoding import CandidateGraph
+from ..errors import SolveError
+
+ORTOOLS_VERSION = ortools.__version__
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit: Optional[float] = None  # seconds for the whole solve; None = until proven
+    workers: int = 1
+    seed: int = 0
+    method: str = "auto"  # how the optimal policy solves (policies/optimal.py)
+    group_by: str = "region"  # regional-equity: the mentee field that forms groups (region or country)
+
+
+class UnsupportedMethodError(SolveError, ValueError):
+    """A forced method (or policy) that cannot solve this instance (never silently replaced)."""
+
+
+class Policy(ABC):
+    """A matching policy. ``exact``: its answer is proven optimal for its own
+    objective (with a bound when stopped); ``supports_donors``: it models donor
+    budgets (a policy that does not refuses instances with donors)."""
+
+    name: ClassVar[str]
+    exact: ClassVar[bool]
+    supports_donors: ClassVar[bool] = True
+    summary: ClassVar[str]
+
+    @abstractmethod
+    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment: ...
+
+    def check_donors(self) -> None:
+        """Refuse an instance with donors when the policy does not model them (before any work)."""
+        if not self.supports_donors:
+            raise UnsupportedMethodError(f"policy {self.name!r} does not model donor budgets, and this instance "
+                                         "has donors; policies that do: " + ", ".join(donor_policies()))
+
+
+def donor_policies() -> list[str]:
+    from . import POLICIES
+
+    return sorted(n for n, cls in POLICIES.items() if cls.supports_donors)
+
+
+def heuristic_assignment(pairs: np.ndarray, donors: np.ndarray, method: str, t0: float) -> Assignment:
+    """An assignment of a policy that proves nothing: status feasible, no bound."""
+    return Assignment(pairs=np.asarray(pairs, np.int64), donors=np.asarray(donors, np.int64), status="feasible",
+                      method=method, solver=f"wopmatch-{method} (ortools {ORTOOLS_VERSION} not used)",
+                      stages=[StageStats(name=method, status="feasible", seconds=round(time.perf_counter() - t0, 4))])

@@ -1,0 +1,95 @@
+"""``stable``: mentee-proposing deferred acceptance with mentor capacities."""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+import numpy as np
+
+from ..decode import Assignment
+from ..encoding import CandidateGraph
+from .base import Policy, SolveOptions, heuristic_assignment
+
+
+def id_ranks(ids: list[str]) -> np.ndarray:
+    """Position of each id in sorted order: the tie-breaker (lower id preferred)."""
+    order = sorted(range(len(ids)), key=lambda k: ids[k])
+    rank = np.empty(len(ids), np.int64)
+    rank[order] = np.arange(len(ids))
+    return rank
+
+
+class StablePolicy(Policy):
+    """Mentees propose to eligible mentors in descending score (ties: lower
+    mentor id first); a mentor holds its ``capacity`` best proposals by score
+    (ties: lower mentee id) and rejects the rest. With donors, a proposal a mentor
+    would hold is funded at that moment by the first donor (instance order) that
+    can fund it and has budget and count left, else it is rejected; a displaced
+    proposal releases its funding. Without donors the result is the
+    mentee-optimal stable matching: no blocking pair."""
+
+    name = "stable"
+    exact = False
+    summary = "mentee-proposing deferred acceptance (no blocking pair when funding is not modelled)"
+
+    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+        t0 = time.perf_counter()
+        pairs, donors = deferred_acceptance(graph)
+        return heuristic_assignment(pairs, donors, "stable", t0)
+
+
+def deferred_acceptance(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
+    n, m, k = g.n_mentees, g.n_mentors, g.n_donors
+    mentee_rank = id_ranks([g.mentee_id(i) for i in range(n)])
+    mentor_rank = id_ranks([g.mentor_id(j) for j in range(m)])
+    # Each mentee's list: its candidates by (score desc, mentor id asc).
+    order = np.lexsort((mentor_rank[g.pair_mentor], -g.score, g.pair_mentee))
+    starts = np.searchsorted(g.pair_mentee[order], np.arange(n + 1))
+    nxt = starts[:-1].copy()
+    end = starts[1:]
+    pair_mentor = g.pair_mentor.tolist()
+    score = g.score.tolist()
+    cost = g.cost.tolist()
+    fundable = g.fundable.tolist() if k else None
+    budget, count = g.budget.tolist(), g.max_count.tolist()
+    capacity = g.capacity.tolist()
+    order_l = order.tolist()
+    m_rank = mentee_rank.tolist()
+    held: list[list[tuple[float, int, int]]] = [[] for _ in range(m)]  # min-heap of (score, -id rank, candidate)
+    funder: dict[int, int] = {}  # candidate -> donor
+    free = [i for i in range(n) if starts[i] < starts[i + 1]]
+    free.reverse()  # propose in mentee index order (a stack)
+    while free:
+        i = free.pop()
+        while nxt[i] < end[i]:
+            e = order_l[nxt[i]]
+            nxt[i] += 1
+            j = pair_mentor[e]
+            if capacity[j] <= 0:
+                continue
+            key = (score[e], -m_rank[i], e)
+            full = len(held[j]) >= capacity[j]
+            if full and key <= held[j][0]:
+                continue  # the mentor prefers every mentee it holds
+            d = -1
+            if k:
+                row = fundable[e]
+                d = next((x for x in range(k) if row[x] and budget[x] >= cost[e] and count[x] > 0), -1)
+                if d < 0:
+                    continue  # no donor can fund it now
+                budget[d] -= cost[e]
+                count[d] -= 1
+                funder[e] = d
+            if full:
+                _, _, out = heapq.heapreplace(held[j], key)
+                if k:
+                    x = funder.pop(out)
+                    budget[x] += cost[out]
+                    count[x] += 1
+                free.append(int(g.pair_mentee[out]))
+            else:
+                heapq.heappush(held[j], key)
+            break
+    chosen = sorted(e for h in held for _, _, e in h)
+    return np.array(chosen, np.int64), np.array([funder.get(e, -1) for e in chosen], np.int64)
