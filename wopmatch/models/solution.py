@@ -120,6 +120,41 @@ class RoundInfo(_Schema):
     changes: list[RoundChange] = Field(default_factory=list)
 
 
+class GroupMetrics(_Schema):
+    mentees: int
+    matched: int
+    coverage: float = Field(description="Sum of weights of matched mentees.")
+    coverage_rate: Optional[float] = Field(description="coverage / the group's total weight.")
+    match_rate: Optional[float] = Field(description="matched / mentees.")
+
+
+class Metrics(_Schema):
+    """Figures for comparing policies (docs/policies.md#metrics)."""
+
+    mentees: int
+    matched: int
+    coverage: float
+    coverage_rate: Optional[float]
+    match_rate: Optional[float]
+    by_region: dict[str, GroupMetrics]
+    by_language: dict[str, GroupMetrics] = Field(description="A mentee counts in each of its languages.")
+    by_work_area: dict[str, GroupMetrics] = Field(description="Mentees with a need of 1 or more in the area.")
+    quality: float
+    mean_score: Optional[float]
+    min_score: Optional[float]
+    cost: int
+    cost_per_matched: Optional[float]
+    mentors: int
+    mentors_used: int
+    mentors_full: int
+    mentor_load: dict[str, int] = Field(description="Number of mentors with each load (partnerships).")
+    capacity_used: Optional[float] = Field(description="Partnerships / total mentor capacity.")
+    donor_utilisation: dict[str, Optional[float]] = Field(description="committed / budget per donor.")
+    blocking_pairs: int = Field(description="Eligible pairs both sides would rather have (funding aside).")
+    gap_coverage: Optional[float] = Field(description="Gap to the proven (flow, LP or Lagrangian) bound.")
+    gap_quality: Optional[float]
+
+
 class DonorUse(_Schema):
     id: str
     budget: int
@@ -169,6 +204,7 @@ class Solution(_Schema):
     partnerships: list[Partnership] = Field(default_factory=list)
     unmatched: list[Unmatched] = Field(default_factory=list)
     donors: list[DonorUse] = Field(default_factory=list)
+    metrics: Optional[Metrics] = Field(default=None, description="Figures for comparing policies.")
     round: Optional[RoundInfo] = Field(default=None, description="Set when solved with --previous.")
     alternates: Optional[list[MenteeAlternates]] = Field(
         default=None, description="Runner-up mentors of every mentee (solve --alternates K); absent if not asked.")

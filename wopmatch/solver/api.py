@@ -13,6 +13,7 @@ from ..models.solution import Solution, Verification
 from .alternates import find_alternates
 from .decode import RunInfo, infeasible_solution, to_solution
 from .encoding import CandidateGraph, build_graph
+from .metrics import solution_metrics
 from .policies import ORTOOLS_VERSION, SolveOptions, UnsupportedMethodError, choose_method, get_policy
 from .verify import verify_solution
 
@@ -64,6 +65,7 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
                 "keep-stable: quality was optimised with a change penalty, so no quality bound is given"})
         if alternates > 0:
             solution = solution.model_copy(update={"alternates": find_alternates(graph, solution, alternates)})
+        solution = solution.model_copy(update={"metrics": solution_metrics(instance, solution, graph)})
     t2 = time.perf_counter()
     violations = verify_solution(instance, solution)
     stats = solution.stats.model_copy(update={"verify_seconds": round(time.perf_counter() - t2, 4)})

@@ -27,7 +27,8 @@ class StablePolicy(Policy):
     would hold is funded at that moment by the first donor (instance order) that
     can fund it and has budget and count left, else it is rejected; a displaced
     proposal releases its funding. Without donors the result is the
-    mentee-optimal stable matching: no blocking pair."""
+    mentee-optimal stable matching: no blocking pair. Scores are compared to 9
+    decimals, as solution files state them."""
 
     name = "stable"
     exact = False
@@ -43,13 +44,16 @@ def deferred_acceptance(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
     n, m, k = g.n_mentees, g.n_mentors, g.n_donors
     mentee_rank = id_ranks([g.mentee_id(i) for i in range(n)])
     mentor_rank = id_ranks([g.mentor_id(j) for j in range(m)])
+    # Preferences are on scores as the solution file states them (9 decimals):
+    # 0.72 and 0.7200000000000001 are the same score, and ids break the tie.
+    rounded = np.round(g.score, 9)
     # Each mentee's list: its candidates by (score desc, mentor id asc).
-    order = np.lexsort((mentor_rank[g.pair_mentor], -g.score, g.pair_mentee))
+    order = np.lexsort((mentor_rank[g.pair_mentor], -rounded, g.pair_mentee))
     starts = np.searchsorted(g.pair_mentee[order], np.arange(n + 1))
     nxt = starts[:-1].copy()
     end = starts[1:]
     pair_mentor = g.pair_mentor.tolist()
-    score = g.score.tolist()
+    score = rounded.tolist()
     cost = g.cost.tolist()
     fundable = g.fundable.tolist() if k else None
     budget, count = g.budget.tolist(), g.max_count.tolist()

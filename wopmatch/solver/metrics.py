@@ -1,0 +1,117 @@
+"""Metrics of a solution, for comparing policies (docs/policies.md#metrics).
+
+Everything but the blocking pairs follows from the instance and the solution.
+A blocking pair is an eligible pair (i, j) outside the matching that both would
+rather have: mentee i is unmatched or prefers j to its partner, and mentor j
+has a free place or prefers i to one of its mentees. Preferences are by score,
+ties broken by the lower id (as the ``stable`` policy proposes). Pinned
+partnerships are fixed: their mentees never block, and the places they take
+are not free. Funding is not considered, so with donors a pair may block
+although no donor could fund it. Counted over every eligible pair, in blocks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..models.instance import Instance
+from ..models.solution import GroupMetrics, Metrics, Solution
+from .encoding import BLOCK_PAIRS, CandidateGraph
+from .policies.stable import id_ranks
+
+
+def solution_metrics(instance: Instance, solution: Solution, graph: CandidateGraph) -> Metrics:
+    ops = {op.id: op for op in instance.operators}
+    mentees = [op for op in instance.operators if op.mentee is not None]
+    partner = {p.mentee: p for p in solution.partnerships}
+    total_weight = sum(op.mentee.weight for op in mentees)  # type: ignore[union-attr]
+    coverage = sum(ops[m].mentee.weight for m in partner)  # type: ignore[union-attr]
+    scores = [p.score for p in solution.partnerships]
+    cost = sum(p.cost for p in solution.partnerships)
+    quality = sum(ops[p.mentee].mentee.weight * p.score for p in solution.partnerships)  # type: ignore[union-attr]
+
+    def groups(key) -> dict[str, GroupMetrics]:
+        members: dict[str, list[Any]] = defaultdict(list)
+        for op in mentees:
+            for g in key(op):
+                members[g].append(op)
+        return {g: _group(ops_, partner) for g, ops_ in sorted(members.items())}
+
+    load = Counter(p.mentor for p in solution.partnerships)
+    mentors = [op for op in instance.operators if op.mentor is not None]
+    histogram = Counter(load.get(op.id, 0) for op in mentors)
+    capacity = sum(op.mentor.capacity for op in mentors)  # type: ignore[union-attr]
+    return Metrics(
+        mentees=len(mentees), matched=len(partner), coverage=round(coverage, 9),
+        coverage_rate=_rate(coverage, total_weight), match_rate=_rate(len(partner), len(mentees)),
+        by_region=groups(lambda op: [op.region]), by_language=groups(lambda op: op.languages),
+        by_work_area=groups(lambda op: [a for a in instance.work_areas if op.mentee.needs.get(a, 0) >= 1]),
+        quality=round(quality, 9), mean_score=round(sum(scores) / len(scores), 9) if scores else None,
+        min_score=min(scores) if scores else None, cost=cost,
+        cost_per_matched=round(cost / len(partner), 2) if partner else None,
+        mentors=len(mentors), mentors_used=len(load),
+        mentors_full=sum(load.get(op.id, 0) >= op.mentor.capacity > 0 for op in mentors),  # type: ignore[union-attr]
+        mentor_load={str(k): v for k, v in sorted(histogram.items())},
+        capacity_used=_rate(sum(load.values()), capacity),
+        donor_utilisation={d.id: _rate(d.committed, d.budget) for d in solution.donors},
+        blocking_pairs=blocking_pairs(graph, solution),
+        gap_coverage=solution.gap.coverage, gap_quality=solution.gap.quality,
+    )
+
+
+def _group(members: Iterable[Any], partner: dict[str, Any]) -> GroupMetrics:
+    members = list(members)
+    weight = sum(op.mentee.weight for op in members)
+    matched = [op for op in members if op.id in partner]
+    cov = sum(op.mentee.weight for op in matched)
+    return GroupMetrics(mentees=len(members), matched=len(matched), coverage=round(cov, 9),
+                        coverage_rate=_rate(cov, weight), match_rate=_rate(len(matched), len(members)))
+
+
+def _rate(a: float, b: float) -> float | None:
+    return round(a / b, 9) if b else None
+
+
+def blocking_pairs(g: CandidateGraph, solution: Solution) -> int:
+    """The number of blocking pairs (module docstring), over every eligible pair."""
+    n, m = g.n_mentees, g.n_mentors
+    if n == 0 or m == 0:
+        return 0
+    mentee_rank = id_ranks([g.mentee_id(i) for i in range(n)])
+    mentor_rank = id_ranks([g.mentor_id(j) for j in range(m)])
+    mentee_at, mentor_at = g.mentee_index, g.mentor_index
+    # each mentee's partner (score, mentor rank); unmatched: -inf
+    p_score = np.full(n, -np.inf)
+    p_rank = np.full(n, m, np.int64)
+    # each mentor's worst mentee (score, mentee rank; the worst has the lowest
+    # score, then the highest id rank) and its load, pinned partnerships aside
+    w_score = np.full(m, np.inf)
+    w_rank = np.full(m, -1, np.int64)
+    load = np.zeros(m, np.int64)
+    for p in solution.partnerships:
+        if p.pinned:
+            continue
+        i, j = mentee_at[p.mentee], mentor_at[p.mentor]
+        p_score[i], p_rank[i] = p.score, mentor_rank[j]
+        load[j] += 1
+        r = mentee_rank[i]
+        if p.score < w_score[j] or (p.score == w_score[j] and r > w_rank[j]):
+            w_score[j], w_rank[j] = p.score, r
+    room = load < g.capacity
+    total = 0
+    step = max(1, BLOCK_PAIRS // m)
+    rows_all = np.flatnonzero(g.free_mentee)
+    for start in range(0, len(rows_all), step):
+        rows = rows_all[start:start + step]
+        block = g.pair_block(rows, costs=False)
+        ok = g.eligible(block)
+        s = np.round(block.score, 9)  # as the solution file states scores
+        ps, pr = p_score[rows][:, None], p_rank[rows][:, None]
+        mentee_wants = (s > ps) | ((s == ps) & (mentor_rank[None, :] < pr))
+        mi = mentee_rank[rows][:, None]
+        mentor_wants = room[None, :] | (s > w_score[None, :]) | ((s == w_score[None, :]) & (mi < w_rank[None, :]))
+        total += int((ok & mentee_wants & mentor_wants & (g.capacity[None, :] > 0)).sum())
+    return total
