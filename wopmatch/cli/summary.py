@@ -28,6 +28,16 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
         head.add_row("quality", f"{o.quality:.4f}  (bound {'-' if b.quality is None else f'{b.quality:.4f}'}, "
                                 f"gap {_pct(s.gap.quality)})")
         head.add_row("cost", f"{o.cost:,} {instance.currency}")
+    if s.metrics is not None:
+        m = s.metrics
+        rates = {r: g.match_rate for r, g in m.by_region.items() if g.match_rate is not None}
+        low = min(rates, key=lambda r: rates[r]) if rates else None
+        head.add_row("scores", "-" if m.mean_score is None else f"mean {m.mean_score:.3f}, lowest {m.min_score:.3f}")
+        if low is not None:
+            head.add_row("lowest region", f"{low}: {_pct(rates[low])} of its mentees matched")
+        head.add_row("blocking pairs", f"{m.blocking_pairs:,}")
+        if m.cost_per_matched is not None:
+            head.add_row("cost per match", f"{m.cost_per_matched:,.0f} {instance.currency}")
     st = s.stats
     head.add_row("candidates", f"{st.candidates:,}")
     head.add_row("time", f"build {st.build_seconds:.2f} s, solve {st.solve_seconds:.2f} s, "
