@@ -343,6 +343,74 @@ def _write_instance(output: Path, kind: OutputKind, instance: Instance) -> None:
         write_atomic(output, data)
 
 
+@cli.group()
+def bench() -> None:
+    """Policy studies: run a config of cells, then report (docs/bench.md)."""
+
+
+@bench.command("run")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="JSON-lines results file: appended to; cells already in it are skipped.")
+def bench_run(config: Path, output: Path) -> None:
+    """Run every cell of CONFIG not yet in OUTPUT, each in its own process."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..bench.runner import cells, load_config, run_study
+
+    try:
+        cfg = load_config(config)
+    except InputError as exc:
+        _fail(exc)
+        return
+    _check_output(output, config)
+    total = len(cells(cfg))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=False, disable=not err.is_terminal) as progress:
+        task = progress.add_task(cfg.name, total=total)
+
+        def on_cell(cell: dict, record: Optional[dict]) -> None:
+            label = (f"{cell['mentees']}x{cell['mentors']} d{cell['donors']} {cell['policy']} seed {cell['seed']}")
+            if record is None:
+                progress.update(task, description=label)
+                return
+            progress.advance(task)
+            outcome = record.get("status") or record.get("outcome")
+            secs = record.get("seconds", {}).get("wall")
+            out.print(f"{label}: {outcome} ({secs} s)", markup=False)
+
+        result = run_study(cfg, output, on_cell)
+        progress.update(task, completed=total)
+    out.print(f"{output}: {result.total - result.skipped} cell(s) run, {result.skipped} already done")
+
+
+@bench.command("report")
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder for report.md and the PNG plots.")
+@click.option("--title", default="Policy study")
+def bench_report(results: Path, output: Path, title: str) -> None:
+    """Turn a study's JSON lines into report.md and PNG plots (needs the bench extra)."""
+    from ..bench.report import load_records, markdown, plots, summarise
+
+    if not results.exists():
+        err.print(f"[bold red]error[/]: no such results file: {results}")
+        sys.exit(1)
+    records = load_records(results)
+    if not records:
+        err.print(f"[bold red]error[/]: {results} holds no study records")
+        sys.exit(1)
+    rows = summarise(records)
+    output.mkdir(parents=True, exist_ok=True)
+    write_atomic(output / "report.md", markdown(rows, records, title).encode("utf-8"))
+    try:
+        written = plots(rows, records, output)
+    except ImportError:
+        err.print("note: matplotlib is not installed (pip install 'wopmatch[bench]'): report.md only, no plots")
+        written = []
+    out.print(f"{output}/report.md" + "".join(f", {p.name}" for p in written))
+
+
 @cli.command()
 @click.argument("kind", type=click.Choice(["instance", "solution"]))
 def schema(kind: str) -> None:

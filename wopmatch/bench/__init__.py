@@ -1,0 +1,1 @@
+"""Policy studies for researchers: ``wopmatch bench run`` and ``wopmatch bench report`` (docs/bench.md)."""
