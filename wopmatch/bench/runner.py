@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..models.problems import InputError, Problem, json_path
 
@@ -46,14 +46,15 @@ class StudyConfig(BaseModel):
     cell_timeout: Optional[float] = Field(default=None, gt=0, description="Seconds before a cell is killed.")
     alternates: int = 0
 
-    @model_validator(mode="after")
-    def _known_policies(self) -> "StudyConfig":
+    @field_validator("policies")
+    @classmethod
+    def _known_policies(cls, policies: list[str]) -> list[str]:
         from ..solver.policies import POLICIES
 
-        unknown = [p for p in self.policies if p not in POLICIES]
+        unknown = [p for p in policies if p not in POLICIES]
         if unknown:
             raise ValueError(f"unknown policies {unknown}; valid: {', '.join(POLICIES)}")
-        return self
+        return policies
 
 
 def load_config(path: Path) -> StudyConfig:
@@ -112,10 +113,19 @@ def run_study(cfg: StudyConfig, results: Path, on_cell: Callable[[dict[str, Any]
         on_cell(cell, None)
         record = run_cell(cell, cfg.cell_timeout, cfg.alternates)
         record.update(provenance())
-        with results.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        _append(results, json.dumps(record))
         on_cell(cell, record)
     return Progress(len(todo), len(todo) - len(pending))
+
+
+def _append(results: Path, line: str) -> None:
+    """Append one line; a last line cut short by a kill is closed first, so the
+    new record stands on its own line."""
+    cut = results.exists() and results.stat().st_size > 0 and not results.read_bytes().endswith(b"\n")
+    with results.open("a") as fh:
+        fh.write(("\n" if cut else "") + line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def run_cell(cell: dict[str, Any], timeout: Optional[float], alternates: int = 0) -> dict[str, Any]:
