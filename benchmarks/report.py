@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import platform
-import subprocess
 from pathlib import Path
 from typing import Optional
 
@@ -15,22 +12,15 @@ ROOT = HERE.parent
 
 
 def machine() -> dict:
-    mem = ""
-    try:
-        with open("/proc/meminfo") as fh:
-            mem = fh.readline().split(":")[1].strip()
-    except OSError:
-        pass
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "memory": mem}
+    from wopmatch.bench.runner import machine as _machine
+
+    return _machine()
 
 
 def git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    from wopmatch.bench.runner import git_sha as _git_sha
+
+    return _git_sha(ROOT)
 
 
 def provenance() -> dict:
