@@ -256,3 +256,26 @@ def test_cli_policy_choices_come_from_the_registry(tmp_path):
     assert r.exit_code == 1 and "does not model donor budgets" in r.output and "Traceback" not in r.output
     r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "s.json"), "--policy", "bogus"])
     assert r.exit_code == 2
+
+
+def test_regional_equity_by_country_raises_the_lowest_country_share():
+    inst = parse(generate(300, 60, seed=24))
+    eq = solve_checked(inst, "regional-equity", group_by="country")
+    best = solve_checked(inst, "optimal")
+    assert "by country" in eq.stats.method
+
+    def lowest_country(s) -> float:
+        matched = {p.mentee for p in s.partnerships}
+        groups = defaultdict(list)
+        for o in inst.operators:
+            if o.mentee is not None:
+                groups[o.country].append(o.id in matched)
+        return min(sum(v) / len(v) for v in groups.values())
+
+    assert lowest_country(eq) >= lowest_country(best)
+    assert eq.stats.stages[0].name == "lowest-rate" and eq.stats.stages[0].value == lowest_country(eq)
+
+
+def test_method_is_for_the_optimal_policy_only():
+    with pytest.raises(UnsupportedMethodError, match="--method chooses how the optimal policy solves"):
+        solve_checked(parse(generate(20, 5, seed=25)), "greedy", method="flow")
