@@ -14,7 +14,14 @@ from .alternates import find_alternates
 from .decode import RunInfo, infeasible_solution, to_solution
 from .encoding import CandidateGraph, build_graph
 from .metrics import solution_metrics
-from .policies import ORTOOLS_VERSION, SolveOptions, UnsupportedMethodError, choose_method, get_policy
+from .policies import (
+    ORTOOLS_VERSION,
+    PRICING_MIN_PAIRS,
+    SolveOptions,
+    UnsupportedMethodError,
+    choose_method,
+    get_policy,
+)
 from .verify import verify_solution
 
 
@@ -43,7 +50,10 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
         raise UnsupportedMethodError(f"--method chooses how the optimal policy solves; policy {policy!r} has one way")
     if instance.donors and not chosen.supports_donors:
         chosen.check_donors()
-    graph = build_graph(instance, candidates=method != "flow-pricing")
+    pairs = (sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)) * \
+        sum(op.mentor is not None for op in instance.operators)
+    streamed = chosen.streams and pairs >= PRICING_MIN_PAIRS and not prefer
+    graph = build_graph(instance, candidates=method != "flow-pricing" and not streamed)
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)
     if graph.infeasible:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 import numpy as np
 import ortools
@@ -14,6 +14,9 @@ from ...models.solution import StageStats
 from ..decode import Assignment
 from ..encoding import CandidateGraph
 from ..errors import SolveError
+
+if TYPE_CHECKING:
+    from ..streams import Streamed
 
 ORTOOLS_VERSION = ortools.__version__
 
@@ -39,6 +42,8 @@ class Policy(ABC):
     name: ClassVar[str]
     exact: ClassVar[bool]
     supports_donors: ClassVar[bool] = True
+    #: Works from mentee streams when the graph is encoded without candidates (solver/streams.py).
+    streams: ClassVar[bool] = False
     summary: ClassVar[str]
 
     @abstractmethod
@@ -62,3 +67,17 @@ def heuristic_assignment(pairs: np.ndarray, donors: np.ndarray, method: str, t0:
     return Assignment(pairs=np.asarray(pairs, np.int64), donors=np.asarray(donors, np.int64), status="feasible",
                       method=method, solver=f"wopmatch-{method} (ortools {ORTOOLS_VERSION} not used)",
                       stages=[StageStats(name=method, status="feasible", seconds=round(time.perf_counter() - t0, 4))])
+
+
+def streamed_assignment(graph: CandidateGraph, found: "Streamed", method: str, t0: float) -> Assignment:
+    """A heuristic's assignment found on streams: the chosen pairs become the
+    working graph the decoder reads, and every eligible pair is counted."""
+    from dataclasses import replace
+
+    pl = graph.pair_list(found.mentee, found.mentor)
+    work = replace(graph, pair_mentee=found.mentee.astype(np.int32), pair_mentor=found.mentor.astype(np.int32),
+                   score=pl.score, cost=pl.cost, distance=pl.distance, focus=pl.focus,
+                   fundable=np.zeros((len(found.mentee), graph.n_donors), bool))
+    a = heuristic_assignment(np.arange(len(found.mentee)), found.donor, method, t0)
+    return replace(a, method=f"{method} on mentee streams ({found.refills} refills)", graph=work,
+                   candidates_total=found.eligible)

@@ -9,7 +9,8 @@ import numpy as np
 from ..decode import Assignment
 from ..encoding import CandidateGraph
 from ..greedy import greedy_assignment
-from .base import Policy, SolveOptions, heuristic_assignment
+from ..streams import random_keys, streamed_greedy
+from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
 class GreedyPolicy(Policy):
@@ -21,23 +22,33 @@ class GreedyPolicy(Policy):
     exact = False
     summary = "pairs in descending score while mentee, mentor and a donor have room (the hand method)"
 
+    streams = True
+
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
         t0 = time.perf_counter()
+        if graph.n_candidates == 0:  # encoded without candidates (large): merge the mentees' streams
+            return streamed_assignment(graph, streamed_greedy(graph, "score"), "greedy", t0)
         pairs, donors = greedy_assignment(graph)
         return heuristic_assignment(pairs, donors, "greedy", t0)
 
 
 class RandomPolicy(Policy):
-    """The same taking rule in a uniformly random order of the eligible pairs
-    (numpy's PCG64 seeded with --seed): a random maximal matching, the null
-    baseline every other policy should beat."""
+    """The same taking rule in a uniformly random order of the eligible pairs: a
+    random maximal matching, the null baseline every other policy should beat.
+    Each pair's place in the order is a hash of (--seed, mentee, mentor), so the
+    whole graph and the mentee streams give the same matching."""
 
     name = "random"
     exact = False
     summary = "a random maximal matching (seeded): the null baseline"
 
+    streams = True
+
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
         t0 = time.perf_counter()
-        order = np.random.default_rng(options.seed).permutation(graph.n_candidates)
+        if graph.n_candidates == 0:
+            return streamed_assignment(graph, streamed_greedy(graph, "random", options.seed), "random", t0)
+        keys = random_keys(options.seed, graph.pair_mentee, graph.pair_mentor, graph.n_mentors)
+        order = np.lexsort((graph.pair_mentor, graph.pair_mentee, keys))
         pairs, donors = greedy_assignment(graph, order)
         return heuristic_assignment(pairs, donors, "random", t0)

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..decode import Assignment
 from ..encoding import CandidateGraph
-from .base import Policy, SolveOptions, heuristic_assignment
+from ..streams import STREAM_CHUNK, MenteeStreams, Streamed, _first_donor
+from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
 def id_ranks(ids: list[str]) -> np.ndarray:
@@ -34,10 +35,58 @@ class StablePolicy(Policy):
     exact = False
     summary = "mentee-proposing deferred acceptance (no blocking pair when funding is not modelled)"
 
+    streams = True
+
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
         t0 = time.perf_counter()
+        if graph.n_candidates == 0:  # encoded without candidates (large): each mentee's list from its stream
+            return streamed_assignment(graph, streamed_deferred_acceptance(graph), "stable", t0)
         pairs, donors = deferred_acceptance(graph)
         return heuristic_assignment(pairs, donors, "stable", t0)
+
+
+def streamed_deferred_acceptance(g: CandidateGraph, chunk: int = STREAM_CHUNK) -> Streamed:
+    """deferred_acceptance with each mentee's list read from its stream (no candidate graph)."""
+    n, k = g.n_mentees, g.n_donors
+    s = MenteeStreams(g, "stable", chunk=chunk)
+    m_rank = id_ranks([g.mentee_id(i) for i in range(n)]).tolist()
+    budget, count, capacity = g.budget.tolist(), g.max_count.tolist(), g.capacity.tolist()
+    held: list[list[tuple[float, int, int]]] = [[] for _ in range(g.n_mentors)]  # (score, -id rank, mentee)
+    partner: dict[int, tuple[int, int, int]] = {}  # mentee -> (mentor, donor, cost)
+    free = [i for i in np.flatnonzero(g.free_mentee).tolist() if s.head(i) is not None]
+    free.reverse()
+    while free:
+        i = free.pop()
+        while (h := s.head(i)) is not None:
+            s.advance(i)
+            j = h.mentor
+            if capacity[j] <= 0:
+                continue
+            key = (-h.key, -m_rank[i], i)  # -key: the score to 9 decimals
+            full = len(held[j]) >= capacity[j]
+            if full and key <= held[j][0]:
+                continue
+            d = -1
+            if k:
+                d = _first_donor(h.fund, h.cost, budget, count)
+                if d < 0:
+                    continue
+                budget[d] -= h.cost
+                count[d] -= 1
+            partner[i] = (j, d, h.cost)
+            if full:
+                _, _, out = heapq.heapreplace(held[j], key)
+                _, x, c = partner.pop(out)
+                if x >= 0:
+                    budget[x] += c
+                    count[x] += 1
+                free.append(out)
+            else:
+                heapq.heappush(held[j], key)
+            break
+    mentees = sorted(partner)
+    return Streamed(np.array(mentees, np.int64), np.array([partner[i][0] for i in mentees], np.int64),
+                    np.array([partner[i][1] for i in mentees], np.int64), s.eligible, s.refills)
 
 
 def deferred_acceptance(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,197 @@
+"""Each mentee's eligible pairs in a fixed order, a chunk at a time, without the whole graph.
+
+The ordered heuristics (greedy, random, stable) only ever look at a mentee's
+next pair in its own order. At 100,000 x 20,000 (740 million eligible pairs)
+the candidate graph does not fit in memory, but each mentee's first
+``STREAM_CHUNK`` pairs do: one block pass keeps them, and a mentee that uses
+them all up is refilled from its own row (one row of pairs, encoded again).
+
+Orders (a strict total order per mentee; ``key`` then mentor index):
+
+- ``score``: descending score (greedy's order);
+- ``stable``: descending score to 9 decimals, ties by the lower mentor id;
+- ``random``: a uniform key per (seed, mentee, mentor) from a counter-based
+  hash, so any pair's key is the same whatever the blocks (random's order).
+
+Merging the mentees' streams by (key, mentee, mentor) gives exactly the global
+order of all pairs, which is what tests/test_streams.py checks against the
+policies run on the whole graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import numpy as np
+
+from .encoding import BLOCK_PAIRS, CandidateGraph
+
+Order = Literal["score", "stable", "random"]
+#: Pairs kept per mentee; a mentee that tries them all is refilled from its row.
+STREAM_CHUNK = 32
+
+
+def random_keys(seed: int, mentee: np.ndarray, mentor: np.ndarray, n_mentors: int) -> np.ndarray:
+    """A uniform float in [0, 1) per (seed, mentee, mentor): splitmix64 of the pair number."""
+    with np.errstate(over="ignore"):
+        x = (np.asarray(mentee, np.uint64) * np.uint64(n_mentors) + np.asarray(mentor, np.uint64))
+        x = x + np.uint64((seed * 0x9E3779B97F4A7C15) % (1 << 64)) + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+@dataclass
+class Head:
+    """A mentee's next pair."""
+
+    key: float
+    mentor: int
+    score: float
+    cost: int
+    fund: int  # bit x set: donor x can fund the pair (eligibility, not budget)
+
+
+class MenteeStreams:
+    def __init__(self, g: CandidateGraph, order: Order, seed: int = 0, chunk: int = STREAM_CHUNK,
+                 block_pairs: int = BLOCK_PAIRS) -> None:
+        self.g, self.order, self.seed, self.chunk = g, order, seed, chunk
+        n, m = g.n_mentees, g.n_mentors
+        self.mentor_rank = np.arange(m)
+        if order == "stable":
+            ids = [g.mentor_id(j) for j in range(m)]
+            rank = np.empty(m, np.int64)
+            rank[sorted(range(m), key=lambda j: ids[j])] = np.arange(m)
+            self.mentor_rank = rank
+        self.items: list[list[Head]] = [[] for _ in range(n)]
+        self.pos = np.zeros(n, np.int64)
+        self.left = np.zeros(n, np.int64)  # eligible pairs not loaded yet
+        self.last: list[Optional[tuple[float, int]]] = [None] * n
+        self.eligible = 0
+        self.refills = 0
+        rows_all = np.flatnonzero(g.free_mentee)
+        step = max(1, block_pairs // max(1, m))
+        for start in range(0, len(rows_all), step):
+            self._load(rows_all[start:start + step], None)
+
+    def _keys(self, rows: np.ndarray, score: np.ndarray) -> np.ndarray:
+        if self.order == "random":
+            m = self.g.n_mentors
+            return random_keys(self.seed, rows[:, None], np.arange(m)[None, :], m)
+        return -np.round(score, 9) if self.order == "stable" else -score
+
+    def _load(self, rows: np.ndarray, after: Optional[tuple[float, int]]) -> None:
+        """Load the next chunk of each row (after ``after``, for a single-row refill)."""
+        g = self.g
+        block = g.pair_block(rows, costs=g.has_donors)
+        ok = g.eligible(block)
+        fundable = g.fundable_in_block(block) if g.has_donors else None
+        if fundable is not None:  # as the candidate graph: only pairs some donor could fund
+            ok &= fundable.any(axis=2)
+        key = self._keys(rows, block.score)
+        sec = self.mentor_rank[None, :]
+        if after is not None:
+            ok = ok & ((key > after[0]) | ((key == after[0]) & (sec > after[1])))
+        counts = ok.sum(axis=1)
+        if after is None:
+            self.eligible += int(counts.sum())
+        # each row's chunk smallest (key, secondary): the chunk-th smallest key, then ties sorted
+        k = min(self.chunk, g.n_mentors)
+        masked = np.where(ok, key, np.inf)
+        kth = np.partition(masked, k - 1, axis=1)[:, k - 1:k] if k < g.n_mentors else np.full((len(rows), 1), np.inf)
+        r, c = np.nonzero(ok & (masked <= kth))
+        order = np.lexsort((self.mentor_rank[c], key[r, c], r))
+        r, c = r[order], c[order]
+        rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+        take = rank < self.chunk
+        r, c = r[take], c[take]
+        fund = np.zeros(len(r), np.int64)
+        if fundable is not None:
+            fund = (fundable[r, c].astype(np.int64) << np.arange(g.n_donors)).sum(axis=1)
+        cost = block.cost[r, c] if block.cost is not None else np.zeros(len(r), np.int64)
+        heads = [Head(float(kk), int(cc), float(ss), int(co), int(fb)) for kk, cc, ss, co, fb in
+                 zip(key[r, c].tolist(), c.tolist(), block.score[r, c].tolist(), cost.tolist(), fund.tolist(),
+                     strict=True)]
+        starts = np.searchsorted(r, np.arange(len(rows) + 1))
+        for a, i in enumerate(rows.tolist()):
+            got = heads[starts[a]:starts[a + 1]]
+            self.items[i] = got
+            self.pos[i] = 0
+            self.left[i] = int(counts[a]) - len(got)
+            if got:
+                self.last[i] = (got[-1].key, int(self.mentor_rank[got[-1].mentor]))
+
+    def head(self, i: int) -> Optional[Head]:
+        if self.pos[i] >= len(self.items[i]):
+            if self.left[i] <= 0:
+                return None
+            self.refills += 1
+            self._load(np.array([i]), self.last[i])
+            if not self.items[i]:
+                return None
+        return self.items[i][self.pos[i]]
+
+    def advance(self, i: int) -> None:
+        self.pos[i] += 1
+
+    def secondary(self, h: Head) -> int:
+        return int(self.mentor_rank[h.mentor])
+
+
+@dataclass
+class Streamed:
+    """An assignment found on streams: parallel arrays, and the eligible pairs counted."""
+
+    mentee: np.ndarray
+    mentor: np.ndarray
+    donor: np.ndarray
+    eligible: int
+    refills: int
+
+
+def _first_donor(fund: int, cost: int, budget: list[int], count: list[int]) -> int:
+    """The first donor (instance order) that can fund the pair and has budget and count left, else -1."""
+    x = 0
+    while fund:
+        if fund & 1 and budget[x] >= cost and count[x] > 0:
+            return x
+        fund >>= 1
+        x += 1
+    return -1
+
+
+def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: int = STREAM_CHUNK) -> Streamed:
+    """greedy_assignment in the order of ``order``, merging the mentees' streams."""
+    import heapq
+
+    s = MenteeStreams(g, order, seed, chunk)
+    heap = []
+    for i in np.flatnonzero(g.free_mentee).tolist():
+        h = s.head(i)
+        if h is not None:
+            heap.append((h.key, i, s.secondary(h)))
+    heapq.heapify(heap)
+    room, budget, count = g.capacity.tolist(), g.budget.tolist(), g.max_count.tolist()
+    out: list[tuple[int, int, int]] = []
+    while heap:
+        _, i, _ = heapq.heappop(heap)
+        h = s.head(i)
+        assert h is not None
+        j = h.mentor
+        if room[j] > 0:
+            d = _first_donor(h.fund, h.cost, budget, count) if g.has_donors else -1
+            if d >= 0 or not g.has_donors:
+                room[j] -= 1
+                if d >= 0:
+                    budget[d] -= h.cost
+                    count[d] -= 1
+                out.append((i, j, d))
+                continue
+        s.advance(i)
+        h = s.head(i)
+        if h is not None:
+            heapq.heappush(heap, (h.key, i, s.secondary(h)))
+    arr = np.array(out, np.int64).reshape(-1, 3)
+    return Streamed(arr[:, 0], arr[:, 1], arr[:, 2], s.eligible, s.refills)
