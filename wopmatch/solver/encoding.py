@@ -265,7 +265,7 @@ def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.n
     distance = _distance(g, mi, mj, same_region) if costs or inst.rules.max_distance_km is not None else None
 
     # alignment = sum_a need*strength / (5 * sum_a need); 0 where the mentee has no needs.
-    denom = 5 * me.levels.sum(axis=1)[mi]
+    denom = 5 * me.levels[mi].sum(axis=-1)  # the rows asked for only (a one-row refill is common)
     with np.errstate(divide="ignore", invalid="ignore"):
         alignment = np.where(denom > 0, dot / np.maximum(denom, 1), 0.0)
     factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)

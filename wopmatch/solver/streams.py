@@ -65,6 +65,10 @@ class MenteeStreams:
             rank = np.empty(m, np.int64)
             rank[sorted(range(m), key=lambda j: ids[j])] = np.arange(m)
             self.mentor_rank = rank
+        #: Mentors still worth listing (set by the caller, e.g. those with room for
+        #: greedy, whose full mentors never free up); None = all. Applies to refills.
+        self.alive: Optional[np.ndarray] = None
+        self.loaded = np.zeros(n, np.int64)  # size of each mentee's last load
         self.items: list[list[Head]] = [[] for _ in range(n)]
         self.pos = np.zeros(n, np.int64)
         self.left = np.zeros(n, np.int64)  # eligible pairs not loaded yet
@@ -82,11 +86,15 @@ class MenteeStreams:
             return random_keys(self.seed, rows[:, None], np.arange(m)[None, :], m)
         return -np.round(score, 9) if self.order == "stable" else -score
 
-    def _load(self, rows: np.ndarray, after: Optional[tuple[float, int]]) -> None:
-        """Load the next chunk of each row (after ``after``, for a single-row refill)."""
+    def _load(self, rows: np.ndarray, after: Optional[tuple[float, int]], chunk: Optional[int] = None) -> None:
+        """Load the next ``chunk`` pairs of each row (after ``after``, for a
+        single-row refill), skipping mentors that ``alive`` says are out."""
         g = self.g
+        chunk = chunk or self.chunk
         block = g.pair_block(rows, costs=g.has_donors)
         ok = g.eligible(block)
+        if self.alive is not None:
+            ok &= self.alive[None, :]
         fundable = g.fundable_in_block(block) if g.has_donors else None
         if fundable is not None:  # as the candidate graph: only pairs some donor could fund
             ok &= fundable.any(axis=2)
@@ -97,15 +105,16 @@ class MenteeStreams:
         counts = ok.sum(axis=1)
         if after is None:
             self.eligible += int(counts.sum())
+        self.loaded[rows] = chunk
         # each row's chunk smallest (key, secondary): the chunk-th smallest key, then ties sorted
-        k = min(self.chunk, g.n_mentors)
+        k = min(chunk, g.n_mentors)
         masked = np.where(ok, key, np.inf)
         kth = np.partition(masked, k - 1, axis=1)[:, k - 1:k] if k < g.n_mentors else np.full((len(rows), 1), np.inf)
         r, c = np.nonzero(ok & (masked <= kth))
         order = np.lexsort((self.mentor_rank[c], key[r, c], r))
         r, c = r[order], c[order]
         rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
-        take = rank < self.chunk
+        take = rank < chunk
         r, c = r[take], c[take]
         fund = np.zeros(len(r), np.int64)
         if fundable is not None:
@@ -128,7 +137,8 @@ class MenteeStreams:
             if self.left[i] <= 0:
                 return None
             self.refills += 1
-            self._load(np.array([i]), self.last[i])
+            # each refill of a mentee loads twice as many pairs as the one before
+            self._load(np.array([i]), self.last[i], chunk=int(2 * self.loaded[i]))
             if not self.items[i]:
                 return None
         return self.items[i][self.pos[i]]
@@ -174,6 +184,8 @@ def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: int =
             heap.append((h.key, i, s.secondary(h)))
     heapq.heapify(heap)
     room, budget, count = g.capacity.tolist(), g.budget.tolist(), g.max_count.tolist()
+    alive = g.capacity > 0
+    s.alive = alive  # a full mentor never frees up in greedy: refills skip it
     out: list[tuple[int, int, int]] = []
     while heap:
         _, i, _ = heapq.heappop(heap)
@@ -184,6 +196,8 @@ def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: int =
             d = _first_donor(h.fund, h.cost, budget, count) if g.has_donors else -1
             if d >= 0 or not g.has_donors:
                 room[j] -= 1
+                if room[j] == 0:
+                    alive[j] = False
                 if d >= 0:
                     budget[d] -= h.cost
                     count[d] -= 1
