@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, defaultdict
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
@@ -279,3 +280,17 @@ def test_regional_equity_by_country_raises_the_lowest_country_share():
 def test_method_is_for_the_optimal_policy_only():
     with pytest.raises(UnsupportedMethodError, match="--method chooses how the optimal policy solves"):
         solve_checked(parse(generate(20, 5, seed=25)), "greedy", method="flow")
+
+
+def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
+    inst = parse(generate(40, 10, seed=26))
+    with mock.patch("wopmatch.solver.api.MAX_GRAPH_PAIRS", 100):
+        for policy in ("max-min", "regional-equity", "min-cost"):
+            with pytest.raises(UnsupportedMethodError, match="does not fit in memory"):
+                solve_checked(inst, policy)
+        with pytest.raises(UnsupportedMethodError, match="with --method flow"):
+            solve_checked(inst, "optimal", method="flow")
+        with mock.patch("wopmatch.solver.api.PRICING_MIN_PAIRS", 100), \
+                mock.patch("wopmatch.solver.policies.optimal.PRICING_MIN_PAIRS", 100):
+            assert "mentee streams" in solve_checked(inst, "greedy").stats.method
+            assert "pricing" in solve_checked(inst, "optimal").stats.method

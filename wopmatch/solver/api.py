@@ -53,7 +53,14 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     pairs = (sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)) * \
         sum(op.mentor is not None for op in instance.operators)
     streamed = chosen.streams and pairs >= PRICING_MIN_PAIRS and not prefer
-    graph = build_graph(instance, candidates=method != "flow-pricing" and not streamed)
+    candidates = method != "flow-pricing" and not streamed
+    if candidates and pairs > MAX_GRAPH_PAIRS:
+        raise UnsupportedMethodError(
+            f"{'--keep-stable with ' if prefer else ''}policy {policy!r}"
+            f"{' with --method ' + str(method) if method else ''} encodes every one of the {pairs:,} "
+            f"mentee x mentor pairs, which does not fit in memory (over {MAX_GRAPH_PAIRS:,}); at this size "
+            "optimal (method auto), greedy, random and stable run without it")
+    graph = build_graph(instance, candidates=candidates)
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)
     if graph.infeasible:
@@ -81,6 +88,11 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     stats = solution.stats.model_copy(update={"verify_seconds": round(time.perf_counter() - t2, 4)})
     return solution.model_copy(update={"stats": stats,
                                        "verification": Verification(ok=not violations, violations=violations)})
+
+
+#: Above this many mentee x mentor pairs the whole candidate graph is not built
+#: (at 100,000 x 20,000, 2 x 10^9 pairs, it would take about 26 GB).
+MAX_GRAPH_PAIRS = 500_000_000
 
 
 def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penalty: float) -> np.ndarray:
