@@ -9,14 +9,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import click
 from rich.console import Console
 
 from ..generator import generate as generate_instance
 from ..generator import to_json_bytes
-from ..models import InputError, Instance, Problem, Solution, load_instance, load_solution, solution_bytes, write_atomic
+from ..models import (
+    InputError,
+    Instance,
+    LoadedInstance,
+    Problem,
+    Solution,
+    load_instance,
+    load_solution,
+    solution_bytes,
+    write_atomic,
+)
 from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
 from ..models.rounds import DEFAULT_CHANGE_PENALTY, carry_over, round_changes
 from ..models.tables import TableWriteError
@@ -32,7 +42,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _fail(exc: InputError) -> None:
+def _fail(exc: InputError) -> NoReturn:
     err.print(f"[bold red]error[/]: {exc.source or 'input'}: {len(exc.problems)} problem(s)")
     for p in exc.problems:
         err.print(f"  {p}", markup=False)
@@ -170,6 +180,21 @@ def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: 
         sys.exit(1)
 
 
+def _checked(instance: Path, solution: Path, previous: Optional[Path],
+             with_sha: bool) -> tuple[LoadedInstance, Solution, Instance, list[str]]:
+    """Load both files (exit 1 on bad input), rebuild the round the solution was
+    solved against, and run the verifier: (instance, solution, the instance as
+    solved, violations). ``with_sha``: also require the solution to name these bytes."""
+    try:
+        loaded = load_instance(instance)
+        sol = load_solution(solution)
+        effective, round_problems = _with_previous(loaded.instance, sol, previous)
+    except InputError as exc:
+        _fail(exc)
+    return loaded, sol, effective, round_problems + verify_solution(
+        effective, sol, sha256=loaded.sha256 if with_sha else None)
+
+
 def _sha256(path: Path) -> str:
     import hashlib
 
@@ -226,14 +251,7 @@ def _write_solution(output: Path, kind: OutputKind, instance: Instance, solution
               help="The earlier round's solution, for a SOLUTION solved with --previous.")
 def verify(instance: Path, solution: Path, previous: Optional[Path]) -> None:
     """Re-check SOLUTION against INSTANCE independently; exit 1 on any violation."""
-    try:
-        loaded = load_instance(instance)
-        sol = load_solution(solution)
-        effective, round_problems = _with_previous(loaded.instance, sol, previous)
-    except InputError as exc:
-        _fail(exc)
-        return
-    violations = round_problems + verify_solution(effective, sol, sha256=loaded.sha256)
+    loaded, sol, _, violations = _checked(instance, solution, previous, with_sha=True)
     if violations:
         err.print(f"[bold red]{len(violations)} violation(s)[/]")
         for v in violations:
@@ -257,14 +275,7 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
         err.print(f"[bold red]error[/]: the report is an HTML file; name it {output.stem}.html")
         sys.exit(1)
     _check_output(output, instance, solution)
-    try:
-        loaded = load_instance(instance)
-        sol = load_solution(solution)
-        effective, round_problems = _with_previous(loaded.instance, sol, previous)
-    except InputError as exc:
-        _fail(exc)
-        return
-    violations = round_problems + verify_solution(effective, sol)
+    loaded, sol, effective, violations = _checked(instance, solution, previous, with_sha=False)
     if violations:  # a steering committee never sees an unchecked matching
         err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
                   "no report written")
