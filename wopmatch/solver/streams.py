@@ -30,6 +30,9 @@ from .encoding import BLOCK_PAIRS, CandidateGraph
 Order = Literal["score", "stable", "random"]
 #: Pairs kept per mentee; a mentee that tries them all is refilled from its row.
 STREAM_CHUNK = 32
+#: Refills double in size up to this many pairs (held as Python objects: at
+#: 100,000 x 20,000 the 25,000 mentees stable leaves unmatched walk their whole lists).
+MAX_REFILL = 1024
 
 
 def random_keys(seed: int, mentee: np.ndarray, mentor: np.ndarray, n_mentors: int) -> np.ndarray:
@@ -138,7 +141,7 @@ class MenteeStreams:
                 return None
             self.refills += 1
             # each refill of a mentee loads twice as many pairs as the one before
-            self._load(np.array([i]), self.last[i], chunk=int(2 * self.loaded[i]))
+            self._load(np.array([i]), self.last[i], chunk=int(min(2 * self.loaded[i], MAX_REFILL)))
             if not self.items[i]:
                 return None
         return self.items[i][self.pos[i]]
