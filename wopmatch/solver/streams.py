@@ -46,7 +46,11 @@ def random_keys(seed: int, mentee: np.ndarray, mentor: np.ndarray, n_mentors: in
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-@dataclass
+#: A listed pair, as a structured array: each mentee's chunk is a slice of its block's array.
+_PAIR = np.dtype([("key", "f8"), ("mentor", "i8"), ("score", "f8"), ("cost", "i8"), ("fund", "i8")])
+
+
+@dataclass(frozen=True)
 class Head:
     """A mentee's next pair."""
 
@@ -72,7 +76,7 @@ class MenteeStreams:
         #: greedy, whose full mentors never free up); None = all. Applies to refills.
         self.alive: Optional[np.ndarray] = None
         self.loaded = np.zeros(n, np.int64)  # size of each mentee's last load
-        self.items: list[list[Head]] = [[] for _ in range(n)]
+        self.items: list[np.ndarray] = [np.empty(0, _PAIR)] * n
         self.pos = np.zeros(n, np.int64)
         self.left = np.zeros(n, np.int64)  # eligible pairs not loaded yet
         self.last: list[Optional[tuple[float, int]]] = [None] * n
@@ -123,17 +127,17 @@ class MenteeStreams:
         if fundable is not None:
             fund = (fundable[r, c].astype(np.int64) << np.arange(g.n_donors)).sum(axis=1)
         cost = block.cost[r, c] if block.cost is not None else np.zeros(len(r), np.int64)
-        heads = [Head(float(kk), int(cc), float(ss), int(co), int(fb)) for kk, cc, ss, co, fb in
-                 zip(key[r, c].tolist(), c.tolist(), block.score[r, c].tolist(), cost.tolist(), fund.tolist(),
-                     strict=True)]
+        # one record array per block; each mentee's chunk is a slice of it (no Python object per pair)
+        rec = np.empty(len(r), _PAIR)
+        rec["key"], rec["mentor"], rec["score"], rec["cost"], rec["fund"] = key[r, c], c, block.score[r, c], cost, fund
         starts = np.searchsorted(r, np.arange(len(rows) + 1))
         for a, i in enumerate(rows.tolist()):
-            got = heads[starts[a]:starts[a + 1]]
+            got = rec[starts[a]:starts[a + 1]]
             self.items[i] = got
             self.pos[i] = 0
             self.left[i] = int(counts[a]) - len(got)
-            if got:
-                self.last[i] = (got[-1].key, int(self.mentor_rank[got[-1].mentor]))
+            if len(got):
+                self.last[i] = (float(got["key"][-1]), int(self.mentor_rank[got["mentor"][-1]]))
 
     def head(self, i: int) -> Optional[Head]:
         if self.pos[i] >= len(self.items[i]):
@@ -142,9 +146,9 @@ class MenteeStreams:
             self.refills += 1
             # each refill of a mentee loads twice as many pairs as the one before
             self._load(np.array([i]), self.last[i], chunk=int(min(2 * self.loaded[i], MAX_REFILL)))
-            if not self.items[i]:
+            if not len(self.items[i]):
                 return None
-        return self.items[i][self.pos[i]]
+        return Head(*self.items[i][self.pos[i]].item())
 
     def advance(self, i: int) -> None:
         self.pos[i] += 1
