@@ -511,15 +511,14 @@ def _join(items: Optional[list[str]], what: str) -> Optional[str]:
     return "; ".join(items)
 
 
-def csv_text(header: list[str], rows: list[list[Any]], fmt: Callable[[Any], str] | None = None) -> str:
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
     """One CSV file's text. Floats are written in the shortest form that reads
     back as the same number."""
-    fmt = fmt or _csv_value
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     for row in rows:
-        w.writerow([fmt(v) for v in row])
+        w.writerow([_csv_value(v) for v in row])
     return buf.getvalue()
 
 

@@ -168,7 +168,7 @@ class Streamed:
     refills: int
 
 
-def _first_donor(fund: int, cost: int, budget: list[int], count: list[int]) -> int:
+def first_donor(fund: int, cost: int, budget: list[int], count: list[int]) -> int:
     """The first donor (instance order) that can fund the pair and has budget and count left, else -1."""
     x = 0
     while fund:
@@ -200,7 +200,7 @@ def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: int =
         assert h is not None
         j = h.mentor
         if room[j] > 0:
-            d = _first_donor(h.fund, h.cost, budget, count) if g.has_donors else -1
+            d = first_donor(h.fund, h.cost, budget, count) if g.has_donors else -1
             if d >= 0 or not g.has_donors:
                 room[j] -= 1
                 if room[j] == 0:

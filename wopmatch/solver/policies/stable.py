@@ -9,7 +9,7 @@ import numpy as np
 
 from ..decode import Assignment
 from ..encoding import CandidateGraph
-from ..streams import STREAM_CHUNK, MenteeStreams, Streamed, _first_donor
+from ..streams import STREAM_CHUNK, MenteeStreams, Streamed, first_donor
 from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
@@ -68,7 +68,7 @@ def streamed_deferred_acceptance(g: CandidateGraph, chunk: int = STREAM_CHUNK) -
                 continue
             d = -1
             if k:
-                d = _first_donor(h.fund, h.cost, budget, count)
+                d = first_donor(h.fund, h.cost, budget, count)
                 if d < 0:
                     continue
                 budget[d] -= h.cost
