@@ -238,8 +238,10 @@ def test_regional_equity_by_country_raises_the_lowest_country_share():
 
 
 def test_method_is_for_the_optimal_policy_only():
-    with pytest.raises(UnsupportedMethodError, match="--method chooses how the optimal policy solves"):
+    with pytest.raises(UnsupportedMethodError, match="--method chooses how the optimal, min-cost"):
         solve_checked(parse(generate(20, 5, seed=25)), "greedy", method="flow")
+    with pytest.raises(UnsupportedMethodError, match="'mip' is for the optimal policy"):
+        solve_checked(parse(generate(20, 5, seed=25)), "max-min", method="mip")
 
 
 def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
@@ -251,6 +253,8 @@ def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
         with pytest.raises(UnsupportedMethodError, match="with --method flow"):
             solve_checked(inst, "optimal", method="flow")
         with mock.patch("wopmatch.solver.api.PRICING_MIN_PAIRS", 100), \
-                mock.patch("wopmatch.solver.policies.optimal.PRICING_MIN_PAIRS", 100):
+                mock.patch("wopmatch.solver.policies.optimal.PRICING_MIN_PAIRS", 100), \
+                mock.patch("wopmatch.solver.policies.base.PRICING_MIN_PAIRS", 100):
             assert "mentee streams" in solve_checked(inst, "greedy").stats.method
-            assert "pricing" in solve_checked(inst, "optimal").stats.method
+            for policy in ("optimal", "max-min", "regional-equity", "min-cost"):
+                assert "pricing" in solve_checked(inst, policy).stats.method

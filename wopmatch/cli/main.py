@@ -116,7 +116,9 @@ def validate(instance: Path) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
-              help="How the optimal policy solves: auto = flow without donors, lagrangian-mip with donors.")
+              help="How the exact policies solve: auto = flow without donors (flow-pricing from 50M pairs), "
+                   "lagrangian-mip with donors (optimal); min-cost, max-min and regional-equity take "
+                   "auto, flow or flow-pricing.")
 @click.option("--alternates", type=click.IntRange(min=0, max=50), default=0, show_default=True,
               help="List each mentee's K best runner-up mentors and why each was not chosen.")
 @click.option("--previous", type=click.Path(path_type=Path), default=None,

@@ -21,6 +21,7 @@ from .policies import (
     UnsupportedMethodError,
     choose_method,
     get_policy,
+    priced_method,
 )
 from .verify import verify_solution
 
@@ -39,19 +40,25 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     t0 = time.perf_counter()
     method = None
     if chosen.name == "optimal":  # a forced method that cannot apply fails before any work
-        n_mentees = sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)
-        n_mentors = sum(op.mentor is not None for op in instance.operators)
-        method = choose_method(options.method, bool(instance.donors), n_mentees * n_mentors)
+        method = choose_method(options.method, bool(instance.donors), _free_pairs(instance))
         if prefer and method == "flow-pricing":  # pricing encodes its own scores: use the whole graph
             if options.method == "flow-pricing":
                 raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
             method = "flow"
+    elif chosen.priced:
+        if instance.donors and not chosen.supports_donors:
+            chosen.check_donors()
+        method = priced_method(policy, options.method, bool(instance.donors), _free_pairs(instance))
+        if prefer and method == "flow-pricing":
+            if options.method == "flow-pricing":
+                raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
+            method = "flow"
     elif options.method != "auto":
-        raise UnsupportedMethodError(f"--method chooses how the optimal policy solves; policy {policy!r} has one way")
+        raise UnsupportedMethodError(f"--method chooses how the optimal, min-cost, max-min and regional-equity "
+                                     f"policies solve; policy {policy!r} has one way")
     if instance.donors and not chosen.supports_donors:
         chosen.check_donors()
-    pairs = (sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)) * \
-        sum(op.mentor is not None for op in instance.operators)
+    pairs = _free_pairs(instance)
     streamed = chosen.streams and pairs >= PRICING_MIN_PAIRS and not prefer
     candidates = method != "flow-pricing" and not streamed
     if candidates and pairs > MAX_GRAPH_PAIRS:
@@ -59,7 +66,7 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
             f"{'--keep-stable with ' if prefer else ''}policy {policy!r}"
             f"{' with --method ' + str(method) if method else ''} encodes every one of the {pairs:,} "
             f"mentee x mentor pairs, which does not fit in memory (over {MAX_GRAPH_PAIRS:,}); at this size "
-            "optimal (method auto), greedy, random and stable run without it")
+            "every policy runs without it on budget-free instances (method auto)")
     graph = build_graph(instance, candidates=candidates)
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)
@@ -88,6 +95,12 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     stats = solution.stats.model_copy(update={"verify_seconds": round(time.perf_counter() - t2, 4)})
     return solution.model_copy(update={"stats": stats,
                                        "verification": Verification(ok=not violations, violations=violations)})
+
+
+def _free_pairs(instance: Instance) -> int:
+    """Free (not pinned) mentees x mentors: what sets the size of a solve."""
+    return (sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)) * \
+        sum(op.mentor is not None for op in instance.operators)
 
 
 #: Above this many mentee x mentor pairs the whole candidate graph is not built

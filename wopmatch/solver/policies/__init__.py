@@ -9,8 +9,16 @@ is registered under its ``name`` (docs/policies.md describes each).
 from __future__ import annotations
 
 from . import equity, greedy, maxmin, mincost, optimal, stable  # noqa: F401  (they define the policies)
-from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
-from .optimal import METHODS, PRICING_MIN_PAIRS, OptimalPolicy, choose_method
+from .base import (
+    ORTOOLS_VERSION,
+    PRICED_METHODS,
+    PRICING_MIN_PAIRS,
+    Policy,
+    SolveOptions,
+    UnsupportedMethodError,
+    priced_method,
+)
+from .optimal import METHODS, OptimalPolicy, choose_method
 
 
 def _concrete(cls: type[Policy]) -> list[type[Policy]]:
@@ -38,5 +46,6 @@ def get_policy(name: str) -> Policy:
         raise UnknownPolicyError(f"unknown policy {name!r}; valid policies: {', '.join(POLICIES)}") from None
 
 
-__all__ = ["METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICING_MIN_PAIRS", "OptimalPolicy", "Policy", "SolveOptions",
-           "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "get_policy"]
+__all__ = ["METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICED_METHODS", "PRICING_MIN_PAIRS", "OptimalPolicy", "Policy",
+           "SolveOptions", "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "get_policy",
+           "priced_method"]

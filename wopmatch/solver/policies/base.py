@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from ..streams import Streamed
 
 ORTOOLS_VERSION = ortools.__version__
+#: Without donors, the exact policies price a working set instead of encoding
+#: every pair from this many mentee x mentor pairs on (20,000 x 5,000: 6.1 GB -> 0.8 GB).
+PRICING_MIN_PAIRS = 50_000_000
+#: How min-cost, max-min and regional-equity may solve (``--method``): on the
+#: whole candidate graph (flow) or on a priced working set (flow-pricing).
+PRICED_METHODS = ("auto", "flow", "flow-pricing")
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class Policy(ABC):
     supports_donors: ClassVar[bool] = True
     #: Works from mentee streams when the graph is encoded without candidates (solver/streams.py).
     streams: ClassVar[bool] = False
+    #: Without donors, solves on a priced working set (solver/priced.py) when
+    #: ``--method flow-pricing`` is chosen, or by ``auto`` from PRICING_MIN_PAIRS pairs on.
+    priced: ClassVar[bool] = False
     summary: ClassVar[str]
 
     @abstractmethod
@@ -54,6 +63,19 @@ class Policy(ABC):
         if not self.supports_donors:
             raise UnsupportedMethodError(f"policy {self.name!r} does not model donor budgets, and this instance "
                                          "has donors; policies that do: " + ", ".join(donor_policies()))
+
+
+def priced_method(policy: str, method: str, has_donors: bool, pairs: int) -> str:
+    """The method a ``priced`` policy runs; ``pairs`` = free mentees x mentors."""
+    if method not in PRICED_METHODS:
+        raise UnsupportedMethodError(f"policy {policy!r} solves by one of the methods {', '.join(PRICED_METHODS)}; "
+                                     f"{method!r} is for the optimal policy")
+    if method == "flow-pricing" and has_donors:
+        raise UnsupportedMethodError(f"method 'flow-pricing' does not model donor budgets, and this instance has "
+                                     f"donors; use 'auto' or 'flow' with policy {policy!r}")
+    if method == "auto":
+        return "flow-pricing" if pairs >= PRICING_MIN_PAIRS and not has_donors else "flow"
+    return method
 
 
 def donor_policies() -> list[str]:

@@ -12,6 +12,16 @@ from ...models.solution import StageStats
 from ..decode import Assignment
 from ..encoding import CandidateGraph
 from ..flow import FlowError, _min_cost_flow, _restrict_to_optimal_face, quality_units
+from ..priced import (
+    PairSource,
+    Stage,
+    Structure,
+    first_working_set,
+    flow_on,
+    priced_assignment,
+    solve_lexicographic,
+)
+from ..pricing import _Pairs
 from .base import ORTOOLS_VERSION, Policy, SolveOptions
 
 GROUP_KEYS = ("region", "country")
@@ -39,7 +49,11 @@ class RegionalEquityPolicy(Policy):
     supports_donors = False
     summary = "the highest lowest share of mentees matched across regions (or --group-by), then the default"
 
+    priced = True
+
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+        if options.method == "flow-pricing":
+            return _solve_priced(graph, options.group_by)
         t0 = time.perf_counter()
         names, group = mentee_groups(graph, options.group_by)
         g_count = len(names)
@@ -139,3 +153,89 @@ class _GroupNetwork:
             if k < len(costs) - 1:
                 lower, upper = _restrict_to_optimal_face(self.tail, self.head, lower, upper, c, flow, self.n_nodes)
         return np.flatnonzero(flow[self.pair_arcs] > 0), stats
+
+
+def _group_structure(graph: CandidateGraph, group: np.ndarray, g_count: int, lower_group: np.ndarray,
+                     probe: bool) -> tuple[Structure, np.ndarray]:
+    """_GroupNetwork's arcs without the pairs, and the cost that marks what is
+    wanted of them. ``probe``: each source -> group arc is split in [0, L_g] at
+    cost -1 and [0, free_g - L_g] at 0, so the lower bounds can all be met iff
+    the least cost is -sum L (and any working set gives a feasible flow);
+    otherwise the arc is [L_g, free_g] and the cost is coverage (-W_i per mentee)."""
+    n, m = graph.n_mentees, graph.n_mentors
+    free = np.flatnonzero(graph.free_mentee)
+    source, sink = 0, 1 + g_count + n + m
+    g_node = 1 + np.arange(g_count)
+    mentee_node = 1 + g_count + np.arange(n)
+    mentor_node = 1 + g_count + n + np.arange(m)
+    free_per_group = np.bincount(group[free], minlength=g_count).astype(np.int64)
+    copies = 2 if probe else 1
+    tail = np.concatenate([np.zeros(copies * g_count, np.int64), g_node[group[free]], mentor_node, [sink]])
+    head = np.concatenate([np.tile(g_node, copies), mentee_node[free], np.full(m, sink), [source]])
+    rest = np.concatenate([np.ones(len(free), np.int64), graph.capacity, [len(free)]]).astype(np.int64)
+    cost = np.zeros(len(tail), np.int64)
+    if probe:
+        upper = np.concatenate([lower_group, free_per_group - lower_group, rest])
+        lower = np.zeros(len(upper), np.int64)
+        cost[:g_count] = -1
+    else:
+        upper = np.concatenate([free_per_group, rest])
+        lower = np.concatenate([lower_group, np.zeros(len(rest), np.int64)])
+        cost[g_count:g_count + len(free)] = -graph.mentee_weight_units[free]
+    structure = Structure(tail.astype(np.int64), head.astype(np.int64), lower, upper.astype(np.int64),
+                          np.zeros(sink + 1, np.int64), sink + 1, mentee_node, mentor_node)
+    return structure, cost
+
+
+def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
+    """The same binary search over the rates, each probe answered for the whole
+    graph: a rate met on the working set is met; otherwise a priced probe either
+    proves it out of reach or meets it, and its working set joins ours. Then
+    the staged optimum with the lower bounds of t*, priced, from a working set
+    on which they are met."""
+    t0 = time.perf_counter()
+    names, group = mentee_groups(graph, group_by)
+    g_count = len(names)
+    size = np.bincount(group, minlength=g_count)
+    pinned = np.bincount(group[graph.pinned.mentee], minlength=g_count) if len(graph.pinned.mentee) \
+        else np.zeros(g_count, np.int64)
+    free_per_group = np.bincount(group[np.flatnonzero(graph.free_mentee)], minlength=g_count)
+    rates = sorted({k / int(n) for n in size if n for k in range(int(n) + 1)})
+
+    def reachable(lower_group: np.ndarray) -> bool:
+        return not np.any(lower_group > free_per_group)
+
+    source = PairSource(graph, money=False)
+    work = first_working_set(source)
+    lo, hi = 0, len(rates) - 1  # rates[lo] (0 at first) is met on work; rates above hi on no graph
+    probes = checks = 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lower_group = _lower(rates[mid], size, pinned)
+        if not reachable(lower_group):
+            hi = mid - 1
+            continue
+        structure, cost = _group_structure(graph, group, g_count, lower_group, probe=True)
+        probes += 1
+        if flow_on(work, structure, Stage("probe", cost), graph) == -int(lower_group.sum()):
+            lo = mid
+            continue
+        checks += 1  # not on the working set: ask the whole graph
+        probe = solve_lexicographic(source, structure, [Stage("probe", cost)], work=work,
+                                    enough=-int(lower_group.sum()))
+        if probe.values[0] == -int(lower_group.sum()):
+            work = _Pairs.union([work, probe.work], graph.n_mentors)
+            lo = mid
+        else:  # proven out of reach in the whole graph
+            hi = mid - 1
+    t_star = rates[lo] if rates else 0.0
+    search = time.perf_counter() - t0
+    structure, cost = _group_structure(graph, group, g_count, _lower(t_star, size, pinned), probe=False)
+    zero = np.zeros(len(structure.tail), np.int64)
+    source = PairSource(graph, money=True)
+    result = solve_lexicographic(source, structure, [Stage("coverage", cost), Stage("quality", zero, quality=1),
+                                                     Stage("cost", zero, money=1)], work=work)
+    first = [StageStats(name="lowest-rate", status="optimal", seconds=round(search, 4), value=t_star)]
+    return priced_assignment(graph, result, source,
+                             f"max-min-rate search by {group_by} ({probes} flows, {checks} priced checks)"
+                             "+staged-min-cost-flow+pricing", first=first)

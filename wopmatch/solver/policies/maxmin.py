@@ -3,12 +3,24 @@ lowest partnership score; then maximum quality; then minimum cost."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ...models.solution import StageStats
 from ..decode import Assignment
 from ..encoding import CandidateGraph
 from ..flow import max_coverage_units, solve_staged_flow
+from ..priced import (
+    PairSource,
+    Stage,
+    coverage_cost,
+    flow_on,
+    plain_structure,
+    priced_assignment,
+    solve_lexicographic,
+)
+from ..pricing import _Pairs
 from .base import ORTOOLS_VERSION, Policy, SolveOptions
 
 
@@ -25,7 +37,11 @@ class MaxMinPolicy(Policy):
     supports_donors = False
     summary = "maximum coverage, then the highest lowest score (egalitarian), then quality and cost"
 
+    priced = True
+
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+        if options.method == "flow-pricing":
+            return _solve_priced(graph)
         target = max_coverage_units(graph)
         scores = np.unique(graph.score)  # ascending
         lo, hi, probes = 0, len(scores) - 1, 0  # scores[lo] always reaches the target
@@ -40,10 +56,73 @@ class MaxMinPolicy(Policy):
         result = solve_staged_flow(graph.restrict(keep))
         chosen = keep[result.chosen]
         stages = [StageStats(name="threshold", status="optimal", seconds=0.0,
-                             value=float(scores[lo]) if len(scores) else None)]
+                             value=float(scores[lo]) if len(scores) and target > 0 else None)]
         stages += [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                    for s in result.stages]
         return Assignment(
             pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
             bound_coverage_units=target, method=f"bottleneck-search ({probes} flows)+staged-min-cost-flow",
             solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages)
+
+
+def _solve_priced(graph: CandidateGraph) -> Assignment:
+    """The same bottleneck over a working set of candidates.
+
+    1. C* by a priced coverage stage. 2. A binary search over the working set's
+    scores, each probe answered for the whole graph: a threshold whose pairs
+    reach C* on the working set does so everywhere; otherwise a priced coverage
+    probe over the pairs scoring at least it either proves it out of reach or
+    reaches C*, and its working set joins ours. 3. A priced probe just above the
+    best threshold found proves no score the working set lacks lies between it
+    and the lowest one out of reach (or brings such scores in, and 2 goes on).
+    4. The staged optimum over the pairs scoring at least t*."""
+    t0 = time.perf_counter()
+    structure = plain_structure(graph)
+    coverage = Stage("coverage", coverage_cost(graph, structure))
+    source = PairSource(graph, money=False)
+    first = solve_lexicographic(source, structure, [coverage])
+    target = first.values[0]  # -C*
+    work = first.work
+    lo_score = float(work.score.min(initial=0.0))  # work reaches C* with all its pairs
+    hi_score = np.inf  # no graph reaches C* with pairs scoring at least this
+    probes = checks = 0
+
+    def reaches(threshold: float) -> bool:
+        """C* with the pairs scoring at least ``threshold``, in the whole graph;
+        when met, the pairs that meet it join the working set."""
+        nonlocal work, checks
+        checks += 1
+        source.min_score = threshold
+        found = solve_lexicographic(source, structure, [coverage], work=work, enough=target)
+        if found.values[0] == target:
+            work = _Pairs.union([work, found.work], graph.n_mentors)
+            return True
+        return False
+
+    while target < 0:  # some mentee can be matched (else there is no bottleneck)
+        cand = np.unique(work.score[(work.score > lo_score) & (work.score < hi_score)])
+        lo, hi = -1, len(cand) - 1  # -1 stands for lo_score
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            probes += 1
+            if flow_on(work.select(np.flatnonzero(work.score >= cand[mid])), structure, coverage, graph) \
+                    == target or reaches(float(cand[mid])):
+                lo = mid
+            else:
+                hi_score = float(cand[mid])
+                hi = mid - 1
+        lo_score = float(cand[lo]) if lo >= 0 else lo_score
+        # a score strictly between lo_score and hi_score that the working set lacks?
+        if not reaches(float(np.nextafter(lo_score, np.inf))):
+            break
+    t_w = lo_score
+    search = time.perf_counter() - t0
+    source = PairSource(graph, money=True, min_score=t_w)
+    zero = np.zeros(len(structure.tail), np.int64)
+    result = solve_lexicographic(source, structure, [coverage, Stage("quality", zero, quality=1),
+                                                     Stage("cost", zero, money=1)], work=work)
+    first_stages = [StageStats(name="threshold", status="optimal", seconds=round(search, 4),
+                               value=t_w if target < 0 else None)]  # nobody can be matched: no bottleneck
+    return priced_assignment(graph, result, source,
+                             f"bottleneck-search ({probes} flows, {checks} priced checks)+staged-min-cost-flow+pricing",
+                             first=first_stages, coverage_units=-target)

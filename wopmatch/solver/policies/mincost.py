@@ -12,6 +12,7 @@ from ..encoding import CandidateGraph
 from ..flow import max_coverage_units, solve_staged_flow
 from ..greedy import greedy_assignment
 from ..mip import solve_staged_mip
+from ..priced import PairSource, Stage, coverage_cost, plain_structure, priced_assignment, solve_lexicographic
 from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
 
 ORDER = ("coverage", "cost", "quality")
@@ -28,7 +29,11 @@ class MinCostPolicy(Policy):
     exact = True
     summary = "maximum coverage at the least total cost, then quality (the donor's view)"
 
+    priced = True
+
     def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+        if options.method == "flow-pricing":
+            return _solve_priced(graph)
         if not graph.has_donors:
             result = solve_staged_flow(graph, order=ORDER)
             coverage = int(graph.mentee_weight_units[graph.pair_mentee[result.chosen]].sum())
@@ -57,3 +62,15 @@ class MinCostPolicy(Policy):
                                value=None if s.value is None else float(s.value), bound=s.bound)
                     for s in mip.stages],
             message=None if proven else f"time limit reached in the {mip.stages[-1].name} stage")
+
+
+def _solve_priced(graph: CandidateGraph) -> Assignment:
+    """The same three stages over a working set of candidates, each proven by pricing."""
+    structure = plain_structure(graph)
+    zero = np.zeros(len(structure.tail), np.int64)
+    stages = [Stage("coverage", coverage_cost(graph, structure)), Stage("cost", zero, money=1),
+              Stage("quality", zero, quality=1)]
+    source = PairSource(graph, money=True)
+    result = solve_lexicographic(source, structure, stages, rank="cost")
+    return priced_assignment(graph, result, source, "staged-min-cost-flow+pricing (coverage, cost, quality)",
+                             coverage_units=-result.values[0])

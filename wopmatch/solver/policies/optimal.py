@@ -20,13 +20,10 @@ from ..greedy import greedy_assignment
 from ..lagrange import cheapest_working_set, coverage_lagrangian
 from ..mip import solve_stage, solve_staged_mip
 from ..pricing import solve_with_pricing
-from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
+from .base import ORTOOLS_VERSION, PRICING_MIN_PAIRS, Policy, SolveOptions, UnsupportedMethodError
 
 #: How the exact policy may solve: "auto" chooses by the instance's structure.
 METHODS = ("auto", "flow", "flow-pricing", "mip", "lagrangian-mip")
-#: Without donors, "auto" prices a working set instead of encoding every pair
-#: from this many mentee x mentor pairs on (20,000 x 5,000: 6.1 GB -> 0.8 GB).
-PRICING_MIN_PAIRS = 50_000_000
 
 
 def choose_method(method: str, has_donors: bool, pairs: int = 0) -> str:

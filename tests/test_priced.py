@@ -1,0 +1,86 @@
+"""min-cost, max-min and regional-equity on a priced working set equal the same
+policies on the whole candidate graph (issue: policies, at scale)."""
+
+from __future__ import annotations
+
+import contextlib
+from unittest import mock
+
+import pytest
+from helpers import parse, solve_checked, tiny_instances
+from hypothesis import given
+
+from wopmatch.generator import generate
+from wopmatch.solver.policies import UnsupportedMethodError
+
+PRICED = ["min-cost", "max-min", "regional-equity"]
+
+
+def _starved():
+    """One pair per mentee to start, none per mentor, one added per mentee per
+    round, every pair of positive reduced cost dropped: pricing finds the rest."""
+    return mock.patch.multiple("wopmatch.solver.priced", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
+                               KEEP_PER_MENTEE=0)
+
+
+def _uncached():
+    return mock.patch("wopmatch.solver.priced.CACHE_BYTES", 0)
+
+
+def _stage(s, name):
+    """The stage's value, None when the policy did not run (pinned partnerships overrun)."""
+    return next((st.value for st in s.stats.stages if st.name == name), None)
+
+
+def _same_answer(full, priced, policy):
+    assert priced.objective == full.objective  # coverage, quality and cost, each exact
+    if policy == "max-min":
+        assert _stage(priced, "threshold") == _stage(full, "threshold")
+        if full.metrics is not None:
+            assert priced.metrics.min_score == full.metrics.min_score
+    if policy == "regional-equity":
+        assert _stage(priced, "lowest-rate") == _stage(full, "lowest-rate")
+
+
+@pytest.mark.parametrize("policy", PRICED)
+@pytest.mark.parametrize("cached", [True, False])
+@given(raw=tiny_instances(donors=False))
+def test_priced_equals_the_whole_graph_on_tiny_instances(raw, cached, policy):
+    inst = parse(raw)
+    full = solve_checked(inst, policy, method="flow")
+    with _starved(), (contextlib.nullcontext() if cached else _uncached()):
+        priced = solve_checked(inst, policy, method="flow-pricing")
+    assert "pricing" in priced.stats.method or priced.status == "infeasible"  # pinned overrun: nothing to solve
+    _same_answer(full, priced, policy)
+
+
+@pytest.mark.parametrize("policy", PRICED)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_priced_equals_the_whole_graph_after_many_rounds(policy, seed):
+    inst = parse(generate(300, 80, seed=seed))
+    full = solve_checked(inst, policy, method="flow")
+    with _starved():
+        priced = solve_checked(inst, policy, method="flow-pricing")
+    _same_answer(full, priced, policy)
+    rounds = int(priced.stats.method.rsplit("(", 1)[1].split(" rounds")[0])
+    assert rounds >= 6  # the starved working set needed pricing, stage after stage
+    assert priced.stats.candidates == full.stats.candidates  # every eligible pair is counted
+    assert priced.stats.working_set < priced.stats.candidates
+
+
+@pytest.mark.parametrize("policy", PRICED)
+def test_default_working_set_and_group_by_country(policy):
+    inst = parse(generate(400, 100, seed=3))
+    kw = {"group_by": "country"} if policy == "regional-equity" else {}
+    full = solve_checked(inst, policy, method="flow", **kw)
+    priced = solve_checked(inst, policy, method="flow-pricing", **kw)
+    _same_answer(full, priced, policy)
+
+
+def test_flow_pricing_refuses_donors_and_keep_stable():
+    inst = parse(generate(40, 10, donors=2, seed=4))
+    with pytest.raises(UnsupportedMethodError, match="does not model donor budgets"):
+        solve_checked(inst, "min-cost", method="flow-pricing")
+    free = parse(generate(40, 10, seed=4))
+    with pytest.raises(UnsupportedMethodError, match="--keep-stable needs the whole candidate graph"):
+        solve_checked(free, "max-min", method="flow-pricing", prefer=[("x", "y")])
