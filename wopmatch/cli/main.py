@@ -27,6 +27,7 @@ from ..models import (
     solution_bytes,
     write_atomic,
 )
+from ..models.diff import diff_solutions
 from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
 from ..models.rounds import DEFAULT_CHANGE_PENALTY, carry_over, round_changes
 from ..models.tables import TableWriteError
@@ -36,6 +37,7 @@ from ..solver.errors import SolveError
 from ..solver.policies import METHODS, POLICIES, SolveOptions
 from ..solver.policies.equity import GROUP_KEYS
 from ..solver.verify import verify_solution
+from .diffview import print_diff
 from .summary import print_summary
 
 out = Console(highlight=False, soft_wrap=True)
@@ -422,6 +424,28 @@ def bench_report(results: Path, output: Path, title: str) -> None:
         err.print("note: matplotlib is not installed (pip install 'wopmatch[bench]'): report.md only, no plots")
         written = []
     out.print(f"{output}/report.md" + "".join(f", {p.name}" for p in written))
+
+
+@cli.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Also write the whole diff as JSON (format wopmatch.diff/1).")
+@click.option("--rows", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Rows printed per list; the JSON has them all.")
+def diff(a: Path, b: Path, output: Optional[Path], rows: int) -> None:
+    """What changed from solution A to solution B: partnerships added, removed and
+    changed, mentees newly matched or unmatched, and every figure that moved."""
+    if output is not None:
+        _check_output(output, a, b)
+    try:
+        sa, sb = load_solution(a), load_solution(b)
+    except InputError as exc:
+        _fail(exc)
+    d = diff_solutions(sa, sb)
+    print_diff(out, d, rows)
+    if output is not None:
+        write_atomic(output, (d.model_dump_json(indent=2) + "\n").encode("utf-8"))
 
 
 @cli.command()
