@@ -115,12 +115,14 @@ def validate(instance: Path) -> None:
               help="regional-equity: the mentee field whose groups' lowest coverage rate is raised.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds; the best solution found is returned, with its gap.")
+@click.option("--node-limit", type=click.IntRange(min=1), default=None,
+              help="Branch-and-bound nodes per MIP solve: stops the search at the same point on any machine.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="How the exact policies solve: auto = flow without donors (flow-pricing from 50M pairs), "
-                   "lagrangian-mip with donors (optimal); min-cost, max-min and regional-equity take "
-                   "auto, flow or flow-pricing.")
+                   "lagrangian-mip with donors (optimal; lagrangian: its bound and repaired assignment "
+                   "only); min-cost, max-min and regional-equity take auto, flow or flow-pricing.")
 @click.option("--alternates", type=click.IntRange(min=0, max=50), default=0, show_default=True,
               help="List each mentee's K best runner-up mentors and why each was not chosen.")
 @click.option("--previous", type=click.Path(path_type=Path), default=None,
@@ -133,7 +135,8 @@ def validate(instance: Path) -> None:
 @click.option("--change-penalty", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_CHANGE_PENALTY,
               show_default=True, help="With --keep-stable: score a kept partnership is worth (x mentee weight).")
 @click.option("--quiet", is_flag=True, help="No summary table.")
-def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: Optional[float], workers: int,
+def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: Optional[float],
+          node_limit: Optional[int], workers: int,
           seed: int, method: str, alternates: int, previous: Optional[Path], ended: tuple[str, ...],
           forbid_repeat: bool, keep_stable: bool, change_penalty: float, quiet: bool) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
@@ -158,7 +161,8 @@ def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: 
     except InputError as exc:
         _fail(exc)
         return
-    options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method, group_by=group_by)
+    options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method, group_by=group_by,
+                           node_limit=node_limit)
     try:
         with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
             solution = solve_instance(carry.instance if carry else loaded.instance, loaded.sha256, policy, options,

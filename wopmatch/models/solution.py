@@ -182,6 +182,7 @@ class Stats(_Schema):
     seed: int
     workers: int
     time_limit: Optional[float] = None
+    node_limit: Optional[int] = Field(default=None, description="Branch-and-bound nodes per MIP solve, when limited.")
     stages: list[StageStats] = Field(default_factory=list)
 
 

@@ -14,9 +14,11 @@ from .alternates import find_alternates
 from .decode import RunInfo, infeasible_solution, to_solution
 from .encoding import CandidateGraph, build_graph
 from .metrics import solution_metrics
+from .mip import NODE_LIMIT
 from .policies import (
     ORTOOLS_VERSION,
     PRICING_MIN_PAIRS,
+    Policy,
     SolveOptions,
     UnsupportedMethodError,
     choose_method,
@@ -36,9 +38,50 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     ``--keep-stable``): each one chosen earns ``change_penalty`` x the mentee's
     weight in the quality stage, on the score scale (see stability_scores)."""
     options = options or SolveOptions()
-    chosen = get_policy(policy)
     t0 = time.perf_counter()
-    method = None
+    chosen, method, candidates = plan(instance, policy, options, bool(prefer))
+    graph = build_graph(instance, candidates=candidates)
+    build = time.perf_counter() - t0
+    info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit, options.node_limit)
+    if graph.infeasible:
+        solution = infeasible_solution(graph, info, f"ortools {ORTOOLS_VERSION}")
+    else:
+        t1 = time.perf_counter()
+        solve_graph = replace(graph, score=stability_scores(graph, prefer, change_penalty)) if prefer else graph
+        token = NODE_LIMIT.set(options.node_limit)
+        try:
+            assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method))
+        finally:
+            NODE_LIMIT.reset(token)
+        if prefer:  # the bound is of the penalised quality, not of the quality reported
+            assignment = replace(assignment, bound_quality_units=None, method=assignment.method + "+keep-stable")
+        info = RunInfo(policy, sha256, build, time.perf_counter() - t1, options.seed, options.workers,
+                       options.time_limit, options.node_limit)
+        solution = to_solution(graph, assignment, info)
+        if prefer:
+            solution = solution.model_copy(update={
+                "bound": solution.bound.model_copy(update={"quality": None}),
+                "gap": solution.gap.model_copy(update={"quality": None}),
+                "message": (solution.message + "; " if solution.message else "") +
+                "keep-stable: quality was optimised with a change penalty, so no quality bound is given"})
+        if alternates > 0:
+            solution = solution.model_copy(update={"alternates": find_alternates(graph, solution, alternates)})
+        solution = solution.model_copy(update={"metrics": solution_metrics(instance, solution, graph)})
+    t2 = time.perf_counter()
+    violations = verify_solution(instance, solution)
+    stats = solution.stats.model_copy(update={"verify_seconds": round(time.perf_counter() - t2, 4)})
+    return solution.model_copy(update={"stats": stats,
+                                       "verification": Verification(ok=not violations, violations=violations)})
+
+
+def plan(instance: Instance, policy: str, options: SolveOptions,
+         keep_stable: bool = False) -> tuple[Policy, Optional[str], bool]:
+    """Check a request before any work, as solve does first: the policy, the
+    method it would run (None for policies with one way) and whether the whole
+    candidate graph is encoded. Raises UnknownPolicyError or UnsupportedMethodError."""
+    chosen = get_policy(policy)
+    prefer = keep_stable
+    method: Optional[str] = None
     if chosen.name == "optimal":  # a forced method that cannot apply fails before any work
         method = choose_method(options.method, bool(instance.donors), _free_pairs(instance))
         if prefer and method == "flow-pricing":  # pricing encodes its own scores: use the whole graph
@@ -67,34 +110,7 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
             f"{' with --method ' + str(method) if method else ''} encodes every one of the {pairs:,} "
             f"mentee x mentor pairs, which does not fit in memory (over {MAX_GRAPH_PAIRS:,}); at this size "
             "every policy runs without it on budget-free instances (method auto)")
-    graph = build_graph(instance, candidates=candidates)
-    build = time.perf_counter() - t0
-    info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit)
-    if graph.infeasible:
-        solution = infeasible_solution(graph, info, f"ortools {ORTOOLS_VERSION}")
-    else:
-        t1 = time.perf_counter()
-        solve_graph = replace(graph, score=stability_scores(graph, prefer, change_penalty)) if prefer else graph
-        assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method))
-        if prefer:  # the bound is of the penalised quality, not of the quality reported
-            assignment = replace(assignment, bound_quality_units=None, method=assignment.method + "+keep-stable")
-        info = RunInfo(policy, sha256, build, time.perf_counter() - t1, options.seed, options.workers,
-                       options.time_limit)
-        solution = to_solution(graph, assignment, info)
-        if prefer:
-            solution = solution.model_copy(update={
-                "bound": solution.bound.model_copy(update={"quality": None}),
-                "gap": solution.gap.model_copy(update={"quality": None}),
-                "message": (solution.message + "; " if solution.message else "") +
-                "keep-stable: quality was optimised with a change penalty, so no quality bound is given"})
-        if alternates > 0:
-            solution = solution.model_copy(update={"alternates": find_alternates(graph, solution, alternates)})
-        solution = solution.model_copy(update={"metrics": solution_metrics(instance, solution, graph)})
-    t2 = time.perf_counter()
-    violations = verify_solution(instance, solution)
-    stats = solution.stats.model_copy(update={"verify_seconds": round(time.perf_counter() - t2, 4)})
-    return solution.model_copy(update={"stats": stats,
-                                       "verification": Verification(ok=not violations, violations=violations)})
+    return chosen, method, candidates
 
 
 def _free_pairs(instance: Instance) -> int:

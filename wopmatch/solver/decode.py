@@ -60,6 +60,7 @@ class RunInfo:
     seed: int
     workers: int
     time_limit: Optional[float]
+    node_limit: Optional[int] = None
 
 
 def infeasible_solution(g: CandidateGraph, info: RunInfo, solver: str) -> Solution:
@@ -169,5 +170,6 @@ def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: l
         seed=info.seed,
         workers=info.workers,
         time_limit=info.time_limit,
+        node_limit=info.node_limit,
         stages=stages,
     )

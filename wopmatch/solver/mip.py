@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import sys
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Optional
@@ -414,6 +415,12 @@ def _model(nv, rows, cols, coefs, rhs, extra, obj, maximise) -> model_pb2.ModelP
     return model
 
 
+#: Branch-and-bound nodes each HiGHS MIP solve may explore (None: no limit), set for
+#: the length of one solve by api.solve from SolveOptions.node_limit. HiGHS's MIP
+#: search is serial and deterministic, so a node limit, unlike a time limit, stops
+#: it at the same point on any machine (what scenario sweeps rely on).
+NODE_LIMIT: ContextVar[Optional[int]] = ContextVar("NODE_LIMIT", default=None)
+
 #: Seconds a time-limited HiGHS solve may run past its limit before it is stopped.
 DEADLINE_GRACE = 1.0
 
@@ -426,6 +433,7 @@ def _solve(model, hint: np.ndarray, time_limit, seed: int, gap: float = 0.5,
         relative_gap_tolerance=0.0,
         absolute_gap_tolerance=gap,  # objectives on a lattice of step `gap + 0.5`: a smaller gap is a proof
         presolve=None if presolve else mathopt.Emphasis.OFF,
+        node_limit=NODE_LIMIT.get(),
     )
     model_params = model_parameters_pb2.ModelSolveParametersProto()
     h = model_params.solution_hints.add()

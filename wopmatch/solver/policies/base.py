@@ -34,6 +34,9 @@ class SolveOptions:
     seed: int = 0
     method: str = "auto"  # how the optimal policy solves (policies/optimal.py)
     group_by: str = "region"  # regional-equity: the mentee field that forms groups (region or country)
+    #: Branch-and-bound nodes per HiGHS MIP solve (None: no limit). Unlike a time
+    #: limit it stops the search at the same point on any machine (solver/mip.py).
+    node_limit: Optional[int] = None
 
 
 class UnsupportedMethodError(SolveError, ValueError):
