@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 bad input, infeasible instance or failed verification,
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -453,10 +454,51 @@ def diff(a: Path, b: Path, output: Optional[Path], rows: int) -> None:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["instance", "solution"]))
+@click.argument("set_path", metavar="SET", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder for scenarios.csv/.md, the plots, and each scenario's instance and solution.")
+@click.option("--budget-scale", metavar="START:STOP:STEP", default=None,
+              help="Grid: one scenario per factor, budgets scaled by it (STOP included), e.g. 0.25:2.0:0.25.")
+@click.option("--donor", "donors", multiple=True, metavar="ID",
+              help="With --budget-scale: scale only this donor's budget (repeatable; default every donor).")
+@click.option("--policy", type=click.Choice(list(POLICIES)), default=None, help="Every scenario's policy.")
+@click.option("--method", type=click.Choice(METHODS), default=None,
+              help="How exact policies solve (default: lagrangian for optimal with donors, else auto).")
+@click.option("--node-limit", type=click.IntRange(min=1), default=None, help="Branch-and-bound nodes per MIP solve.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Parallel solves, one thread each [default: the machine's CPUs].")
+@click.option("--dask", metavar="ADDRESS|local", default=None,
+              help="Run on a Dask cluster (a scheduler address, or 'local' for a LocalCluster); needs wopmatch[dask].")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def scenarios(set_path: Path, output: Path, budget_scale: Optional[str], donors: tuple[str, ...],
+              policy: Optional[str], method: Optional[str], node_limit: Optional[int], workers: Optional[int],
+              dask: Optional[str], quiet: bool) -> None:
+    """Solve every scenario of SET (a scenario set .json/.yaml, or an instance with
+    --budget-scale) and write the table, the plots and each scenario's files."""
+    from ..scenarios.cli import run_scenarios_command
+
+    if donors and budget_scale is None:
+        raise click.UsageError("--donor goes with --budget-scale")
+    if output.exists() and not output.is_dir():
+        err.print(f"[bold red]error[/]: output {output} is a file; give a folder")
+        sys.exit(1)
+    try:
+        code = run_scenarios_command(set_path, output, budget_scale, list(donors), policy, method, node_limit,
+                                     workers or os.cpu_count() or 1, dask, quiet, out, err)
+    except InputError as exc:
+        _fail(exc)
+    except ValueError as exc:  # the grid's syntax
+        raise click.BadParameter(str(exc), param_hint="--budget-scale") from None
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["instance", "solution", "scenarios"]))
 def schema(kind: str) -> None:
-    """Print the JSON Schema of an instance or solution file."""
-    model = Instance if kind == "instance" else Solution
+    """Print the JSON Schema of an instance, solution or scenario set file."""
+    from ..models.scenarios import ScenarioSet
+
+    model = {"instance": Instance, "solution": Solution, "scenarios": ScenarioSet}[kind]
     click.echo(json.dumps(model.model_json_schema(), indent=2))
 
 

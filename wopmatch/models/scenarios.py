@@ -97,6 +97,13 @@ class ScenarioSet(_Schema):
     base: str = Field(min_length=1, description="The base instance (.json, .xlsx or CSV folder), relative to "
                                                 "this file.")
     policy: str = Field(default="optimal", description="Policy of every scenario that names none.")
+    method: Optional[str] = Field(default=None, description=(
+        "How an exact policy solves (as solve --method). Default: auto, except lagrangian for optimal with donors "
+        "above 200,000 free mentees x mentors x donors. A scenario set has no time limit: every scenario gets "
+        "the same answer on any machine."))
+    node_limit: Optional[int] = Field(default=None, ge=1,
+                                      description="Branch-and-bound nodes per MIP solve (default 10,000).")
+    group_by: Literal["region", "country"] = Field(default="region", description="regional-equity's groups.")
     seed: int = Field(default=0, ge=0)
     scenarios: list[Scenario] = Field(default_factory=list)
 

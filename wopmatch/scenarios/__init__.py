@@ -1,0 +1,1 @@
+"""Donor scenarios: sweeps of variations of one instance (docs/scenarios.md)."""

@@ -1,0 +1,110 @@
+"""``wopmatch scenarios``: read the set (or an instance and a grid), check every
+scenario, run the sweep with a progress bar, write the table and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..models import load_instance
+from ..models.io import decode_json, read_bytes, write_atomic
+from ..models.problems import InputError, Problem
+from ..models.scenarios import (
+    SCENARIOS_FORMAT,
+    ScenarioSet,
+    budget_grid,
+    grid_scenarios,
+    parse_scenario_set,
+    read_scenario_set,
+)
+from .report import plots, rows_csv, rows_markdown, scenario_rows
+from .runner import Outcome, build_tasks, run_sweep
+
+
+def load_set(path: Path) -> tuple[ScenarioSet, Path]:
+    """The set and its base instance's path. A path that is not a scenario set
+    (an instance: .json, .xlsx, a CSV folder) is the base of an empty set."""
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        sset = read_scenario_set(path)
+        return sset, (path.parent / sset.base)
+    if suffix == ".json" and path.is_file():
+        raw = decode_json(read_bytes(path), str(path))
+        if isinstance(raw, dict) and (raw.get("format") == SCENARIOS_FORMAT or "scenarios" in raw):
+            sset = parse_scenario_set(raw, str(path))
+            return sset, (path.parent / sset.base)
+    return ScenarioSet(base=str(path)), path
+
+
+def run_scenarios_command(set_path: Path, output: Path, budget_scale: Optional[str], donors: list[str],
+                          policy: Optional[str], method: Optional[str], node_limit: Optional[int], workers: int,
+                          dask: Optional[str], quiet: bool, out: Console, err: Console) -> int:
+    sset, base_path = load_set(set_path)
+    if budget_scale is not None:
+        grid = grid_scenarios(budget_grid(budget_scale), donors or None)
+        taken = {s.name for s in sset.scenarios}
+        clash = [g.name for g in grid if g.name in taken]
+        if clash:
+            raise InputError([Problem("--budget-scale", f"grid scenario {clash[0]!r} has the name of one in the set")],
+                             str(set_path))
+        sset = sset.model_copy(update={"scenarios": [*sset.scenarios, *grid]})
+    try:
+        base = load_instance(base_path)
+    except InputError as exc:
+        raise InputError(exc.problems, f"base instance {exc.source or base_path}") from None
+    tasks = build_tasks(sset, base.instance, method=method, node_limit=node_limit, policy=policy)
+
+    progress = Progress(TextColumn("scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.description}"), console=err, disable=quiet, transient=False)
+    with progress:
+        bar = progress.add_task("", total=len(tasks))
+
+        def on_done(o: Outcome) -> None:
+            progress.update(bar, advance=1, description=f"{o.name}" + (" [red]failed[/]" if o.error else ""))
+
+        result = run_sweep(tasks, output, workers, dask, on_done)
+
+    rows = scenario_rows(tasks, result.outcomes, sset.scenarios)
+    failed = [r for r in rows if r["status"] == "error"]
+    title = sset.name or f"Scenarios of {base.instance.name or base_path.name}"
+    notes = [f"Base instance: {base_path.name} (sha256 {base.sha256[:12]}); {len(tasks)} scenarios; "
+             f"{result.executor}; {result.seconds:.1f} s" + (f"; {result.retried} re-run after a worker died"
+                                                               if result.retried else "") + ".",
+             "Each scenario's instance and solution are in instances/ and solutions/: "
+             "`wopmatch verify instances/NAME.json solutions/NAME.json` re-checks one."]
+    write_atomic(output / "scenarios.csv", rows_csv(rows))
+    write_atomic(output / "scenarios.md", rows_markdown(rows, title, notes))
+    write_atomic(output / "set.json", (sset.model_dump_json(indent=2, exclude_none=True) + "\n").encode())
+    try:
+        pngs = plots(rows, output)
+    except ImportError:
+        pngs = []
+        err.print("note: matplotlib is not installed (pip install 'wopmatch[plots]'): no plots")
+    if not quiet:
+        _print_table(out, rows)
+    out.print(f"{len(tasks) - len(failed)} of {len(tasks)} scenarios solved in {result.seconds:.1f} s "
+              f"({result.executor}); wrote {output}/scenarios.csv, scenarios.md"
+              + "".join(f", {p.name}" for p in pngs))
+    for r in failed:
+        err.print(f"[bold red]failed[/]: {r['scenario']}: {r.get('error', '')}", markup=True)
+    return 1 if failed else 0
+
+
+def _print_table(out: Console, rows: list[dict[str, Any]]) -> None:
+    t = Table(title="scenarios")
+    for c in ("scenario", "policy", "status", "matched", "coverage", "quality", "cost", "total budget", "used",
+              "gap"):
+        t.add_column(c, justify="left" if c in ("scenario", "policy", "status") else "right")
+
+    def f(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    for r in rows:
+        t.add_row(r["scenario"], r["policy"], r["status"], f(r.get("matched"), ","), f(r.get("coverage"), "g"),
+                  f(r.get("quality"), ".3f"), f(r.get("cost"), ","), f(r.get("total_budget"), ","),
+                  f(r.get("budget_used"), ".1%"), f(r.get("gap_coverage"), ".2%"))
+    out.print(t)
