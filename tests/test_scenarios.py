@@ -65,6 +65,9 @@ def test_changes_apply_as_documented(base):
     assert inst.rules.language == "ignore"
     assert inst.operators == base.operators  # nothing else moved
     assert base.donors[0].budget == d0.budget  # the base is untouched
+    # written out (set.json) and read back, a null still removes and a field left out is still kept
+    again = Scenario.model_validate_json(sc.model_dump_json(exclude_unset=True))
+    assert apply_changes(base, again, "scenarios[0]") == inst
 
 
 def test_every_problem_is_named_by_scenario_change_and_field(base):

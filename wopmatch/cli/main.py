@@ -493,6 +493,46 @@ def scenarios(set_path: Path, output: Path, budget_scale: Optional[str], donors:
 
 
 @cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Also write everything as JSON (format wopmatch.sensitivity/1).")
+@click.option("--node-limit", type=click.IntRange(min=1), default=None, help="Branch-and-bound nodes per MIP solve.")
+@click.option("--max-resolves", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Re-solves at most (mentors first, then donors, then unmatched mentees' proposals).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Parallel re-solves [default: the machine's CPUs].")
+@click.option("--dask", metavar="ADDRESS|local", default=None, help="Re-solve on a Dask cluster.")
+@click.option("--keep", type=click.Path(path_type=Path), default=None,
+              help="Keep every re-solved instance and solution in this folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar or tables.")
+def sensitivity(instance: Path, solution: Path, output: Optional[Path], node_limit: Optional[int],
+                max_resolves: int, workers: Optional[int], dask: Optional[str], keep: Optional[Path],
+                quiet: bool) -> None:
+    """What one more place, one more unit of budget, or a relaxed rule would change,
+    and what it would take to match each unmatched mentee: every figure from
+    re-solving the changed instance with SOLUTION's policy."""
+    from ..scenarios.cli import run_sensitivity_command
+
+    if output is not None:
+        _check_output(output, instance, solution)
+    loaded, sol, _, violations = _checked(instance, solution, None, with_sha=True)
+    if violations:
+        err.print(f"[bold red]{len(violations)} violation(s)[/]: the solution does not fit this instance")
+        for v in violations[:20]:
+            err.print(f"  {v}", markup=False)
+        sys.exit(1)
+    try:
+        result = run_sensitivity_command(loaded, sol, node_limit, max_resolves, workers or os.cpu_count() or 1,
+                                         dask, keep, quiet, out, err)
+    except InputError as exc:
+        _fail(exc)
+    if output is not None:
+        write_atomic(output, (result.model_dump_json(indent=2) + "\n").encode("utf-8"))
+        out.print(f"wrote {output}")
+
+
+@cli.command()
 @click.argument("kind", type=click.Choice(["instance", "solution", "scenarios"]))
 def schema(kind: str) -> None:
     """Print the JSON Schema of an instance, solution or scenario set file."""

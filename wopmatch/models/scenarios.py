@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .instance import MAX_MONEY, Donor, Instance, parse_instance
+from .instance import MAX_CAPACITY, MAX_MONEY, Donor, Instance, parse_instance
 from .io import decode_json, read_bytes
 from .problems import InputError, Problem, json_path
 
@@ -80,8 +80,24 @@ class SetRules(_Schema):
     set: dict[str, Any] = Field(min_length=1)
 
 
-Change = Annotated[Union[ScaleBudget, SetBudget, AddDonor, RemoveDonor, DonorRules, SetCosts, SetRules],
-                   Field(discriminator="op")]
+class MentorCapacity(_Schema):
+    """Set a mentor's capacity (the operator must have a mentor profile)."""
+
+    op: Literal["mentor_capacity"]
+    operator: str
+    capacity: int = Field(ge=0, le=MAX_CAPACITY)
+
+
+class AllowPair(_Schema):
+    """Remove a pair from the instance's forbidden list."""
+
+    op: Literal["allow_pair"]
+    mentee: str
+    mentor: str
+
+
+Change = Annotated[Union[ScaleBudget, SetBudget, AddDonor, RemoveDonor, DonorRules, SetCosts, SetRules,
+                         MentorCapacity, AllowPair], Field(discriminator="op")]
 
 
 class Scenario(_Schema):
@@ -201,6 +217,18 @@ def apply_changes(base: Instance, scenario: Scenario, where: str) -> Instance:
                         d.pop(field, None)
                     else:
                         d[field] = value
+        elif isinstance(change, MentorCapacity):
+            ops = [o for o in raw["operators"] if o["id"] == change.operator]
+            if not ops or "mentor" not in ops[0]:
+                problems.append(Problem(f"{at}.operator", f"no mentor with id {change.operator!r}"))
+            else:
+                ops[0]["mentor"]["capacity"] = change.capacity
+        elif isinstance(change, AllowPair):
+            before = len(raw.get("forbidden", []))
+            raw["forbidden"] = [f for f in raw.get("forbidden", [])
+                                if (f["mentee"], f["mentor"]) != (change.mentee, change.mentor)]
+            if len(raw["forbidden"]) == before:
+                problems.append(Problem(f"{at}", f"the pair {change.mentee} - {change.mentor} is not forbidden"))
         elif isinstance(change, (SetCosts, SetRules)):
             key = "costs" if isinstance(change, SetCosts) else "rules"
             section = raw.setdefault(key, {})

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..models import load_instance
+from ..models import LoadedInstance, Solution, load_instance
 from ..models.io import decode_json, read_bytes, write_atomic
 from ..models.problems import InputError, Problem
 from ..models.scenarios import (
@@ -23,6 +23,7 @@ from ..models.scenarios import (
 )
 from .report import plots, rows_csv, rows_markdown, scenario_rows
 from .runner import Outcome, build_tasks, run_sweep
+from .sensitivity import Sensitivity, analyse
 
 
 def load_set(path: Path) -> tuple[ScenarioSet, Path]:
@@ -78,7 +79,7 @@ def run_scenarios_command(set_path: Path, output: Path, budget_scale: Optional[s
              "`wopmatch verify instances/NAME.json solutions/NAME.json` re-checks one."]
     write_atomic(output / "scenarios.csv", rows_csv(rows))
     write_atomic(output / "scenarios.md", rows_markdown(rows, title, notes))
-    write_atomic(output / "set.json", (sset.model_dump_json(indent=2, exclude_none=True) + "\n").encode())
+    write_atomic(output / "set.json", (sset.model_dump_json(indent=2, exclude_unset=True) + "\n").encode())
     try:
         pngs = plots(rows, output)
     except ImportError:
@@ -107,4 +108,55 @@ def _print_table(out: Console, rows: list[dict[str, Any]]) -> None:
         t.add_row(r["scenario"], r["policy"], r["status"], f(r.get("matched"), ","), f(r.get("coverage"), "g"),
                   f(r.get("quality"), ".3f"), f(r.get("cost"), ","), f(r.get("total_budget"), ","),
                   f(r.get("budget_used"), ".1%"), f(r.get("gap_coverage"), ".2%"))
+    out.print(t)
+
+
+def run_sensitivity_command(loaded: LoadedInstance, solution: Solution, node_limit: Optional[int],
+                            max_resolves: int, workers: int, dask: Optional[str], keep: Optional[Path], quiet: bool,
+                            out: Console, err: Console) -> Sensitivity:
+    import tempfile
+
+    progress = Progress(TextColumn("re-solves"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, disable=quiet, transient=False)
+    with progress, tempfile.TemporaryDirectory(prefix="wopmatch-sensitivity-") as tmp:
+        bar = progress.add_task("", total=None)
+
+        def on_done(o: Outcome) -> None:
+            progress.update(bar, advance=1)
+
+        result = analyse(loaded.instance, loaded.sha256, solution, workers, dask, keep or Path(tmp),
+                         node_limit=node_limit, max_resolves=max_resolves, on_done=on_done)
+    if not quiet:
+        _print_sensitivity(out, result)
+    out.print(f"{result.resolves} re-solves in {result.seconds:.1f} s ({result.method})")
+    return result
+
+
+def _print_sensitivity(out: Console, s: Sensitivity) -> None:
+    def d(x) -> str:
+        return "-" if x is None else f"{x.coverage:+g} coverage, {x.quality:+.3f} quality, {x.cost:+,} cost"
+
+    t = Table(title="one more place at a full mentor (re-solved)")
+    for c in ("mentor", "load / capacity", "gain"):
+        t.add_column(c)
+    for m in s.mentors:
+        if m.delta is not None:
+            t.add_row(m.mentor, f"{m.load} / {m.capacity}", d(m.delta))
+    if t.row_count:
+        out.print(t)
+    if s.donors:
+        t = Table(title="more budget per donor (re-solved)")
+        for c in ("donor", "committed / budget", "re-solved with", "gain", "coverage per unit"):
+            t.add_column(c)
+        for v in s.donors:
+            t.add_row(v.donor, f"{v.committed:,} / {v.budget:,}", f"+{v.step:,}", d(v.delta),
+                      "-" if v.coverage_per_unit is None else f"{v.coverage_per_unit:.3g}")
+        out.print(t)
+    t = Table(title="what would it take to match each unmatched mentee (each proposal re-solved)")
+    for c in ("mentee", "reason", "cheapest change that gets it matched", "partner then", "tried"):
+        t.add_column(c)
+    for n in s.mentees:
+        best = n.proposals[n.cheapest] if n.cheapest is not None else None
+        t.add_row(n.mentee, n.reason, best.text if best else "none of the single changes tried",
+                  (best.partner or "-") if best else "-", str(len(n.proposals)))
     out.print(t)

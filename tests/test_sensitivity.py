@@ -1,0 +1,101 @@
+"""wopmatch sensitivity: every figure re-solved, and re-checked here independently
+(issue: donor scenarios, item 3)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from helpers import parse, solve_checked
+
+from wopmatch.cli.main import cli
+from wopmatch.generator import generate
+from wopmatch.models.scenarios import Scenario, apply_changes
+from wopmatch.scenarios.sensitivity import KIND_ORDER, Sensitivity, analyse
+
+
+def _matched(inst, mentee: str, policy: str) -> bool:
+    s = solve_checked(inst, policy, node_limit=10_000)
+    return any(p.mentee == mentee for p in s.partnerships)
+
+
+@pytest.fixture(scope="module")
+def donor_case(tmp_path_factory):
+    inst = parse(generate(45, 10, donors=2, seed=17, tightness=0.3))  # budget, capacity, donor rules, language
+    sol = solve_checked(inst, "optimal", node_limit=10_000)
+    res = analyse(inst, "0" * 64, sol, workers=2, dask=None, outdir=tmp_path_factory.mktemp("sens"))
+    return inst, sol, res
+
+
+def test_every_proposal_that_works_matches_the_mentee_when_solved_again(donor_case):
+    inst, sol, res = donor_case
+    assert {n.mentee for n in res.mentees} == {u.mentee for u in sol.unmatched}
+    kinds = {p.kind for n in res.mentees for p in n.proposals}
+    assert {"place", "donor_rule", "rule"} <= kinds
+    checked = 0
+    for n in res.mentees:
+        for p in n.proposals:
+            assert p.matched is not None  # every proposal was re-solved
+            changed = apply_changes(inst, Scenario.model_validate({"name": "x", "changes": [p.change]}), "x")
+            if p.matched and checked < 6:  # an independent solve agrees
+                assert _matched(changed, n.mentee, "optimal")
+                checked += 1
+        if n.cheapest is not None:
+            best = n.proposals[n.cheapest]
+            assert best.matched
+            assert all((KIND_ORDER[best.kind], best.amount) <= (KIND_ORDER[p.kind], p.amount)
+                       for p in n.proposals if p.matched)
+        else:
+            assert not any(p.matched for p in n.proposals)
+    assert checked > 0
+
+
+def test_marginal_values_match_independent_solves(donor_case):
+    inst, sol, res = donor_case
+    base = solve_checked(inst, "optimal", node_limit=10_000).objective
+    assert res.base.coverage == base.coverage
+    for v in res.donors:
+        assert v.delta is not None and v.step > 0
+        changed = apply_changes(inst, Scenario.model_validate(
+            {"name": "x", "changes": [{"op": "set_budget", "donor": v.donor, "budget": v.budget + v.step}]}), "x")
+        again = solve_checked(changed, "optimal", node_limit=10_000).objective
+        assert v.delta.coverage == pytest.approx(again.coverage - base.coverage)
+        assert v.coverage_per_unit == pytest.approx(v.delta.coverage / v.step)
+    loads = {}
+    for p in sol.partnerships:
+        loads[p.mentor] = loads.get(p.mentor, 0) + 1
+    for m in res.mentors:
+        assert (m.delta is not None) == (loads.get(m.mentor, 0) >= m.capacity)
+
+
+def test_budget_free_places_never_lose_coverage():
+    inst = parse(generate(40, 8, seed=13))
+    sol = solve_checked(inst, "optimal")
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = analyse(inst, "0" * 64, sol, workers=2, dask=None, outdir=Path(tmp))
+    full = [m for m in res.mentors if m.delta is not None]
+    assert full and all(m.delta.coverage >= 0 for m in full)  # more capacity never hurts the flow optimum
+    assert all("worth nothing without donors" in m.label for m in res.mentors if m.delta is None)
+    assert not res.donors
+
+
+def test_cli_writes_json_and_refuses_a_solution_of_another_instance(tmp_path):
+    raw = generate(25, 6, donors=2, seed=14, tightness=0.3)
+    inst_path = tmp_path / "round.json"
+    inst_path.write_text(json.dumps(raw))
+    runner = CliRunner()
+    r = runner.invoke(cli, ["solve", str(inst_path), "-o", str(tmp_path / "s.json"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["sensitivity", str(inst_path), str(tmp_path / "s.json"), "-o", str(tmp_path / "x.json"),
+                            "--workers", "2", "--quiet"])
+    assert r.exit_code == 0, r.output
+    res = Sensitivity.model_validate_json((tmp_path / "x.json").read_text())
+    assert res.resolves >= 1 + len(raw["donors"])
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(generate(25, 6, donors=2, seed=15)))
+    r = runner.invoke(cli, ["sensitivity", str(other), str(tmp_path / "s.json")])
+    assert r.exit_code == 1 and "violation" in r.output
