@@ -172,7 +172,8 @@ def test_generate_is_byte_identical_for_a_seed(run, tmp_path):
     assert len(inst.donors) == 3
 
 
-@pytest.mark.parametrize("kind, title", [("instance", "Instance"), ("solution", "Solution"), ("scenarios", "ScenarioSet")])
+@pytest.mark.parametrize("kind, title", [("instance", "Instance"), ("solution", "Solution"),
+                                         ("scenarios", "ScenarioSet")])
 def test_schema(run, kind, title):
     r = run("schema", kind)
     assert r.exit_code == 0

@@ -84,3 +84,16 @@ def test_flow_pricing_refuses_donors_and_keep_stable():
     free = parse(generate(40, 10, seed=4))
     with pytest.raises(UnsupportedMethodError, match="--keep-stable needs the whole candidate graph"):
         solve_checked(free, "max-min", method="flow-pricing", prefer=[("x", "y")])
+
+
+def test_first_working_set_is_the_same_however_often_the_pool_is_merged():
+    from wopmatch.solver import priced
+    from wopmatch.solver.encoding import build_graph
+
+    g = build_graph(parse(generate(300, 80, seed=5)), candidates=False)
+    sets = []
+    for compact in (1, 10**9):  # merge after every block, or once at the end
+        with mock.patch.object(priced, "COMPACT_MIN", compact):
+            src = priced.PairSource(g, money=False, block_pairs=800)  # 10 mentees a block: 30 blocks
+            sets.append(priced.first_working_set(src).keys(g.n_mentors))
+    assert len(sets[0]) > 300 and (sets[0] == sets[1]).all()

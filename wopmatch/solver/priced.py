@@ -36,7 +36,7 @@ from ..models.solution import StageStats
 from .decode import Assignment
 from .encoding import BLOCK_PAIRS, CandidateGraph
 from .flow import QUALITY_SCALE, FlowError, StageResult, _min_cost_flow, residual_potentials
-from .pricing import _Pairs, _with_pairs
+from .pricing import COMPACT_MIN, _best_per_mentor, _Pairs, _with_pairs
 
 ORTOOLS_VERSION = ortools.__version__
 #: First working set: each mentee's best pairs, and each mentor's best mentees per unit of capacity.
@@ -180,6 +180,8 @@ def first_working_set(source: PairSource, rank: str = "quality") -> _Pairs:
     picked: list[np.ndarray] = []
     pool = np.zeros(0, np.int64)  # keys mentee * m + mentor: each mentor's best mentees so far
     pool_key = np.zeros(0, np.float64)
+    pending: list[tuple[np.ndarray, np.ndarray]] = []  # blocks' candidates not yet merged into the pool
+    pending_n = 0
     for flat in source.blocks():
         if len(flat.mentee) == 0:
             continue
@@ -200,14 +202,13 @@ def first_working_set(source: PairSource, rank: str = "quality") -> _Pairs:
             cc = np.tile(np.arange(m), rr.shape[0])
             rr = rr.ravel()
             ok = np.isfinite(dense[rr, cc])
-            keys = np.concatenate([pool, flat.rows[rr[ok]].astype(np.int64) * m + cc[ok]])
-            kv = np.concatenate([pool_key, dense[rr[ok], cc[ok]]])
-            mentor = keys % m
-            order = np.lexsort((keys // m, kv, mentor))
-            ms = mentor[order]
-            rank_in = np.arange(len(order)) - np.searchsorted(ms, ms)
-            chosen = order[rank_in < per_mentor[ms]]
-            pool, pool_key = keys[chosen], kv[chosen]
+            pending.append((flat.rows[rr[ok]].astype(np.int64) * m + cc[ok], dense[rr[ok], cc[ok]]))
+            pending_n += int(ok.sum())
+            if pending_n >= max(4 * len(pool), COMPACT_MIN):  # sorting once per block cost 5 minutes at 100k
+                pool, pool_key = _best_per_mentor(pool, pool_key, pending, m, per_mentor)
+                pending, pending_n = [], 0
+    if pending:
+        pool, pool_key = _best_per_mentor(pool, pool_key, pending, m, per_mentor)
     keys = np.unique(np.concatenate([*picked, pool])) if picked or len(pool) else np.zeros(0, np.int64)
     return _Pairs.listed(g, keys // m, keys % m)
 

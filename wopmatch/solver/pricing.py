@@ -136,6 +136,24 @@ def _with_pairs(g: CandidateGraph, p: _Pairs) -> CandidateGraph:
                    focus=p.focus, fundable=np.zeros((len(p.mentee), 0), bool))
 
 
+#: Candidates for the per-mentor pool are merged (one sort) once this many have
+#: gathered, or four times the pool's size: the same pool as merging every block.
+COMPACT_MIN = 4_000_000
+
+
+def _best_per_mentor(pool: np.ndarray, pool_key: np.ndarray, pending: list[tuple[np.ndarray, np.ndarray]], m: int,
+                     per_mentor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each mentor's ``per_mentor`` best (key, then mentee) among the pool and the pending candidates."""
+    keys = np.concatenate([pool, *(k for k, _ in pending)])
+    kv = np.concatenate([pool_key, *(v for _, v in pending)])
+    mentor = keys % m
+    order = np.lexsort((keys // m, kv, mentor))
+    ms = mentor[order]
+    rank_in = np.arange(len(order)) - np.searchsorted(ms, ms)
+    chosen = order[rank_in < per_mentor[ms]]
+    return keys[chosen], kv[chosen]
+
+
 def _first_working_set(g: CandidateGraph, block_pairs: int, cache_bytes: int):
     """The first working set, each mentee's best weight x score over all its
     eligible pairs (a float, so it can be put on any integer scale exactly as
@@ -147,7 +165,9 @@ def _first_working_set(g: CandidateGraph, block_pairs: int, cache_bytes: int):
     kmax = int(per_mentor_keep.max(initial=0))
     row_keys: list[np.ndarray] = []
     pool = np.zeros(0, np.int64)  # keys mentee * m + mentor of each mentor's best mentees so far
-    pool_q = np.zeros(0, np.int64)
+    pool_q = np.zeros(0, np.float64)  # minus their quality units (exact in a float: below 2^53)
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    pending_n = 0
     eligible = 0
     cache: list[Optional[_Eligible]] = []
     cached_bytes = 0
@@ -181,16 +201,15 @@ def _first_working_set(g: CandidateGraph, block_pairs: int, cache_bytes: int):
             cc = np.tile(np.arange(m), rr.shape[0])
             rr = rr.ravel()
             keep = ok[rr, cc]
-            keys = np.concatenate([pool, block.rows[rr[keep]] * m + cc[keep]])
-            q_all = np.concatenate([pool_q, q[rr[keep], cc[keep]]])
-            mentor = keys % m
-            # keep each mentor's best: rank within mentor by (quality desc, mentee asc)
-            order = np.lexsort((keys // m, -q_all, mentor))
-            mentor_sorted = mentor[order]
-            starts = np.searchsorted(mentor_sorted, np.arange(m))
-            rank = np.arange(len(order)) - starts[mentor_sorted]
-            chosen = order[rank < per_mentor_keep[mentor_sorted]]
-            pool, pool_q = keys[chosen], q_all[chosen]
+            # each mentor's best by (quality desc, mentee asc), merged in batches
+            pending.append((block.rows[rr[keep]].astype(np.int64) * m + cc[keep],
+                            -q[rr[keep], cc[keep]].astype(np.float64)))
+            pending_n += int(keep.sum())
+            if pending_n >= max(4 * len(pool), COMPACT_MIN):
+                pool, pool_q = _best_per_mentor(pool, pool_q, pending, m, per_mentor_keep)
+                pending, pending_n = [], 0
+    if pending:
+        pool, pool_q = _best_per_mentor(pool, pool_q, pending, m, per_mentor_keep)
     keys = np.unique(np.concatenate([*row_keys, pool]))  # sorted: (mentee, mentor) order
     return _Pairs.listed(g, keys // m, keys % m), best_ws, eligible, cache
 
