@@ -150,10 +150,12 @@ def run_sweep(tasks: list[Task], outdir: Path, workers: int, dask: Optional[str]
     """Solve every task; write ``instances/<name>.json`` before and
     ``solutions/<name>.json`` as each finishes (atomically), so an interrupted
     sweep keeps what it finished."""
-    (outdir / "instances").mkdir(parents=True, exist_ok=True)
-    (outdir / "solutions").mkdir(parents=True, exist_ok=True)
-    for t in tasks:
-        write_atomic(outdir / "instances" / f"{t.name}.json", t.instance_json)
+    def prepare() -> None:  # only once the executor is there: a cluster out of reach leaves nothing behind
+        (outdir / "instances").mkdir(parents=True, exist_ok=True)
+        (outdir / "solutions").mkdir(parents=True, exist_ok=True)
+        for t in tasks:
+            write_atomic(outdir / "instances" / f"{t.name}.json", t.instance_json)
+
     result = SweepResult()
     t0 = time.perf_counter()
 
@@ -165,10 +167,12 @@ def run_sweep(tasks: list[Task], outdir: Path, workers: int, dask: Optional[str]
             on_done(o)
 
     if dask is None:
+        prepare()
         result.executor = f"local process pool ({workers} workers, spawn)"
         result.retried = _run_local(tasks, workers, done)
     else:
         with dask_executor(dask, workers) as (ex, label):
+            prepare()
             result.executor = label
             futures = {ex.submit(run_task, t): t for t in tasks}
             for f in as_completed(futures):
@@ -225,7 +229,7 @@ def dask_executor(address: str, workers: int) -> Iterator[tuple[Executor, str]]:
     else:
         cluster = None
         try:
-            client = Client(address, timeout="20s")
+            client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise InputError([Problem("--dask", f"cannot reach the Dask scheduler at {address}: {exc}")]) from None
         label = f"Dask cluster at {address}"
