@@ -20,11 +20,12 @@ re-solve of the unchanged instance; none is read from a dual. Labels say so.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..models import Instance, Solution
 from ..models.scenarios import (
@@ -34,6 +35,7 @@ from ..models.scenarios import (
     MentorCapacity,
     SetBudget,
     SetRules,
+    parse_scenario_set,
 )
 from ..solver.encoding import build_graph
 from .runner import build_tasks, run_sweep
@@ -268,10 +270,6 @@ def _rule_proposal(g, instance: Instance, i: int, reason: str) -> Optional[Propo
 def analyse(instance: Instance, sha256: str, solution: Solution, workers: int, dask: Optional[str],
             outdir, node_limit: Optional[int] = None, max_resolves: int = 200, on_done=None) -> Sensitivity:
     """Build every question as a scenario, re-solve them all, and read the answers."""
-    import time
-
-    from ..models.scenarios import parse_scenario_set
-
     t0 = time.perf_counter()
     asks = [_Ask("base", [])]
     full = {}
@@ -282,7 +280,7 @@ def analyse(instance: Instance, sha256: str, solution: Solution, workers: int, d
     for k, op in enumerate(mentors):
         if is_full[op.id]:
             asks.append(_Ask(f"place-{k}", [MentorCapacity(op="mentor_capacity", operator=op.id,
-                                                                    capacity=op.mentor.capacity + 1)]))
+                                                           capacity=op.mentor.capacity + 1)]))
     step = _budget_step(instance, solution)
     for k, d in enumerate(instance.donors):
         asks.append(_Ask(f"budget-{k}", [SetBudget(op="set_budget", donor=d.id, budget=d.budget + step)]))
@@ -354,8 +352,6 @@ def analyse(instance: Instance, sha256: str, solution: Solution, workers: int, d
 
 
 def _change(raw: dict[str, Any]) -> Change:
-    from pydantic import TypeAdapter
-
     return TypeAdapter(Change).validate_python(raw)
 
 
