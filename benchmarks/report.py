@@ -221,7 +221,8 @@ def scenarios_section() -> list[str]:
                    f"{pool['seconds']:,.1f} | {dask['seconds']:,.1f} | {pool['solve_seconds']:,.1f} | "
                    f"{'yes' if r['same_answers'] else 'NO'} | {r['machine']['cpus']} CPUs, {r['machine']['memory']}, "
                    f"Python {r['machine']['python']}, OR-Tools {r['versions']['ortools']}, git {r['git']} |")
-    return out + [""]
+    notes = [f"- {r['date'][:10]}: {r['note']}." for r in records if r.get("note")]
+    return out + ([""] + notes if notes else []) + [""]
 
 
 def write() -> None:
