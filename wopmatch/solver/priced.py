@@ -293,7 +293,7 @@ def _worth_keeping(mentee: np.ndarray, rc: np.ndarray, used: np.ndarray, per_men
 def _price(source: PairSource, work: _Pairs, faces: list[tuple[Stage, np.ndarray]], stage: Stage,
            pi: np.ndarray, structure: Structure, scale: int) -> _Pairs:
     """Pruned pairs on every earlier face with negative reduced cost in ``stage``
-    (the ``ADD_PER_MENTEE`` most negative per mentee, ties by mentor)."""
+    (the ``ADD_PER_MENTEE`` most negative per mentee; ties: higher quality, then lower mentor)."""
     g = source.g
     m = g.n_mentors
     work_keys = work.keys(m)
@@ -313,7 +313,9 @@ def _price(source: PairSource, work: _Pairs, faces: list[tuple[Stage, np.ndarray
         neg = np.flatnonzero(cand & (rc < 0))
         if len(neg) == 0:
             continue
-        order = neg[np.lexsort((flat.mentor[neg], rc[neg], flat.mentee[neg]))]
+        # ties in reduced cost (common in a coverage stage: rc = pi(i) - pi(j)) go to the better pair,
+        # not the lower mentor index, which would send every mentee to the same few mentors
+        order = neg[np.lexsort((flat.mentor[neg], -q[neg], rc[neg], flat.mentee[neg]))]
         owner = flat.mentee[order]
         rank = np.arange(len(order)) - np.searchsorted(owner, owner, side="left")
         take = np.sort(order[rank < ADD_PER_MENTEE])
