@@ -164,7 +164,6 @@ def quality_of(g: CandidateGraph, mentee: np.ndarray, score: np.ndarray, scale: 
 class LexResult:
     work: _Pairs  # the final working set
     chosen: np.ndarray  # indices into work of the pairs in the flow
-    structural: np.ndarray  # flow on the structural arcs
     stages: list[StageResult] = field(default_factory=list)
     values: list[int] = field(default_factory=list)  # each stage's optimal value
     rounds: int = 0
@@ -265,7 +264,7 @@ def solve_lexicographic(source: PairSource, structure: Structure, stages: list[S
             timings.append(StageResult(f"{stage.name} round {stage_rounds}", time.perf_counter() - t1,
                                        int(cost @ x)))
             if enough is not None and int(cost @ x) <= enough:
-                return LexResult(work, np.flatnonzero(x[ns:] > 0), x[:ns], timings, [int(cost @ x)], rounds)
+                return LexResult(work, np.flatnonzero(x[ns:] > 0), timings, [int(cost @ x)], rounds)
             t2 = time.perf_counter()
             add = _price(source, work, faces, stage, pi, structure, scale)
             timings.append(StageResult(f"{stage.name} pricing {stage_rounds}", time.perf_counter() - t2,
@@ -279,7 +278,7 @@ def solve_lexicographic(source: PairSource, structure: Structure, stages: list[S
         faces.append((stage, pi))
         rc_s = stage.arc_cost + pi[structure.tail] - pi[structure.head]
         s_upper, s_lower = np.where(rc_s > 0, s_lower, s_upper), np.where(rc_s < 0, s_upper, s_lower)
-    return LexResult(work, np.flatnonzero(x[ns:] > 0), x[:ns], timings, values, rounds)
+    return LexResult(work, np.flatnonzero(x[ns:] > 0), timings, values, rounds)
 
 
 def _worth_keeping(mentee: np.ndarray, rc: np.ndarray, used: np.ndarray, per_mentee: int) -> np.ndarray:
