@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 from unittest import mock
 
+import numpy as np
 import pytest
 from helpers import parse, solve_checked, tiny_instances
 from hypothesis import given
+from hypothesis import strategies as st
 
 from wopmatch.generator import generate
 from wopmatch.solver.policies import UnsupportedMethodError
@@ -21,6 +23,11 @@ def _starved():
     round, every pair of positive reduced cost dropped: pricing finds the rest."""
     return mock.patch.multiple("wopmatch.solver.priced", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
                                KEEP_PER_MENTEE=0)
+
+
+def _unfolded():
+    """No folded stages: fold() finds every cost out of OR-Tools' range."""
+    return mock.patch("wopmatch.solver.priced.COST_LIMIT", 0)
 
 
 def _uncached():
@@ -55,13 +62,15 @@ def test_priced_equals_the_whole_graph_on_tiny_instances(raw, cached, policy):
 
 
 @pytest.mark.parametrize("policy", PRICED)
-@pytest.mark.parametrize("seed", [1, 2])
-def test_priced_equals_the_whole_graph_after_many_rounds(policy, seed):
+@pytest.mark.parametrize("seed,folded", [(1, True), (2, True), (1, False)])
+def test_priced_equals_the_whole_graph_after_many_rounds(policy, seed, folded):
     inst = parse(generate(300, 80, seed=seed))
     full = solve_checked(inst, policy, method="flow")
-    with _starved():
+    with _starved(), (contextlib.nullcontext() if folded else _unfolded()):
         priced = solve_checked(inst, policy, method="flow-pricing")
     _same_answer(full, priced, policy)
+    names = {st.name for st in priced.stats.stages}
+    assert any("+" in n for n in names) == folded, names
     rounds = int(priced.stats.method.rsplit("(", 1)[1].split(" rounds")[0])
     assert rounds >= 6  # the starved working set needed pricing, stage after stage
     assert priced.stats.candidates == full.stats.candidates  # every eligible pair is counted
@@ -97,3 +106,16 @@ def test_first_working_set_is_the_same_however_often_the_pool_is_merged():
             src = priced.PairSource(g, money=False, block_pairs=800)  # 10 mentees a block: 30 blocks
             sets.append(priced.first_working_set(src).keys(g.n_mentors))
     assert len(sets[0]) > 300 and (sets[0] == sets[1]).all()
+
+
+@given(k=st.integers(1, 10**9), unit=st.integers(1, 10**6), v1=st.integers(-10**6, 10**6),
+       frac=st.floats(0, 1, exclude_max=True), money=st.booleans(), target=st.integers(-10**6, 10**6))
+def test_folded_values_unfold_exactly(k, unit, v1, frac, money, target):
+    from wopmatch.solver.priced import Folded, Stage
+
+    second = int(frac * k)  # in [0, k): a cost, or a quality (subtracted)
+    stage = Stage("x", np.zeros(1, np.int64), money=1) if money else Stage("x", np.zeros(1, np.int64), quality=1)
+    folded = Folded(stage, k, unit)
+    value = k * v1 + (second if money else -second)
+    assert folded.first_value(value) == v1 * unit
+    assert (value <= folded.enough(target * unit)) == (v1 <= target)

@@ -35,7 +35,7 @@ import ortools
 from ..models.solution import StageStats
 from .decode import Assignment
 from .encoding import BLOCK_PAIRS, CandidateGraph
-from .flow import QUALITY_SCALE, FlowError, StageResult, _min_cost_flow, residual_potentials
+from .flow import COST_LIMIT, QUALITY_SCALE, FlowError, StageResult, _min_cost_flow, residual_potentials
 from .pricing import COMPACT_MIN, _best_per_mentor, _Pairs, _with_pairs
 
 ORTOOLS_VERSION = ortools.__version__
@@ -85,6 +85,52 @@ class Stage:
         return c
 
 
+@dataclass(frozen=True)
+class Folded:
+    """Two stages as one integer cost: ``k * first / unit + second``, with ``k``
+    more than any difference the second can make (flow.combined_scale does the
+    same for optimal). A stage of coverage alone ties widely in reduced cost
+    (pi(i) - pi(j)), so pricing adds many equivalent pairs a round; with the
+    next stage folded in, the ties go and pricing converges as for optimal."""
+
+    stage: Stage
+    k: int
+    unit: int  # the gcd of the first stage's arc costs
+
+    def first_value(self, value: int) -> int:
+        """The first stage's value, in its own units, from the folded value."""
+        v1 = value // self.k if self.stage.money else -((-value) // self.k)  # second in [0, k) or (-k, 0]
+        return v1 * self.unit
+
+    def enough(self, first: int) -> int:
+        """The folded value at or below which the first stage's value is at most ``first``."""
+        v1 = first // self.unit
+        return v1 * self.k if self.stage.quality else (v1 + 1) * self.k - 1
+
+
+def fold(first: Stage, second: Stage, source: "PairSource", structure: Structure,
+         scale: int = QUALITY_SCALE) -> Optional[Folded]:
+    """``first`` (a cost on the structural arcs only) and ``second`` (one pair
+    term, quality or money) as one stage, or None when the folded cost would not
+    fit OR-Tools' cost range (then the caller runs them apart). ``k`` is 1 + the
+    sum over free mentees of their largest pair term, from the source's first pass."""
+    assert not (first.quality or first.money) and not second.arc_cost.any()
+    assert bool(second.quality) != bool(second.money) and source.passes > 0
+    g = source.g
+    nz = np.abs(first.arc_cost[first.arc_cost != 0])
+    unit = int(np.gcd.reduce(nz)) if len(nz) else 1
+    if second.quality:
+        per = second.quality * quality_of(g, np.arange(g.n_mentees), source.best_score, scale)
+    else:
+        per = second.money * source.dearest
+    k = 1 + int(per[g.free_mentee].sum())
+    reduced = first.arc_cost // unit
+    if (int(np.abs(reduced).max(initial=0)) * k + int(per.max(initial=0))) * (structure.n_nodes + 1) >= COST_LIMIT:
+        return None
+    return Folded(Stage(f"{first.name}+{second.name}", reduced * k, quality=second.quality, money=second.money),
+                  k, unit)
+
+
 @dataclass
 class _Flat:
     """One block's eligible pairs (those passing the filter), flat, in (mentee, mentor) order."""
@@ -112,6 +158,9 @@ class PairSource:
         self._cache: Optional[list[Optional[_Flat]]] = None
         self.eligible = 0
         self.passes = 0
+        #: each mentee's best score and dearest cost over all its eligible pairs (after the first pass)
+        self.best_score = np.zeros(g.n_mentees)
+        self.dearest = np.zeros(g.n_mentees, np.int64)
 
     def _rows(self) -> Iterator[np.ndarray]:
         g = self.g
@@ -139,6 +188,7 @@ class PairSource:
         for rows in self._rows():
             flat = self._encode(rows)
             eligible += len(flat.mentee)
+            self._note_extremes(flat)
             size = 24 * len(flat.mentee)
             if used + size <= self.cache_bytes:
                 cache.append(flat)
@@ -147,6 +197,15 @@ class PairSource:
                 cache.append(None)
             yield self._filtered(flat)
         self._cache, self.eligible = cache, eligible
+
+    def _note_extremes(self, flat: _Flat) -> None:
+        if len(flat.mentee) == 0:
+            return
+        starts = np.flatnonzero(np.r_[True, flat.mentee[1:] != flat.mentee[:-1]])  # flat is in mentee order
+        owner = flat.mentee[starts]
+        self.best_score[owner] = np.maximum.reduceat(flat.score, starts)
+        if flat.cost is not None:
+            self.dearest[owner] = np.maximum.reduceat(flat.cost, starts)
 
     def _filtered(self, flat: _Flat) -> _Flat:
         if self.min_score is None:

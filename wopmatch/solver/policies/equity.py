@@ -18,6 +18,7 @@ from ..priced import (
     Structure,
     first_working_set,
     flow_on,
+    fold,
     priced_assignment,
     solve_lexicographic,
 )
@@ -217,13 +218,13 @@ def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
             continue
         structure, cost = _group_structure(graph, group, g_count, lower_group, probe=True)
         probes += 1
-        if flow_on(work, structure, Stage("probe", cost), graph) == -int(lower_group.sum()):
+        want = -int(lower_group.sum())
+        if flow_on(work, structure, Stage("probe", cost), graph) == want:
             lo = mid
             continue
         checks += 1  # not on the working set: ask the whole graph
-        probe = solve_lexicographic(source, structure, [Stage("probe", cost)], work=work,
-                                    enough=-int(lower_group.sum()))
-        if probe.values[0] == -int(lower_group.sum()):
+        probe = solve_lexicographic(source, structure, [Stage("probe", cost)], work=work, enough=want)
+        if probe.values[0] == want:
             work = _Pairs.union([work, probe.work], graph.n_mentors)
             lo = mid
         else:  # proven out of reach in the whole graph
@@ -232,9 +233,11 @@ def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
     search = time.perf_counter() - t0
     structure, cost = _group_structure(graph, group, g_count, _lower(t_star, size, pinned), probe=False)
     zero = np.zeros(len(structure.tail), np.int64)
+    coverage, quality = Stage("coverage", cost), Stage("quality", zero, quality=1)
+    both = fold(coverage, quality, source, structure)
+    stages = [coverage, quality] if both is None else [both.stage]
     source = PairSource(graph, money=True)
-    result = solve_lexicographic(source, structure, [Stage("coverage", cost), Stage("quality", zero, quality=1),
-                                                     Stage("cost", zero, money=1)], work=work)
+    result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work)
     first = [StageStats(name="lowest-rate", status="optimal", seconds=round(search, 4), value=t_star)]
     return priced_assignment(graph, result, source,
                              f"max-min-rate search by {group_by} ({probes} flows, {checks} priced checks)"

@@ -15,7 +15,9 @@ from ..priced import (
     PairSource,
     Stage,
     coverage_cost,
+    first_working_set,
     flow_on,
+    fold,
     plain_structure,
     priced_assignment,
     solve_lexicographic,
@@ -78,10 +80,15 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
     4. The staged optimum over the pairs scoring at least t*."""
     t0 = time.perf_counter()
     structure = plain_structure(graph)
-    coverage = Stage("coverage", coverage_cost(graph, structure))
+    zero = np.zeros(len(structure.tail), np.int64)
+    coverage, quality = Stage("coverage", coverage_cost(graph, structure)), Stage("quality", zero, quality=1)
     source = PairSource(graph, money=False)
-    first = solve_lexicographic(source, structure, [coverage])
-    target = first.values[0]  # -C*
+    work = first_working_set(source)
+    # full stages run with quality folded into coverage (fewer ties in reduced cost, fewer rounds);
+    # the probes do not: a cut proves a threshold out of reach at once, ties or not
+    both = fold(coverage, quality, source, structure)
+    first = solve_lexicographic(source, structure, [coverage if both is None else both.stage], work=work)
+    target = first.values[0] if both is None else both.first_value(first.values[0])  # -C*
     work = first.work
     lo_score = float(work.score.min(initial=0.0))  # work reaches C* with all its pairs
     hi_score = np.inf  # no graph reaches C* with pairs scoring at least this
@@ -118,9 +125,8 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
     t_w = lo_score
     search = time.perf_counter() - t0
     source = PairSource(graph, money=True, min_score=t_w)
-    zero = np.zeros(len(structure.tail), np.int64)
-    result = solve_lexicographic(source, structure, [coverage, Stage("quality", zero, quality=1),
-                                                     Stage("cost", zero, money=1)], work=work)
+    stages = [coverage, quality] if both is None else [both.stage]
+    result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work)
     first_stages = [StageStats(name="threshold", status="optimal", seconds=round(search, 4),
                                value=t_w if target < 0 else None)]  # nobody can be matched: no bottleneck
     return priced_assignment(graph, result, source,

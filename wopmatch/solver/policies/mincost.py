@@ -12,7 +12,16 @@ from ..encoding import CandidateGraph
 from ..flow import max_coverage_units, solve_staged_flow
 from ..greedy import greedy_assignment
 from ..mip import solve_staged_mip
-from ..priced import PairSource, Stage, coverage_cost, plain_structure, priced_assignment, solve_lexicographic
+from ..priced import (
+    PairSource,
+    Stage,
+    coverage_cost,
+    first_working_set,
+    fold,
+    plain_structure,
+    priced_assignment,
+    solve_lexicographic,
+)
 from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
 
 ORDER = ("coverage", "cost", "quality")
@@ -65,12 +74,20 @@ class MinCostPolicy(Policy):
 
 
 def _solve_priced(graph: CandidateGraph) -> Assignment:
-    """The same three stages over a working set of candidates, each proven by pricing."""
+    """The same stages over a working set of candidates, each proven by pricing;
+    coverage and cost folded into one stage where the costs fit."""
+    t0 = time.perf_counter()
     structure = plain_structure(graph)
     zero = np.zeros(len(structure.tail), np.int64)
-    stages = [Stage("coverage", coverage_cost(graph, structure)), Stage("cost", zero, money=1),
-              Stage("quality", zero, quality=1)]
+    coverage, cost, quality = (Stage("coverage", coverage_cost(graph, structure)), Stage("cost", zero, money=1),
+                               Stage("quality", zero, quality=1))
     source = PairSource(graph, money=True)
-    result = solve_lexicographic(source, structure, stages, rank="cost")
+    work = first_working_set(source, rank="cost")
+    first = [StageStats(name="working-set", status="optimal", seconds=round(time.perf_counter() - t0, 4),
+                        value=float(len(work.mentee)))]
+    both = fold(coverage, cost, source, structure)
+    stages = [coverage, cost, quality] if both is None else [both.stage, quality]
+    result = solve_lexicographic(source, structure, stages, work=work)
+    units = -(result.values[0] if both is None else both.first_value(result.values[0]))
     return priced_assignment(graph, result, source, "staged-min-cost-flow+pricing (coverage, cost, quality)",
-                             coverage_units=-result.values[0])
+                             first=first, coverage_units=units)
