@@ -542,6 +542,55 @@ def schema(kind: str) -> None:
     click.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
+@cli.command()
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("wopmatch-data"),
+              show_default=True, help="Folder of the job database (SQLite, created if missing).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--tokens-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Bearer tokens, one per line (also $WOPMATCH_TOKENS, comma-separated).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Jobs solved at once, each in a process of its own.")
+@click.option("--memory-mib", type=click.IntRange(min=256), default=4096, show_default=True,
+              help="Address-space cap of each solve process.")
+@click.option("--time-cap", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              help="Seconds a job may run, whatever time limit it asks for.")
+@click.option("--max-body-mib", type=click.FloatRange(min=0.01), default=20.0, show_default=True,
+              help="Request bodies over this get 413.")
+@click.option("--max-queued", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Submissions beyond this many waiting jobs get 429 with Retry-After.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Starts of a job cut short by restarts before it is failed.")
+def serve(data_dir: Path, host: str, port: int, tokens_file: Optional[Path], workers: int, memory_mib: int,
+          time_cap: float, max_body_mib: float, max_queued: int, max_attempts: int) -> None:
+    """Run the HTTP API and its solve processes (docs/service.md)."""
+    try:
+        import uvicorn
+
+        from ..service.app import create_app
+        from ..service.config import ConfigError, ServiceConfig, read_tokens
+    except ImportError as exc:
+        err.print(f"[bold red]error[/]: the service needs the extra: pip install 'wopmatch[service]' ({exc.name})")
+        sys.exit(1)
+    try:
+        tokens = read_tokens(tokens_file)
+    except ConfigError as exc:
+        err.print(f"[bold red]error[/]: {exc}")
+        sys.exit(1)
+    config = ServiceConfig(data_dir=data_dir.resolve(), tokens=tokens, workers=workers, memory_mib=memory_mib,
+                           time_cap=time_cap, max_body_bytes=int(max_body_mib * 1024 * 1024),
+                           max_queued=max_queued, max_attempts=max_attempts)
+    import sqlite3
+
+    try:
+        app = create_app(config)
+    except (OSError, sqlite3.Error) as exc:
+        err.print(f"[bold red]error[/]: cannot use the data folder {data_dir}: {exc.strerror or exc}")
+        sys.exit(1)
+    err.print(f"wopmatch service on http://{host}:{port}/ (jobs in {config.data_dir}, {len(tokens)} token(s))")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True)
+
+
 class _null:
     def __enter__(self) -> None:
         return None

@@ -134,3 +134,19 @@ def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penal
     score = g.score.astype(np.float64).copy()
     score[idx] += penalty
     return score / (1.0 + penalty)
+
+
+def coverage_bound(instance: Instance) -> Optional[float]:
+    """An upper bound on coverage (budgets ignored: one max-flow over the
+    candidates, plus the pinned mentees), for progress reports before the
+    solve ends; None above PRICING_MIN_PAIRS pairs, where it would cost a solve."""
+    from ..models.instance import WEIGHT_RESOLUTION
+    from .flow import max_coverage_units
+
+    if _free_pairs(instance) >= PRICING_MIN_PAIRS:
+        return None
+    graph = build_graph(instance, candidates=True)
+    if graph.infeasible:
+        return None
+    pinned = float(graph.mentee_weight[graph.pinned.mentee].sum()) if len(graph.pinned.mentee) else 0.0
+    return round(pinned + max_coverage_units(graph) * WEIGHT_RESOLUTION, 6)

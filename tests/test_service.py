@@ -1,0 +1,311 @@
+"""The HTTP service against a real `wopmatch serve` on loopback (issue: the solver service)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from servicekit import OTHER_TOKEN, TOKEN, Server, wait_for
+
+from wopmatch.generator import generate
+from wopmatch.models import Solution, load_instance, parse_instance
+from wopmatch.models.problems import InputError
+from wopmatch.solver.verify import verify_solution
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "instances" / "demo.json"
+DEMO_XLSX = ROOT / "instances" / "demo.xlsx"
+
+pytest.importorskip("fastapi")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("svc") / "data", "--workers", "2", "--max-body-mib", "1").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with server.client() as c:
+        yield c
+
+
+def _demo() -> dict:
+    return json.loads(DEMO.read_text())
+
+
+def _long() -> dict:
+    """A round whose optimal solve takes minutes (2,000 x 500, 5 donors, exact MIP),
+    while its greedy start takes a second: what cancel and the time cap act on."""
+    return generate(2000, 500, donors=5, seed=7)
+
+
+def _verified(client, job_id: str) -> Solution:
+    sol = Solution.model_validate(client.get(f"/v1/jobs/{job_id}/solution").json())
+    inst = parse_instance(client.get(f"/v1/jobs/{job_id}/input").json())
+    assert verify_solution(inst, sol) == []
+    return sol
+
+
+def test_health_is_open_and_everything_else_needs_a_valid_token(server):
+    with server.client(token=None) as anon:
+        assert anon.get("/v1/health").json()["status"] == "ok"
+        for method, path in [("POST", "/v1/validate"), ("POST", "/v1/jobs"), ("GET", "/v1/jobs"),
+                             ("GET", "/v1/jobs/" + "0" * 32), ("POST", "/v1/scenarios")]:
+            r = anon.request(method, path, json={})
+            assert r.status_code == 401, (path, r.text)
+            assert r.headers["www-authenticate"] == "Bearer"
+    with server.client(token="not-a-token-of-this-service") as bad:
+        assert bad.get("/v1/jobs").status_code == 401
+    with server.client(token=TOKEN[:-1]) as almost:
+        assert almost.get("/v1/jobs").status_code == 401
+
+
+def test_validation_errors_are_the_clis(client, tmp_path):
+    raw = _demo()
+    raw["operators"][3]["mentor"]["capacity"] = -2
+    raw["operators"][5]["languages"] = "en"
+    del raw["operators"][7]["region"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(InputError) as cli:
+        load_instance(bad)
+    r = client.post("/v1/validate", json=raw)
+    assert r.status_code == 422
+    assert [(p["where"], p["message"]) for p in r.json()["problems"]] == \
+        [(p.where, p.message) for p in cli.value.problems]
+    assert len(r.json()["problems"]) >= 3
+    ok = client.post("/v1/validate", json=_demo())
+    assert ok.status_code == 200 and ok.json()["mentees"] == 46 and ok.json()["donors"] == 4
+
+
+def test_an_uploaded_workbook_is_read_as_the_cli_reads_it(client, tmp_path):
+    r = client.post("/v1/validate/upload", files={"file": ("demo.xlsx", DEMO_XLSX.read_bytes())})
+    assert r.status_code == 200, r.text
+    assert r.json()["operators"] == len(load_instance(DEMO_XLSX).instance.operators)
+    wb = openpyxl.load_workbook(DEMO_XLSX)
+    ws = wb["operators"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=4, column=header.index("mentor_capacity") + 1, value="many")
+    broken = tmp_path / "broken.xlsx"
+    wb.save(broken)
+    with pytest.raises(InputError) as cli:
+        load_instance(broken)
+    r = client.post("/v1/validate/upload", files={"file": ("broken.xlsx", broken.read_bytes())})
+    assert r.status_code == 422
+    assert [p["message"] for p in r.json()["problems"]] == [p.message for p in cli.value.problems]
+    assert any("mentor_capacity" in p["where"] for p in r.json()["problems"])
+
+
+def test_a_solve_job_runs_to_a_verified_solution_in_every_format(client):
+    r = client.post("/v1/jobs", json={"instance": _demo(), "policy": "optimal", "seed": 3})
+    assert r.status_code == 202 and r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
+    job = wait_for(client, r.json()["id"])
+    assert job["state"] == "done", job
+    assert job["summary"]["status"] == "optimal" and job["summary"]["verified"]
+    sol = _verified(client, job["id"])
+    assert sol.stats.seed == 3 and sol.objective.coverage == job["summary"]["coverage"]
+    wb = openpyxl.load_workbook(io.BytesIO(client.get(f"/v1/jobs/{job['id']}/solution.xlsx").content))
+    assert "partnerships" in wb.sheetnames and wb["partnerships"].max_row == len(sol.partnerships) + 1
+    html = client.get(f"/v1/jobs/{job['id']}/report")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert sol.partnerships[0].mentee in html.text
+    assert job["id"] in [j["id"] for j in client.get("/v1/jobs").json()]
+
+
+def test_an_uploaded_workbook_solves_like_its_json(client):
+    r = client.post("/v1/jobs/upload", files={"file": ("demo.xlsx", DEMO_XLSX.read_bytes())},
+                    data={"policy": "greedy"})
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.json()["id"])
+    assert job["state"] == "done" and job["request"]["policy"] == "greedy"
+    assert len(_verified(client, job["id"]).partnerships) == job["summary"]["matched"]
+
+
+def test_options_a_solve_would_refuse_are_refused_before_queueing(client):
+    free = generate(30, 10, seed=2)
+    r = client.post("/v1/jobs", json={"instance": _demo(), "policy": "max-min"})
+    assert r.status_code == 422 and r.json()["problems"][0]["where"] == "policy"
+    r = client.post("/v1/jobs", json={"instance": free, "policy": "greedy", "method": "flow"})
+    assert r.status_code == 422 and r.json()["problems"][0]["where"] == "method"
+    r = client.post("/v1/jobs", json={"instance": free, "policy": "nope"})
+    assert r.status_code == 422 and r.json()["problems"][0]["where"] == "body.policy"
+    r = client.post("/v1/jobs", json={"instance": free, "time_limit": -1})
+    assert r.status_code == 422 and r.json()["problems"][0]["where"] == "body.time_limit"
+
+
+def test_an_idempotency_key_returns_the_same_job(client):
+    body = {"instance": generate(30, 10, seed=5), "policy": "greedy"}
+    first = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "round-2027-A"})
+    again = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "round-2027-A"})
+    assert first.status_code == 202 and again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    other = client.post("/v1/jobs", json={**body, "seed": 1}, headers={"Idempotency-Key": "round-2027-A"})
+    assert other.status_code == 409
+    fresh = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "round-2027-B"})
+    assert fresh.status_code == 202 and fresh.json()["id"] != first.json()["id"]
+
+
+def test_jobs_belong_to_their_token(server, client):
+    job_id = client.post("/v1/jobs", json={"instance": generate(30, 10, seed=6), "policy": "greedy"}).json()["id"]
+    with server.client(token=OTHER_TOKEN) as other:
+        assert other.get(f"/v1/jobs/{job_id}").status_code == 404
+        assert other.get(f"/v1/jobs/{job_id}/solution").status_code == 404
+        assert other.post(f"/v1/jobs/{job_id}/cancel").status_code == 404
+        assert job_id not in [j["id"] for j in other.get("/v1/jobs").json()]
+    assert client.get(f"/v1/jobs/{job_id}").status_code == 200
+
+
+def test_ids_and_names_from_a_request_never_reach_a_path_or_sql(client):
+    for bad in ["' OR 1=1 --", "..%2F..%2Fetc%2Fpasswd", "0" * 31 + "g"]:
+        assert client.get(f"/v1/jobs/{bad}").status_code == 404
+    job_id = client.post("/v1/jobs", json={"instance": generate(30, 10, seed=8), "policy": "greedy"}).json()["id"]
+    assert client.get(f"/v1/jobs/{job_id}/scenarios/..%2Finput/solution").status_code == 404
+
+
+def test_bodies_over_the_limit_get_413(client):
+    big = {"instance": {**_demo(), "name": "x" * (1024 * 1024)}}
+    assert client.post("/v1/jobs", json=big).status_code == 413
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(20):
+            yield b" " * 100_000
+    r = client.post("/v1/validate", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_cancel_returns_the_best_solution_so_far_never_labelled_optimal(client):
+    r = client.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "method": "mip"})
+    job = wait_for(client, r.json()["id"], states=("running",), phase="solving")
+    assert job["progress"]["best"]["matched"] > 0 and job["progress"]["bound_coverage"] > 0
+    cancelled = client.post(f"/v1/jobs/{job['id']}/cancel")
+    assert cancelled.status_code == 200
+    body = cancelled.json()
+    assert body["state"] == "cancelled" and "best solution found before" in body["error"]
+    assert body["solution"]["status"] == "feasible"
+    sol = _verified(client, job["id"])
+    assert sol.status != "optimal" and len(sol.partnerships) == job["progress"]["best"]["matched"]
+    assert client.post(f"/v1/jobs/{job['id']}/cancel").status_code == 409  # already ended
+
+
+def test_a_scenario_set_runs_as_one_job(client):
+    body = {"instance": _demo(), "set": {"name": "budgets", "node_limit": 200, "scenarios": [
+        {"name": "base"}, {"name": "half", "changes": [{"op": "scale_budget", "factor": 0.5}]}]}}
+    r = client.post("/v1/scenarios", json=body)
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.json()["id"], timeout=300)
+    assert job["state"] == "done" and job["summary"] == {"scenarios": 2, "failed": 0}
+    rows = client.get(f"/v1/jobs/{job['id']}/scenarios").json()["rows"]
+    assert [row["scenario"] for row in rows] == ["base", "half"]
+    assert rows[1]["total_budget"] < rows[0]["total_budget"]
+    half = Solution.model_validate(client.get(f"/v1/jobs/{job['id']}/scenarios/half/solution").json())
+    assert half.objective.coverage == rows[1]["coverage"]
+    bad = client.post("/v1/scenarios", json={**body, "set": {"scenarios": [
+        {"name": "x", "changes": [{"op": "remove_donor", "donor": "NOPE"}]}]}})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["where"].startswith("scenarios[0] (x)")
+
+
+def test_the_time_cap_ends_a_job_with_its_best_solution(tmp_path):
+    s = Server(tmp_path / "data", "--workers", "1", "--time-cap", "4").start()
+    try:
+        with s.client() as c:
+            # the cap is the MIP's time limit, but building a model this size takes longer than the
+            # cap and its grace (2 s): the process is killed and the job ends with its greedy start
+            r = c.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "method": "mip"})
+            job = wait_for(c, r.json()["id"], timeout=120)
+            assert job["state"] == "done" and "time cap of 4 s" in job["error"], job
+            assert job["summary"]["status"] == "feasible"
+            assert _verified(c, job["id"]).status == "feasible"
+    finally:
+        s.stop()
+
+
+def test_a_solve_over_its_memory_cap_fails_and_the_api_stays_up(tmp_path):
+    s = Server(tmp_path / "data", "--workers", "1", "--memory-mib", "700").start()
+    try:
+        with s.client() as c:
+            big = generate(8000, 2000, seed=1)  # its candidate graph alone needs well over 700 MiB
+            r = c.post("/v1/jobs", json={"instance": big, "policy": "optimal", "method": "flow"})
+            assert r.status_code == 202, r.text
+            job = wait_for(c, r.json()["id"], timeout=300)
+            assert job["state"] == "failed" and "memory cap of 700 MiB" in job["error"], job
+            assert c.get("/v1/health").json()["status"] == "ok"
+            small = c.post("/v1/jobs", json={"instance": generate(30, 10, seed=1), "policy": "greedy"})
+            assert wait_for(c, small.json()["id"])["state"] == "done"
+    finally:
+        s.stop()
+
+
+def test_a_full_queue_gets_429_with_retry_after(tmp_path):
+    s = Server(tmp_path / "data", "--workers", "1", "--max-queued", "2").start()
+    try:
+        with s.client() as c:
+            running = c.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "method": "mip"}).json()
+            wait_for(c, running["id"], states=("running",))
+            codes = [c.post("/v1/jobs", json={"instance": generate(30, 10, seed=k), "policy": "greedy"}).status_code
+                     for k in range(3)]
+            assert codes == [202, 202, 429]
+            r = c.post("/v1/jobs", json={"instance": generate(30, 10, seed=9), "policy": "greedy"})
+            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+            c.post(f"/v1/jobs/{running['id']}/cancel")
+    finally:
+        s.stop()
+
+
+def test_after_sigkill_of_the_api_and_its_solves_every_job_ends(tmp_path):
+    """Kill the API process (and with it the running solve) mid-job; after a restart
+    every submitted job ends done, or failed with a reason: none lost, none left running."""
+    s = Server(tmp_path / "data", "--workers", "1", "--max-attempts", "2").start()
+    try:
+        with s.client() as c:
+            slow = c.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "time_limit": 5}).json()["id"]
+            quick = [c.post("/v1/jobs", json={"instance": generate(40, 12, seed=k), "policy": "optimal"}).json()["id"]
+                     for k in range(3)]
+            wait_for(c, slow, states=("running",), phase="solving")  # mid-job: its greedy start is stored
+        solve_pids = _children(s.process.pid)
+        assert solve_pids, "no solve process was running"
+    finally:
+        s.kill()
+    time.sleep(0.5)
+    assert not [p for p in solve_pids if _alive(p)], "a solve process outlived the API"
+    s2 = Server(tmp_path / "data", "--workers", "2", "--max-attempts", "2").start()
+    try:
+        with s2.client() as c:
+            ended = [wait_for(c, j, timeout=180) for j in [slow, *quick]]
+            for j in ended:
+                assert j["state"] in ("done", "failed"), j
+                assert j["state"] == "done" or j["error"], j
+            assert ended[0]["attempts"] == 2 and ended[0]["state"] == "done"
+            assert all(j["state"] == "done" for j in ended[1:])
+            for j in ended:
+                _verified(c, j["id"])
+            assert c.get("/v1/health").json()["running"] == 0
+    finally:
+        s2.stop()
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from any of its threads)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+

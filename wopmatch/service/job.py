@@ -1,0 +1,171 @@
+"""One job, run in a process of its own (``python -m wopmatch.service.job``).
+
+The supervisor starts one of these per job, so a solve that crashes or runs
+out of memory takes only itself down. It caps its own address space
+(RLIMIT_AS) before importing the solver and asks Linux to kill it if its parent
+(the API process) dies, so no solve outlives the service that owns it.
+
+What it writes, always under its lease (store.py): progress, ``best.json``
+(a verified solution that is never labelled optimal, for cancel and the time
+cap), and at the end ``solution.json`` or, for a scenario set,
+``scenarios.json`` and ``solutions/NAME.json``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .store import Store
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the supervisor's own checks remain
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(3)
+
+
+def _cap_memory(mib: int) -> None:
+    limit = mib * 1024 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def summary_of(solution: Any) -> dict[str, Any]:
+    """A solution's headline figures, as the web page and the status route show them."""
+    mentees = len(solution.partnerships) + len(solution.unmatched)
+    obj = solution.objective
+    return {
+        "status": solution.status, "policy": solution.policy, "message": solution.message,
+        "matched": len(solution.partnerships), "mentees": mentees,
+        "coverage": None if obj is None else obj.coverage, "quality": None if obj is None else obj.quality,
+        "cost": None if obj is None else obj.cost,
+        "bound_coverage": solution.bound.coverage, "gap_coverage": solution.gap.coverage,
+        "method": solution.stats.method, "solve_seconds": solution.stats.solve_seconds,
+        "verified": bool(solution.verification and solution.verification.ok),
+    }
+
+
+def _dump(solution: Any) -> bytes:
+    return (solution.model_dump_json(indent=2) + "\n").encode()
+
+
+def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], time_cap: float) -> None:
+    from ..models import parse_instance
+    from ..models.problems import InputError
+    from ..solver.api import coverage_bound, solve
+    from ..solver.errors import SolveError
+    from ..solver.policies import SolveOptions
+
+    raw = store.file(job_id, "input.json")
+    assert raw is not None
+    instance = parse_instance(json.loads(raw), "instance")
+    sha = request["instance_sha256"]
+    t0 = time.monotonic()
+    store.progress(job_id, lease, {"phase": "bounding"})
+    try:
+        bound = coverage_bound(instance)
+    except SolveError:
+        bound = None
+    best = None
+    if request["policy"] not in ("greedy", "random"):
+        store.progress(job_id, lease, {"phase": "incumbent", "bound_coverage": bound})
+        try:
+            best = solve(instance, sha, "greedy", SolveOptions(seed=request["seed"]))
+        except (InputError, SolveError):
+            best = None
+        if best is not None and best.verification is not None and best.verification.ok \
+                and best.objective is not None:
+            best = best.model_copy(update={"status": "feasible", "message": (
+                f"the greedy start, found before the {request['policy']} policy's solve ended; not proven optimal")})
+            store.put_file(job_id, lease, "best.json", _dump(best))
+        else:
+            best = None
+    store.progress(job_id, lease, {
+        "phase": "solving", "bound_coverage": bound,
+        "best": None if best is None else {k: v for k, v in summary_of(best).items()
+                                            if k in ("coverage", "quality", "cost", "matched")}})
+    spent = time.monotonic() - t0
+    limit = request.get("time_limit")
+    remaining = max(1.0, time_cap - spent)
+    options = SolveOptions(time_limit=remaining if limit is None else min(limit, remaining),
+                           workers=request.get("workers", 1), seed=request["seed"], method=request["method"],
+                           group_by=request["group_by"], node_limit=request.get("node_limit"))
+    try:
+        solution = solve(instance, sha, request["policy"], options)
+    except (InputError, SolveError) as exc:
+        store.finish(job_id, lease, "failed", error=str(exc))
+        return
+    if solution.verification is None or not solution.verification.ok:
+        store.finish(job_id, lease, "failed", error="internal error: the verifier rejected the solution: "
+                     + "; ".join((solution.verification.violations if solution.verification else [])[:5]))
+        return
+    store.finish(job_id, lease, "done", summary=summary_of(solution), files={"solution.json": _dump(solution)})
+
+
+def run_scenarios(store: Store, job_id: str, lease: str, request: dict[str, Any]) -> None:
+    from ..models import parse_instance
+    from ..models.scenarios import parse_scenario_set
+    from ..scenarios.report import scenario_rows
+    from ..scenarios.runner import build_tasks, run_task
+
+    instance = parse_instance(json.loads(store.file(job_id, "input.json") or b"null"), "instance")
+    sset = parse_scenario_set(json.loads(store.file(job_id, "set.json") or b"null"), "set")
+    tasks = build_tasks(sset, instance)
+    outcomes = {}
+    for k, task in enumerate(tasks):
+        store.progress(job_id, lease, {"phase": "scenarios", "done": k, "total": len(tasks), "current": task.name})
+        outcome = run_task(task)
+        outcomes[task.name] = outcome
+        if outcome.solution_json is not None:
+            store.put_file(job_id, lease, f"solutions/{task.name}.json", outcome.solution_json)
+        rows = scenario_rows(tasks[: k + 1], outcomes, sset.scenarios)
+        store.put_file(job_id, lease, "scenarios.json", (json.dumps({"rows": rows}, indent=2) + "\n").encode())
+    failed = sum(1 for o in outcomes.values() if o.solution_json is None)
+    store.finish(job_id, lease, "done", summary={"scenarios": len(tasks), "failed": failed},
+                 error=f"{failed} scenario(s) failed" if failed else None)
+
+
+def main(argv: list[str]) -> int:
+    data_dir, job_id, lease, memory_mib, time_cap, parent = argv
+    _die_with_parent(int(parent))
+    _cap_memory(int(memory_mib))
+    store = Store(Path(data_dir))
+    job = store.get(job_id)
+    if job is None or job.lease != lease or job.state != "running":
+        return 0  # re-queued or ended meanwhile: nothing to do
+    store.set_pid(job_id, lease, os.getpid())
+    try:
+        if job.kind == "solve":
+            run_solve(store, job_id, lease, job.request, float(time_cap))
+        else:
+            run_scenarios(store, job_id, lease, job.request)
+    except MemoryError:
+        store.finish(job_id, lease, "failed", error=f"the solve reached the memory cap of {memory_mib} MiB")
+    except Exception as exc:  # a bug: the job says so, the traceback goes to the service's log
+        traceback.print_exc()
+        from ..models.problems import InputError
+
+        if isinstance(exc, InputError):
+            store.finish(job_id, lease, "failed", error=str(exc))
+        else:
+            store.finish(job_id, lease, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
