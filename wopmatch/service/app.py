@@ -134,6 +134,22 @@ def job_out(job: Job, base: str = "/v1/jobs") -> dict[str, Any]:
             "progress": job.progress, "summary": job.summary, "error": job.error, "links": links}
 
 
+#: The page's files (a fixed list: a request never names a path).
+STATIC = {"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
+          "page.css": "text/css; charset=utf-8"}
+#: The page loads nothing from elsewhere and is framed by nobody; the report it shows is a sandboxed blob.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "connect-src 'self'; img-src 'self' data: blob:; frame-src blob:; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+
+def _static(name: str) -> Response:
+    data = resources.files("wopmatch.service").joinpath("static", name).read_bytes()
+    return Response(data, media_type=STATIC[name], headers=PAGE_HEADERS)
+
+
 def _problems(exc: InputError) -> JSONResponse:
     return JSONResponse(status_code=422, content={
         "detail": f"{exc.source + ': ' if exc.source else ''}{len(exc.problems)} problem(s)",
@@ -199,7 +215,7 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
             if supervise:
                 supervisor.stop()
 
-    app = FastAPI(title="wopmatch", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="wopmatch", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Match water and sanitation utilities into Water Operators' Partnerships. "
                               "Every route but /v1/health needs `Authorization: Bearer TOKEN`.")
     app.state.store, app.state.supervisor, app.state.config = store, supervisor, config
@@ -251,9 +267,15 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
 
     # --- routes -------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
+    def page() -> Response:
         """The facilitators' page: static, no data; it calls the API with the token typed into it."""
-        return HTMLResponse(resources.files("wopmatch.service").joinpath("static/index.html").read_text("utf-8"))
+        return _static("index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            raise HTTPException(404, "no such file")
+        return _static(name)
 
     @app.get("/v1/health", response_model=HealthOut, tags=["service"])
     def health() -> dict[str, Any]:

@@ -210,6 +210,13 @@ class Store:
                     requeued += 1
             return requeued, failed
 
+    def release(self, job_id: str, lease: str) -> None:
+        """Put a running job back in the queue, its attempt not counted (the service is stopping)."""
+        with self.connect() as db:
+            db.execute("UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease = NULL, pid = NULL, "
+                       "progress = ? WHERE id = ? AND lease = ? AND state = 'running'",
+                       (json.dumps({"phase": "queued again: the service was stopped"}), job_id, lease))
+
     def request_cancel(self, job_id: str, owner: str) -> Optional[Job]:
         """A queued job is cancelled at once; a running one is flagged for the supervisor."""
         with self.connect() as db:

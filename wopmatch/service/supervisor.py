@@ -56,14 +56,16 @@ class Supervisor:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread and every solve process; their jobs stay running in the
-        store, so the next start queues them again."""
+        """Stop the thread and every solve process; their jobs go back to the queue
+        (a stop is not the job's fault: the attempt is not counted)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        for r in self.running.values():
+        for job_id, r in self.running.items():
             r.process.kill()
             r.process.wait()
+            assert r.job.lease is not None
+            self.store.release(job_id, r.job.lease)
         self.running.clear()
 
     def _loop(self) -> None:
