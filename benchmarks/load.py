@@ -66,7 +66,8 @@ async def run(url: str, token: str, validations: int, jobs: int, concurrency: in
         wall = time.perf_counter() - t0
         codes = [r.status_code if r is not None else 0 for r, _, _ in res]
         out["validations"] = {"requests": validations, "seconds": round(wall, 2),
-                              "per_second": round(validations / wall, 1), "latency_ms": percentiles([d for _, d, _ in res]),
+                              "per_second": round(validations / wall, 1),
+                              "latency_ms": percentiles([d for _, d, _ in res]),
                               "ok": codes.count(200), "5xx": sum(c >= 500 for c in codes),
                               "errors": sum(c != 200 for c in codes)}
         print(f"validations: {out['validations']}", flush=True)
