@@ -309,3 +309,64 @@ def _alive(pid: int) -> bool:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
+
+
+def test_restart_recovery_requeues_then_fails_with_a_reason(tmp_path):
+    from wopmatch.service.store import Store
+
+    store = Store(tmp_path)
+    job, _ = store.submit("me", "solve", {"policy": "greedy"}, "sha", {"input.json": b"{}"}, None, 10)
+    for attempt in (1, 2):
+        claimed = store.claim()
+        assert claimed.id == job.id and claimed.attempts == attempt and claimed.state == "running"
+        stale = claimed.lease
+        assert store.recover(max_attempts=2) == ((1, 0) if attempt == 1 else (0, 1))
+        assert not store.progress(job.id, stale, {"phase": "late"})  # an old process cannot write any more
+    ended = store.get(job.id)
+    assert ended.state == "failed" and "2 times" in ended.error
+    assert store.recover(max_attempts=2) == (0, 0)
+
+
+def test_a_graceful_stop_does_not_count_the_attempt(tmp_path):
+    from wopmatch.service.store import Store
+
+    store = Store(tmp_path)
+    job, _ = store.submit("me", "solve", {}, "sha", {}, None, 10)
+    claimed = store.claim()
+    store.release(job.id, claimed.lease)
+    again = store.get(job.id)
+    assert again.state == "queued" and again.attempts == 0
+    assert not store.finish(job.id, claimed.lease, "done")  # the released lease is no longer valid
+
+
+def test_tokens_are_checked_whole_and_fingerprinted(tmp_path, monkeypatch):
+    from wopmatch.service.config import ConfigError, ServiceConfig, fingerprint, read_tokens
+
+    path = tmp_path / "tokens"
+    path.write_text(f"# ops team\n{TOKEN}\n\n{OTHER_TOKEN}\n")
+    monkeypatch.delenv("WOPMATCH_TOKENS", raising=False)
+    tokens = read_tokens(path)
+    assert tokens == (TOKEN, OTHER_TOKEN)
+    config = ServiceConfig(tmp_path, tokens)
+    assert config.owner(TOKEN) == fingerprint(TOKEN) != config.owner(OTHER_TOKEN)
+    for bad in ("", TOKEN[:-1], TOKEN + "x", TOKEN.upper()):
+        assert config.owner(bad) is None
+    monkeypatch.setenv("WOPMATCH_TOKENS", "short")
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        read_tokens(None)
+    monkeypatch.delenv("WOPMATCH_TOKENS")
+    with pytest.raises(ConfigError, match="no bearer token"):
+        read_tokens(None)
+
+
+def test_serve_without_a_token_says_so_and_exits_1(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from wopmatch.cli.main import cli
+
+    monkeypatch.delenv("WOPMATCH_TOKENS", raising=False)
+    r = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path / "d")])
+    assert r.exit_code == 1 and "no bearer token configured" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["serve", "--tokens-file", str(tmp_path / "missing")])
+    assert r.exit_code == 1 and "cannot read the tokens file" in r.output
+    assert not (tmp_path / "d").exists()  # nothing created on a refused start
