@@ -119,3 +119,32 @@ def test_folded_values_unfold_exactly(k, unit, v1, frac, money, target):
     value = k * v1 + (second if money else -second)
     assert folded.first_value(value) == v1 * unit
     assert (value <= folded.enough(target * unit)) == (v1 <= target)
+
+
+def test_a_coarser_quality_resolution_when_the_finest_does_not_fit():
+    """At 100,000 x 20,000 quality in units of 1e-9 does not fit one integer cost with
+    coverage; fold() then takes the finest that does, as optimal's pricing does."""
+    from wopmatch.solver import priced
+    from wopmatch.solver.encoding import build_graph
+
+    inst = parse(generate(300, 80, seed=1))
+    g = build_graph(inst, candidates=False)
+    structure = priced.plain_structure(g)
+    source = priced.PairSource(g, money=False)
+    priced.first_working_set(source)
+    zero = np.zeros(len(structure.tail), np.int64)
+    coverage, quality = priced.Stage("coverage", priced.coverage_cost(g, structure)), priced.Stage("q", zero, quality=1)
+    assert priced.fold(coverage, quality, source, structure).scale == 10**9
+    for j in range(1, 12):  # the largest cost limit at which 1e-9 no longer fits
+        with mock.patch.object(priced, "COST_LIMIT", 2**62 // 10**j):
+            coarse = priced.fold(coverage, quality, source, structure)
+        if coarse is None or coarse.scale < 10**9:
+            break
+    assert coarse is not None and coarse.scale < 10**9
+    full = solve_checked(inst, "max-min", method="flow")
+    with mock.patch.object(priced, "COST_LIMIT", 2**62 // 10**j):
+        s = solve_checked(inst, "max-min", method="flow-pricing")
+    assert f"quality resolution 1e-{len(str(coarse.scale)) - 1}" in s.stats.method
+    assert s.objective.coverage == full.objective.coverage
+    assert _stage(s, "threshold") == _stage(full, "threshold")
+    assert abs(s.objective.quality - full.objective.quality) <= 300 * 2 / coarse.scale  # within the resolution

@@ -96,6 +96,7 @@ class Folded:
     stage: Stage
     k: int
     unit: int  # the gcd of the first stage's arc costs
+    scale: int = QUALITY_SCALE  # quality units per unit of weight x score (coarser when the finest does not fit)
 
     def first_value(self, value: int) -> int:
         """The first stage's value, in its own units, from the folded value."""
@@ -108,27 +109,36 @@ class Folded:
         return v1 * self.k if self.stage.quality else (v1 + 1) * self.k - 1
 
 
-def fold(first: Stage, second: Stage, source: "PairSource", structure: Structure,
-         scale: int = QUALITY_SCALE) -> Optional[Folded]:
+def fold(first: Stage, second: Stage, source: "PairSource", structure: Structure) -> Optional[Folded]:
     """``first`` (a cost on the structural arcs only) and ``second`` (one pair
     term, quality or money) as one stage, or None when the folded cost would not
     fit OR-Tools' cost range (then the caller runs them apart). ``k`` is 1 + the
-    sum over free mentees of their largest pair term, from the source's first pass."""
+    sum over free mentees of their largest pair term, from the source's first pass.
+    Quality is tried at the finest resolution first, down to 1e-3 (as optimal's
+    pricing does: at 100,000 x 20,000, 1e-9 does not fit); the stages solved with
+    the folded one must use its ``scale``."""
     assert not (first.quality or first.money) and not second.arc_cost.any()
     assert bool(second.quality) != bool(second.money) and source.passes > 0
     g = source.g
     nz = np.abs(first.arc_cost[first.arc_cost != 0])
     unit = int(np.gcd.reduce(nz)) if len(nz) else 1
-    if second.quality:
-        per = second.quality * quality_of(g, np.arange(g.n_mentees), source.best_score, scale)
-    else:
-        per = second.money * source.dearest
-    k = 1 + int(per[g.free_mentee].sum())
     reduced = first.arc_cost // unit
-    if (int(np.abs(reduced).max(initial=0)) * k + int(per.max(initial=0))) * (structure.n_nodes + 1) >= COST_LIMIT:
-        return None
-    return Folded(Stage(f"{first.name}+{second.name}", reduced * k, quality=second.quality, money=second.money),
-                  k, unit)
+    for scale in ([10**d for d in range(9, 2, -1)] if second.quality else [QUALITY_SCALE]):
+        if second.quality:
+            per = second.quality * quality_of(g, np.arange(g.n_mentees), source.best_score, scale)
+        else:
+            per = second.money * source.dearest
+        k = 1 + int(per[g.free_mentee].sum())
+        if (int(np.abs(reduced).max(initial=0)) * k + int(per.max(initial=0))) * (structure.n_nodes + 1) \
+                < COST_LIMIT:
+            return Folded(Stage(f"{first.name}+{second.name}", reduced * k, quality=second.quality,
+                                money=second.money), k, unit, scale)
+    return None
+
+
+def resolution_note(scale: int) -> str:
+    """Noted in stats.method when quality was optimised coarser than usual."""
+    return "" if scale == QUALITY_SCALE else f", quality resolution 1e-{len(str(scale)) - 1}"
 
 
 @dataclass

@@ -11,7 +11,7 @@ import numpy as np
 from ...models.solution import StageStats
 from ..decode import Assignment
 from ..encoding import CandidateGraph
-from ..flow import FlowError, _min_cost_flow, _restrict_to_optimal_face, quality_units
+from ..flow import QUALITY_SCALE, FlowError, _min_cost_flow, _restrict_to_optimal_face, quality_units
 from ..priced import (
     PairSource,
     Stage,
@@ -20,6 +20,7 @@ from ..priced import (
     flow_on,
     fold,
     priced_assignment,
+    resolution_note,
     solve_lexicographic,
 )
 from ..pricing import _Pairs
@@ -236,9 +237,11 @@ def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
     coverage, quality = Stage("coverage", cost), Stage("quality", zero, quality=1)
     both = fold(coverage, quality, source, structure)
     stages = [coverage, quality] if both is None else [both.stage]
+    scale = QUALITY_SCALE if both is None else both.scale
     source = PairSource(graph, money=True)
-    result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work)
+    result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work,
+                                 scale=scale)
     first = [StageStats(name="lowest-rate", status="optimal", seconds=round(search, 4), value=t_star)]
     return priced_assignment(graph, result, source,
                              f"max-min-rate search by {group_by} ({probes} flows, {checks} priced checks)"
-                             "+staged-min-cost-flow+pricing", first=first)
+                             f"+staged-min-cost-flow+pricing{resolution_note(scale)}", first=first)

@@ -10,7 +10,7 @@ import numpy as np
 from ...models.solution import StageStats
 from ..decode import Assignment
 from ..encoding import CandidateGraph
-from ..flow import max_coverage_units, solve_staged_flow
+from ..flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
 from ..priced import (
     PairSource,
     Stage,
@@ -20,6 +20,7 @@ from ..priced import (
     fold,
     plain_structure,
     priced_assignment,
+    resolution_note,
     solve_lexicographic,
 )
 from ..pricing import _Pairs
@@ -87,7 +88,9 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
     # full stages run with quality folded into coverage (fewer ties in reduced cost, fewer rounds);
     # the probes do not: a cut proves a threshold out of reach at once, ties or not
     both = fold(coverage, quality, source, structure)
-    first = solve_lexicographic(source, structure, [coverage if both is None else both.stage], work=work)
+    scale = QUALITY_SCALE if both is None else both.scale
+    first = solve_lexicographic(source, structure, [coverage if both is None else both.stage], work=work,
+                                scale=scale)
     target = first.values[0] if both is None else both.first_value(first.values[0])  # -C*
     work = first.work
     lo_score = float(work.score.min(initial=0.0))  # work reaches C* with all its pairs
@@ -126,9 +129,11 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
     search = time.perf_counter() - t0
     source = PairSource(graph, money=True, min_score=t_w)
     stages = [coverage, quality] if both is None else [both.stage]
-    result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work)
+    result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work,
+                                 scale=scale)
     first_stages = [StageStats(name="threshold", status="optimal", seconds=round(search, 4),
                                value=t_w if target < 0 else None)]  # nobody can be matched: no bottleneck
     return priced_assignment(graph, result, source,
-                             f"bottleneck-search ({probes} flows, {checks} priced checks)+staged-min-cost-flow+pricing",
+                             f"bottleneck-search ({probes} flows, {checks} priced checks)+staged-min-cost-flow+pricing"
+                             f"{resolution_note(scale)}",
                              first=first_stages, coverage_units=-target)

@@ -15,10 +15,11 @@ import numpy as np
 from ...models.solution import StageStats
 from ..decode import Assignment
 from ..encoding import CandidateGraph
-from ..flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
+from ..flow import max_coverage_units, solve_staged_flow
 from ..greedy import greedy_assignment
 from ..lagrange import cheapest_working_set, coverage_lagrangian
 from ..mip import solve_stage, solve_staged_mip
+from ..priced import resolution_note
 from ..pricing import solve_with_pricing
 from .base import ORTOOLS_VERSION, PRICING_MIN_PAIRS, Policy, SolveOptions, UnsupportedMethodError
 
@@ -89,17 +90,12 @@ def _solve_flow_pricing(graph: CandidateGraph) -> Assignment:
         pairs=result.flow.chosen,
         donors=np.full(len(result.flow.chosen), -1, np.int64),
         status="optimal",
-        method=f"min-cost-flow+pricing ({result.rounds} rounds{_resolution(result.quality_scale)})",
+        method=f"min-cost-flow+pricing ({result.rounds} rounds{resolution_note(result.quality_scale)})",
         solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
         stages=stages,
         graph=result.graph,
         candidates_total=result.eligible,
     )
-
-
-def _resolution(scale: int) -> str:
-    """Noted in stats.method when quality was optimised coarser than usual."""
-    return "" if scale == QUALITY_SCALE else f", quality resolution 1e-{len(str(scale)) - 1}"
 
 
 @dataclass
