@@ -370,3 +370,24 @@ def test_serve_without_a_token_says_so_and_exits_1(tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, ["serve", "--tokens-file", str(tmp_path / "missing")])
     assert r.exit_code == 1 and "cannot read the tokens file" in r.output
     assert not (tmp_path / "d").exists()  # nothing created on a refused start
+
+
+def test_a_solve_process_killed_alone_fails_its_job_with_the_reason(tmp_path):
+    """The OOM killer (or anyone) SIGKILLs a solve: its job fails saying so; the API and the
+    queue go on."""
+    import os
+    import signal
+
+    s = Server(tmp_path / "data", "--workers", "1").start()
+    try:
+        with s.client() as c:
+            slow = c.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "method": "mip"}).json()["id"]
+            after = c.post("/v1/jobs", json={"instance": generate(30, 10, seed=3), "policy": "greedy"}).json()["id"]
+            wait_for(c, slow, states=("running",), phase="solving")
+            (child,) = _children(s.process.pid)
+            os.kill(child, signal.SIGKILL)
+            job = wait_for(c, slow)
+            assert job["state"] == "failed" and "killed by signal 9" in job["error"], job
+            assert wait_for(c, after)["state"] == "done"
+    finally:
+        s.stop()
