@@ -24,11 +24,12 @@ class Server(_Server):
 
 def wait_for(client: httpx.Client, job_id: str, states=FINAL, timeout: float = 120.0, phase: Optional[str] = None,
              ) -> dict[str, Any]:
-    """Poll a job until it is in one of ``states`` (and, if given, its progress is in ``phase``)."""
+    """Poll a job until it is in one of ``states`` (and, if given, its progress phase starts with ``phase``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["state"] in states and (phase is None or (job.get("progress") or {}).get("phase") == phase):
+        if job["state"] in states and (phase is None or
+                                       str((job.get("progress") or {}).get("phase")).startswith(phase)):
             return job
         if job["state"] in FINAL and job["state"] not in states:
             raise AssertionError(f"job ended {job['state']}: {job.get('error')}")

@@ -391,3 +391,17 @@ def test_a_solve_process_killed_alone_fails_its_job_with_the_reason(tmp_path):
             assert wait_for(c, after)["state"] == "done"
     finally:
         s.stop()
+
+
+def test_progress_shows_the_bounds_the_solver_proves_as_it_goes(client):
+    from wopmatch.solver.api import coverage_bound
+
+    raw = generate(600, 150, donors=4, seed=7)
+    budget_free = coverage_bound(parse_instance(raw))
+    r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal"})
+    mid = wait_for(client, r.json()["id"], states=("running",), phase="solving: staged MIP")
+    proven = mid["progress"]["bound_coverage"]
+    assert proven < budget_free  # the Lagrangian bound (budgets count), not the budget-free flow's
+    job = wait_for(client, r.json()["id"])
+    sol = _verified(client, job["id"])
+    assert sol.objective.coverage <= proven and sol.bound.coverage <= proven

@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from .store import Store
 
@@ -70,6 +70,7 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
     from ..solver.api import coverage_bound, solve
     from ..solver.errors import SolveError
     from ..solver.policies import SolveOptions
+    from ..solver.progress import PROGRESS
 
     raw = store.file(job_id, "input.json")
     assert raw is not None
@@ -95,21 +96,31 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
             store.put_file(job_id, lease, "best.json", _dump(best))
         else:
             best = None
-    store.progress(job_id, lease, {
-        "phase": "solving", "bound_coverage": bound,
-        "best": None if best is None else {k: v for k, v in summary_of(best).items()
-                                            if k in ("coverage", "quality", "cost", "matched")}})
+    state = {"phase": "solving", "bound_coverage": bound,
+             "best": None if best is None else {k: v for k, v in summary_of(best).items()
+                                                if k in ("coverage", "quality", "cost", "matched")}}
+    store.progress(job_id, lease, state)
+
+    def on_progress(phase: str, proven: Optional[float]) -> None:  # the solver's bounds, as they are proven
+        state["phase"] = f"solving: {phase}"
+        if proven is not None and (state["bound_coverage"] is None or proven < state["bound_coverage"]):
+            state["bound_coverage"] = proven
+        store.progress(job_id, lease, state)
+
     spent = time.monotonic() - t0
     limit = request.get("time_limit")
     remaining = max(1.0, time_cap - spent)
     options = SolveOptions(time_limit=remaining if limit is None else min(limit, remaining),
                            workers=request.get("workers", 1), seed=request["seed"], method=request["method"],
                            group_by=request["group_by"], node_limit=request.get("node_limit"))
+    token = PROGRESS.set(on_progress)
     try:
         solution = solve(instance, sha, request["policy"], options)
     except (InputError, SolveError) as exc:
         store.finish(job_id, lease, "failed", error=str(exc))
         return
+    finally:
+        PROGRESS.reset(token)
     if solution.verification is None or not solution.verification.ok:
         store.finish(job_id, lease, "failed", error="internal error: the verifier rejected the solution: "
                      + "; ".join((solution.verification.violations if solution.verification else [])[:5]))

@@ -21,6 +21,7 @@ from ..lagrange import cheapest_working_set, coverage_lagrangian
 from ..mip import solve_stage, solve_staged_mip
 from ..priced import resolution_note
 from ..pricing import solve_with_pricing
+from ..progress import report
 from .base import ORTOOLS_VERSION, PRICING_MIN_PAIRS, Policy, SolveOptions, UnsupportedMethodError
 
 #: How the exact policy may solve: "auto" chooses by the instance's structure.
@@ -122,6 +123,7 @@ def _solve_budgeted(graph: CandidateGraph, options: SolveOptions, lagrangian: bo
     start = _Start(pairs, donors, int(graph.mentee_weight_units[graph.pair_mentee[pairs]].sum()), cap, [])
     if lagrangian and start.value < start.cap:
         start = _lagrangian_start(graph, start, options, t0)
+        report("lagrangian bound", start.cap, _pinned_coverage(graph))
     if int(graph.fundable.sum()) > FULL_MIP_MAX_VARIABLES:
         if not lagrangian:
             raise UnsupportedMethodError(
@@ -129,6 +131,7 @@ def _solve_budgeted(graph: CandidateGraph, options: SolveOptions, lagrangian: bo
                 "use 'auto' or 'lagrangian-mip', which certify a gap without it")
         return _without_full_mip(graph, start)
     remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+    report("staged MIP", start.cap, _pinned_coverage(graph))
     mip = solve_staged_mip(graph, start.pairs, start.donors, remaining, options.workers, options.seed,
                            coverage_cap=start.cap, coverage_step=_coverage_step(graph), first_hint=(pairs, donors))
     stages = start.stages + [StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
@@ -152,6 +155,10 @@ def _solve_budgeted(graph: CandidateGraph, options: SolveOptions, lagrangian: bo
         stages=stages,
         message=message,
     )
+
+
+def _pinned_coverage(graph: CandidateGraph) -> float:
+    return float(graph.mentee_weight[graph.pinned.mentee].sum()) if len(graph.pinned.mentee) else 0.0
 
 
 def _solve_lagrangian(graph: CandidateGraph, options: SolveOptions) -> Assignment:

@@ -1,0 +1,24 @@
+"""Bounds proven during a long solve, for whoever is watching (the service's
+progress route). A policy calls ``report``; nothing happens unless a caller has
+set ``PROGRESS`` (a ContextVar, like mip.NODE_LIMIT, so concurrent solves in
+threads do not see each other's callbacks)."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Callable, Optional
+
+from ..models.instance import WEIGHT_RESOLUTION
+
+#: Called with (phase, proven upper bound on coverage or None).
+PROGRESS: ContextVar[Optional[Callable[[str, Optional[float]], None]]] = ContextVar("PROGRESS", default=None)
+
+
+def report(phase: str, coverage_bound_units: Optional[float] = None, pinned_coverage: float = 0.0) -> None:
+    """``coverage_bound_units``: a proven bound for the free mentees, in weight units."""
+    callback = PROGRESS.get()
+    if callback is None:
+        return
+    bound = None if coverage_bound_units is None else \
+        round(pinned_coverage + coverage_bound_units * WEIGHT_RESOLUTION, 6)
+    callback(phase, bound)
