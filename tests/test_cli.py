@@ -238,3 +238,18 @@ def test_written_files_get_ordinary_permissions(run, tmp_path):
     out.chmod(0o640)  # an existing file keeps its mode
     assert run("solve", DEMO, "-o", out, "--quiet").exit_code == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_verbose_logs_each_pricing_round_to_stderr(tmp_path):
+    from wopmatch.generator import generate
+
+    inst = tmp_path / "round.json"
+    inst.write_text(json.dumps(generate(200, 60, seed=2)))
+    r = CliRunner().invoke(cli, ["solve", str(inst), "-o", str(tmp_path / "s.json"), "--policy", "min-cost",
+                                 "--method", "flow-pricing", "--quiet", "--verbose"])
+    assert r.exit_code == 0, r.output
+    rounds = [line for line in r.stderr.splitlines() if "pricing: stage" in line]
+    assert rounds and rounds[-1].endswith("0 pairs to add")  # the last round proves the stage
+    quiet = CliRunner().invoke(cli, ["solve", str(inst), "-o", str(tmp_path / "t.json"), "--policy", "min-cost",
+                                     "--method", "flow-pricing", "--quiet"])
+    assert quiet.exit_code == 0 and "pricing:" not in quiet.stderr

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Iterator, NoReturn, Optional
 
 import click
 from rich.console import Console
@@ -136,10 +137,11 @@ def validate(instance: Path) -> None:
 @click.option("--change-penalty", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_CHANGE_PENALTY,
               show_default=True, help="With --keep-stable: score a kept partnership is worth (x mentee weight).")
 @click.option("--quiet", is_flag=True, help="No summary table.")
+@click.option("--verbose", is_flag=True, help="Log each pricing round to stderr (long runs at scale).")
 def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: Optional[float],
           node_limit: Optional[int], workers: int,
           seed: int, method: str, alternates: int, previous: Optional[Path], ended: tuple[str, ...],
-          forbid_repeat: bool, keep_stable: bool, change_penalty: float, quiet: bool) -> None:
+          forbid_repeat: bool, keep_stable: bool, change_penalty: float, quiet: bool, verbose: bool) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
     kind = _output_kind(output, "a solution")
     if previous is None and (ended or forbid_repeat or keep_stable):
@@ -165,7 +167,8 @@ def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: 
     options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method, group_by=group_by,
                            node_limit=node_limit)
     try:
-        with err.status("solving...", spinner="dots") if not quiet and err.is_terminal else _null():
+        with err.status("solving...", spinner="dots") if not quiet and err.is_terminal and not verbose else _null(), \
+                _logging_to_stderr(verbose):
             solution = solve_instance(carry.instance if carry else loaded.instance, loaded.sha256, policy, options,
                                       alternates=alternates, prefer=carry.prefer if carry else (),
                                       change_penalty=change_penalty)
@@ -589,6 +592,27 @@ def serve(data_dir: Path, host: str, port: int, tokens_file: Optional[Path], wor
         sys.exit(1)
     err.print(f"wopmatch service on http://{host}:{port}/ (jobs in {config.data_dir}, {len(tokens)} token(s))")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=True)
+
+
+@contextmanager
+def _logging_to_stderr(on: bool) -> Iterator[None]:
+    """The solver's progress log (each pricing round) on stderr, for the length of the solve."""
+    if not on:
+        yield
+        return
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    logger = logging.getLogger("wopmatch")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 class _null:

@@ -25,6 +25,7 @@ they fit ``cache_bytes``; past it each pass encodes its blocks again.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
@@ -37,8 +38,10 @@ from .decode import Assignment
 from .encoding import BLOCK_PAIRS, CandidateGraph
 from .flow import COST_LIMIT, QUALITY_SCALE, FlowError, StageResult, _min_cost_flow, residual_potentials
 from .pricing import COMPACT_MIN, _best_per_mentor, _Pairs, _with_pairs
+from .progress import report
 
 ORTOOLS_VERSION = ortools.__version__
+log = logging.getLogger("wopmatch.solver")
 #: First working set: each mentee's best pairs, and each mentor's best mentees per unit of capacity.
 K_MENTEE = 16
 K_MENTOR = 8
@@ -338,6 +341,9 @@ def solve_lexicographic(source: PairSource, structure: Structure, stages: list[S
             add = _price(source, work, faces, stage, pi, structure, scale)
             timings.append(StageResult(f"{stage.name} pricing {stage_rounds}", time.perf_counter() - t2,
                                        len(add.mentee)))
+            log.info("pricing: stage %s round %d: flow %.1f s on %d pairs, pricing %.1f s, %d pairs to add",
+                     stage.name, stage_rounds, t2 - t1, len(work.mentee), time.perf_counter() - t2, len(add.mentee))
+            report(f"pricing, {stage.name} stage, round {stage_rounds}")
             if len(add.mentee) == 0:
                 break
             rc_work = cost[ns:] + pi[tail[ns:]] - pi[head[ns:]]

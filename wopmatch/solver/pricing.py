@@ -21,6 +21,7 @@ At 20,000 x 5,000 there are 32 million eligible pairs (6 GB as a full graph); at
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -39,6 +40,9 @@ from .flow import (
     network,
     residual_potentials,
 )
+from .progress import report
+
+log = logging.getLogger("wopmatch.solver")
 
 #: Best pairs per mentee (by quality) in the first working set.
 K_MENTEE = 16
@@ -244,6 +248,9 @@ def solve_with_pricing(g: CandidateGraph, block_pairs: int = BLOCK_PAIRS) -> Pri
         t2 = time.perf_counter()
         add, ties = _price(g, work, pi, block_pairs, scale, cache, adds)
         stages.append(StageResult(f"pricing round {rounds}", time.perf_counter() - t2, len(add.mentee)))
+        log.info("pricing: round %d: flow %.1f s on %d pairs, pricing %.1f s, %d pairs to add", rounds, t2 - t1,
+                 len(work.mentee), time.perf_counter() - t2, len(add.mentee))
+        report(f"pricing, round {rounds}")
         if len(add.mentee) == 0:
             break
         if KEEP_PER_MENTEE is not None:
