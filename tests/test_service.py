@@ -405,3 +405,21 @@ def test_progress_shows_the_bounds_the_solver_proves_as_it_goes(client):
     job = wait_for(client, r.json()["id"])
     sol = _verified(client, job["id"])
     assert sol.objective.coverage <= proven and sol.bound.coverage <= proven
+
+
+def test_a_graceful_stop_puts_running_jobs_back_without_counting_the_attempt(tmp_path):
+    s = Server(tmp_path / "data", "--workers", "1").start()
+    try:
+        with s.client() as c:
+            slow = c.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "method": "mip"}).json()["id"]
+            wait_for(c, slow, states=("running",), phase="solving")
+    finally:
+        s.stop()  # SIGTERM: uvicorn shuts down, the supervisor releases the job
+    s2 = Server(tmp_path / "data", "--workers", "1").start()
+    try:
+        with s2.client() as c:
+            job = wait_for(c, slow, states=("running",), phase="solving")
+            assert job["attempts"] == 1  # the stopped run was not counted
+            assert c.post(f"/v1/jobs/{slow}/cancel").json()["state"] == "cancelled"
+    finally:
+        s2.stop()
