@@ -423,3 +423,18 @@ def test_a_graceful_stop_puts_running_jobs_back_without_counting_the_attempt(tmp
             assert c.post(f"/v1/jobs/{slow}/cancel").json()["state"] == "cancelled"
     finally:
         s2.stop()
+
+
+def test_hostile_uploads_get_422_not_a_crash(client, tmp_path):
+    import zipfile
+
+    bomb = io.BytesIO()  # 300 KB that would unpack to 300 MiB
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b"\0" * (300 * 1024 * 1024))
+    cases = {"deep.json": ("[" * 100_000 + "]" * 100_000).encode(), "cut.xlsx": DEMO_XLSX.read_bytes()[:5000],
+             "bomb.xlsx": bomb.getvalue(), "empty.json": b"", "binary.json": bytes(range(256))}
+    for name, data in cases.items():
+        r = client.post("/v1/validate/upload", files={"file": (name, data)})
+        assert r.status_code == 422 and r.json()["problems"], (name, r.text)
+    assert "unpacks to 314,572,800 bytes" in client.post(
+        "/v1/validate/upload", files={"file": ("b.xlsx", bomb.getvalue())}).json()["problems"][0]["message"]

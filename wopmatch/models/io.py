@@ -52,6 +52,8 @@ def decode_json(data: bytes, source: str) -> Any:
         raise InputError(
             [Problem("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")], source
         ) from None
+    except RecursionError:
+        raise InputError([Problem("", "the JSON is nested too deeply to be an instance")], source) from None
 
 
 def load_instance(path: str | os.PathLike[str]) -> LoadedInstance:

@@ -160,12 +160,25 @@ def _canonical(instance: Instance) -> bytes:
     return (instance.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
 
 
+#: A workbook may unpack to at most this many bytes (a small zip can unpack to gigabytes).
+MAX_UNPACKED = 256 * 1024 * 1024
+
+
 def _read_upload(data: bytes, filename: str) -> Instance:
     """A workbook (.xlsx, by its zip signature) or a JSON instance."""
+    import zipfile
+
     from ..models.tables import read_workbook, tables_to_instance
 
     source = filename or "upload"
     if data[:2] == b"PK":
+        try:
+            unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
+        except (zipfile.BadZipFile, ValueError):
+            raise InputError([Problem("", "not a readable .xlsx workbook (a damaged zip file)")], source) from None
+        if unpacked > MAX_UNPACKED:
+            raise InputError([Problem("", f"the workbook unpacks to {unpacked:,} bytes, over the service's limit "
+                                          f"of {MAX_UNPACKED:,}")], source)
         tables, problems = read_workbook(io.BytesIO(data), source)
         return tables_to_instance(tables, source, problems)
     return parse_instance(decode_json(data, source), source)
