@@ -102,14 +102,16 @@ class Store:
             db.close()
 
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction: committed on success, rolled back on error."""
+    def connect(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction: committed on success, rolled back on error.
+        A writer takes the write lock at once (BEGIN IMMEDIATE: no upgrade deadlock); a
+        reader never takes it, so in WAL mode readers wait for nobody."""
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at each checkpoint, never corrupt
         try:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield db
             db.execute("COMMIT")
         except BaseException:
@@ -146,29 +148,29 @@ class Store:
 
     # --- reading ------------------------------------------------------------
     def get(self, job_id: str, owner: Optional[str] = None) -> Optional[Job]:
-        with self.connect() as db:
+        with self.connect(write=False) as db:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None or (owner is not None and row["owner"] != owner):
             return None
         return Job.of(row)
 
     def jobs_of(self, owner: str, limit: int = 50) -> list[Job]:
-        with self.connect() as db:
+        with self.connect(write=False) as db:
             rows = db.execute("SELECT * FROM jobs WHERE owner = ? ORDER BY created DESC LIMIT ?",
                               (owner, limit)).fetchall()
         return [Job.of(r) for r in rows]
 
     def file(self, job_id: str, name: str) -> Optional[bytes]:
-        with self.connect() as db:
+        with self.connect(write=False) as db:
             row = db.execute("SELECT data FROM files WHERE job = ? AND name = ?", (job_id, name)).fetchone()
         return None if row is None else bytes(row[0])
 
     def file_names(self, job_id: str) -> list[str]:
-        with self.connect() as db:
+        with self.connect(write=False) as db:
             return [r[0] for r in db.execute("SELECT name FROM files WHERE job = ? ORDER BY name", (job_id,))]
 
     def counts(self) -> dict[str, int]:
-        with self.connect() as db:
+        with self.connect(write=False) as db:
             rows = db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
         return {r[0]: r[1] for r in rows}
 
@@ -228,7 +230,7 @@ class Store:
         return None if row is None else Job.of(row)
 
     def cancel_requests(self) -> list[Job]:
-        with self.connect() as db:
+        with self.connect(write=False) as db:
             rows = db.execute("SELECT * FROM jobs WHERE state = 'running' AND cancel_requested = 1").fetchall()
         return [Job.of(r) for r in rows]
 
