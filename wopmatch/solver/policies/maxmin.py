@@ -99,13 +99,13 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
 
     def reaches(threshold: float) -> bool:
         """C* with the pairs scoring at least ``threshold``, in the whole graph;
-        when met, the pairs that meet it join the working set."""
+        when met, the pairs of the flow that meets it join the working set."""
         nonlocal work, checks
         checks += 1
         source.min_score = threshold
         found = solve_lexicographic(source, structure, [coverage], work=work, enough=target)
         if found.values[0] == target:
-            work = _Pairs.union([work, found.work], graph.n_mentors)
+            work = _Pairs.union([work, found.work.select(found.chosen)], graph.n_mentors)  # the flow meeting C*
             return True
         return False
 
