@@ -438,3 +438,16 @@ def test_hostile_uploads_get_422_not_a_crash(client, tmp_path):
         assert r.status_code == 422 and r.json()["problems"], (name, r.text)
     assert "unpacks to 314,572,800 bytes" in client.post(
         "/v1/validate/upload", files={"file": ("b.xlsx", bomb.getvalue())}).json()["problems"][0]["message"]
+
+
+def test_a_solve_process_that_cannot_start_fails_its_job(tmp_path, monkeypatch):
+    from wopmatch.service import supervisor as sup
+    from wopmatch.service.config import ServiceConfig
+    from wopmatch.service.store import Store
+
+    store = Store(tmp_path)
+    job, _ = store.submit("me", "solve", {}, "sha", {}, None, 10)
+    monkeypatch.setattr(sup.sys, "executable", str(tmp_path / "no-such-python"))
+    sup.Supervisor(ServiceConfig(tmp_path, (TOKEN,)), store).tick()
+    ended = store.get(job.id)
+    assert ended.state == "failed" and "could not start the solve process" in ended.error

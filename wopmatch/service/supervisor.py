@@ -90,7 +90,12 @@ class Supervisor:
         cmd = [sys.executable, "-m", "wopmatch.service.job", str(self.config.data_dir), job.id, job.lease,
                str(self.config.memory_mib), str(self.config.time_cap), str(os.getpid())]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)  # no shell; every argument ours
+        try:
+            process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)  # no shell; every argument ours
+        except OSError as exc:  # never leave a claimed job running with no process
+            self.store.finish(job.id, job.lease, "failed", error=f"could not start the solve process: {exc}")
+            log.error("job %s: could not start the solve process: %s", job.id, exc)
+            return
         self.store.set_pid(job.id, job.lease, process.pid)
         self.running[job.id] = _Running(job, process, time.monotonic())
         log.info("job %s started (attempt %d, pid %d)", job.id, job.attempts, process.pid)
