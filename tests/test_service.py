@@ -451,3 +451,9 @@ def test_a_solve_process_that_cannot_start_fails_its_job(tmp_path, monkeypatch):
     sup.Supervisor(ServiceConfig(tmp_path, (TOKEN,)), store).tick()
     ended = store.get(job.id)
     assert ended.state == "failed" and "could not start the solve process" in ended.error
+
+
+def test_every_error_has_the_same_shape(client):
+    for method, path in [("GET", "/v1/nope"), ("DELETE", "/v1/jobs"), ("GET", "/v1/jobs/" + "0" * 32)]:
+        r = client.request(method, path)
+        assert r.status_code in (404, 405) and set(r.json()) == {"detail", "problems"}, (path, r.text)

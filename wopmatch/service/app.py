@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..models import Instance, Solution, parse_instance
@@ -233,6 +234,7 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
                               "Every route but /v1/health needs `Authorization: Bearer TOKEN`.")
     app.state.store, app.state.supervisor, app.state.config = store, supervisor, config
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"where": json_path(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
@@ -243,8 +245,8 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
     async def invalid_input(_request: Request, exc: InputError) -> JSONResponse:
         return _problems(exc)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # ours, and the router's own 404 and 405
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail), "problems": []},
                             headers=exc.headers)
 
