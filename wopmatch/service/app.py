@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..models import Instance, Solution, parse_instance
-from ..models.io import decode_json
+from ..models.io import decode_json, instance_bytes
 from ..models.problems import InputError, Problem, json_path
 from ..models.scenarios import parse_scenario_set
 from ..solver.policies import METHODS, POLICIES, SolveOptions, UnknownPolicyError, UnsupportedMethodError
@@ -157,10 +157,6 @@ def _problems(exc: InputError) -> JSONResponse:
         "problems": [{"where": p.where, "message": p.message} for p in exc.problems]})
 
 
-def _canonical(instance: Instance) -> bytes:
-    return (instance.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
-
-
 #: A workbook may unpack to at most this many bytes (a small zip can unpack to gigabytes).
 MAX_UNPACKED = 256 * 1024 * 1024
 
@@ -275,7 +271,7 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
 
     def _solve_job(who: str, instance: Instance, options: SolveOptionsBody, key: Optional[str]):
         _check_options(instance, options)
-        data = _canonical(instance)
+        data = instance_bytes(instance)
         request = {**options.model_dump(), "instance_sha256": hashlib.sha256(data).hexdigest(),
                    "instance_name": instance.name}
         return _submit(who, "solve", request, {"input.json": data}, key)
@@ -314,7 +310,7 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
                 "mentees": sum(op.mentee is not None for op in inst.operators),
                 "mentors": sum(op.mentor is not None for op in inst.operators), "donors": len(inst.donors),
                 "pinned": len(inst.pinned), "forbidden": len(inst.forbidden),
-                "sha256": hashlib.sha256(_canonical(inst)).hexdigest()}
+                "sha256": hashlib.sha256(instance_bytes(inst)).hexdigest()}
 
     @app.post("/v1/jobs", status_code=202, response_model=JobOut, responses={**ERRORS, 409: {"model": ErrorOut},
                                                                             429: {"model": ErrorOut}}, tags=["jobs"])
@@ -353,7 +349,7 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
         sset = parse_scenario_set(raw, "set")
         tasks = build_tasks(sset, instance)
         request = {"scenarios": len(tasks), "name": sset.name, "instance_name": instance.name}
-        files = {"input.json": _canonical(instance),
+        files = {"input.json": instance_bytes(instance),
                  "set.json": (sset.model_dump_json(indent=2, exclude_unset=True) + "\n").encode()}
         return _submit(who, "scenarios", request, files, idempotency_key)
 

@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Optional
 
+from ..models.io import solution_bytes
 from .store import Store
 
 
@@ -60,10 +61,6 @@ def summary_of(solution: Any) -> dict[str, Any]:
     }
 
 
-def _dump(solution: Any) -> bytes:
-    return (solution.model_dump_json(indent=2) + "\n").encode()
-
-
 def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], time_cap: float) -> None:
     from ..models import parse_instance
     from ..models.problems import InputError
@@ -93,7 +90,7 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
                 and best.objective is not None:
             best = best.model_copy(update={"status": "feasible", "message": (
                 f"the greedy start, found before the {request['policy']} policy's solve ended; not proven optimal")})
-            store.put_file(job_id, lease, "best.json", _dump(best))
+            store.put_file(job_id, lease, "best.json", solution_bytes(best))
         else:
             best = None
     state = {"phase": "solving", "bound_coverage": bound,
@@ -125,7 +122,7 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
         store.finish(job_id, lease, "failed", error="internal error: the verifier rejected the solution: "
                      + "; ".join((solution.verification.violations if solution.verification else [])[:5]))
         return
-    store.finish(job_id, lease, "done", summary=summary_of(solution), files={"solution.json": _dump(solution)})
+    store.finish(job_id, lease, "done", summary=summary_of(solution), files={"solution.json": solution_bytes(solution)})
 
 
 def run_scenarios(store: Store, job_id: str, lease: str, request: dict[str, Any]) -> None:
