@@ -3,7 +3,7 @@
 Shares no code with the encoder or the policies: eligibility, scores, costs,
 focus and the unmatched reasons are recomputed here from the instance, straight
 from SPEC.md §3-§5: plain Python (``math``) for each partnership, and a small
-numpy screen of one unmatched mentee against all mentors for the reasons. Returns every
+numpy screen of a batch of unmatched mentees against all mentors for the reasons. Returns every
 violation found, each naming the ids involved; an empty list means valid.
 
 Tolerances: scores and quality to 1e-6 (they are printed rounded); a reported
@@ -23,6 +23,8 @@ from ..models.instance import Donor, Instance, Operator
 from ..models.solution import STRUCTURAL_REASONS, Solution
 
 SCORE_TOL = 1e-6
+#: Unmatched mentees are screened in batches of about this many (mentee, mentor) pairs.
+SCREEN_PAIRS = 1 << 20
 
 
 def verify_solution(instance: Instance, solution: Solution, sha256: Optional[str] = None,
@@ -319,33 +321,40 @@ class _Verifier:
             left = np.array([d.budget - spent[d.id] for d in self.inst.donors], dtype=np.int64)
             open_ = np.array([d.max_partnerships is None or funded[d.id] < d.max_partnerships
                               for d in self.inst.donors], dtype=bool)
-        for u in s.unmatched:
-            mentee = self.ops.get(u.mentee)
-            if mentee is None or mentee.mentee is None or screen is None:
-                continue
-            failed_at, cost, fund = screen.screen(mentee)
-            survivors = np.flatnonzero(failed_at == len(STRUCTURAL_REASONS))
-            if len(survivors) == 0:
-                expected_reason = STRUCTURAL_REASONS[int(failed_at.max(initial=0))]
-                if u.reason != expected_reason:
-                    out.append(f"unmatched {u.mentee}: reason {u.reason} but the filters give {expected_reason}")
-                continue
-            if u.reason in STRUCTURAL_REASONS:
-                out.append(f"unmatched {u.mentee}: reason {u.reason} but it has eligible fundable mentors")
-                continue
-            room = survivors[load_of[survivors] < screen.capacity[survivors]]
-            if u.reason == "capacity" and len(room):
-                out.append(f"unmatched {u.mentee}: reason capacity but mentor {screen.mentor_ids[room[0]]} has room")
-            if u.reason == "budget":
-                if not self.inst.donors:
-                    out.append(f"unmatched {u.mentee}: reason budget but the instance has no donors")
-                    continue
-                could = fund[room] & (left[None, :] >= cost[room][:, None]) & open_[None, :]
-                if could.any():
-                    r, d = np.argwhere(could)[0]
-                    out.append(f"unmatched {u.mentee}: reason budget but donor {self.inst.donors[d].id} could fund "
-                               f"mentor {screen.mentor_ids[room[r]]}")
+        todo = [(u, self.ops[u.mentee]) for u in s.unmatched
+                if screen is not None and u.mentee in self.ops and self.ops[u.mentee].mentee is not None]
+        step = max(1, SCREEN_PAIRS // max(1, len(screen.mentor_ids))) if screen is not None else 1
+        for start in range(0, len(todo), step):
+            batch = todo[start:start + step]
+            survive, first_empty, costs, funds = screen.screen([mentee for _, mentee in batch])  # type: ignore
+            for r, (u, _) in enumerate(batch):
+                out.extend(self.check_reason(u, screen, survive[r], int(first_empty[r]),
+                                             None if costs is None else costs[r], funds[r], load_of, left, open_))
         return out
+
+    def check_reason(self, u, screen, survive, first_empty, cost, fund, load_of, left, open_) -> list[str]:
+        """The one unmatched entry ``u`` against its screened row (eligible mentors, the first
+        filter that leaves none, costs and donors per mentor)."""
+        survivors = np.flatnonzero(survive)
+        if len(survivors) == 0:
+            expected_reason = STRUCTURAL_REASONS[first_empty]
+            if u.reason != expected_reason:
+                return [f"unmatched {u.mentee}: reason {u.reason} but the filters give {expected_reason}"]
+            return []
+        if u.reason in STRUCTURAL_REASONS:
+            return [f"unmatched {u.mentee}: reason {u.reason} but it has eligible fundable mentors"]
+        room = survivors[load_of[survivors] < screen.capacity[survivors]]
+        if u.reason == "capacity" and len(room):
+            return [f"unmatched {u.mentee}: reason capacity but mentor {screen.mentor_ids[room[0]]} has room"]
+        if u.reason == "budget":
+            if not self.inst.donors:
+                return [f"unmatched {u.mentee}: reason budget but the instance has no donors"]
+            could = fund[room] & (left[None, :] >= cost[room][:, None]) & open_[None, :]
+            if could.any():
+                r, d = np.argwhere(could)[0]
+                return [f"unmatched {u.mentee}: reason budget but donor {self.inst.donors[d].id} could fund "
+                        f"mentor {screen.mentor_ids[room[r]]}"]
+        return []
 
 
 class _MentorScreen:
@@ -361,12 +370,16 @@ class _MentorScreen:
         areas = list(inst.work_areas)
         self.strength = np.array([[op.mentor.strengths.get(a, 0) for a in areas] for op in mentors],  # type: ignore
                                  dtype=np.int64).reshape(len(mentors), len(areas))
+        self.strong = (self.strength >= inst.rules.min_strength).astype(np.float64)
+        self.strong_t = np.ascontiguousarray(self.strong.T)  # (areas, mentors), for the batch products
+        self.strength_t = np.ascontiguousarray(self.strength.T, dtype=np.float64)
         self.capacity = np.array([op.mentor.capacity for op in mentors], dtype=np.int64)  # type: ignore
         vocab = sorted({code for op in inst.operators for code in op.languages})
         self.language_at = {code: i for i, code in enumerate(vocab)}
         self.speaks = np.zeros((len(mentors), len(vocab)), dtype=bool)
         for j, op in enumerate(mentors):
             self.speaks[j, [self.language_at[code] for code in op.languages]] = True
+        self.speaks_t = np.ascontiguousarray(self.speaks.T, dtype=np.float64)
         self.mentor_at = {ident: j for j, ident in enumerate(self.mentor_ids)}
         self.region_at = {r: i for i, r in enumerate(sorted({op.region for op in inst.operators}))}
         self.region = np.array([self.region_at[op.region] for op in mentors], dtype=np.int64)
@@ -377,60 +390,75 @@ class _MentorScreen:
         for f in inst.forbidden:
             self.forbidden.setdefault(f.mentee, set()).add(f.mentor)
         self.donor_areas = np.array([[d.work_areas is None or a in d.work_areas for a in areas]
-                                     for d in inst.donors], dtype=bool).reshape(len(inst.donors), len(areas))
+                                     for d in inst.donors], dtype=np.float64).reshape(len(inst.donors), len(areas))
         c = inst.costs
         self.trips = c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
 
-    def screen(self, mentee: Operator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(index of the first filter each mentor fails, len(STRUCTURAL_REASONS) if none;
-        rounded costs; which donor can fund each pair)."""
+    def screen(self, mentees: list[Operator]) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], np.ndarray]:
+        """For each of ``mentees`` (rows) against every mentor (columns): whether the
+        pair passes every filter; the index of the first filter that leaves the
+        mentee no mentor (len(STRUCTURAL_REASONS) if some pass them all); the rounded
+        costs (None when neither donors nor a distance rule need them); and which
+        donor can fund each pair (rows x mentors x donors)."""
         inst, rules = self.inst, self.inst.rules
-        need = np.array([mentee.mentee.needs.get(a, 0) for a in inst.work_areas], dtype=np.int64)  # type: ignore
-        m = len(self.mentor_ids)
-        strong = (need[None, :] >= 1) & (self.strength >= rules.min_strength)
-        same_region = self.region == self.region_at[mentee.region]
-        total = int(need.sum())
-        alignment = (self.strength @ need) / (5 * total) if total else np.zeros(m)
+        areas, rows, m = inst.work_areas, len(mentees), len(self.mentor_ids)
+        need = np.array([[mt.mentee.needs.get(a, 0) for a in areas] for mt in mentees],  # type: ignore[union-attr]
+                        dtype=np.float64).reshape(rows, len(areas))
+        needy = (need >= 1).astype(np.float64)
+        # small integers: these float products are exact
+        strong = needy @ self.strong_t > 0  # some needed area where the mentor reaches min_strength
+        region = np.array([self.region_at[mt.region] for mt in mentees], dtype=np.int64)
+        same_region = region[:, None] == self.region[None, :]
+        total = need.sum(axis=1)
+        alignment = (need @ self.strength_t) / np.maximum(5 * total, 1)[:, None]
+        alignment[total == 0] = 0.0
         score = alignment * np.where(same_region, 1.0, 1.0 - rules.cross_region_penalty)
-        dd = inst.costs.default_distance_km
-        distance = np.where(same_region, dd.same_region, dd.cross_region).astype(float)
-        if mentee.location is not None:
-            p1 = math.radians(mentee.location.lat)
-            dphi = self.lat - p1
-            dlmb = self.lon - math.radians(mentee.location.lon)
-            a = np.sin(dphi / 2) ** 2 + math.cos(p1) * np.cos(self.lat) * np.sin(dlmb / 2) ** 2
-            distance = np.where(self.has_loc, 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1))), distance)
-        c = inst.costs
-        cost = np.rint(c.base + self.trips * (c.trip_fixed + c.per_km * distance)).astype(np.int64)
-        not_self = np.ones(m, bool)
-        if mentee.id in self.mentor_at:
-            not_self[self.mentor_at[mentee.id]] = False
-        allowed = np.ones(m, bool)
-        allowed[[self.mentor_at[x] for x in self.forbidden.get(mentee.id, ())]] = False
+        cost = None
+        if inst.donors or rules.max_distance_km is not None:
+            dd = inst.costs.default_distance_km
+            distance = np.where(same_region, dd.same_region, dd.cross_region).astype(float)
+            has = np.array([mt.location is not None for mt in mentees], dtype=bool)
+            p1 = np.radians([mt.location.lat if mt.location else 0.0 for mt in mentees])[:, None]
+            l1 = np.radians([mt.location.lon if mt.location else 0.0 for mt in mentees])[:, None]
+            dphi, dlmb = self.lat[None, :] - p1, self.lon[None, :] - l1
+            a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(self.lat)[None, :] * np.sin(dlmb / 2) ** 2
+            haversine = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+            distance = np.where(has[:, None] & self.has_loc[None, :], haversine, distance)
+            c = inst.costs
+            cost = np.rint(c.base + self.trips * (c.trip_fixed + c.per_km * distance)).astype(np.int64)
+        not_self = np.ones((rows, m), bool)
+        allowed = np.ones((rows, m), bool)
+        speaks = np.zeros((rows, self.speaks.shape[1]))
+        for r, mt in enumerate(mentees):
+            if mt.id in self.mentor_at:
+                not_self[r, self.mentor_at[mt.id]] = False
+            allowed[r, [self.mentor_at[x] for x in self.forbidden.get(mt.id, ())]] = False
+            speaks[r, [self.language_at[code] for code in mt.languages]] = 1.0
+        yes = np.ones((rows, m), bool)
         checks = {
-            "no_mentor_strength": strong.any(axis=1) & not_self,
-            "no_shared_language": self.speaks[:, [self.language_at[code] for code in mentee.languages]].any(axis=1)
-            if rules.language == "hard" else np.ones(m, bool),
-            "region_rule": same_region if rules.region == "same" else np.ones(m, bool),
-            "distance_rule": distance <= rules.max_distance_km + 1e-9
-            if rules.max_distance_km is not None else np.ones(m, bool),
+            "no_mentor_strength": strong & not_self,
+            "no_shared_language": speaks @ self.speaks_t > 0 if rules.language == "hard" else yes,
+            "region_rule": same_region if rules.region == "same" else yes,
+            "distance_rule": distance <= rules.max_distance_km + 1e-9 if rules.max_distance_km is not None else yes,
             "forbidden": allowed,
             "below_min_score": score >= rules.min_score - 1e-12,
         }
-        fund = np.zeros((m, len(inst.donors)), dtype=bool)
+        fund = np.zeros((rows, m, len(inst.donors)), dtype=bool)
         for x, d in enumerate(inst.donors):
-            if d.regions is not None and mentee.region not in d.regions:
-                continue
-            if d.countries is not None and mentee.country not in d.countries:
-                continue
-            fund[:, x] = (strong & self.donor_areas[x][None, :]).any(axis=1)
+            open_to = np.array([(d.regions is None or mt.region in d.regions) and
+                                (d.countries is None or mt.country in d.countries) for mt in mentees], dtype=bool)
+            fund[:, :, x] = open_to[:, None] & ((needy * self.donor_areas[x][None, :]) @ self.strong_t > 0)
             if d.max_grant is not None:
-                fund[:, x] &= cost <= d.max_grant
-        checks["no_eligible_donor"] = fund.any(axis=1) if inst.donors else np.ones(m, bool)
-        failed_at = np.full(m, len(STRUCTURAL_REASONS), dtype=np.int64)
-        for k in reversed(range(len(STRUCTURAL_REASONS))):
-            failed_at[~checks[STRUCTURAL_REASONS[k]]] = k
-        return failed_at, cost, fund
+                fund[:, :, x] &= cost <= d.max_grant
+        checks["no_eligible_donor"] = fund.any(axis=2) if inst.donors else yes
+        # the filters in turn: the first that leaves a mentee no mentor is its structural reason
+        survive = np.ones((rows, m), bool)
+        first_empty = np.full(rows, len(STRUCTURAL_REASONS), dtype=np.int64)
+        for k, reason in enumerate(STRUCTURAL_REASONS):
+            survive &= checks[reason]
+            empty = ~survive.any(axis=1) & (first_empty == len(STRUCTURAL_REASONS))
+            first_empty[empty] = k
+        return survive, first_empty, cost, fund
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
