@@ -11,9 +11,12 @@ spent, and ``not_selected`` otherwise (a heuristic left it out).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..models.solution import Unmatched
+from . import streams
 from .encoding import BLOCK_PAIRS, CandidateGraph
 
 _MAX_NAMES = 5
@@ -25,11 +28,11 @@ def _names(ids: list[str], total: int | None = None) -> str:
     return ", ".join(ids[:_MAX_NAMES]) + (f" and {more} more" if more > 0 else "")
 
 
-def _mentor_names(g: CandidateGraph, mentors: np.ndarray) -> str:
-    """_names of mentor indices, looking up only the ids it prints (a mentee of
-    100,000 x 20,000 has thousands of eligible mentors)."""
+def _mentor_names(g: CandidateGraph, mentors: np.ndarray, total: Optional[int] = None) -> str:
+    """_names of mentor indices (the first of ``total``, default all of them), looking up
+    only the ids it prints (a mentee of 100,000 x 20,000 has thousands of eligible mentors)."""
     shown = [g.mentor_id(int(j)) for j in mentors[:_MAX_NAMES]]
-    return _names(shown, len(mentors))
+    return _names(shown, len(mentors) if total is None else total)
 
 
 def explain_unmatched(
@@ -38,13 +41,18 @@ def explain_unmatched(
     mentor_load: np.ndarray,  # (m,) partnerships chosen by the policy (pinned excluded)
     donor_spent: np.ndarray,  # (k,) committed by the policy (pinned excluded)
     donor_count: np.ndarray,  # (k,)
+    compiled: Optional[bool] = None,  # by the compiled kernel (kernels.py; None: where it applies, if large)
 ) -> list[Unmatched]:
     rows = np.flatnonzero(~matched)
+    if compiled is None:  # numba is imported only for instances that large
+        compiled = streams.compiled(g) and len(rows) * g.n_mentors >= streams.KERNEL_MIN_PAIRS
+    if compiled:
+        return _explain_compiled(g, rows, mentor_load)
     out: list[Unmatched] = []
     rules = g.instance.rules
     step = max(1, BLOCK_PAIRS // max(1, g.n_mentors))
     for start in range(0, len(rows), step):
-        block = g.pair_block(rows[start:start + step])
+        block = g.pair_block(rows[start:start + step], costs=g.has_donors)  # costs only for funding
         filters: list[tuple[str, np.ndarray]] = [("no_mentor_strength", block.not_self & (block.focus != 0))]
         if rules.language == "hard":
             filters.append(("no_shared_language", block.shared_language))
@@ -67,6 +75,53 @@ def explain_unmatched(
                                     mentor_load, donor_spent, donor_count))
     out.sort(key=lambda u: u.mentee)
     return out
+
+
+#: The compiled kernel's filters, in explain order (kernels._explain_rows), and whether each is in force.
+_STAGES = ("no_mentor_strength", "no_shared_language", "region_rule", "forbidden", "below_min_score")
+
+
+def _explain_compiled(g: CandidateGraph, rows: np.ndarray, mentor_load: np.ndarray) -> list[Unmatched]:
+    """explain_unmatched without donors and distance rule, from the kernel's per-row summary."""
+    from . import kernels
+
+    rules = g.instance.rules
+    on = [True, rules.language == "hard", rules.region == "same", True, True]
+    out: list[Unmatched] = []
+    for start in range(0, len(rows), 4096):
+        part = rows[start:start + 4096]
+        left, first, best, room = kernels.explain_rows(g, part, mentor_load)
+        for r, i in enumerate(part.tolist()):
+            out.append(_from_summary(g, i, on, left[r], first[r], float(best[r]), int(room[r])))
+    out.sort(key=lambda u: u.mentee)
+    return out
+
+
+def _from_summary(g: CandidateGraph, i: int, on: list[bool], left, first, best: float, room: int) -> Unmatched:
+    mentee = g.mentee_id(i)
+    op = g.instance.operators[int(g.mentees.op[i])]
+    rules = g.instance.rules
+    before = -1  # the last filter in force before this one
+    for k, reason in enumerate(_STAGES):
+        if not on[k]:
+            continue
+        if left[k] == 0:
+            n = int(left[before]) if before >= 0 else 0
+            if reason == "no_mentor_strength":
+                detail = _structural_detail(g, reason, op, 0, None, None, rules)
+            elif reason == "forbidden":
+                detail = f"every remaining mentor is forbidden for it: {_mentor_names(g, first[before][:n], n)}"
+            elif reason == "below_min_score":
+                detail = f"best remaining score {best:.4f} is below min_score {rules.min_score:g}"
+            else:
+                detail = _count_detail(reason, op, n)
+            return Unmatched(mentee=mentee, reason=reason, detail=detail)
+        before = k
+    if room == 0:
+        return Unmatched(mentee=mentee, reason="capacity", detail=f"its {int(left[4])} eligible mentor(s) are full: "
+                         f"{_mentor_names(g, first[4][:left[4]], int(left[4]))}")
+    return Unmatched(mentee=mentee, reason="not_selected",
+                     detail=f"{room} eligible mentor(s) had room, but the policy left it out")
 
 
 def _explain_one(g, i, r, block, filters, stage_alive, fund, mentor_load, donor_spent, donor_count) -> Unmatched:
@@ -99,6 +154,12 @@ def _explain_one(g, i, r, block, filters, stage_alive, fund, mentor_load, donor_
                      detail=f"{int((~full).sum())} eligible mentor(s) had room, but the policy left it out")
 
 
+def _count_detail(reason: str, op, n: int) -> str:
+    if reason == "no_shared_language":
+        return f"speaks {', '.join(op.languages)}; none of the {n} mentor(s) strong in its needs does"
+    return f"region {op.region}; the {n} remaining mentor(s) are all in other regions (rules.region = same)"
+
+
 def _structural_detail(g, reason, op, r, block, before, rules) -> str:
     needs = [a for a, lvl in op.mentee.needs.items() if lvl >= 1]
     if reason == "no_mentor_strength":
@@ -106,10 +167,8 @@ def _structural_detail(g, reason, op, r, block, before, rules) -> str:
             return "it lists no need of level 1 or more"
         return f"needs {', '.join(needs)}; no mentor reaches strength {rules.min_strength} in any of them"
     n = int(before.sum())
-    if reason == "no_shared_language":
-        return f"speaks {', '.join(op.languages)}; none of the {n} mentor(s) strong in its needs does"
-    if reason == "region_rule":
-        return f"region {op.region}; the {n} remaining mentor(s) are all in other regions (rules.region = same)"
+    if reason in ("no_shared_language", "region_rule"):
+        return _count_detail(reason, op, n)
     if reason == "distance_rule":
         nearest = float(block.distance[r][before].min())
         return f"nearest remaining mentor is {nearest:.0f} km away; limit {rules.max_distance_km:g} km"

@@ -7,18 +7,20 @@ has a free place or prefers i to one of its mentees. Preferences are by score,
 ties broken by the lower id (as the ``stable`` policy proposes). Pinned
 partnerships are fixed: their mentees never block, and the places they take
 are not free. Funding is not considered, so with donors a pair may block
-although no donor could fund it. Counted over every eligible pair, in blocks.
+although no donor could fund it. Counted over every eligible pair, in blocks
+(or pair by pair by the compiled kernel of kernels.py on large instances).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
 from ..models.instance import Instance
 from ..models.solution import GroupMetrics, Metrics, Solution
+from . import streams
 from .encoding import BLOCK_PAIRS, CandidateGraph
 from .policies.stable import id_ranks
 
@@ -75,8 +77,9 @@ def _rate(a: float, b: float) -> float | None:
     return round(a / b, 9) if b else None
 
 
-def blocking_pairs(g: CandidateGraph, solution: Solution) -> int:
-    """The number of blocking pairs (module docstring), over every eligible pair."""
+def blocking_pairs(g: CandidateGraph, solution: Solution, compiled: Optional[bool] = None) -> int:
+    """The number of blocking pairs (module docstring), over every eligible pair.
+    ``compiled``: count with the compiled kernel (None: where it applies, from streams.KERNEL_MIN_PAIRS pairs on)."""
     n, m = g.n_mentees, g.n_mentors
     if n == 0 or m == 0:
         return 0
@@ -101,9 +104,15 @@ def blocking_pairs(g: CandidateGraph, solution: Solution) -> int:
         if p.score < w_score[j] or (p.score == w_score[j] and r > w_rank[j]):
             w_score[j], w_rank[j] = p.score, r
     room = load < g.capacity
+    rows_all = np.flatnonzero(g.free_mentee)
+    if compiled is None:  # numba is imported only for instances that large
+        compiled = n * m >= streams.KERNEL_MIN_PAIRS and streams.compiled(g, funding=False)
+    if compiled:  # the same count, pair by pair
+        from . import kernels
+
+        return kernels.count_blocking(g, rows_all, p_score, p_rank, w_score, w_rank, room, mentor_rank, mentee_rank)
     total = 0
     step = max(1, BLOCK_PAIRS // m)
-    rows_all = np.flatnonzero(g.free_mentee)
     for start in range(0, len(rows_all), step):
         rows = rows_all[start:start + step]
         block = g.pair_block(rows, costs=False)

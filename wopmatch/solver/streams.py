@@ -16,6 +16,10 @@ Orders (a strict total order per mentee; ``key`` then mentor index):
 Merging the mentees' streams by (key, mentee, mentor) gives exactly the global
 order of all pairs, which is what tests/test_streams.py checks against the
 policies run on the whole graph.
+
+Without donors and without a distance rule, the streams and the merge run
+compiled (kernels.py: the same orders, chunks and refills, pair by pair rather
+than in numpy blocks); MenteeStreams is the numpy version, for the other cases.
 """
 
 from __future__ import annotations
@@ -30,9 +34,13 @@ from .encoding import BLOCK_PAIRS, CandidateGraph
 Order = Literal["score", "stable", "random"]
 #: Pairs kept per mentee; a mentee that tries them all is refilled from its row.
 STREAM_CHUNK = 32
-#: Refills double in size up to this many pairs (held as Python objects: at
-#: 100,000 x 20,000 the 25,000 mentees stable leaves unmatched walk their whole lists).
-MAX_REFILL = 1024
+#: Each refill of a mentee loads this many times its last load, up to MAX_REFILL
+#: pairs: a refill reads the mentee's whole row (20,000 mentors at 100,000 x 20,000),
+#: so few large refills beat many small ones, while the unread pairs (32 bytes
+#: each) stay in memory. At 100,000 x 20,000 the 25,000 mentees stable leaves
+#: unmatched walk their whole lists.
+REFILL_GROWTH = 4
+MAX_REFILL = 4096
 
 
 def random_keys(seed: int, mentee: np.ndarray, mentor: np.ndarray, n_mentors: int) -> np.ndarray:
@@ -144,8 +152,8 @@ class MenteeStreams:
             if self.left[i] <= 0:
                 return None
             self.refills += 1
-            # each refill of a mentee loads twice as many pairs as the one before
-            self._load(np.array([i]), self.last[i], chunk=int(min(2 * self.loaded[i], MAX_REFILL)))
+            # each refill of a mentee loads REFILL_GROWTH times as many pairs as the one before
+            self._load(np.array([i]), self.last[i], chunk=int(min(REFILL_GROWTH * self.loaded[i], MAX_REFILL)))
             if not len(self.items[i]):
                 return None
         return Head(*self.items[i][self.pos[i]].item())
@@ -179,10 +187,29 @@ def first_donor(fund: int, cost: int, budget: list[int], count: list[int]) -> in
     return -1
 
 
-def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: int = STREAM_CHUNK) -> Streamed:
-    """greedy_assignment in the order of ``order``, merging the mentees' streams."""
+#: From this many pairs on, the blocking-pair count and the explanations of the
+#: unmatched run compiled too (numba is imported, and compiles, only then).
+KERNEL_MIN_PAIRS = 1_000_000
+
+
+def compiled(g: CandidateGraph, funding: bool = True) -> bool:
+    """Whether the compiled kernels (kernels.py) give the numpy code's answer: without
+    a distance rule, and without donors where funding matters (``funding``)."""
+    return g.instance.rules.max_distance_km is None and not (funding and g.has_donors)
+
+
+def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: Optional[int] = None,
+                    use_kernels: Optional[bool] = None) -> Streamed:
+    """greedy_assignment in the order of ``order``, merging the mentees' streams.
+    ``use_kernels``: run the compiled merge (None: wherever it applies, ``compiled``)."""
     import heapq
 
+    chunk = chunk or STREAM_CHUNK
+    if compiled(g) if use_kernels is None else use_kernels:
+        from . import kernels
+
+        i, j, eligible, refills = kernels.greedy(g, order, seed, chunk, REFILL_GROWTH, MAX_REFILL)
+        return Streamed(i, j, np.full(len(i), -1, np.int64), eligible, refills)
     s = MenteeStreams(g, order, seed, chunk)
     heap = []
     for i in np.flatnonzero(g.free_mentee).tolist():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import heapq
 import time
+from typing import Optional
 
 import numpy as np
 
+from .. import streams
 from ..decode import Assignment
 from ..encoding import CandidateGraph
-from ..streams import STREAM_CHUNK, MenteeStreams, Streamed, first_donor
+from ..streams import MenteeStreams, Streamed, first_donor
 from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
@@ -45,11 +47,22 @@ class StablePolicy(Policy):
         return heuristic_assignment(pairs, donors, "stable", t0)
 
 
-def streamed_deferred_acceptance(g: CandidateGraph, chunk: int = STREAM_CHUNK) -> Streamed:
-    """deferred_acceptance with each mentee's list read from its stream (no candidate graph)."""
+def streamed_deferred_acceptance(g: CandidateGraph, chunk: Optional[int] = None,
+                                 use_kernels: Optional[bool] = None) -> Streamed:
+    """deferred_acceptance with each mentee's list read from its stream (no candidate graph).
+    ``use_kernels``: run it compiled (None: wherever that applies, streams.compiled)."""
     n, k = g.n_mentees, g.n_donors
+    chunk = chunk or streams.STREAM_CHUNK
+    mentee_rank = id_ranks([g.mentee_id(i) for i in range(n)])
+    if streams.compiled(g) if use_kernels is None else use_kernels:
+        from .. import kernels
+
+        mentor_rank = id_ranks([g.mentor_id(j) for j in range(g.n_mentors)])
+        i, j, eligible, refills = kernels.deferred_acceptance(g, mentor_rank, mentee_rank, chunk,
+                                                                streams.REFILL_GROWTH, streams.MAX_REFILL)
+        return Streamed(i, j, np.full(len(i), -1, np.int64), eligible, refills)
     s = MenteeStreams(g, "stable", chunk=chunk)
-    m_rank = id_ranks([g.mentee_id(i) for i in range(n)]).tolist()
+    m_rank = mentee_rank.tolist()
     budget, count, capacity = g.budget.tolist(), g.max_count.tolist(), g.capacity.tolist()
     held: list[list[tuple[float, int, int]]] = [[] for _ in range(g.n_mentors)]  # (score, -id rank, mentee)
     partner: dict[int, tuple[int, int, int]] = {}  # mentee -> (mentor, donor, cost)

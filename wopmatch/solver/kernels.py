@@ -1,0 +1,563 @@
+"""Compiled pair kernels (numba) for the streamed heuristics and the blocking-pair count.
+
+At 100,000 x 20,000 the heuristics look at 2 x 10^9 mentee x mentor pairs, and
+the numpy encoder (encoding.py) builds a dozen (rows x mentors) temporaries per
+block: about 30 s per pass, and 0.5 ms for each one-mentee refill of a stream
+(greedy makes about 200,000 of them). These kernels evaluate SPEC.md §3 one pair
+at a time, keep only what the caller asks for (a mentee's next pairs in a given
+order, or a count) and allocate nothing per pair.
+
+They apply where eligibility needs no distance (no ``max_distance_km`` rule)
+and, for the streams, funding is not modelled (no donors): the great-circle
+distance is computed by numpy's and numba's own sin/cos, which may differ in
+the last bit, and a cost that rounds differently would change the answer. Every
+other case runs the numpy encoder. Scores are the same floating-point
+operations in the same order as encoding._pair_features, so they are bit for
+bit the same: tests/test_kernels.py compares both on random instances.
+
+Single-threaded (no ``parallel``): deterministic whatever the machine, and safe
+in the service's and Dask's worker processes. ``cache=True`` keeps the compiled
+code beside this file (or in numba's user cache when that is not writable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from .encoding import CandidateGraph
+from .streams import compiled
+
+#: Orders a stream can list a mentee's pairs in (streams.Order), as the kernels' codes.
+ORDER_CODES = {"score": 0, "stable": 1, "random": 2}
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def applies(g: CandidateGraph, streams: bool = True) -> bool:
+    """Whether the kernels give the encoder's answer here (module docstring); ``streams``:
+    for the streams and explanations (donors matter), not the blocking-pair count."""
+    return compiled(g, funding=streams)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the kernels read of a candidate graph: flat arrays and scalars."""
+
+    me_op: np.ndarray
+    me_bits: np.ndarray
+    me_levels: np.ndarray
+    me_den: np.ndarray  # 5 x the sum of each mentee's needs (the alignment's denominator)
+    me_lang: np.ndarray
+    me_region: np.ndarray
+    mo_op: np.ndarray
+    mo_bits: np.ndarray
+    mo_levels_t: np.ndarray  # (areas, mentors): each area's strengths contiguous
+    mo_lang_t: np.ndarray  # (words, mentors)
+    mo_region: np.ndarray
+    fb_start: np.ndarray  # forbidden pairs of mentee i: fb_mentor[fb_start[i]:fb_start[i + 1]]
+    fb_mentor: np.ndarray
+    lang_hard: bool
+    region_same: bool
+    min_score: float
+    cross_factor: float
+
+    def args(self) -> tuple:
+        return (self.me_op, self.me_bits, self.me_levels, self.me_den, self.me_lang, self.me_region,
+                self.mo_op, self.mo_bits, self.mo_levels_t, self.mo_lang_t, self.mo_region,
+                self.fb_start, self.fb_mentor, self.lang_hard, self.region_same, self.min_score, self.cross_factor)
+
+
+def features(g: CandidateGraph) -> Features:
+    me, mo, rules = g.mentees, g.mentors, g.instance.rules
+    fb_start = np.searchsorted(g.forbidden_mentee, np.arange(g.n_mentees + 1)).astype(np.int64)
+
+    def c(a: np.ndarray, dtype) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=dtype)
+
+    return Features(
+        c(me.op, np.int64), c(me.bits, np.int64), c(me.levels, np.int64), c(5 * me.levels.sum(axis=1), np.int64),
+        c(me.lang, np.uint64), c(me.region, np.int64),
+        c(mo.op, np.int64), c(mo.bits, np.int64), c(mo.levels.T, np.int64), c(mo.lang.T, np.uint64),
+        c(mo.region, np.int64), fb_start, c(g.forbidden_mentor, np.int64),
+        rules.language == "hard", rules.region == "same", float(rules.min_score),
+        1.0 - rules.cross_region_penalty)
+
+
+@nb.njit(cache=True, nogil=True)
+def _row(i, alive, ok, score, F):
+    """ok[j] and score[j] of mentee i with every live mentor j (a score only where ok); F = Features.args().
+
+    Loops over all mentors without branches, so that they vectorise (about 1 ns a pair,
+    against 8 with a test per pair); one call per mentee, as a call passes some twenty arrays."""
+    (me_op, me_bits, me_levels, me_den, me_lang, me_region, mo_op, mo_bits, mo_levels_t, mo_lang_t, mo_region,
+     fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor) = F
+    m = len(mo_op)
+    for j in range(m):
+        ok[j] = not lang_hard
+        score[j] = 0.0
+    if lang_hard:
+        for w in range(me_lang.shape[1]):
+            lw = me_lang[i, w]
+            if lw != np.uint64(0):
+                for j in range(m):
+                    ok[j] |= (lw & mo_lang_t[w, j]) != np.uint64(0)
+    den = me_den[i]
+    if den > 0:
+        # sum_a need * strength: small integers, exact in float64, so dot / den is numpy's alignment
+        for a in range(me_levels.shape[1]):
+            lv = me_levels[i, a]
+            if lv:
+                for j in range(m):
+                    score[j] += lv * mo_levels_t[a, j]
+    op, bits, reg = me_op[i], me_bits[i], me_region[i]
+    for j in range(m):
+        same = reg == mo_region[j]
+        if den > 0:
+            score[j] = score[j] / den * (1.0 if same else cross_factor)
+        ok[j] = (ok[j] & alive[j] & (op != mo_op[j]) & ((bits & mo_bits[j]) != 0) & (same | (not region_same))
+                 & (score[j] >= min_score))
+    for fp in range(fb_start[i], fb_start[i + 1]):
+        ok[fb_mentor[fp]] = False
+
+
+@nb.njit(cache=True, nogil=True)
+def _round9(x):
+    """np.round(x, 9), as numpy computes it (x * 10^9, to the nearest even integer, / 10^9)."""
+    return np.rint(x * 1e9) / 1e9
+
+
+@nb.njit(cache=True, nogil=True)
+def _random_key(add, i, j, m):
+    """streams.random_keys for one pair (``add`` = the seed's offset, already reduced mod 2^64)."""
+    x = np.uint64(i) * np.uint64(m) + np.uint64(j)
+    x = x + add
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return np.float64(x >> np.uint64(11)) / 9007199254740992.0
+
+
+# A stream's pairs live in a pool: one row per pair (key, secondary, mentor, score; all
+# float64, exact for indices), each mentee's unread pairs a segment of it.
+KEY, SEC, MENTOR, SCORE = 0, 1, 2, 3
+# Per-mentee stream state, columns of an int64 (n, 5) array.
+BEG, END, LEFT, LOADED, LAST_SEC = 0, 1, 2, 3, 4
+
+
+@nb.njit(cache=True, nogil=True)
+def _before(k1, s1, k2, s2):
+    return k1 < k2 or (k1 == k2 and s1 < s2)
+
+
+@nb.njit(cache=True, nogil=True)
+def _scratch(m):
+    """Per-call scratch rows: eligibility and scores by mentor, then the candidates' keys, mentors, scores."""
+    return np.zeros(m, np.bool_), np.zeros(m), np.empty(m), np.empty(m, np.int64), np.empty(m)
+
+
+#: Up to this many pairs a row's selection keeps a sorted list and inserts into it;
+#: above, it collects every candidate, partitions at the size-th key and sorts those.
+INSERT_MAX = 64
+
+
+@nb.njit(cache=True, nogil=True)
+def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
+    """Mentee i's first ``size`` eligible pairs with a live mentor in ascending (key, secondary),
+    after (ak, asec) (asec < 0: from the start), into seg[:got]. Returns (got, how many such pairs
+    there are in all). S = _scratch(m); by_sec lists the mentors in ascending secondary, so that
+    among equal keys the earlier candidate comes first."""
+    ok, scores, ck, cj, cv = S
+    _row(i, alive, ok, scores, F)
+    m = len(ok)
+    n = 0  # candidates kept in ck/cj/cv
+    count = 0
+    small = size <= INSERT_MAX
+    for t in range(m):
+        j = by_sec[t]
+        if not ok[j]:
+            continue
+        score = scores[j]
+        if order == 0:
+            key = -score
+        elif order == 1:
+            key = -_round9(score)
+        else:
+            key = _random_key(add, i, j, m)
+        if asec >= 0 and not _before(ak, asec, key, sec_rank[j]):
+            continue
+        count += 1
+        if not small:
+            ck[n], cj[n], cv[n] = key, j, score
+            n += 1
+        elif n < size or key < ck[n - 1]:  # insert into the sorted list (a later equal key goes after)
+            p = n if n < size else size - 1
+            while p > 0 and ck[p - 1] > key:
+                ck[p], cj[p], cv[p] = ck[p - 1], cj[p - 1], cv[p - 1]
+                p -= 1
+            ck[p], cj[p], cv[p] = key, j, score
+            n = min(n + 1, size)
+    if small:
+        for t in range(n):
+            seg[t, KEY], seg[t, SEC], seg[t, MENTOR], seg[t, SCORE] = ck[t], sec_rank[cj[t]], cj[t], cv[t]
+        return n, count
+    if n > size:  # keep the ``size`` smallest keys, ties to the earlier candidate
+        kth = np.partition(ck[:n], size - 1)[size - 1]
+        ties = size
+        for t in range(n):
+            if ck[t] < kth:
+                ties -= 1
+        keep = 0
+        for t in range(n):
+            if ck[t] < kth or (ck[t] == kth and ties > 0):
+                if ck[t] == kth:
+                    ties -= 1
+                ck[keep], cj[keep], cv[keep] = ck[t], cj[t], cv[t]
+                keep += 1
+        n = keep
+    for t, o in enumerate(np.argsort(ck[:n], kind="mergesort")):  # stable: equal keys stay in candidate order
+        seg[t, KEY], seg[t, SEC], seg[t, MENTOR], seg[t, SCORE] = ck[o], sec_rank[cj[o]], cj[o], cv[o]
+    return n, count
+
+
+@nb.njit(cache=True, nogil=True)
+def _open(rows, chunk, order, add, by_sec, sec_rank, S, F):
+    """Every mentee's stream, loaded with its first ``chunk`` pairs (all mentors live): the pool,
+    the state (n x BEG..LAST_SEC), the last keys, and meta = [pool rows used, refills, eligible pairs]."""
+    m = len(F[6])
+    n = len(F[0])
+    pool = np.empty((max(1, len(rows) * chunk), 4))
+    st = np.zeros((n, 5), np.int64)
+    last_key = np.zeros(n)
+    meta = np.zeros(3, np.int64)
+    alive = np.ones(m, np.bool_)
+    for r in range(len(rows)):
+        i = rows[r]
+        a = r * chunk
+        got, count = _top_row(i, 0.0, -1, chunk, order, add, alive, by_sec, sec_rank, pool[a:a + chunk], S, F)
+        _loaded(i, a, got, count, chunk, pool, st, last_key)
+        meta[2] += count
+    meta[0] = len(rows) * chunk
+    return pool, st, last_key, meta
+
+
+@nb.njit(cache=True, nogil=True)
+def _loaded(i, a, got, count, size, pool, st, last_key):
+    st[i, BEG], st[i, END], st[i, LEFT], st[i, LOADED] = a, a + got, count - got, size
+    if got:
+        last_key[i], st[i, LAST_SEC] = pool[a + got - 1, KEY], np.int64(pool[a + got - 1, SEC])
+
+
+@nb.njit(cache=True, nogil=True)
+def _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by_sec, sec_rank, S, F):
+    """(pool, row of mentee i's next pair in it, or -1 when it has none), refilling the
+    stream when its loaded pairs are used up: ``growth`` x the last load, at most ``max_refill``,
+    after its last pair, live mentors only. A full pool is compacted (and grown) first,
+    so the pool returned may be a new array."""
+    if st[i, BEG] < st[i, END]:
+        return pool, st[i, BEG]
+    if st[i, LEFT] <= 0:
+        return pool, -1
+    size = min(growth * st[i, LOADED], max_refill)
+    if meta[0] + size > len(pool):  # compact the unread segments to the front, growing the pool if needed
+        live = 0
+        for x in range(len(st)):
+            live += st[x, END] - st[x, BEG]
+        new = np.empty((max(len(pool), 2 * (live + size)), 4))
+        at = 0
+        for x in range(len(st)):
+            k = st[x, END] - st[x, BEG]
+            new[at:at + k] = pool[st[x, BEG]:st[x, END]]
+            st[x, BEG], st[x, END] = at, at + k
+            at += k
+        pool = new
+        meta[0] = at
+    a = meta[0]
+    got, count = _top_row(i, last_key[i], st[i, LAST_SEC], size, order, add, alive, by_sec, sec_rank,
+                          pool[a:a + size], S, F)
+    _loaded(i, a, got, count, size, pool, st, last_key)
+    meta[0] += got
+    meta[1] += 1
+    return pool, (a if got else -1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_push(hk, hi, hs, size, k, i, s):
+    """Push (k, i, s) on the min-heap hk/hi/hs[:size] (lexicographic); returns the new size."""
+    c = size
+    hk[c], hi[c], hs[c] = k, i, s
+    while c > 0:
+        p = (c - 1) // 2
+        if (hk[p], hi[p], hs[p]) <= (hk[c], hi[c], hs[c]):
+            break
+        hk[p], hk[c] = hk[c], hk[p]
+        hi[p], hi[c] = hi[c], hi[p]
+        hs[p], hs[c] = hs[c], hs[p]
+        c = p
+    return size + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_pop(hk, hi, hs, size):
+    """Remove the smallest of hk/hi/hs[:size], moving it to [size - 1]; returns the new size."""
+    size -= 1
+    hk[0], hk[size] = hk[size], hk[0]
+    hi[0], hi[size] = hi[size], hi[0]
+    hs[0], hs[size] = hs[size], hs[0]
+    p = 0
+    while True:
+        c = 2 * p + 1
+        if c >= size:
+            break
+        if c + 1 < size and (hk[c + 1], hi[c + 1], hs[c + 1]) < (hk[c], hi[c], hs[c]):
+            c += 1
+        if (hk[p], hi[p], hs[p]) <= (hk[c], hi[c], hs[c]):
+            break
+        hk[p], hk[c] = hk[c], hk[p]
+        hi[p], hi[c] = hi[c], hi[p]
+        hs[p], hs[c] = hs[c], hs[p]
+        p = c
+    return size
+
+
+@nb.njit(cache=True, nogil=True)
+def _greedy(rows, chunk, growth, max_refill, order, add, sec_rank, capacity, F):
+    """streams.streamed_greedy without donors: the mentees' streams merged by (key, mentee,
+    secondary), each pair taken while its mentee is free and its mentor has room."""
+    S = _scratch(len(capacity))
+    by_sec = np.argsort(sec_rank)
+    pool, st, last_key, meta = _open(rows, chunk, order, add, by_sec, sec_rank, S, F)
+    room = capacity.copy()
+    alive = capacity > 0  # a full mentor never frees up in greedy: refills skip it
+    hk, hi, hs = np.empty(len(rows)), np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
+    size = 0
+    for r in range(len(rows)):
+        i = rows[r]
+        if st[i, BEG] < st[i, END]:
+            a = st[i, BEG]
+            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, np.int64(pool[a, SEC]))
+    out_i, out_j = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
+    taken = 0
+    while size:
+        size = _heap_pop(hk, hi, hs, size)
+        i = hi[size]
+        j = np.int64(pool[st[i, BEG], MENTOR])
+        if room[j] > 0:
+            room[j] -= 1
+            if room[j] == 0:
+                alive[j] = False
+            out_i[taken], out_j[taken] = i, j
+            taken += 1
+            continue
+        st[i, BEG] += 1
+        a = st[i, BEG]
+        if a >= st[i, END]:  # (a call passes some thirty arrays: only when the loaded pairs are used up)
+            pool, a = _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by_sec, sec_rank, S, F)
+        if a >= 0:
+            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, np.int64(pool[a, SEC]))
+    return out_i[:taken], out_j[:taken], meta[2], meta[1]
+
+
+@nb.njit(cache=True, nogil=True)
+def _held_push(hs, hr, hm, off, size, s, r, i):
+    """Push (s, r, i) on a mentor's min-heap, hs/hr/hm[off:off + size]."""
+    c = size
+    hs[off + c], hr[off + c], hm[off + c] = s, r, i
+    while c > 0:
+        p = (c - 1) // 2
+        if (hs[off + p], hr[off + p]) <= (hs[off + c], hr[off + c]):
+            break
+        hs[off + p], hs[off + c] = hs[off + c], hs[off + p]
+        hr[off + p], hr[off + c] = hr[off + c], hr[off + p]
+        hm[off + p], hm[off + c] = hm[off + c], hm[off + p]
+        c = p
+
+
+@nb.njit(cache=True, nogil=True)
+def _held_replace(hs, hr, hm, off, size, s, r, i):
+    """Replace the least of a mentor's min-heap by (s, r, i); returns the mentee replaced."""
+    out = hm[off]
+    hs[off], hr[off], hm[off] = s, r, i
+    p = 0
+    while True:
+        c = 2 * p + 1
+        if c >= size:
+            break
+        if c + 1 < size and (hs[off + c + 1], hr[off + c + 1]) < (hs[off + c], hr[off + c]):
+            c += 1
+        if (hs[off + p], hr[off + p]) <= (hs[off + c], hr[off + c]):
+            break
+        hs[off + p], hs[off + c] = hs[off + c], hs[off + p]
+        hr[off + p], hr[off + c] = hr[off + c], hr[off + p]
+        hm[off + p], hm[off + c] = hm[off + c], hm[off + p]
+        p = c
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _deferred_acceptance(rows, chunk, growth, max_refill, sec_rank, mentee_rank, capacity, F):
+    """stable.streamed_deferred_acceptance without donors: mentees propose down their
+    streams (key = -score to 9 decimals, then mentor id); a mentor holds its ``capacity``
+    best by (score, lower mentee id). Returns (mentees, mentors) sorted by mentee."""
+    n, m = len(F[0]), len(capacity)
+    S = _scratch(m)
+    by_sec = np.argsort(sec_rank)
+    pool, st, last_key, meta = _open(rows, chunk, 1, np.uint64(0), by_sec, sec_rank, S, F)
+    alive = np.ones(m, np.bool_)
+    off = np.zeros(m + 1, np.int64)
+    for j in range(m):
+        off[j + 1] = off[j] + max(capacity[j], 0)
+    hs, hr, hm = np.empty(off[m]), np.empty(off[m], np.int64), np.empty(off[m], np.int64)
+    held = np.zeros(m, np.int64)
+    partner = np.full(n, -1, np.int64)
+    free = np.empty(len(rows), np.int64)
+    top = 0
+    for r in range(len(rows) - 1, -1, -1):  # a stack: mentees propose in index order
+        i = rows[r]
+        if st[i, BEG] < st[i, END]:
+            free[top] = i
+            top += 1
+    while top:
+        top -= 1
+        i = free[top]
+        while True:
+            a = st[i, BEG]
+            if a >= st[i, END]:
+                pool, a = _head(i, pool, st, last_key, meta, growth, max_refill, 1, np.uint64(0), alive, by_sec,
+                                sec_rank, S, F)
+            if a < 0:
+                break
+            st[i, BEG] += 1
+            j = np.int64(pool[a, MENTOR])
+            if capacity[j] <= 0:
+                continue
+            s, rk = -pool[a, KEY], -mentee_rank[i]  # the score to 9 decimals; a lower id is preferred
+            full = held[j] >= capacity[j]
+            if full and (s, rk) <= (hs[off[j]], hr[off[j]]):
+                continue
+            partner[i] = j
+            if full:
+                out = _held_replace(hs, hr, hm, off[j], held[j], s, rk, i)
+                partner[out] = -1
+                free[top] = out
+                top += 1
+            else:
+                _held_push(hs, hr, hm, off[j], held[j], s, rk, i)
+                held[j] += 1
+            break
+    mentees = np.flatnonzero(partner >= 0)
+    return mentees, partner[mentees], meta[2], meta[1]
+
+
+@nb.njit(cache=True, nogil=True)
+def _count_blocking(rows, p_score, p_rank, w_score, w_rank, room, capacity, mentor_rank, mentee_rank, F):
+    """metrics.blocking_pairs over the mentees ``rows``, pair by pair."""
+    m = len(capacity)
+    ok = np.zeros(m, np.bool_)
+    scores = np.zeros(m)
+    placed = capacity > 0
+    total = 0
+    for r in range(len(rows)):
+        i = rows[r]
+        ps, pr, mi = p_score[i], p_rank[i], mentee_rank[i]
+        _row(i, placed, ok, scores, F)
+        for j in range(m):
+            if not ok[j]:
+                continue
+            s = _round9(scores[j])
+            if not (s > ps or (s == ps and mentor_rank[j] < pr)):
+                continue
+            if room[j] or s > w_score[j] or (s == w_score[j] and mi < w_rank[j]):
+                total += 1
+    return total
+
+
+def count_blocking(g: CandidateGraph, rows: np.ndarray, p_score: np.ndarray, p_rank: np.ndarray,
+                   w_score: np.ndarray, w_rank: np.ndarray, room: np.ndarray, mentor_rank: np.ndarray,
+                   mentee_rank: np.ndarray) -> int:
+    """metrics.blocking_pairs' count over the mentees ``rows`` (its arrays, by mentee and by mentor index)."""
+    if not applies(g, streams=False):
+        raise ValueError("the compiled kernels do not apply to a graph with a distance rule")
+    return int(_count_blocking(np.ascontiguousarray(rows, np.int64), p_score, p_rank, w_score, w_rank,
+                               np.ascontiguousarray(room, np.bool_), g.capacity, mentor_rank, mentee_rank,
+                               features(g).args()))
+
+
+@nb.njit(cache=True, nogil=True)
+def _explain_rows(rows, load, capacity, F):
+    """explain.explain_unmatched's filters for the mentees ``rows``, pair by pair: per row, the
+    mentors left after each filter in turn (strength, language, region, forbidden, min_score;
+    a rule not in force lets all through), the first 5 of them, the best score left before
+    min_score, and how many of the eligible mentors have room."""
+    (me_op, me_bits, me_levels, me_den, me_lang, me_region, mo_op, mo_bits, mo_levels_t, mo_lang_t, mo_region,
+     fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor) = F
+    m, stages = len(mo_op), 5
+    left = np.zeros((len(rows), stages), np.int64)
+    first = np.full((len(rows), stages, 5), -1, np.int64)
+    best = np.full(len(rows), -np.inf)
+    room = np.zeros(len(rows), np.int64)
+    ok = np.zeros(m, np.bool_)
+    scores = np.zeros(m)
+    everyone = np.ones(m, np.bool_)
+    for r in range(len(rows)):
+        i = rows[r]
+        _row(i, everyone, ok, scores, F)  # the scores (and, in ok, whether all five filters pass)
+        fp, fe = fb_start[i], fb_start[i + 1]
+        for j in range(m):
+            while fp < fe and fb_mentor[fp] < j:
+                fp += 1
+            p0 = me_op[i] != mo_op[j] and (me_bits[i] & mo_bits[j]) != 0
+            if not p0:
+                continue
+            shared = not lang_hard
+            for w in range(me_lang.shape[1]):
+                shared = shared or (me_lang[i, w] & mo_lang_t[w, j]) != np.uint64(0)
+            p1 = shared
+            p2 = p1 and (me_region[i] == mo_region[j] or not region_same)
+            p3 = p2 and not (fp < fe and fb_mentor[fp] == j)
+            p4 = ok[j]
+            for k, passed in enumerate((True, p1, p2, p3, p4)):
+                if passed:
+                    if left[r, k] < 5:
+                        first[r, k, left[r, k]] = j
+                    left[r, k] += 1
+            if p3:
+                best[r] = max(best[r], scores[j])
+            if p4 and load[j] < capacity[j]:
+                room[r] += 1
+    return left, first, best, room
+
+
+def explain_rows(g: CandidateGraph, rows: np.ndarray, load: np.ndarray):
+    """_explain_rows for a graph the kernels apply to (no donors, no distance rule)."""
+    _check(g)
+    return _explain_rows(np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(load, np.int64), g.capacity,
+                         features(g).args())
+
+
+def _check(g: CandidateGraph) -> None:
+    if not applies(g):
+        raise ValueError("the compiled kernels do not apply to a graph with donors or a distance rule")
+
+
+def greedy(g: CandidateGraph, order: str, seed: int, chunk: int, growth: int,
+           max_refill: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """streams.streamed_greedy without donors: (mentees, mentors) in the order taken, eligible pairs, refills."""
+    _check(g)
+    add = np.uint64((seed * _GOLDEN + _GOLDEN) % (1 << 64))
+    rank = np.arange(g.n_mentors, dtype=np.int64)
+    i, j, eligible, refills = _greedy(np.flatnonzero(g.free_mentee).astype(np.int64), chunk, growth, max_refill,
+                                      ORDER_CODES[order], add, rank, g.capacity, features(g).args())
+    return i, j, int(eligible), int(refills)
+
+
+def deferred_acceptance(g: CandidateGraph, mentor_rank: np.ndarray, mentee_rank: np.ndarray, chunk: int,
+                        growth: int, max_refill: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """stable.streamed_deferred_acceptance without donors: (mentees, mentors), eligible pairs, refills."""
+    _check(g)
+    i, j, eligible, refills = _deferred_acceptance(np.flatnonzero(g.free_mentee).astype(np.int64), chunk,
+                                                   growth, max_refill, np.ascontiguousarray(mentor_rank, np.int64),
+                                                   np.ascontiguousarray(mentee_rank, np.int64), g.capacity,
+                                                   features(g).args())
+    return i, j, int(eligible), int(refills)
