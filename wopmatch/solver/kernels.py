@@ -139,9 +139,10 @@ def _random_key(add, i, j, m):
     return np.float64(x >> np.uint64(11)) / 9007199254740992.0
 
 
-# A stream's pairs live in a pool: one row per pair (key, secondary, mentor, score; all
-# float64, exact for indices), each mentee's unread pairs a segment of it.
-KEY, SEC, MENTOR, SCORE = 0, 1, 2, 3
+# A stream's pairs live in a pool: one row per pair (key, mentor; float64, exact for an
+# index: 16 bytes a pair), each mentee's unread pairs a segment of it. The secondary
+# is sec_rank[mentor]; the merges need no score (stable's is -key, to 9 decimals).
+KEY, MENTOR = 0, 1
 # Per-mentee stream state, columns of an int64 (n, 5) array.
 BEG, END, LEFT, LOADED, LAST_SEC = 0, 1, 2, 3, 4
 
@@ -153,8 +154,8 @@ def _before(k1, s1, k2, s2):
 
 @nb.njit(cache=True, nogil=True)
 def _scratch(m):
-    """Per-call scratch rows: eligibility and scores by mentor, then the candidates' keys, mentors, scores."""
-    return np.zeros(m, np.bool_), np.zeros(m), np.empty(m), np.empty(m, np.int64), np.empty(m)
+    """Per-call scratch rows: eligibility and scores by mentor, then the candidates' keys and mentors."""
+    return np.zeros(m, np.bool_), np.zeros(m), np.empty(m), np.empty(m, np.int64)
 
 
 #: Up to this many pairs a row's selection keeps a sorted list and inserts into it;
@@ -168,10 +169,10 @@ def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
     after (ak, asec) (asec < 0: from the start), into seg[:got]. Returns (got, how many such pairs
     there are in all). S = _scratch(m); by_sec lists the mentors in ascending secondary, so that
     among equal keys the earlier candidate comes first."""
-    ok, scores, ck, cj, cv = S
+    ok, scores, ck, cj = S
     _row(i, alive, ok, scores, F)
     m = len(ok)
-    n = 0  # candidates kept in ck/cj/cv
+    n = 0  # candidates kept in ck/cj
     count = 0
     small = size <= INSERT_MAX
     for t in range(m):
@@ -189,18 +190,18 @@ def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
             continue
         count += 1
         if not small:
-            ck[n], cj[n], cv[n] = key, j, score
+            ck[n], cj[n] = key, j
             n += 1
         elif n < size or key < ck[n - 1]:  # insert into the sorted list (a later equal key goes after)
             p = n if n < size else size - 1
             while p > 0 and ck[p - 1] > key:
-                ck[p], cj[p], cv[p] = ck[p - 1], cj[p - 1], cv[p - 1]
+                ck[p], cj[p] = ck[p - 1], cj[p - 1]
                 p -= 1
-            ck[p], cj[p], cv[p] = key, j, score
+            ck[p], cj[p] = key, j
             n = min(n + 1, size)
     if small:
         for t in range(n):
-            seg[t, KEY], seg[t, SEC], seg[t, MENTOR], seg[t, SCORE] = ck[t], sec_rank[cj[t]], cj[t], cv[t]
+            seg[t, KEY], seg[t, MENTOR] = ck[t], cj[t]
         return n, count
     if n > size:  # keep the ``size`` smallest keys, ties to the earlier candidate
         kth = np.partition(ck[:n], size - 1)[size - 1]
@@ -213,11 +214,11 @@ def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
             if ck[t] < kth or (ck[t] == kth and ties > 0):
                 if ck[t] == kth:
                     ties -= 1
-                ck[keep], cj[keep], cv[keep] = ck[t], cj[t], cv[t]
+                ck[keep], cj[keep] = ck[t], cj[t]
                 keep += 1
         n = keep
     for t, o in enumerate(np.argsort(ck[:n], kind="mergesort")):  # stable: equal keys stay in candidate order
-        seg[t, KEY], seg[t, SEC], seg[t, MENTOR], seg[t, SCORE] = ck[o], sec_rank[cj[o]], cj[o], cv[o]
+        seg[t, KEY], seg[t, MENTOR] = ck[o], cj[o]
     return n, count
 
 
@@ -227,7 +228,7 @@ def _open(rows, chunk, order, add, by_sec, sec_rank, S, F):
     the state (n x BEG..LAST_SEC), the last keys, and meta = [pool rows used, refills, eligible pairs]."""
     m = len(F[6])
     n = len(F[0])
-    pool = np.empty((max(1, len(rows) * chunk), 4))
+    pool = np.empty((max(1, len(rows) * chunk), 2))
     st = np.zeros((n, 5), np.int64)
     last_key = np.zeros(n)
     meta = np.zeros(3, np.int64)
@@ -236,17 +237,17 @@ def _open(rows, chunk, order, add, by_sec, sec_rank, S, F):
         i = rows[r]
         a = r * chunk
         got, count = _top_row(i, 0.0, -1, chunk, order, add, alive, by_sec, sec_rank, pool[a:a + chunk], S, F)
-        _loaded(i, a, got, count, chunk, pool, st, last_key)
+        _loaded(i, a, got, count, chunk, pool, st, last_key, sec_rank)
         meta[2] += count
     meta[0] = len(rows) * chunk
     return pool, st, last_key, meta
 
 
 @nb.njit(cache=True, nogil=True)
-def _loaded(i, a, got, count, size, pool, st, last_key):
+def _loaded(i, a, got, count, size, pool, st, last_key, sec_rank):
     st[i, BEG], st[i, END], st[i, LEFT], st[i, LOADED] = a, a + got, count - got, size
     if got:
-        last_key[i], st[i, LAST_SEC] = pool[a + got - 1, KEY], np.int64(pool[a + got - 1, SEC])
+        last_key[i], st[i, LAST_SEC] = pool[a + got - 1, KEY], sec_rank[np.int64(pool[a + got - 1, MENTOR])]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -264,7 +265,7 @@ def _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by
         live = 0
         for x in range(len(st)):
             live += st[x, END] - st[x, BEG]
-        new = np.empty((max(len(pool), 2 * (live + size)), 4))
+        new = np.empty((max(len(pool), 2 * (live + size)), 2))
         at = 0
         for x in range(len(st)):
             k = st[x, END] - st[x, BEG]
@@ -276,7 +277,7 @@ def _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by
     a = meta[0]
     got, count = _top_row(i, last_key[i], st[i, LAST_SEC], size, order, add, alive, by_sec, sec_rank,
                           pool[a:a + size], S, F)
-    _loaded(i, a, got, count, size, pool, st, last_key)
+    _loaded(i, a, got, count, size, pool, st, last_key, sec_rank)
     meta[0] += got
     meta[1] += 1
     return pool, (a if got else -1)
@@ -336,7 +337,7 @@ def _greedy(rows, chunk, growth, max_refill, order, add, sec_rank, capacity, F):
         i = rows[r]
         if st[i, BEG] < st[i, END]:
             a = st[i, BEG]
-            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, np.int64(pool[a, SEC]))
+            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, sec_rank[np.int64(pool[a, MENTOR])])
     out_i, out_j = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
     taken = 0
     while size:
@@ -355,7 +356,7 @@ def _greedy(rows, chunk, growth, max_refill, order, add, sec_rank, capacity, F):
         if a >= st[i, END]:  # (a call passes some thirty arrays: only when the loaded pairs are used up)
             pool, a = _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by_sec, sec_rank, S, F)
         if a >= 0:
-            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, np.int64(pool[a, SEC]))
+            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, sec_rank[np.int64(pool[a, MENTOR])])
     return out_i[:taken], out_j[:taken], meta[2], meta[1]
 
 

@@ -35,10 +35,11 @@ Order = Literal["score", "stable", "random"]
 #: Pairs kept per mentee; a mentee that tries them all is refilled from its row.
 STREAM_CHUNK = 32
 #: Each refill of a mentee loads this many times its last load, up to MAX_REFILL
-#: pairs: a refill reads the mentee's whole row (20,000 mentors at 100,000 x 20,000),
-#: so few large refills beat many small ones, while the unread pairs (32 bytes
-#: each) stay in memory. At 100,000 x 20,000 the 25,000 mentees stable leaves
-#: unmatched walk their whole lists.
+#: pairs: a refill reads the mentee's whole row (20,000 mentors at 100,000 x 20,000)
+#: and collects every pair left, so few large refills beat many small ones, while
+#: the unread pairs (16 bytes each when compiled) stay in memory. At 100,000 x
+#: 20,000 the 31,000 mentees stable leaves unmatched walk their whole lists (about
+#: 6,400 pairs each).
 REFILL_GROWTH = 4
 MAX_REFILL = 4096
 
