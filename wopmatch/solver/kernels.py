@@ -486,11 +486,23 @@ def count_blocking(g: CandidateGraph, rows: np.ndarray, p_score: np.ndarray, p_r
 
 
 @nb.njit(cache=True, nogil=True)
+def _firsts(mask, out):
+    """The first len(out) indices where mask holds, into out (the rest stay -1)."""
+    k = 0
+    for j in range(len(mask)):
+        if mask[j]:
+            out[k] = j
+            k += 1
+            if k == len(out):
+                return
+
+
+@nb.njit(cache=True, nogil=True)
 def _explain_rows(rows, load, capacity, F):
-    """explain.explain_unmatched's filters for the mentees ``rows``, pair by pair: per row, the
-    mentors left after each filter in turn (strength, language, region, forbidden, min_score;
-    a rule not in force lets all through), the first 5 of them, the best score left before
-    min_score, and how many of the eligible mentors have room."""
+    """explain.explain_unmatched's filters for the mentees ``rows``: per row, the mentors left
+    after each filter in turn (strength, language, region, forbidden, min_score; a rule not in
+    force lets all through), the first 5 of them, the best score left before min_score, and how
+    many of the eligible mentors have room. Each filter is a branch-free pass over the mentors."""
     (me_op, me_bits, me_levels, me_den, me_lang, me_region, mo_op, mo_bits, mo_levels_t, mo_lang_t, mo_region,
      fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor) = F
     m, stages = len(mo_op), 5
@@ -501,32 +513,38 @@ def _explain_rows(rows, load, capacity, F):
     ok = np.zeros(m, np.bool_)
     scores = np.zeros(m)
     everyone = np.ones(m, np.bool_)
+    has_room = load < capacity
+    masks = np.zeros((stages, m), np.bool_)
     for r in range(len(rows)):
         i = rows[r]
-        _row(i, everyone, ok, scores, F)  # the scores (and, in ok, whether all five filters pass)
-        fp, fe = fb_start[i], fb_start[i + 1]
+        _row(i, everyone, ok, scores, F)  # the scores, and in ok whether all five filters pass
+        op, bits, reg = me_op[i], me_bits[i], me_region[i]
+        s0, s1, s2, s3 = masks[0], masks[1], masks[2], masks[3]
         for j in range(m):
-            while fp < fe and fb_mentor[fp] < j:
-                fp += 1
-            p0 = me_op[i] != mo_op[j] and (me_bits[i] & mo_bits[j]) != 0
-            if not p0:
-                continue
-            shared = not lang_hard
+            s0[j] = (op != mo_op[j]) & ((bits & mo_bits[j]) != 0)
+            s1[j] = not lang_hard
+        if lang_hard:
             for w in range(me_lang.shape[1]):
-                shared = shared or (me_lang[i, w] & mo_lang_t[w, j]) != np.uint64(0)
-            p1 = shared
-            p2 = p1 and (me_region[i] == mo_region[j] or not region_same)
-            p3 = p2 and not (fp < fe and fb_mentor[fp] == j)
-            p4 = ok[j]
-            for k, passed in enumerate((True, p1, p2, p3, p4)):
-                if passed:
-                    if left[r, k] < 5:
-                        first[r, k, left[r, k]] = j
-                    left[r, k] += 1
-            if p3:
-                best[r] = max(best[r], scores[j])
-            if p4 and load[j] < capacity[j]:
-                room[r] += 1
+                lw = me_lang[i, w]
+                if lw != np.uint64(0):
+                    for j in range(m):
+                        s1[j] |= (lw & mo_lang_t[w, j]) != np.uint64(0)
+        for j in range(m):
+            s1[j] &= s0[j]
+            s2[j] = s1[j] & ((reg == mo_region[j]) | (not region_same))
+            s3[j] = s2[j]
+        for fp in range(fb_start[i], fb_start[i + 1]):
+            s3[fb_mentor[fp]] = False
+        masks[4] = ok
+        for k in range(stages):
+            left[r, k] = masks[k].sum()
+            _firsts(masks[k], first[r, k])
+        b = -np.inf
+        n_room = 0
+        for j in range(m):
+            b = max(b, scores[j] if s3[j] else -np.inf)
+            n_room += ok[j] & has_room[j]
+        best[r], room[r] = b, n_room
     return left, first, best, room
 
 

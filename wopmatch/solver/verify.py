@@ -451,13 +451,18 @@ class _MentorScreen:
             if d.max_grant is not None:
                 fund[:, :, x] &= cost <= d.max_grant
         checks["no_eligible_donor"] = fund.any(axis=2) if inst.donors else yes
-        # the filters in turn: the first that leaves a mentee no mentor is its structural reason
         survive = np.ones((rows, m), bool)
-        first_empty = np.full(rows, len(STRUCTURAL_REASONS), dtype=np.int64)
-        for k, reason in enumerate(STRUCTURAL_REASONS):
+        for reason in STRUCTURAL_REASONS:
             survive &= checks[reason]
-            empty = ~survive.any(axis=1) & (first_empty == len(STRUCTURAL_REASONS))
-            first_empty[empty] = k
+        # for a mentee no mentor passes, the filters in turn: the first that leaves none is its reason
+        first_empty = np.full(rows, len(STRUCTURAL_REASONS), dtype=np.int64)
+        for r in np.flatnonzero(~survive.any(axis=1)).tolist():
+            left = np.ones(m, bool)
+            for k, reason in enumerate(STRUCTURAL_REASONS):
+                left &= checks[reason][r]
+                if not left.any():
+                    first_empty[r] = k
+                    break
         return survive, first_empty, cost, fund
 
 
