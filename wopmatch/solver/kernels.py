@@ -154,8 +154,9 @@ def _before(k1, s1, k2, s2):
 
 @nb.njit(cache=True, nogil=True)
 def _scratch(m):
-    """Per-call scratch rows: eligibility and scores by mentor, then the candidates' keys and mentors."""
-    return np.zeros(m, np.bool_), np.zeros(m), np.empty(m), np.empty(m, np.int64)
+    """Per-call scratch rows: eligibility and scores by mentor, the eligible mentors, then the
+    candidates' keys and mentors."""
+    return np.zeros(m, np.bool_), np.zeros(m), np.empty(m, np.int64), np.empty(m), np.empty(m, np.int64)
 
 
 #: Up to this many pairs a row's selection keeps a sorted list and inserts into it;
@@ -169,16 +170,19 @@ def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
     after (ak, asec) (asec < 0: from the start), into seg[:got]. Returns (got, how many such pairs
     there are in all). S = _scratch(m); by_sec lists the mentors in ascending secondary, so that
     among equal keys the earlier candidate comes first."""
-    ok, scores, ck, cj = S
+    ok, scores, eligible, ck, cj = S
     _row(i, alive, ok, scores, F)
     m = len(ok)
     n = 0  # candidates kept in ck/cj
     count = 0
     small = size <= INSERT_MAX
+    e = 0  # the eligible mentors, in ascending secondary (branch-free: most mentors are not)
     for t in range(m):
         j = by_sec[t]
-        if not ok[j]:
-            continue
+        eligible[e] = j
+        e += ok[j]
+    for t in range(e):
+        j = eligible[t]
         score = scores[j]
         if order == 0:
             key = -score
