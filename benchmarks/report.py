@@ -225,6 +225,24 @@ def scenarios_section() -> list[str]:
     return out + ([""] + notes if notes else []) + [""]
 
 
+def kernels_section() -> list[str]:
+    """The compiled kernels against the numpy streams (kernels.jsonl, benchmarks/kernels.py)."""
+    records = _read("kernels.jsonl")
+    if not records:
+        return []
+    out = ["## Compiled kernels against numpy", "",
+           "`benchmarks/kernels.py`: greedy, random and stable on mentee streams, by the numpy code and by the "
+           "compiled kernels (solver/kernels.py), one after the other in the same process on one generated "
+           "budget-free round (seed 1); both take the same pairs (checked). The ratio is numpy / compiled.", "",
+           "| date | case | policy | numpy s | compiled s | ratio | refills | numba | machine | git |",
+           "|---|---|---|---:|---:|---:|---:|---|---|---|"]
+    for r in records:
+        out.append(f"| {r['date'][:10]} | {r['case']} | {r['policy']} | {r['numpy_seconds']:,.1f} | "
+                   f"{r['compiled_seconds']:,.1f} | {r['ratio']:,.1f} | {r['refills']:,} | {r['numba']} | "
+                   f"{r['machine']['cpus']} CPUs, Python {r['machine']['python']} | {r['git']} |")
+    return out + [""]
+
+
 def service_section() -> list[str]:
     """Load on the HTTP service (service/load.jsonl, benchmarks/load.py)."""
     records = _read("service/load.jsonl")
@@ -258,6 +276,7 @@ def write() -> None:
     out += ["Why the donor case uses HiGHS rather than CP-SAT: [choose_mip.md](choose_mip.md).", ""]
     out += policies_section()
     out += scale_section()
+    out += kernels_section()
     out += scenarios_section()
     out += service_section()
     (HERE / "RESULTS.md").write_text("\n".join(out) + "\n")
