@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dask,service]'
+	@echo "compiling the pair kernels once (numba caches them)"
+	$(BIN)/python -c 'from wopmatch.solver.kernels import warm; warm()'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -584,3 +584,22 @@ def deferred_acceptance(g: CandidateGraph, mentor_rank: np.ndarray, mentee_rank:
                                                    np.ascontiguousarray(mentee_rank, np.int64), g.capacity,
                                                    features(g).args())
     return i, j, int(eligible), int(refills)
+
+
+def warm() -> None:
+    """Compile every kernel once on a tiny round, so that numba's cache holds them (about 20 s
+    on the 2-CPU machine; `make` runs this after installing, and later runs load the cache)."""
+    from ..generator import generate
+    from ..models import parse_instance
+    from .encoding import build_graph
+
+    g = build_graph(parse_instance(generate(12, 4, seed=1)), candidates=False)
+    rows = np.flatnonzero(g.free_mentee)
+    rank = np.arange(g.n_mentors, dtype=np.int64)
+    for order in ("score", "random"):
+        greedy(g, order, 0, 2, 4, 16)
+    deferred_acceptance(g, rank, np.arange(g.n_mentees, dtype=np.int64), 2, 4, 16)
+    count_blocking(g, rows, np.zeros(g.n_mentees), np.zeros(g.n_mentees, np.int64), np.zeros(g.n_mentors),
+                   np.zeros(g.n_mentors, np.int64), np.ones(g.n_mentors, bool), rank,
+                   np.arange(g.n_mentees, dtype=np.int64))
+    explain_rows(g, rows, np.zeros(g.n_mentors, np.int64))
