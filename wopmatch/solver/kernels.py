@@ -86,6 +86,19 @@ def features(g: CandidateGraph) -> Features:
 
 
 @nb.njit(cache=True, nogil=True)
+def _shared_language(i, me_lang, mo_lang_t, lang_hard, out):
+    """out[j]: mentee i and mentor j share a language, or the language rule is not hard."""
+    for j in range(len(out)):
+        out[j] = not lang_hard
+    if lang_hard:
+        for w in range(me_lang.shape[1]):
+            lw = me_lang[i, w]
+            if lw != np.uint64(0):
+                for j in range(len(out)):
+                    out[j] |= (lw & mo_lang_t[w, j]) != np.uint64(0)
+
+
+@nb.njit(cache=True, nogil=True)
 def _row(i, alive, ok, score, F):
     """ok[j] and score[j] of mentee i with every live mentor j (a score only where ok); F = Features.args().
 
@@ -94,15 +107,9 @@ def _row(i, alive, ok, score, F):
     (me_op, me_bits, me_levels, me_den, me_lang, me_region, mo_op, mo_bits, mo_levels_t, mo_lang_t, mo_region,
      fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor) = F
     m = len(mo_op)
+    _shared_language(i, me_lang, mo_lang_t, lang_hard, ok)
     for j in range(m):
-        ok[j] = not lang_hard
         score[j] = 0.0
-    if lang_hard:
-        for w in range(me_lang.shape[1]):
-            lw = me_lang[i, w]
-            if lw != np.uint64(0):
-                for j in range(m):
-                    ok[j] |= (lw & mo_lang_t[w, j]) != np.uint64(0)
     den = me_den[i]
     if den > 0:
         # sum_a need * strength: small integers, exact in float64, so dot / den is numpy's alignment
@@ -524,16 +531,9 @@ def _explain_rows(rows, load, capacity, F):
         _row(i, everyone, ok, scores, F)  # the scores, and in ok whether all five filters pass
         op, bits, reg = me_op[i], me_bits[i], me_region[i]
         s0, s1, s2, s3 = masks[0], masks[1], masks[2], masks[3]
+        _shared_language(i, me_lang, mo_lang_t, lang_hard, s1)
         for j in range(m):
             s0[j] = (op != mo_op[j]) & ((bits & mo_bits[j]) != 0)
-            s1[j] = not lang_hard
-        if lang_hard:
-            for w in range(me_lang.shape[1]):
-                lw = me_lang[i, w]
-                if lw != np.uint64(0):
-                    for j in range(m):
-                        s1[j] |= (lw & mo_lang_t[w, j]) != np.uint64(0)
-        for j in range(m):
             s1[j] &= s0[j]
             s2[j] = s1[j] & ((reg == mo_region[j]) | (not region_same))
             s3[j] = s2[j]
