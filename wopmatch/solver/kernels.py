@@ -1,23 +1,24 @@
-"""Compiled pair kernels (numba) for the streamed heuristics and the blocking-pair count.
+"""Compiled pair kernels (numba): the streamed heuristics, the blocking-pair count, the explanations.
 
 At 100,000 x 20,000 the heuristics look at 2 x 10^9 mentee x mentor pairs, and
 the numpy encoder (encoding.py) builds a dozen (rows x mentors) temporaries per
 block: about 30 s per pass, and 0.5 ms for each one-mentee refill of a stream
-(greedy makes about 200,000 of them). These kernels evaluate SPEC.md §3 one pair
-at a time, keep only what the caller asks for (a mentee's next pairs in a given
-order, or a count) and allocate nothing per pair.
+(greedy makes about 200,000 of them). These kernels evaluate SPEC.md §3 one
+mentee's row of mentors at a time, into reused scratch rows, and keep only what
+the caller asks for (a mentee's next pairs in a given order, a count, a summary).
 
 They apply where eligibility needs no distance (no ``max_distance_km`` rule)
-and, for the streams, funding is not modelled (no donors): the great-circle
-distance is computed by numpy's and numba's own sin/cos, which may differ in
-the last bit, and a cost that rounds differently would change the answer. Every
-other case runs the numpy encoder. Scores are the same floating-point
-operations in the same order as encoding._pair_features, so they are bit for
-bit the same: tests/test_kernels.py compares both on random instances.
+and, for the streams and explanations, funding is not modelled (no donors): the
+great-circle distance is computed by numpy's and numba's own sin/cos, which may
+differ in the last bit, and a cost that rounds differently would change the
+answer. Every other case runs the numpy code. A score is the same exact integer
+dot product, then the same division and product as encoding._pair_features, so
+it is bit for bit the same: tests/test_kernels.py compares both on random instances.
 
 Single-threaded (no ``parallel``): deterministic whatever the machine, and safe
 in the service's and Dask's worker processes. ``cache=True`` keeps the compiled
-code beside this file (or in numba's user cache when that is not writable).
+code beside this file (or in numba's user cache when that is not writable);
+``warm()`` fills that cache (``make`` runs it after installing).
 """
 
 from __future__ import annotations

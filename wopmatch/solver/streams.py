@@ -18,8 +18,9 @@ order of all pairs, which is what tests/test_streams.py checks against the
 policies run on the whole graph.
 
 Without donors and without a distance rule, the streams and the merge run
-compiled (kernels.py: the same orders, chunks and refills, pair by pair rather
-than in numpy blocks); MenteeStreams is the numpy version, for the other cases.
+compiled (kernels.py: the same orders, chunks and refills, one mentee's row at a
+time rather than in numpy blocks); MenteeStreams is the numpy version, for the
+other cases.
 """
 
 from __future__ import annotations
