@@ -295,42 +295,54 @@ def _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by
     return pool, (a if got else -1)
 
 
+# Binary min-heaps over three parallel arrays (x, y, z)[off:off + size], ordered by (x, y, z):
+# the merge's heap of mentees (key, mentee, secondary) and each mentor's held proposals in
+# deferred acceptance (score, -mentee rank, mentee; the rank is unique, so z never decides).
+
+
 @nb.njit(cache=True, nogil=True)
-def _heap_push(hk, hi, hs, size, k, i, s):
-    """Push (k, i, s) on the min-heap hk/hi/hs[:size] (lexicographic); returns the new size."""
-    c = size
-    hk[c], hi[c], hs[c] = k, i, s
-    while c > 0:
-        p = (c - 1) // 2
-        if (hk[p], hi[p], hs[p]) <= (hk[c], hi[c], hs[c]):
+def _heap_swap(x, y, z, a, b):
+    x[a], x[b] = x[b], x[a]
+    y[a], y[b] = y[b], y[a]
+    z[a], z[b] = z[b], z[a]
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_push(x, y, z, off, size, u, v, w):
+    """Push (u, v, w) on the heap of ``size`` entries at ``off``; returns the new size."""
+    c = off + size
+    x[c], y[c], z[c] = u, v, w
+    while c > off:
+        p = off + (c - off - 1) // 2
+        if (x[p], y[p], z[p]) <= (x[c], y[c], z[c]):
             break
-        hk[p], hk[c] = hk[c], hk[p]
-        hi[p], hi[c] = hi[c], hi[p]
-        hs[p], hs[c] = hs[c], hs[p]
+        _heap_swap(x, y, z, p, c)
         c = p
     return size + 1
 
 
 @nb.njit(cache=True, nogil=True)
-def _heap_pop(hk, hi, hs, size):
-    """Remove the smallest of hk/hi/hs[:size], moving it to [size - 1]; returns the new size."""
-    size -= 1
-    hk[0], hk[size] = hk[size], hk[0]
-    hi[0], hi[size] = hi[size], hi[0]
-    hs[0], hs[size] = hs[size], hs[0]
+def _heap_down(x, y, z, off, size):
+    """Restore the heap of ``size`` entries at ``off`` below its root."""
     p = 0
     while True:
         c = 2 * p + 1
         if c >= size:
-            break
-        if c + 1 < size and (hk[c + 1], hi[c + 1], hs[c + 1]) < (hk[c], hi[c], hs[c]):
+            return
+        if c + 1 < size and (x[off + c + 1], y[off + c + 1], z[off + c + 1]) < (x[off + c], y[off + c], z[off + c]):
             c += 1
-        if (hk[p], hi[p], hs[p]) <= (hk[c], hi[c], hs[c]):
-            break
-        hk[p], hk[c] = hk[c], hk[p]
-        hi[p], hi[c] = hi[c], hi[p]
-        hs[p], hs[c] = hs[c], hs[p]
+        if (x[off + p], y[off + p], z[off + p]) <= (x[off + c], y[off + c], z[off + c]):
+            return
+        _heap_swap(x, y, z, off + p, off + c)
         p = c
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_pop(x, y, z, size):
+    """Remove the least of the heap at 0, moving it to [size - 1]; returns the new size."""
+    size -= 1
+    _heap_swap(x, y, z, 0, size)
+    _heap_down(x, y, z, 0, size)
     return size
 
 
@@ -349,7 +361,7 @@ def _greedy(rows, chunk, growth, max_refill, order, add, sec_rank, capacity, F):
         i = rows[r]
         if st[i, BEG] < st[i, END]:
             a = st[i, BEG]
-            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, sec_rank[np.int64(pool[a, MENTOR])])
+            size = _heap_push(hk, hi, hs, 0, size, pool[a, KEY], i, sec_rank[np.int64(pool[a, MENTOR])])
     out_i, out_j = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
     taken = 0
     while size:
@@ -368,44 +380,8 @@ def _greedy(rows, chunk, growth, max_refill, order, add, sec_rank, capacity, F):
         if a >= st[i, END]:  # (a call passes some thirty arrays: only when the loaded pairs are used up)
             pool, a = _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by_sec, sec_rank, S, F)
         if a >= 0:
-            size = _heap_push(hk, hi, hs, size, pool[a, KEY], i, sec_rank[np.int64(pool[a, MENTOR])])
+            size = _heap_push(hk, hi, hs, 0, size, pool[a, KEY], i, sec_rank[np.int64(pool[a, MENTOR])])
     return out_i[:taken], out_j[:taken], meta[2], meta[1]
-
-
-@nb.njit(cache=True, nogil=True)
-def _held_push(hs, hr, hm, off, size, s, r, i):
-    """Push (s, r, i) on a mentor's min-heap, hs/hr/hm[off:off + size]."""
-    c = size
-    hs[off + c], hr[off + c], hm[off + c] = s, r, i
-    while c > 0:
-        p = (c - 1) // 2
-        if (hs[off + p], hr[off + p]) <= (hs[off + c], hr[off + c]):
-            break
-        hs[off + p], hs[off + c] = hs[off + c], hs[off + p]
-        hr[off + p], hr[off + c] = hr[off + c], hr[off + p]
-        hm[off + p], hm[off + c] = hm[off + c], hm[off + p]
-        c = p
-
-
-@nb.njit(cache=True, nogil=True)
-def _held_replace(hs, hr, hm, off, size, s, r, i):
-    """Replace the least of a mentor's min-heap by (s, r, i); returns the mentee replaced."""
-    out = hm[off]
-    hs[off], hr[off], hm[off] = s, r, i
-    p = 0
-    while True:
-        c = 2 * p + 1
-        if c >= size:
-            break
-        if c + 1 < size and (hs[off + c + 1], hr[off + c + 1]) < (hs[off + c], hr[off + c]):
-            c += 1
-        if (hs[off + p], hr[off + p]) <= (hs[off + c], hr[off + c]):
-            break
-        hs[off + p], hs[off + c] = hs[off + c], hs[off + p]
-        hr[off + p], hr[off + c] = hr[off + c], hr[off + p]
-        hm[off + p], hm[off + c] = hm[off + c], hm[off + p]
-        p = c
-    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -451,13 +427,14 @@ def _deferred_acceptance(rows, chunk, growth, max_refill, sec_rank, mentee_rank,
                 continue
             partner[i] = j
             if full:
-                out = _held_replace(hs, hr, hm, off[j], held[j], s, rk, i)
+                out = hm[off[j]]  # the least held proposal makes way
+                hs[off[j]], hr[off[j]], hm[off[j]] = s, rk, i
+                _heap_down(hs, hr, hm, off[j], held[j])
                 partner[out] = -1
                 free[top] = out
                 top += 1
             else:
-                _held_push(hs, hr, hm, off[j], held[j], s, rk, i)
-                held[j] += 1
+                held[j] = _heap_push(hs, hr, hm, off[j], held[j], s, rk, i)
             break
     mentees = np.flatnonzero(partner >= 0)
     return mentees, partner[mentees], meta[2], meta[1]
