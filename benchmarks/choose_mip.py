@@ -22,9 +22,9 @@ import direct  # noqa: E402
 
 from wopmatch.generator import generate  # noqa: E402
 from wopmatch.models import parse_instance  # noqa: E402
-from wopmatch.solver.encoding import build_graph  # noqa: E402
-from wopmatch.solver.greedy import greedy_assignment  # noqa: E402
-from wopmatch.solver.mip import solve_staged_mip  # noqa: E402
+from wopmatch.solver.budgets.mip import solve_staged_mip  # noqa: E402
+from wopmatch.solver.graph.encoding import build_graph  # noqa: E402
+from wopmatch.solver.heuristics.greedy import greedy_assignment  # noqa: E402
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ from typing import Optional
 
 import numpy as np
 
-from wopmatch.solver.encoding import NO_LIMIT, CandidateGraph
-from wopmatch.solver.flow import quality_units
+from wopmatch.solver.graph.encoding import NO_LIMIT, CandidateGraph
+from wopmatch.solver.network.flow import quality_units
 
 
 @dataclass

@@ -28,9 +28,9 @@ def main(mentees: int = 20_000, mentors: int = 5_000) -> None:
 
     from wopmatch.generator import generate
     from wopmatch.models import parse_instance
-    from wopmatch.solver.encoding import build_graph
-    from wopmatch.solver.policies.stable import streamed_deferred_acceptance
-    from wopmatch.solver.streams import streamed_greedy
+    from wopmatch.solver.graph.encoding import build_graph
+    from wopmatch.solver.heuristics.greedy import streamed_greedy
+    from wopmatch.solver.heuristics.stable import streamed_deferred_acceptance
 
     runs = {"greedy": lambda g, k: streamed_greedy(g, "score", 0, use_kernels=k),
             "random": lambda g, k: streamed_greedy(g, "random", 1, use_kernels=k),

@@ -63,7 +63,7 @@ def _peak_mib() -> float:
 
 def _graph(path: str):
     from wopmatch.models import load_instance
-    from wopmatch.solver.encoding import build_graph
+    from wopmatch.solver.graph.encoding import build_graph
 
     return build_graph(load_instance(Path(path)).instance)
 
@@ -100,7 +100,7 @@ def child_min_cost_flow(path: str, case: dict) -> dict:
     import numpy as np
     from ortools.graph.python import min_cost_flow
 
-    from wopmatch.solver.flow import combined_costs, network
+    from wopmatch.solver.network.flow import combined_costs, network
 
     g = _graph(path)
     net = network(g)
@@ -122,7 +122,7 @@ def child_scipy_lsa(path: str, case: dict) -> dict:
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
-    from wopmatch.solver.flow import combined_costs, network
+    from wopmatch.solver.network.flow import combined_costs, network
 
     g = _graph(path)
     net = network(g)

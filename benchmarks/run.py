@@ -33,7 +33,7 @@ def run_case(case: dict) -> dict:
     from wopmatch.generator import generate, to_json_bytes
     from wopmatch.models import load_instance, solution_bytes, write_atomic
     from wopmatch.solver.api import solve
-    from wopmatch.solver.encoding import build_graph
+    from wopmatch.solver.graph.encoding import build_graph
     from wopmatch.solver.policies import SolveOptions
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,7 @@ def _bare_flow(g) -> float:
     import numpy as np
     from ortools.graph.python import min_cost_flow
 
-    from wopmatch.solver.flow import network
+    from wopmatch.solver.network.flow import network
 
     net = network(g)
     cost = np.zeros(len(net.upper), np.int64)

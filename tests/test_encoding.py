@@ -7,7 +7,7 @@ from helpers import parse, tiny_instances
 from hypothesis import given
 
 from wopmatch.generator import generate
-from wopmatch.solver.encoding import build_graph
+from wopmatch.solver.graph.encoding import build_graph
 from wopmatch.solver.verify import independent_pair_table
 
 

@@ -13,8 +13,8 @@ from helpers import assert_lexicographic_optimum, brute_force, parse, solve_chec
 from hypothesis import given
 
 from wopmatch.generator import generate
-from wopmatch.solver.encoding import build_graph
-from wopmatch.solver.flow import _min_cost_flow, residual_potentials
+from wopmatch.solver.graph.encoding import build_graph
+from wopmatch.solver.network.flow import _min_cost_flow, residual_potentials
 
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
@@ -60,7 +60,7 @@ def test_potentials_certify_optimality():
 
 @given(tiny_instances(donors=False))
 def test_separate_stages_equal_brute_force(raw):
-    with mock.patch("wopmatch.solver.flow.combined_scale", return_value=None):
+    with mock.patch("wopmatch.solver.network.flow.combined_scale", return_value=None):
         inst = parse(raw)
         s = solve_checked(inst)
     assert_lexicographic_optimum(s, brute_force(inst))
@@ -73,6 +73,6 @@ def test_combined_and_separate_stages_agree(seed):
     inst = parse(generate(120, 35, seed=seed))
     combined = solve_checked(inst)
     assert [st.name for st in combined.stats.stages] == ["coverage+quality", "cost"]
-    with mock.patch("wopmatch.solver.flow.combined_scale", return_value=None):
+    with mock.patch("wopmatch.solver.network.flow.combined_scale", return_value=None):
         apart = solve_checked(inst)
     assert combined.objective == apart.objective

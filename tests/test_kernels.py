@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wopmatch.generator import generate
-from wopmatch.solver import kernels
-from wopmatch.solver.encoding import build_graph
-from wopmatch.solver.metrics import blocking_pairs
-from wopmatch.solver.policies.stable import streamed_deferred_acceptance
-from wopmatch.solver.streams import random_keys, streamed_greedy
+from wopmatch.solver.graph import kernels
+from wopmatch.solver.graph.encoding import build_graph
+from wopmatch.solver.graph.streams import random_keys
+from wopmatch.solver.heuristics.greedy import streamed_greedy
+from wopmatch.solver.heuristics.stable import streamed_deferred_acceptance
+from wopmatch.solver.postsolve.metrics import blocking_pairs
 
 
 def _budget_free(raw: dict) -> dict:
@@ -127,7 +128,7 @@ def test_the_kernels_refuse_what_they_do_not_model():
 
 def _explained_both_ways(inst, policy: str, seed: int = 0):
     """explain_unmatched of a policy's solution, by the kernel and by numpy."""
-    from wopmatch.solver.explain import explain_unmatched
+    from wopmatch.solver.postsolve.explain import explain_unmatched
 
     g = build_graph(inst, candidates=False)
     s = solve_checked(inst, policy, seed=seed)

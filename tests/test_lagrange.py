@@ -8,11 +8,11 @@ from hypothesis import given
 
 from wopmatch.generator import generate
 from wopmatch.models.instance import WEIGHT_RESOLUTION
-from wopmatch.solver.decode import Assignment, RunInfo, to_solution
-from wopmatch.solver.encoding import build_graph
-from wopmatch.solver.greedy import greedy_assignment
-from wopmatch.solver.lagrange import cheapest_working_set, coverage_lagrangian, relax_stage
-from wopmatch.solver.mip import solve_stage, solve_staged_mip, stage_objectives
+from wopmatch.solver.budgets.lagrange import cheapest_working_set, coverage_lagrangian, relax_stage
+from wopmatch.solver.budgets.mip import solve_stage, solve_staged_mip, stage_objectives
+from wopmatch.solver.graph.encoding import build_graph
+from wopmatch.solver.heuristics.greedy import greedy_assignment
+from wopmatch.solver.postsolve.decode import Assignment, RunInfo, to_solution
 from wopmatch.solver.verify import verify_solution
 
 

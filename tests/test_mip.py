@@ -46,8 +46,8 @@ def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
     inst = _round()
     exact = solve_checked(inst)
     # A negative grace stops every time-limited HiGHS child at once.
-    with mock.patch("wopmatch.solver.mip.DEADLINE_GRACE", -1000.0), \
-            mock.patch("wopmatch.solver.mip.CHILD_MIN_VARIABLES", 0):
+    with mock.patch("wopmatch.solver.budgets.mip.DEADLINE_GRACE", -1000.0), \
+            mock.patch("wopmatch.solver.budgets.mip.CHILD_MIN_VARIABLES", 0):
         s = solve_checked(inst, time_limit=30)
     assert s.status == "feasible" and "time limit" in s.message
     stage = next(st for st in s.stats.stages if st.name == "coverage")
@@ -59,7 +59,7 @@ def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
 def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
     from pybind11_abseil import status
 
-    from wopmatch.solver import mip
+    from wopmatch.solver.budgets import mip
 
     inst = _round()
     exact = solve_checked(inst)
@@ -72,7 +72,7 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
             raise status.StatusNotOk(status.Status(status.StatusCode.INTERNAL, "HighsStatus: kError"))
         return real(model, params, model_params)
 
-    with mock.patch("wopmatch.solver.mip._solve_here", flaky):
+    with mock.patch("wopmatch.solver.budgets.mip._solve_here", flaky):
         s = solve_checked(inst)
     assert mip.parameters_pb2.EMPHASIS_OFF in calls  # the quality or cost stage failed once...
     assert s.status == "optimal" and s.objective.cost == exact.objective.cost  # ...and was solved with presolve
@@ -80,7 +80,7 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
     def broken(model, params, model_params):
         raise status.StatusNotOk(status.Status(status.StatusCode.INTERNAL, "HighsStatus: kError"))
 
-    with mock.patch("wopmatch.solver.mip._solve_here", broken), pytest.raises(mip.MipError, match="HiGHS failed"):
+    with mock.patch("wopmatch.solver.budgets.mip._solve_here", broken), pytest.raises(mip.MipError, match="HiGHS failed"):
         solve_checked(inst)
 
 

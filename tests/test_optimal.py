@@ -23,16 +23,16 @@ def test_optimal_equals_brute_force_with_donors(raw):
 @given(tiny_instances(donors=True))
 def test_lp_reduced_cost_fixing_keeps_the_optimum(raw):
     """Every stage solved over its LP core (mip._lp_core), even on tiny models."""
-    with mock.patch("wopmatch.solver.mip.LP_FIXING_MIN_VARIABLES", 0):
+    with mock.patch("wopmatch.solver.budgets.mip.LP_FIXING_MIN_VARIABLES", 0):
         _check_against_brute_force(raw)
 
 
 def test_lp_fixing_shrinks_the_model_and_matches_the_plain_mip():
     from wopmatch.generator import generate
-    from wopmatch.solver import mip
+    from wopmatch.solver.budgets import mip
 
     inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
-    with mock.patch("wopmatch.solver.mip.LP_FIXING_MIN_VARIABLES", 10**9):
+    with mock.patch("wopmatch.solver.budgets.mip.LP_FIXING_MIN_VARIABLES", 10**9):
         plain = solve_checked(inst)
     sizes = []
     real = mip._lp_core
@@ -42,7 +42,7 @@ def test_lp_fixing_shrinks_the_model_and_matches_the_plain_mip():
         sizes.append((int(out[0].sum()) if out else None, len(hint)))
         return out
 
-    with mock.patch("wopmatch.solver.mip.LP_FIXING_MIN_VARIABLES", 0), mock.patch("wopmatch.solver.mip._lp_core", spy):
+    with mock.patch("wopmatch.solver.budgets.mip.LP_FIXING_MIN_VARIABLES", 0), mock.patch("wopmatch.solver.budgets.mip._lp_core", spy):
         fixed = solve_checked(inst)
     assert fixed.objective == plain.objective and fixed.status == plain.status == "optimal"
     assert sizes and all(core is not None and core < total for core, total in sizes), sizes

@@ -10,7 +10,7 @@ import pytest
 from helpers import parse, solve_checked
 
 from wopmatch.generator import generate
-from wopmatch.solver.encoding import build_graph
+from wopmatch.solver.graph.encoding import build_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import direct  # noqa: E402

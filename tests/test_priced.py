@@ -21,17 +21,17 @@ PRICED = ["min-cost", "max-min", "regional-equity"]
 def _starved():
     """One pair per mentee to start, none per mentor, one added per mentee per
     round, every pair of positive reduced cost dropped: pricing finds the rest."""
-    return mock.patch.multiple("wopmatch.solver.priced", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
+    return mock.patch.multiple("wopmatch.solver.network.pricing", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
                                KEEP_PER_MENTEE=0)
 
 
 def _unfolded():
     """No folded stages: fold() finds every cost out of OR-Tools' range."""
-    return mock.patch("wopmatch.solver.priced.COST_LIMIT", 0)
+    return mock.patch("wopmatch.solver.network.pricing.COST_LIMIT", 0)
 
 
 def _uncached():
-    return mock.patch("wopmatch.solver.priced.CACHE_BYTES", 0)
+    return mock.patch("wopmatch.solver.network.pricing.CACHE_BYTES", 0)
 
 
 def _stage(s, name):
@@ -96,8 +96,8 @@ def test_flow_pricing_refuses_donors_and_keep_stable():
 
 
 def test_first_working_set_is_the_same_however_often_the_pool_is_merged():
-    from wopmatch.solver import priced
-    from wopmatch.solver.encoding import build_graph
+    from wopmatch.solver.graph.encoding import build_graph
+    from wopmatch.solver.network import pricing as priced
 
     g = build_graph(parse(generate(300, 80, seed=5)), candidates=False)
     sets = []
@@ -111,7 +111,7 @@ def test_first_working_set_is_the_same_however_often_the_pool_is_merged():
 @given(k=st.integers(1, 10**9), unit=st.integers(1, 10**6), v1=st.integers(-10**6, 10**6),
        frac=st.floats(0, 1, exclude_max=True), money=st.booleans(), target=st.integers(-10**6, 10**6))
 def test_folded_values_unfold_exactly(k, unit, v1, frac, money, target):
-    from wopmatch.solver.priced import Folded, Stage
+    from wopmatch.solver.network.pricing import Folded, Stage
 
     second = int(frac * k)  # in [0, k): a cost, or a quality (subtracted)
     stage = Stage("x", np.zeros(1, np.int64), money=1) if money else Stage("x", np.zeros(1, np.int64), quality=1)
@@ -124,8 +124,8 @@ def test_folded_values_unfold_exactly(k, unit, v1, frac, money, target):
 def test_a_coarser_quality_resolution_when_the_finest_does_not_fit():
     """At 100,000 x 20,000 quality in units of 1e-9 does not fit one integer cost with
     coverage; fold() then takes the finest that does, as optimal's pricing does."""
-    from wopmatch.solver import priced
-    from wopmatch.solver.encoding import build_graph
+    from wopmatch.solver.graph.encoding import build_graph
+    from wopmatch.solver.network import pricing as priced
 
     inst = parse(generate(300, 80, seed=1))
     g = build_graph(inst, candidates=False)

@@ -11,21 +11,21 @@ from helpers import assert_lexicographic_optimum, brute_force, parse, solve_chec
 from hypothesis import given
 
 from wopmatch.generator import generate
-from wopmatch.solver.encoding import build_graph
-from wopmatch.solver.pricing import solve_with_pricing
+from wopmatch.solver.graph.encoding import build_graph
+from wopmatch.solver.network.optimal_pricing import solve_with_pricing
 
 
 def _starved():
     """A first working set of one pair per mentee and nothing per mentor, adding one
     pair per mentee per round and dropping every pair of positive reduced cost
     between rounds: pricing has to find everything else."""
-    return mock.patch.multiple("wopmatch.solver.pricing", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
+    return mock.patch.multiple("wopmatch.solver.network.optimal_pricing", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
                                KEEP_PER_MENTEE=0)
 
 
 def _uncached():
     """Every pricing pass encodes its blocks again (what blocks past the cache budget do)."""
-    return mock.patch("wopmatch.solver.pricing.PRICING_CACHE_BYTES", 0)
+    return mock.patch("wopmatch.solver.network.optimal_pricing.PRICING_CACHE_BYTES", 0)
 
 
 @pytest.mark.parametrize("cached", [True, False])
@@ -54,7 +54,7 @@ def test_priced_equals_full_graph_after_several_rounds(seed, cached):
 
 
 def test_pairs_dropped_between_rounds_do_not_change_the_answer():
-    from wopmatch.solver import pricing
+    from wopmatch.solver.network import optimal_pricing as pricing
 
     inst = parse(generate(300, 80, seed=7))
     full = solve_checked(inst, method="flow")
@@ -92,7 +92,7 @@ def test_coarser_quality_resolution_when_the_finest_does_not_fit():
     inst = parse(generate(300, 80, seed=4))
     full = solve_checked(inst, method="flow")
     # A cost ceiling that 1e-9 quality units overflow (about 4 x 300 x 1e9 x 380 nodes) but 1e-7 ones do not.
-    with mock.patch("wopmatch.solver.flow.COST_LIMIT", 10**13):
+    with mock.patch("wopmatch.solver.network.flow.COST_LIMIT", 10**13):
         priced = solve_checked(inst, method="flow-pricing")
     assert "quality resolution 1e-" in priced.stats.method
     assert priced.objective.coverage == full.objective.coverage
@@ -107,7 +107,7 @@ def test_no_fit_at_all_is_a_clean_error(tmp_path):
     src, out = tmp_path / "i.json", tmp_path / "s.json"
     runner = CliRunner()
     assert runner.invoke(cli, ["generate", "--mentees", "50", "--mentors", "10", "-o", str(src)]).exit_code == 0
-    with mock.patch("wopmatch.solver.flow.COST_LIMIT", 10):
+    with mock.patch("wopmatch.solver.network.flow.COST_LIMIT", 10):
         r = runner.invoke(cli, ["solve", str(src), "-o", str(out), "--method", "flow-pricing"])
     assert r.exit_code == 1
     assert "use --method flow" in r.output and "Traceback" not in r.output
@@ -118,7 +118,7 @@ def test_a_cache_that_holds_some_blocks_gives_the_same_answer():
     inst = parse(generate(300, 80, seed=5))
     g = build_graph(inst, candidates=False)
     reference = solve_with_pricing(g, block_pairs=2_000)
-    with _starved(), mock.patch("wopmatch.solver.pricing.PRICING_CACHE_BYTES", 16 * 4_000):
+    with _starved(), mock.patch("wopmatch.solver.network.optimal_pricing.PRICING_CACHE_BYTES", 16 * 4_000):
         mixed = solve_with_pricing(g, block_pairs=2_000)
     assert mixed.rounds >= 3 and mixed.eligible == reference.eligible
     assert [s.value for s in mixed.flow.stages if s.name == "cost"] == \
@@ -129,8 +129,8 @@ def test_a_cache_that_holds_some_blocks_gives_the_same_answer():
 def test_the_memory_saving_settings_for_the_largest_rounds_give_the_same_answer():
     inst = parse(generate(300, 80, seed=6))
     full = solve_checked(inst, method="flow")
-    with mock.patch("wopmatch.solver.pricing.LARGE_PAIRS", 0), \
-            mock.patch("wopmatch.solver.pricing.ADD_PER_MENTEE_LARGE", 1):
+    with mock.patch("wopmatch.solver.network.optimal_pricing.LARGE_PAIRS", 0), \
+            mock.patch("wopmatch.solver.network.optimal_pricing.ADD_PER_MENTEE_LARGE", 1):
         priced = solve_checked(inst, method="flow-pricing")
         rounds = solve_with_pricing(build_graph(inst, candidates=False)).rounds
     assert priced.objective == full.objective

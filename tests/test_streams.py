@@ -10,8 +10,8 @@ from helpers import parse, solve_checked, tiny_instances
 from hypothesis import given
 
 from wopmatch.generator import generate
-from wopmatch.solver.encoding import build_graph
-from wopmatch.solver.streams import MenteeStreams, random_keys
+from wopmatch.solver.graph.encoding import build_graph
+from wopmatch.solver.graph.streams import MenteeStreams, random_keys
 
 STREAMED = ["greedy", "random", "stable"]
 
@@ -23,7 +23,7 @@ def _pairs(s):
 def _streamed():
     """Every instance on streams, a chunk of one pair per mentee: every list is refilled."""
     return mock.patch.multiple("wopmatch.solver.api", PRICING_MIN_PAIRS=0), \
-        mock.patch("wopmatch.solver.streams.STREAM_CHUNK", 1)
+        mock.patch("wopmatch.solver.graph.streams.STREAM_CHUNK", 1)
 
 
 @pytest.mark.parametrize("policy", STREAMED)

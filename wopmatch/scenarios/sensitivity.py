@@ -37,7 +37,7 @@ from ..models.scenarios import (
     SetRules,
     parse_scenario_set,
 )
-from ..solver.encoding import build_graph
+from ..solver.graph.encoding import build_graph
 from .runner import build_tasks, run_sweep
 
 SENSITIVITY_FORMAT = "wopmatch.sensitivity/1"

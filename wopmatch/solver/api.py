@@ -10,11 +10,8 @@ import numpy as np
 
 from ..models.instance import Instance
 from ..models.solution import Solution, Verification
-from .alternates import find_alternates
-from .decode import RunInfo, infeasible_solution, to_solution
-from .encoding import CandidateGraph, build_graph
-from .metrics import solution_metrics
-from .mip import NODE_LIMIT
+from .budgets.mip import NODE_LIMIT
+from .graph.encoding import CandidateGraph, build_graph
 from .policies import (
     ORTOOLS_VERSION,
     PRICING_MIN_PAIRS,
@@ -25,6 +22,9 @@ from .policies import (
     get_policy,
     priced_method,
 )
+from .postsolve.alternates import find_alternates
+from .postsolve.decode import RunInfo, infeasible_solution, to_solution
+from .postsolve.metrics import solution_metrics
 from .verify import verify_solution
 
 
@@ -141,7 +141,7 @@ def coverage_bound(instance: Instance) -> Optional[float]:
     candidates, plus the pinned mentees), for progress reports before the
     solve ends; None above PRICING_MIN_PAIRS pairs, where it would cost a solve."""
     from ..models.instance import WEIGHT_RESOLUTION
-    from .flow import max_coverage_units
+    from .network.flow import max_coverage_units
 
     if _free_pairs(instance) >= PRICING_MIN_PAIRS:
         return None

@@ -8,7 +8,7 @@ is registered under its ``name`` (docs/policies.md describes each).
 
 from __future__ import annotations
 
-from . import equity, greedy, maxmin, mincost, optimal, stable  # noqa: F401  (they define the policies)
+from . import baselines, equity, maxmin, mincost, optimal, stable  # noqa: F401  (they define the policies)
 from .base import (
     ORTOOLS_VERSION,
     PRICED_METHODS,

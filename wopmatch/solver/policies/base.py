@@ -11,12 +11,12 @@ import numpy as np
 import ortools
 
 from ...models.solution import StageStats
-from ..decode import Assignment
-from ..encoding import CandidateGraph
 from ..errors import SolveError
+from ..graph.encoding import CandidateGraph
+from ..postsolve.decode import Assignment
 
 if TYPE_CHECKING:
-    from ..streams import Streamed
+    from ..graph.streams import Streamed
 
 ORTOOLS_VERSION = ortools.__version__
 #: Without donors, the exact policies price a working set instead of encoding

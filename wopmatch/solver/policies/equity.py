@@ -9,10 +9,10 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
-from ..decode import Assignment
-from ..encoding import CandidateGraph
-from ..flow import QUALITY_SCALE, FlowError, _min_cost_flow, _restrict_to_optimal_face, quality_units
-from ..priced import (
+from ..graph.encoding import CandidateGraph
+from ..network.flow import QUALITY_SCALE, FlowError, _min_cost_flow, _restrict_to_optimal_face, quality_units
+from ..network.optimal_pricing import _Pairs
+from ..network.pricing import (
     PairSource,
     Stage,
     Structure,
@@ -25,7 +25,7 @@ from ..priced import (
     resolution_note,
     solve_lexicographic,
 )
-from ..pricing import _Pairs
+from ..postsolve.decode import Assignment
 from .base import ORTOOLS_VERSION, Policy, SolveOptions
 
 GROUP_KEYS = ("region", "country")

@@ -8,10 +8,10 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
-from ..decode import Assignment
-from ..encoding import CandidateGraph
-from ..flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
-from ..priced import (
+from ..graph.encoding import CandidateGraph
+from ..network.flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
+from ..network.optimal_pricing import _Pairs
+from ..network.pricing import (
     PairSource,
     Stage,
     coverage_cost,
@@ -23,7 +23,7 @@ from ..priced import (
     resolution_note,
     solve_lexicographic,
 )
-from ..pricing import _Pairs
+from ..postsolve.decode import Assignment
 from .base import ORTOOLS_VERSION, Policy, SolveOptions
 
 

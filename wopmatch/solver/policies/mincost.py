@@ -7,12 +7,11 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
-from ..decode import Assignment
-from ..encoding import CandidateGraph
-from ..flow import max_coverage_units, solve_staged_flow
-from ..greedy import greedy_assignment
-from ..mip import solve_staged_mip
-from ..priced import (
+from ..budgets.mip import solve_staged_mip
+from ..graph.encoding import CandidateGraph
+from ..heuristics.greedy import greedy_assignment
+from ..network.flow import max_coverage_units, solve_staged_flow
+from ..network.pricing import (
     PairSource,
     Stage,
     coverage_cost,
@@ -22,6 +21,7 @@ from ..priced import (
     priced_assignment,
     solve_lexicographic,
 )
+from ..postsolve.decode import Assignment
 from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
 
 ORDER = ("coverage", "cost", "quality")

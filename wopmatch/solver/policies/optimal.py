@@ -13,14 +13,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...models.solution import StageStats
-from ..decode import Assignment
-from ..encoding import CandidateGraph
-from ..flow import max_coverage_units, solve_staged_flow
-from ..greedy import greedy_assignment
-from ..lagrange import cheapest_working_set, coverage_lagrangian
-from ..mip import solve_stage, solve_staged_mip
-from ..priced import resolution_note
-from ..pricing import solve_with_pricing
+from ..budgets.lagrange import cheapest_working_set, coverage_lagrangian
+from ..budgets.mip import solve_stage, solve_staged_mip
+from ..graph.encoding import CandidateGraph
+from ..heuristics.greedy import greedy_assignment
+from ..network.flow import max_coverage_units, solve_staged_flow
+from ..network.optimal_pricing import solve_with_pricing
+from ..network.pricing import resolution_note
+from ..postsolve.decode import Assignment
 from ..progress import report
 from .base import ORTOOLS_VERSION, PRICING_MIN_PAIRS, Policy, SolveOptions, UnsupportedMethodError
 

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import heapq
 import time
-from typing import Optional
 
-import numpy as np
-
-from .. import streams
-from ..decode import Assignment
-from ..encoding import CandidateGraph
-from ..streams import MenteeStreams, Streamed, first_donor
+from ..graph.encoding import CandidateGraph
+from ..heuristics.stable import deferred_acceptance, streamed_deferred_acceptance
+from ..postsolve.decode import Assignment
 from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
-
-
-def id_ranks(ids: list[str]) -> np.ndarray:
-    """Position of each id in sorted order: the tie-breaker (lower id preferred)."""
-    order = sorted(range(len(ids)), key=lambda k: ids[k])
-    rank = np.empty(len(ids), np.int64)
-    rank[order] = np.arange(len(ids))
-    return rank
 
 
 class StablePolicy(Policy):
@@ -45,117 +32,3 @@ class StablePolicy(Policy):
             return streamed_assignment(graph, streamed_deferred_acceptance(graph), "stable", t0)
         pairs, donors = deferred_acceptance(graph)
         return heuristic_assignment(pairs, donors, "stable", t0)
-
-
-def streamed_deferred_acceptance(g: CandidateGraph, chunk: Optional[int] = None,
-                                 use_kernels: Optional[bool] = None) -> Streamed:
-    """deferred_acceptance with each mentee's list read from its stream (no candidate graph).
-    ``use_kernels``: run it compiled (None: wherever that applies, streams.compiled)."""
-    n, k = g.n_mentees, g.n_donors
-    chunk = chunk or streams.STREAM_CHUNK
-    mentee_rank = id_ranks([g.mentee_id(i) for i in range(n)])
-    if streams.compiled(g) if use_kernels is None else use_kernels:
-        from .. import kernels
-
-        mentor_rank = id_ranks([g.mentor_id(j) for j in range(g.n_mentors)])
-        i, j, eligible, refills = kernels.deferred_acceptance(g, mentor_rank, mentee_rank, chunk,
-                                                                streams.REFILL_GROWTH, streams.MAX_REFILL)
-        return Streamed(i, j, np.full(len(i), -1, np.int64), eligible, refills)
-    s = MenteeStreams(g, "stable", chunk=chunk)
-    m_rank = mentee_rank.tolist()
-    budget, count, capacity = g.budget.tolist(), g.max_count.tolist(), g.capacity.tolist()
-    held: list[list[tuple[float, int, int]]] = [[] for _ in range(g.n_mentors)]  # (score, -id rank, mentee)
-    partner: dict[int, tuple[int, int, int]] = {}  # mentee -> (mentor, donor, cost)
-    free = [i for i in np.flatnonzero(g.free_mentee).tolist() if s.head(i) is not None]
-    free.reverse()
-    while free:
-        i = free.pop()
-        while (h := s.head(i)) is not None:
-            s.advance(i)
-            j = h.mentor
-            if capacity[j] <= 0:
-                continue
-            key = (-h.key, -m_rank[i], i)  # -key: the score to 9 decimals
-            full = len(held[j]) >= capacity[j]
-            if full and key <= held[j][0]:
-                continue
-            d = -1
-            if k:
-                d = first_donor(h.fund, h.cost, budget, count)
-                if d < 0:
-                    continue
-                budget[d] -= h.cost
-                count[d] -= 1
-            partner[i] = (j, d, h.cost)
-            if full:
-                _, _, out = heapq.heapreplace(held[j], key)
-                _, x, c = partner.pop(out)
-                if x >= 0:
-                    budget[x] += c
-                    count[x] += 1
-                free.append(out)
-            else:
-                heapq.heappush(held[j], key)
-            break
-    mentees = sorted(partner)
-    return Streamed(np.array(mentees, np.int64), np.array([partner[i][0] for i in mentees], np.int64),
-                    np.array([partner[i][1] for i in mentees], np.int64), s.eligible, s.refills)
-
-
-def deferred_acceptance(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
-    n, m, k = g.n_mentees, g.n_mentors, g.n_donors
-    mentee_rank = id_ranks([g.mentee_id(i) for i in range(n)])
-    mentor_rank = id_ranks([g.mentor_id(j) for j in range(m)])
-    # Preferences are on scores as the solution file states them (9 decimals):
-    # 0.72 and 0.7200000000000001 are the same score, and ids break the tie.
-    rounded = np.round(g.score, 9)
-    # Each mentee's list: its candidates by (score desc, mentor id asc).
-    order = np.lexsort((mentor_rank[g.pair_mentor], -rounded, g.pair_mentee))
-    starts = np.searchsorted(g.pair_mentee[order], np.arange(n + 1))
-    nxt = starts[:-1].copy()
-    end = starts[1:]
-    pair_mentor = g.pair_mentor.tolist()
-    score = rounded.tolist()
-    cost = g.cost.tolist()
-    fundable = g.fundable.tolist() if k else None
-    budget, count = g.budget.tolist(), g.max_count.tolist()
-    capacity = g.capacity.tolist()
-    order_l = order.tolist()
-    m_rank = mentee_rank.tolist()
-    held: list[list[tuple[float, int, int]]] = [[] for _ in range(m)]  # min-heap of (score, -id rank, candidate)
-    funder: dict[int, int] = {}  # candidate -> donor
-    free = [i for i in range(n) if starts[i] < starts[i + 1]]
-    free.reverse()  # propose in mentee index order (a stack)
-    while free:
-        i = free.pop()
-        while nxt[i] < end[i]:
-            e = order_l[nxt[i]]
-            nxt[i] += 1
-            j = pair_mentor[e]
-            if capacity[j] <= 0:
-                continue
-            key = (score[e], -m_rank[i], e)
-            full = len(held[j]) >= capacity[j]
-            if full and key <= held[j][0]:
-                continue  # the mentor prefers every mentee it holds
-            d = -1
-            if k:
-                row = fundable[e]
-                d = next((x for x in range(k) if row[x] and budget[x] >= cost[e] and count[x] > 0), -1)
-                if d < 0:
-                    continue  # no donor can fund it now
-                budget[d] -= cost[e]
-                count[d] -= 1
-                funder[e] = d
-            if full:
-                _, _, out = heapq.heapreplace(held[j], key)
-                if k:
-                    x = funder.pop(out)
-                    budget[x] += cost[out]
-                    count[x] += 1
-                free.append(int(g.pair_mentee[out]))
-            else:
-                heapq.heappush(held[j], key)
-            break
-    chosen = sorted(e for h in held for _, _, e in h)
-    return np.array(chosen, np.int64), np.array([funder.get(e, -1) for e in chosen], np.int64)

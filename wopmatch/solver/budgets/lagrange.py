@@ -40,8 +40,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .encoding import NO_LIMIT, CandidateGraph
-from .flow import _min_cost_flow, network, residual_potentials
+from ..graph.encoding import NO_LIMIT, CandidateGraph
+from ..network.flow import _min_cost_flow, network, residual_potentials
 
 
 @dataclass(frozen=True)

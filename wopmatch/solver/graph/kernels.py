@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from .compiled import kernels_apply
 from .encoding import CandidateGraph
-from .streams import compiled
 
 #: Orders a stream can list a mentee's pairs in (streams.Order), as the kernels' codes.
 ORDER_CODES = {"score": 0, "stable": 1, "random": 2}
@@ -39,7 +39,7 @@ _GOLDEN = 0x9E3779B97F4A7C15
 def applies(g: CandidateGraph, streams: bool = True) -> bool:
     """Whether the kernels give the encoder's answer here (module docstring); ``streams``:
     for the streams and explanations (donors matter), not the blocking-pair count."""
-    return compiled(g, funding=streams)
+    return kernels_apply(g, funding=streams)
 
 
 @dataclass(frozen=True)
@@ -567,8 +567,8 @@ def deferred_acceptance(g: CandidateGraph, mentor_rank: np.ndarray, mentee_rank:
 def warm() -> None:
     """Compile every kernel once on a tiny round, so that numba's cache holds them (about 20 s
     on the 2-CPU machine; `make` runs this after installing, and later runs load the cache)."""
-    from ..generator import generate
-    from ..models import parse_instance
+    from ...generator import generate
+    from ...models import parse_instance
     from .encoding import build_graph
 
     g = build_graph(parse_instance(generate(12, 4, seed=1)), candidates=False)

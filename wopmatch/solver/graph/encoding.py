@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..models.instance import WEIGHT_RESOLUTION, Instance
+from ...models.instance import WEIGHT_RESOLUTION, Instance
 
 EARTH_RADIUS_KM = 6371.0
 #: Pairs evaluated per block (mentees x mentors); bounds the encoder's scratch memory.
@@ -133,6 +133,17 @@ class CandidateGraph:
         """Operator id -> mentor index."""
         return {self.mentor_id(j): j for j in range(self.n_mentors)}
 
+    @cached_property
+    def mentee_rank(self) -> np.ndarray:
+        """Each mentee's position when mentees are sorted by id: the tie-breaker of the
+        ordered heuristics and the blocking-pair count (the lower id is preferred)."""
+        return _id_ranks([self.mentee_id(i) for i in range(self.n_mentees)])
+
+    @cached_property
+    def mentor_rank(self) -> np.ndarray:
+        """Each mentor's position when mentors are sorted by id (see mentee_rank)."""
+        return _id_ranks([self.mentor_id(j) for j in range(self.n_mentors)])
+
     def candidate(self, mentee: str, mentor: str) -> int:
         """Index of the candidate (mentee, mentor), or -1 when the pair is not a candidate."""
         i, j = self.mentee_index.get(mentee), self.mentor_index.get(mentor)
@@ -188,6 +199,13 @@ class CandidateGraph:
         area_ok = (block.focus[:, :, None] & self.donor_area_bits[None, None, :]) != 0
         grant_ok = block.cost[:, :, None] <= self.donor_max_grant[None, None, :]
         return mentee_ok[:, None, :] & area_ok & grant_ok
+
+
+def _id_ranks(ids: list[str]) -> np.ndarray:
+    order = sorted(range(len(ids)), key=lambda k: ids[k])
+    rank = np.empty(len(ids), np.int64)
+    rank[order] = np.arange(len(ids))
+    return rank
 
 
 def trips(instance: Instance) -> int:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.solution import Alternate, MenteeAlternates, Solution
+from ...models.solution import Alternate, MenteeAlternates, Solution
+from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
 from .decode import DIGITS
-from .encoding import BLOCK_PAIRS, CandidateGraph
 
 
 def find_alternates(g: CandidateGraph, solution: Solution, k: int) -> list[MenteeAlternates]:

@@ -36,9 +36,9 @@ from ortools.math_opt.core.python import solver as core_solver
 from ortools.math_opt.python import mathopt
 from pybind11_abseil import status
 
-from .encoding import NO_LIMIT, CandidateGraph
-from .errors import SolveError
-from .flow import quality_units
+from ..errors import SolveError
+from ..graph.encoding import NO_LIMIT, CandidateGraph
+from ..network.flow import quality_units
 
 T = result_pb2.TerminationReasonProto
 

@@ -18,11 +18,10 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from ..models.instance import Instance
-from ..models.solution import GroupMetrics, Metrics, Solution
-from . import streams
-from .encoding import BLOCK_PAIRS, CandidateGraph
-from .policies.stable import id_ranks
+from ...models.instance import Instance
+from ...models.solution import GroupMetrics, Metrics, Solution
+from ..graph.compiled import KERNEL_MIN_PAIRS, kernels_apply
+from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
 
 
 def solution_metrics(instance: Instance, solution: Solution, graph: CandidateGraph) -> Metrics:
@@ -79,12 +78,11 @@ def _rate(a: float, b: float) -> float | None:
 
 def blocking_pairs(g: CandidateGraph, solution: Solution, compiled: Optional[bool] = None) -> int:
     """The number of blocking pairs (module docstring), over every eligible pair.
-    ``compiled``: count with the compiled kernel (None: where it applies, from streams.KERNEL_MIN_PAIRS pairs on)."""
+    ``compiled``: count with the compiled kernel (None: where it applies, from KERNEL_MIN_PAIRS pairs on)."""
     n, m = g.n_mentees, g.n_mentors
     if n == 0 or m == 0:
         return 0
-    mentee_rank = id_ranks([g.mentee_id(i) for i in range(n)])
-    mentor_rank = id_ranks([g.mentor_id(j) for j in range(m)])
+    mentee_rank, mentor_rank = g.mentee_rank, g.mentor_rank
     mentee_at, mentor_at = g.mentee_index, g.mentor_index
     # each mentee's partner (score, mentor rank); unmatched: -inf
     p_score = np.full(n, -np.inf)
@@ -106,9 +104,9 @@ def blocking_pairs(g: CandidateGraph, solution: Solution, compiled: Optional[boo
     room = load < g.capacity
     rows_all = np.flatnonzero(g.free_mentee)
     if compiled is None:  # numba is imported only for instances that large
-        compiled = n * m >= streams.KERNEL_MIN_PAIRS and streams.compiled(g, funding=False)
+        compiled = n * m >= KERNEL_MIN_PAIRS and kernels_apply(g, funding=False)
     if compiled:  # the same count, pair by pair
-        from . import kernels
+        from ..graph import kernels
 
         return kernels.count_blocking(g, rows_all, p_score, p_rank, w_score, w_rank, room, mentor_rank, mentee_rank)
     total = 0

@@ -33,12 +33,12 @@ from typing import Iterator, Optional
 import numpy as np
 import ortools
 
-from ..models.solution import StageStats
-from .decode import Assignment
-from .encoding import BLOCK_PAIRS, CandidateGraph
+from ...models.solution import StageStats
+from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
+from ..postsolve.decode import Assignment
+from ..progress import report
 from .flow import COST_LIMIT, QUALITY_SCALE, FlowError, StageResult, _min_cost_flow, residual_potentials
-from .pricing import COMPACT_MIN, _best_per_mentor, _Pairs, _with_pairs
-from .progress import report
+from .optimal_pricing import COMPACT_MIN, _best_per_mentor, _Pairs, _with_pairs
 
 ORTOOLS_VERSION = ortools.__version__
 log = logging.getLogger("wopmatch.solver")

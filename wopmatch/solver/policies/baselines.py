@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
-from ..decode import Assignment
-from ..encoding import CandidateGraph
-from ..greedy import greedy_assignment
-from ..streams import random_keys, streamed_greedy
+from ..graph.encoding import CandidateGraph
+from ..graph.streams import random_keys
+from ..heuristics.greedy import greedy_assignment, streamed_greedy
+from ..postsolve.decode import Assignment
 from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 

@@ -75,12 +75,7 @@ class MenteeStreams:
                  block_pairs: int = BLOCK_PAIRS) -> None:
         self.g, self.order, self.seed, self.chunk = g, order, seed, chunk
         n, m = g.n_mentees, g.n_mentors
-        self.mentor_rank = np.arange(m)
-        if order == "stable":
-            ids = [g.mentor_id(j) for j in range(m)]
-            rank = np.empty(m, np.int64)
-            rank[sorted(range(m), key=lambda j: ids[j])] = np.arange(m)
-            self.mentor_rank = rank
+        self.mentor_rank = g.mentor_rank if order == "stable" else np.arange(m)
         #: Mentors still worth listing (set by the caller, e.g. those with room for
         #: greedy, whose full mentors never free up); None = all. Applies to refills.
         self.alive: Optional[np.ndarray] = None
@@ -186,61 +181,3 @@ def first_donor(fund: int, cost: int, budget: list[int], count: list[int]) -> in
         fund >>= 1
         x += 1
     return -1
-
-
-#: From this many pairs on, the blocking-pair count and the explanations of the
-#: unmatched run compiled too (numba is imported, and compiles, only then).
-KERNEL_MIN_PAIRS = 1_000_000
-
-
-def compiled(g: CandidateGraph, funding: bool = True) -> bool:
-    """Whether the compiled kernels (kernels.py) give the numpy code's answer: without
-    a distance rule, and without donors where funding matters (``funding``)."""
-    return g.instance.rules.max_distance_km is None and not (funding and g.has_donors)
-
-
-def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: Optional[int] = None,
-                    use_kernels: Optional[bool] = None) -> Streamed:
-    """greedy_assignment in the order of ``order``, merging the mentees' streams.
-    ``use_kernels``: run the compiled merge (None: wherever it applies, ``compiled``)."""
-    import heapq
-
-    chunk = chunk or STREAM_CHUNK
-    if compiled(g) if use_kernels is None else use_kernels:
-        from . import kernels
-
-        i, j, eligible, refills = kernels.greedy(g, order, seed, chunk, REFILL_GROWTH, MAX_REFILL)
-        return Streamed(i, j, np.full(len(i), -1, np.int64), eligible, refills)
-    s = MenteeStreams(g, order, seed, chunk)
-    heap = []
-    for i in np.flatnonzero(g.free_mentee).tolist():
-        h = s.head(i)
-        if h is not None:
-            heap.append((h.key, i, s.secondary(h)))
-    heapq.heapify(heap)
-    room, budget, count = g.capacity.tolist(), g.budget.tolist(), g.max_count.tolist()
-    alive = g.capacity > 0
-    s.alive = alive  # a full mentor never frees up in greedy: refills skip it
-    out: list[tuple[int, int, int]] = []
-    while heap:
-        _, i, _ = heapq.heappop(heap)
-        h = s.head(i)
-        assert h is not None
-        j = h.mentor
-        if room[j] > 0:
-            d = first_donor(h.fund, h.cost, budget, count) if g.has_donors else -1
-            if d >= 0 or not g.has_donors:
-                room[j] -= 1
-                if room[j] == 0:
-                    alive[j] = False
-                if d >= 0:
-                    budget[d] -= h.cost
-                    count[d] -= 1
-                out.append((i, j, d))
-                continue
-        s.advance(i)
-        h = s.head(i)
-        if h is not None:
-            heapq.heappush(heap, (h.key, i, s.secondary(h)))
-    arr = np.array(out, np.int64).reshape(-1, 3)
-    return Streamed(arr[:, 0], arr[:, 1], arr[:, 2], s.eligible, s.refills)

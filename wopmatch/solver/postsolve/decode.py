@@ -7,8 +7,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..models.instance import WEIGHT_RESOLUTION
-from ..models.solution import (
+from ...models.instance import WEIGHT_RESOLUTION
+from ...models.solution import (
     Bound,
     DonorUse,
     Gap,
@@ -20,7 +20,7 @@ from ..models.solution import (
     Stats,
     Status,
 )
-from .encoding import CandidateGraph
+from ..graph.encoding import CandidateGraph
 from .explain import explain_unmatched
 
 #: Digits kept for scores and quality in solution files.

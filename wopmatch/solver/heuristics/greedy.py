@@ -8,9 +8,14 @@ donor in instance order funds it. O(E log E); also the MIP's starting point.
 
 from __future__ import annotations
 
+import heapq
+from typing import Optional
+
 import numpy as np
 
-from .encoding import CandidateGraph
+from ..graph.compiled import kernels_apply
+from ..graph.encoding import CandidateGraph
+from ..graph.streams import MAX_REFILL, REFILL_GROWTH, STREAM_CHUNK, MenteeStreams, Order, Streamed, first_donor
 
 #: Candidates handled per chunk of the ordered scan (bounded memory for Python lists).
 CHUNK = 1 << 20
@@ -58,3 +63,48 @@ def greedy_assignment(g: CandidateGraph, order: np.ndarray | None = None) -> tup
         if k and not any(b >= cheapest and n > 0 for b, n in zip(budget, count, strict=True)):
             break  # no donor can fund even the cheapest pair: nothing more can be taken
     return np.array(pairs, np.int64), np.array(donors, np.int64)
+
+
+def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: Optional[int] = None,
+                    use_kernels: Optional[bool] = None) -> Streamed:
+    """greedy_assignment in the order of ``order``, merging the mentees' streams.
+    ``use_kernels``: run the compiled merge (None: wherever it applies, compiled.kernels_apply)."""
+    chunk = chunk or STREAM_CHUNK
+    if kernels_apply(g) if use_kernels is None else use_kernels:
+        from ..graph import kernels
+
+        i, j, eligible, refills = kernels.greedy(g, order, seed, chunk, REFILL_GROWTH, MAX_REFILL)
+        return Streamed(i, j, np.full(len(i), -1, np.int64), eligible, refills)
+    s = MenteeStreams(g, order, seed, chunk)
+    heap = []
+    for i in np.flatnonzero(g.free_mentee).tolist():
+        h = s.head(i)
+        if h is not None:
+            heap.append((h.key, i, s.secondary(h)))
+    heapq.heapify(heap)
+    room, budget, count = g.capacity.tolist(), g.budget.tolist(), g.max_count.tolist()
+    alive = g.capacity > 0
+    s.alive = alive  # a full mentor never frees up in greedy: refills skip it
+    out: list[tuple[int, int, int]] = []
+    while heap:
+        _, i, _ = heapq.heappop(heap)
+        h = s.head(i)
+        assert h is not None
+        j = h.mentor
+        if room[j] > 0:
+            d = first_donor(h.fund, h.cost, budget, count) if g.has_donors else -1
+            if d >= 0 or not g.has_donors:
+                room[j] -= 1
+                if room[j] == 0:
+                    alive[j] = False
+                if d >= 0:
+                    budget[d] -= h.cost
+                    count[d] -= 1
+                out.append((i, j, d))
+                continue
+        s.advance(i)
+        h = s.head(i)
+        if h is not None:
+            heapq.heappush(heap, (h.key, i, s.secondary(h)))
+    arr = np.array(out, np.int64).reshape(-1, 3)
+    return Streamed(arr[:, 0], arr[:, 1], arr[:, 2], s.eligible, s.refills)

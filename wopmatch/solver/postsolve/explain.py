@@ -15,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..models.solution import Unmatched
-from . import streams
-from .encoding import BLOCK_PAIRS, CandidateGraph
+from ...models.solution import Unmatched
+from ..graph.compiled import KERNEL_MIN_PAIRS, kernels_apply
+from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
 
 _MAX_NAMES = 5
 
@@ -45,7 +45,7 @@ def explain_unmatched(
 ) -> list[Unmatched]:
     rows = np.flatnonzero(~matched)
     if compiled is None:  # numba is imported only for instances that large
-        compiled = streams.compiled(g) and len(rows) * g.n_mentors >= streams.KERNEL_MIN_PAIRS
+        compiled = kernels_apply(g) and len(rows) * g.n_mentors >= KERNEL_MIN_PAIRS
     if compiled:
         return _explain_compiled(g, rows, mentor_load)
     out: list[Unmatched] = []
@@ -83,7 +83,7 @@ _STAGES = ("no_mentor_strength", "no_shared_language", "region_rule", "forbidden
 
 def _explain_compiled(g: CandidateGraph, rows: np.ndarray, mentor_load: np.ndarray) -> list[Unmatched]:
     """explain_unmatched without donors and distance rule, from the kernel's per-row summary."""
-    from . import kernels
+    from ..graph import kernels
 
     rules = g.instance.rules
     on = [True, rules.language == "hard", rules.region == "same", True, True]

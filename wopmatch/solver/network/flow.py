@@ -30,8 +30,8 @@ from typing import Optional
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from .encoding import CandidateGraph
-from .errors import SolveError
+from ..errors import SolveError
+from ..graph.encoding import CandidateGraph
 
 #: Quality (weight * score, a real number) is optimised in units of 1e-9.
 QUALITY_SCALE = 10**9

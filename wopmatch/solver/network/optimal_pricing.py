@@ -28,7 +28,8 @@ from typing import Optional
 
 import numpy as np
 
-from .encoding import BLOCK_PAIRS, CandidateGraph
+from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
+from ..progress import report
 from .flow import (
     QUALITY_SCALE,
     FlowError,
@@ -40,7 +41,6 @@ from .flow import (
     network,
     residual_potentials,
 )
-from .progress import report
 
 log = logging.getLogger("wopmatch.solver")
 
