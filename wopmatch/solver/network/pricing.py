@@ -31,16 +31,12 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 import numpy as np
-import ortools
 
-from ...models.solution import StageStats
 from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
-from ..postsolve.decode import Assignment
 from ..progress import report
 from .flow import COST_LIMIT, QUALITY_SCALE, FlowError, StageResult, _min_cost_flow, residual_potentials
 from .optimal_pricing import COMPACT_MIN, _best_per_mentor, _Pairs, _with_pairs
 
-ORTOOLS_VERSION = ortools.__version__
 log = logging.getLogger("wopmatch.solver")
 #: First working set: each mentee's best pairs, and each mentor's best mentees per unit of capacity.
 K_MENTEE = 16
@@ -435,17 +431,3 @@ def coverage_cost(g: CandidateGraph, structure: Structure) -> np.ndarray:
 def working_graph(g: CandidateGraph, work: _Pairs) -> CandidateGraph:
     """The instance's graph with the working set as its candidates (what the decoder reads)."""
     return _with_pairs(g, work)
-
-
-def priced_assignment(g: CandidateGraph, result: LexResult, source: PairSource, method: str,
-                      first: Optional[list[StageStats]] = None, coverage_units: Optional[int] = None) -> Assignment:
-    """A priced policy's answer: optimal for its own objective, over the working set's graph."""
-    stages = list(first or [])
-    stages += [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
-               for s in result.stages]
-    chosen = result.chosen
-    return Assignment(
-        pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
-        bound_coverage_units=coverage_units, method=f"{method} ({result.rounds} rounds, {source.passes} passes)",
-        solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages, graph=working_graph(g, result.work),
-        candidates_total=source.eligible)

@@ -8,6 +8,7 @@ is registered under its ``name`` (docs/policies.md describes each).
 
 from __future__ import annotations
 
+from ..errors import UnknownPolicyError, UnsupportedMethodError
 from . import baselines, equity, maxmin, mincost, optimal, stable  # noqa: F401  (they define the policies)
 from .base import (
     ORTOOLS_VERSION,
@@ -15,7 +16,6 @@ from .base import (
     PRICING_MIN_PAIRS,
     Policy,
     SolveOptions,
-    UnsupportedMethodError,
     priced_method,
 )
 from .optimal import METHODS, OptimalPolicy, choose_method
@@ -33,10 +33,6 @@ def _concrete(cls: type[Policy]) -> list[type[Policy]]:
 #: name -> policy class; ``optimal`` first, then by name.
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls for cls in sorted(_concrete(Policy), key=lambda c: (c.name != "optimal", c.name))}
-
-
-class UnknownPolicyError(ValueError):
-    pass
 
 
 def get_policy(name: str) -> Policy:

@@ -1,19 +1,19 @@
-"""What every policy shares: options, the interface, and the assignment it returns."""
+"""What every policy shares: options, the interface, and the Assignment every policy returns."""
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Optional
 
 import numpy as np
 import ortools
 
-from ...models.solution import StageStats
-from ..errors import SolveError
+from ...models.solution import StageStats, Status
+from ..errors import UnsupportedMethodError
 from ..graph.encoding import CandidateGraph
-from ..postsolve.decode import Assignment
+from ..network.pricing import LexResult, PairSource, working_graph
 
 if TYPE_CHECKING:
     from ..graph.streams import Streamed
@@ -39,8 +39,29 @@ class SolveOptions:
     node_limit: Optional[int] = None
 
 
-class UnsupportedMethodError(SolveError, ValueError):
-    """A forced method (or policy) that cannot solve this instance (never silently replaced)."""
+@dataclass(frozen=True)
+class Assignment:
+    """What a policy returns: chosen candidates and how sure it is of them."""
+
+    pairs: np.ndarray  # candidate indices
+    donors: np.ndarray  # donor index per pair, -1 = none
+    status: Status
+    method: str
+    solver: str
+    # Proven upper bounds for the free (non-pinned) part, in the stage units
+    # (coverage: WEIGHT_RESOLUTION, quality: 1e-9); None when unknown.
+    bound_coverage_units: Optional[float] = None
+    bound_quality_units: Optional[float] = None
+    stages: list[StageStats] = field(default_factory=list)
+    message: Optional[str] = None
+    # Set by policies that encode their own working set of candidates: the graph
+    # ``pairs`` index into, and how many eligible pairs the whole instance has.
+    graph: Optional[CandidateGraph] = None
+    candidates_total: Optional[int] = None
+    # False for policies whose "optimal" is of another objective (min-cost,
+    # max-min, regional-equity): then only the bounds given above are reported.
+    default_objective: bool = True
+
 
 
 class Policy(ABC):
@@ -106,3 +127,17 @@ def streamed_assignment(graph: CandidateGraph, found: "Streamed", method: str, t
     a = heuristic_assignment(np.arange(len(found.mentee)), found.donor, method, t0)
     return replace(a, method=f"{method} on mentee streams ({found.refills} refills)", graph=work,
                    candidates_total=found.eligible)
+
+
+def priced_assignment(g: CandidateGraph, result: LexResult, source: PairSource, method: str,
+                      first: Optional[list[StageStats]] = None, coverage_units: Optional[int] = None) -> Assignment:
+    """A priced policy's answer: optimal for its own objective, over the working set's graph."""
+    stages = list(first or [])
+    stages += [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
+               for s in result.stages]
+    chosen = result.chosen
+    return Assignment(
+        pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
+        bound_coverage_units=coverage_units, method=f"{method} ({result.rounds} rounds, {source.passes} passes)",
+        solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages, graph=working_graph(g, result.work),
+        candidates_total=source.eligible)

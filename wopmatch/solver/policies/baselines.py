@@ -9,8 +9,7 @@ import numpy as np
 from ..graph.encoding import CandidateGraph
 from ..graph.streams import random_keys
 from ..heuristics.greedy import greedy_assignment, streamed_greedy
-from ..postsolve.decode import Assignment
-from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
+from .base import Assignment, Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
 class GreedyPolicy(Policy):

@@ -21,12 +21,10 @@ from ..network.pricing import (
     flow_on,
     fold,
     plain_structure,
-    priced_assignment,
     resolution_note,
     solve_lexicographic,
 )
-from ..postsolve.decode import Assignment
-from .base import ORTOOLS_VERSION, Policy, SolveOptions
+from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, priced_assignment
 
 GROUP_KEYS = ("region", "country")
 

@@ -18,11 +18,9 @@ from ..network.pricing import (
     first_working_set,
     fold,
     plain_structure,
-    priced_assignment,
     solve_lexicographic,
 )
-from ..postsolve.decode import Assignment
-from .base import ORTOOLS_VERSION, Policy, SolveOptions, UnsupportedMethodError
+from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, UnsupportedMethodError, priced_assignment
 
 ORDER = ("coverage", "cost", "quality")
 #: Above this many (pair, donor) variables the staged MIP is not built (as for optimal).

@@ -20,9 +20,8 @@ from ..heuristics.greedy import greedy_assignment
 from ..network.flow import max_coverage_units, solve_staged_flow
 from ..network.optimal_pricing import solve_with_pricing
 from ..network.pricing import resolution_note
-from ..postsolve.decode import Assignment
 from ..progress import report
-from .base import ORTOOLS_VERSION, PRICING_MIN_PAIRS, Policy, SolveOptions, UnsupportedMethodError
+from .base import ORTOOLS_VERSION, PRICING_MIN_PAIRS, Assignment, Policy, SolveOptions, UnsupportedMethodError
 
 #: How the exact policy may solve: "auto" chooses by the instance's structure.
 METHODS = ("auto", "flow", "flow-pricing", "mip", "lagrangian-mip", "lagrangian")

@@ -6,8 +6,7 @@ import time
 
 from ..graph.encoding import CandidateGraph
 from ..heuristics.stable import deferred_acceptance, streamed_deferred_acceptance
-from ..postsolve.decode import Assignment
-from .base import Policy, SolveOptions, heuristic_assignment, streamed_assignment
+from .base import Assignment, Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
 class StablePolicy(Policy):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -18,37 +18,13 @@ from ...models.solution import (
     Solution,
     StageStats,
     Stats,
-    Status,
 )
 from ..graph.encoding import CandidateGraph
+from ..policies.base import Assignment
 from .explain import explain_unmatched
 
 #: Digits kept for scores and quality in solution files.
 DIGITS = 9
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """What a policy returns: chosen candidates and how sure it is of them."""
-
-    pairs: np.ndarray  # candidate indices
-    donors: np.ndarray  # donor index per pair, -1 = none
-    status: Status
-    method: str
-    solver: str
-    # Proven upper bounds for the free (non-pinned) part, in the stage units
-    # (coverage: WEIGHT_RESOLUTION, quality: 1e-9); None when unknown.
-    bound_coverage_units: Optional[float] = None
-    bound_quality_units: Optional[float] = None
-    stages: list[StageStats] = field(default_factory=list)
-    message: Optional[str] = None
-    # Set by policies that encode their own working set of candidates: the graph
-    # ``pairs`` index into, and how many eligible pairs the whole instance has.
-    graph: Optional[CandidateGraph] = None
-    candidates_total: Optional[int] = None
-    # False for policies whose "optimal" is of another objective (min-cost,
-    # max-min, regional-equity): then only the bounds given above are reported.
-    default_objective: bool = True
 
 
 @dataclass(frozen=True)
