@@ -18,7 +18,6 @@ from typing import Optional
 import numpy as np
 
 from wopmatch.solver.graph.encoding import NO_LIMIT, CandidateGraph
-from wopmatch.solver.network.flow import quality_units
 
 
 @dataclass
@@ -41,7 +40,7 @@ def variables(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
 
 def _objectives(g: CandidateGraph, var_pair: np.ndarray):
     return ((g.mentee_weight_units[g.pair_mentee[var_pair]].tolist(), True),
-            (quality_units(g)[var_pair].tolist(), True),
+            (g.pair_quality_units()[var_pair].tolist(), True),
             (g.cost[var_pair].tolist(), False))
 
 

@@ -31,10 +31,12 @@ def main(mentees: int = 20_000, mentors: int = 5_000) -> None:
     from wopmatch.solver.graph.encoding import build_graph
     from wopmatch.solver.heuristics.greedy import streamed_greedy
     from wopmatch.solver.heuristics.stable import streamed_deferred_acceptance
+    from wopmatch.solver.tuning import StreamParams
 
-    runs = {"greedy": lambda g, k: streamed_greedy(g, "score", 0, use_kernels=k),
-            "random": lambda g, k: streamed_greedy(g, "random", 1, use_kernels=k),
-            "stable": lambda g, k: streamed_deferred_acceptance(g, use_kernels=k)}
+    params = StreamParams()
+    runs = {"greedy": lambda g, k: streamed_greedy(g, "score", params, 0, use_kernels=k),
+            "random": lambda g, k: streamed_greedy(g, "random", params, 1, use_kernels=k),
+            "stable": lambda g, k: streamed_deferred_acceptance(g, params, use_kernels=k)}
     warm = build_graph(parse_instance(generate(60, 20, seed=1)), candidates=False)
     for run in runs.values():
         run(warm, True)

@@ -127,15 +127,16 @@ def child_scipy_lsa(path: str, case: dict) -> dict:
     g = _graph(path)
     net = network(g)
     cost = combined_costs(g, net)
+    free = np.flatnonzero(g.free_mentee)  # the first arcs of the network: S -> each free mentee
     # Rows: free mentees. Columns: one per unit of mentor capacity. Entry: the
     # combined value of the pair (0 where not eligible: "left unmatched").
-    value = -(cost[: len(net.free)][np.searchsorted(net.free, g.pair_mentee)] + cost[net.pair]).astype(np.float64)
+    value = -(cost[: len(free)][np.searchsorted(free, g.pair_mentee)] + cost[net.pair]).astype(np.float64)
     slots = np.repeat(np.arange(g.n_mentors), g.capacity)
     first_slot = np.concatenate([[0], np.cumsum(g.capacity)[:-1]])
     row_of = np.full(g.n_mentees, -1)
-    row_of[net.free] = np.arange(len(net.free))
+    row_of[free] = np.arange(len(free))
     t_build = time.perf_counter()
-    matrix = np.zeros((len(net.free), len(slots)))
+    matrix = np.zeros((len(free), len(slots)))
     for k in range(int(g.capacity.max(initial=0))):
         has = g.capacity[g.pair_mentor] > k
         matrix[row_of[g.pair_mentee[has]], first_slot[g.pair_mentor[has]] + k] = value[has]
@@ -145,7 +146,7 @@ def child_scipy_lsa(path: str, case: dict) -> dict:
     seconds = time.perf_counter() - t0
     used = matrix[rows, cols] > 0
     mentor = slots[cols[used]]
-    mentee = net.free[rows[used]]
+    mentee = free[rows[used]]
     key = {(int(i), int(j)): e for e, (i, j) in enumerate(zip(g.pair_mentee.tolist(), g.pair_mentor.tolist(),
                                                                  strict=True))}
     chosen = [key[(int(i), int(j))] for i, j in zip(mentee, mentor, strict=True)]

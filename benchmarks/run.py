@@ -64,11 +64,11 @@ def _bare_flow(g) -> float:
     import numpy as np
     from ortools.graph.python import min_cost_flow
 
-    from wopmatch.solver.network.flow import network
+    from wopmatch.solver.network.flow import coverage_cost, network, plain_structure
 
     net = network(g)
     cost = np.zeros(len(net.upper), np.int64)
-    cost[: len(net.free)] = -g.mentee_weight_units[net.free]
+    cost[: net.pair.start] = coverage_cost(g, plain_structure(g))
     t0 = time.perf_counter()
     smcf = min_cost_flow.SimpleMinCostFlow()
     smcf.add_arcs_with_capacity_and_unit_cost(net.tail, net.head, net.upper, cost)

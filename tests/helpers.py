@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from wopmatch.models import Instance, parse_instance
 from wopmatch.solver.api import solve
 from wopmatch.solver.policies import SolveOptions
+from wopmatch.solver.tuning import Tuning
 from wopmatch.solver.verify import independent_pair_table
 
 AREAS = ["septage", "nrw", "climate"]
@@ -29,10 +30,10 @@ def op(ident: str, *, region: str = "asia", country: str = "PH", languages=("en"
 
 
 def solve_checked(inst: Instance, policy: str = "optimal", alternates: int = 0, prefer=(), change_penalty=1.0,
-                  **kw: Any):
+                  tuning: Tuning = Tuning(), **kw: Any):
     """Solve and insist the independent verifier accepted the solution."""
     s = solve(inst, "0" * 64, policy, SolveOptions(**kw), alternates=alternates, prefer=prefer,
-              change_penalty=change_penalty)
+              change_penalty=change_penalty, tuning=tuning)
     assert s.verification is not None and s.verification.ok, s.verification
     return s
 

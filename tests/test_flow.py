@@ -5,7 +5,6 @@ independent exact method (the staged MIP) on larger instances, and its potential
 from __future__ import annotations
 
 import math
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,7 +13,8 @@ from hypothesis import given
 
 from wopmatch.generator import generate
 from wopmatch.solver.graph.encoding import build_graph
-from wopmatch.solver.network.flow import _min_cost_flow, residual_potentials
+from wopmatch.solver.network.flow import Network, min_cost_flow, residual_potentials
+from wopmatch.solver.tuning import Tuning
 
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
@@ -49,8 +49,9 @@ def test_potentials_certify_optimality():
     cost[n:n + g.n_candidates] = -np.arange(g.n_candidates) % 7  # arbitrary integer costs
     supply = np.zeros(n + m + 2, np.int64)
     supply[0], supply[-1] = n, -n
-    x = _min_cost_flow(tail, head, lower, upper, cost, supply, n + m + 2)
-    pi = residual_potentials(tail, head, lower, upper, cost, x, n + m + 2)
+    net = Network(tail, head, lower, upper, supply, n + m + 2, slice(n, n + g.n_candidates))
+    x = min_cost_flow(net, cost)
+    pi = residual_potentials(net, lower, upper, cost, x)
     rc = cost + pi[tail] - pi[head]
     # Complementary slackness: positive reduced cost -> at lower bound; negative -> at upper.
     assert np.all(x[rc > 0] == lower[rc > 0])
@@ -60,9 +61,8 @@ def test_potentials_certify_optimality():
 
 @given(tiny_instances(donors=False))
 def test_separate_stages_equal_brute_force(raw):
-    with mock.patch("wopmatch.solver.network.flow.combined_scale", return_value=None):
-        inst = parse(raw)
-        s = solve_checked(inst)
+    inst = parse(raw)
+    s = solve_checked(inst, tuning=Tuning().unfolded())
     assert_lexicographic_optimum(s, brute_force(inst))
     if s.status == "optimal":
         assert [st.name for st in s.stats.stages] == ["coverage", "quality", "cost"]
@@ -73,6 +73,5 @@ def test_combined_and_separate_stages_agree(seed):
     inst = parse(generate(120, 35, seed=seed))
     combined = solve_checked(inst)
     assert [st.name for st in combined.stats.stages] == ["coverage+quality", "cost"]
-    with mock.patch("wopmatch.solver.network.flow.combined_scale", return_value=None):
-        apart = solve_checked(inst)
+    apart = solve_checked(inst, tuning=Tuning().unfolded())
     assert combined.objective == apart.objective

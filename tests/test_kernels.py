@@ -17,6 +17,7 @@ from wopmatch.solver.graph.streams import random_keys
 from wopmatch.solver.heuristics.greedy import streamed_greedy
 from wopmatch.solver.heuristics.stable import streamed_deferred_acceptance
 from wopmatch.solver.postsolve.metrics import blocking_pairs
+from wopmatch.solver.tuning import StreamParams
 
 
 def _budget_free(raw: dict) -> dict:
@@ -30,12 +31,12 @@ def _budget_free(raw: dict) -> dict:
 
 def _assert_same_streams(g, chunk: int) -> None:
     for order in ("score", "random"):
-        a = streamed_greedy(g, order, 3, chunk, use_kernels=True)
-        b = streamed_greedy(g, order, 3, chunk, use_kernels=False)
+        a = streamed_greedy(g, order, StreamParams(chunk=chunk), 3, use_kernels=True)
+        b = streamed_greedy(g, order, StreamParams(chunk=chunk), 3, use_kernels=False)
         assert a.mentee.tolist() == b.mentee.tolist() and a.mentor.tolist() == b.mentor.tolist(), order
         assert (a.eligible, a.refills) == (b.eligible, b.refills), order
-    a = streamed_deferred_acceptance(g, chunk, use_kernels=True)
-    b = streamed_deferred_acceptance(g, chunk, use_kernels=False)
+    a = streamed_deferred_acceptance(g, StreamParams(chunk=chunk), use_kernels=True)
+    b = streamed_deferred_acceptance(g, StreamParams(chunk=chunk), use_kernels=False)
     assert a.mentee.tolist() == b.mentee.tolist() and a.mentor.tolist() == b.mentor.tolist()
     assert (a.eligible, a.refills) == (b.eligible, b.refills)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, defaultdict
-from unittest import mock
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from wopmatch.cli.main import cli
 from wopmatch.generator import generate
 from wopmatch.solver.policies import POLICIES, UnknownPolicyError, UnsupportedMethodError, get_policy
+from wopmatch.solver.tuning import Tuning
 
 ALL = list(POLICIES)
 DONOR_POLICIES = [n for n, c in POLICIES.items() if c.supports_donors]
@@ -246,15 +247,13 @@ def test_method_is_for_the_optimal_policy_only():
 
 def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
     inst = parse(generate(40, 10, seed=26))
-    with mock.patch("wopmatch.solver.api.MAX_GRAPH_PAIRS", 100):
-        for policy in ("max-min", "regional-equity", "min-cost"):
-            with pytest.raises(UnsupportedMethodError, match="does not fit in memory"):
-                solve_checked(inst, policy)
-        with pytest.raises(UnsupportedMethodError, match="with --method flow"):
-            solve_checked(inst, "optimal", method="flow")
-        with mock.patch("wopmatch.solver.api.PRICING_MIN_PAIRS", 100), \
-                mock.patch("wopmatch.solver.policies.optimal.PRICING_MIN_PAIRS", 100), \
-                mock.patch("wopmatch.solver.policies.base.PRICING_MIN_PAIRS", 100):
-            assert "mentee streams" in solve_checked(inst, "greedy").stats.method
-            for policy in ("optimal", "max-min", "regional-equity", "min-cost"):
-                assert "pricing" in solve_checked(inst, policy).stats.method
+    small = replace(Tuning(), max_graph_pairs=100)
+    for policy in ("max-min", "regional-equity", "min-cost"):
+        with pytest.raises(UnsupportedMethodError, match="does not fit in memory"):
+            solve_checked(inst, policy, tuning=small)
+    with pytest.raises(UnsupportedMethodError, match="with --method flow"):
+        solve_checked(inst, "optimal", method="flow", tuning=small)
+    priced = small.priced_from(100)
+    assert "mentee streams" in solve_checked(inst, "greedy", tuning=priced).stats.method
+    for policy in ("optimal", "max-min", "regional-equity", "min-cost"):
+        assert "pricing" in solve_checked(inst, policy, tuning=priced).stats.method

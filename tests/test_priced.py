@@ -3,7 +3,6 @@ policies on the whole candidate graph (issue: policies, at scale)."""
 
 from __future__ import annotations
 
-import contextlib
 from unittest import mock
 
 import numpy as np
@@ -13,25 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wopmatch.generator import generate
-from wopmatch.solver.policies import UnsupportedMethodError
+from wopmatch.solver.errors import UnsupportedMethodError
+from wopmatch.solver.tuning import PricingParams, Tuning
 
 PRICED = ["min-cost", "max-min", "regional-equity"]
 
 
-def _starved():
-    """One pair per mentee to start, none per mentor, one added per mentee per
-    round, every pair of positive reduced cost dropped: pricing finds the rest."""
-    return mock.patch.multiple("wopmatch.solver.network.pricing", K_MENTEE=1, K_MENTOR=0, ADD_PER_MENTEE=1,
-                               KEEP_PER_MENTEE=0)
-
-
-def _unfolded():
-    """No folded stages: fold() finds every cost out of OR-Tools' range."""
-    return mock.patch("wopmatch.solver.network.pricing.COST_LIMIT", 0)
-
-
-def _uncached():
-    return mock.patch("wopmatch.solver.network.pricing.CACHE_BYTES", 0)
+#: One pair per mentee to start, none per mentor, one added per mentee per round,
+#: every pair of positive reduced cost dropped: pricing finds the rest.
+STARVED = Tuning().starved()
 
 
 def _stage(s, name):
@@ -50,13 +39,12 @@ def _same_answer(full, priced, policy):
 
 
 @pytest.mark.parametrize("policy", PRICED)
-@pytest.mark.parametrize("cached", [True, False])
+@pytest.mark.parametrize("tuning", [STARVED, STARVED.uncached()], ids=["cached", "uncached"])
 @given(raw=tiny_instances(donors=False))
-def test_priced_equals_the_whole_graph_on_tiny_instances(raw, cached, policy):
+def test_priced_equals_the_whole_graph_on_tiny_instances(raw, tuning, policy):
     inst = parse(raw)
     full = solve_checked(inst, policy, method="flow")
-    with _starved(), (contextlib.nullcontext() if cached else _uncached()):
-        priced = solve_checked(inst, policy, method="flow-pricing")
+    priced = solve_checked(inst, policy, method="flow-pricing", tuning=tuning)
     assert "pricing" in priced.stats.method or priced.status == "infeasible"  # pinned overrun: nothing to solve
     _same_answer(full, priced, policy)
 
@@ -66,8 +54,7 @@ def test_priced_equals_the_whole_graph_on_tiny_instances(raw, cached, policy):
 def test_priced_equals_the_whole_graph_after_many_rounds(policy, seed, folded):
     inst = parse(generate(300, 80, seed=seed))
     full = solve_checked(inst, policy, method="flow")
-    with _starved(), (contextlib.nullcontext() if folded else _unfolded()):
-        priced = solve_checked(inst, policy, method="flow-pricing")
+    priced = solve_checked(inst, policy, method="flow-pricing", tuning=STARVED if folded else STARVED.unfolded())
     _same_answer(full, priced, policy)
     names = {st.name for st in priced.stats.stages}
     assert any("+" in n for n in names) == folded, names
@@ -97,14 +84,13 @@ def test_flow_pricing_refuses_donors_and_keep_stable():
 
 def test_first_working_set_is_the_same_however_often_the_pool_is_merged():
     from wopmatch.solver.graph.encoding import build_graph
-    from wopmatch.solver.network import pricing as priced
+    from wopmatch.solver.network import pricing
 
     g = build_graph(parse(generate(300, 80, seed=5)), candidates=False)
     sets = []
     for compact in (1, 10**9):  # merge after every block, or once at the end
-        with mock.patch.object(priced, "COMPACT_MIN", compact):
-            src = priced.PairSource(g, money=False, block_pairs=800)  # 10 mentees a block: 30 blocks
-            sets.append(priced.first_working_set(src).keys(g.n_mentors))
+        params = PricingParams(compact_min=compact, block_pairs=800)  # 10 mentees a block: 30 blocks
+        sets.append(pricing.first_working_set(pricing.PairSource(g, money=False, params=params)).keys(g.n_mentors))
     assert len(sets[0]) > 300 and (sets[0] == sets[1]).all()
 
 
@@ -125,24 +111,25 @@ def test_a_coarser_quality_resolution_when_the_finest_does_not_fit():
     """At 100,000 x 20,000 quality in units of 1e-9 does not fit one integer cost with
     coverage; fold() then takes the finest that does, as optimal's pricing does."""
     from wopmatch.solver.graph.encoding import build_graph
-    from wopmatch.solver.network import pricing as priced
+    from wopmatch.solver.network import flow, pricing
 
     inst = parse(generate(300, 80, seed=1))
     g = build_graph(inst, candidates=False)
-    structure = priced.plain_structure(g)
-    source = priced.PairSource(g, money=False)
-    priced.first_working_set(source)
+    structure = flow.plain_structure(g)
+    source = pricing.PairSource(g, money=False, params=PricingParams())
+    pricing.first_working_set(source)
     zero = np.zeros(len(structure.tail), np.int64)
-    coverage, quality = priced.Stage("coverage", priced.coverage_cost(g, structure)), priced.Stage("q", zero, quality=1)
-    assert priced.fold(coverage, quality, source, structure).scale == 10**9
+    coverage = pricing.Stage("coverage", flow.coverage_cost(g, structure))
+    quality = pricing.Stage("q", zero, quality=1)
+    assert pricing.fold(coverage, quality, source, structure).scale == 10**9
     for j in range(1, 12):  # the largest cost limit at which 1e-9 no longer fits
-        with mock.patch.object(priced, "COST_LIMIT", 2**62 // 10**j):
-            coarse = priced.fold(coverage, quality, source, structure)
+        with mock.patch.object(flow, "COST_LIMIT", 2**62 // 10**j):
+            coarse = pricing.fold(coverage, quality, source, structure)
         if coarse is None or coarse.scale < 10**9:
             break
     assert coarse is not None and coarse.scale < 10**9
     full = solve_checked(inst, "max-min", method="flow")
-    with mock.patch.object(priced, "COST_LIMIT", 2**62 // 10**j):
+    with mock.patch.object(flow, "COST_LIMIT", 2**62 // 10**j):
         s = solve_checked(inst, "max-min", method="flow-pricing")
     assert f"quality resolution 1e-{len(str(coarse.scale)) - 1}" in s.stats.method
     assert s.objective.coverage == full.objective.coverage

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unittest import mock
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ from hypothesis import given
 from wopmatch.generator import generate
 from wopmatch.solver.graph.encoding import build_graph
 from wopmatch.solver.graph.streams import MenteeStreams, random_keys
+from wopmatch.solver.tuning import StreamParams, Tuning
 
 STREAMED = ["greedy", "random", "stable"]
 
@@ -20,10 +21,8 @@ def _pairs(s):
     return [(p.mentee, p.mentor, p.donor) for p in s.partnerships]
 
 
-def _streamed():
-    """Every instance on streams, a chunk of one pair per mentee: every list is refilled."""
-    return mock.patch.multiple("wopmatch.solver.api", PRICING_MIN_PAIRS=0), \
-        mock.patch("wopmatch.solver.graph.streams.STREAM_CHUNK", 1)
+#: Every instance on streams, a chunk of one pair per mentee: every list is refilled.
+STREAMED_TUNING = replace(Tuning().priced_from(0), streams=StreamParams(chunk=1))
 
 
 @pytest.mark.parametrize("policy", STREAMED)
@@ -31,9 +30,7 @@ def _streamed():
 def test_streams_give_the_whole_graph_answer(raw, policy):
     inst = parse(raw)
     whole = solve_checked(inst, policy, seed=3)
-    a, b = _streamed()
-    with a, b:
-        streamed = solve_checked(inst, policy, seed=3)
+    streamed = solve_checked(inst, policy, seed=3, tuning=STREAMED_TUNING)
     assert _pairs(streamed) == _pairs(whole)
     if whole.status != "infeasible":
         assert "mentee streams" in streamed.stats.method
@@ -46,16 +43,14 @@ def test_streams_give_the_whole_graph_answer(raw, policy):
 def test_streams_at_a_size_with_refills(policy, donors):
     inst = parse(generate(400, 60, donors=donors, seed=31))
     whole = solve_checked(inst, policy, seed=7)
-    a, b = _streamed()
-    with a, b:
-        streamed = solve_checked(inst, policy, seed=7)
+    streamed = solve_checked(inst, policy, seed=7, tuning=STREAMED_TUNING)
     assert _pairs(streamed) == _pairs(whole)
     assert int(streamed.stats.method.split("(")[1].split()[0]) > 0  # refills happened
 
 
 def test_a_stream_lists_a_mentees_pairs_in_order_across_refills():
     g = build_graph(parse(generate(50, 30, seed=32)))
-    s = MenteeStreams(build_graph(parse(generate(50, 30, seed=32)), candidates=False), "score", chunk=2)
+    s = MenteeStreams(build_graph(parse(generate(50, 30, seed=32)), candidates=False), "score", StreamParams(chunk=2))
     for i in range(g.n_mentees):
         want = [int(g.pair_mentor[e]) for e in np.flatnonzero(g.pair_mentee == i)]
         want.sort(key=lambda j: (-float(g.score[(g.pair_mentee == i) & (g.pair_mentor == j)][0]), j))

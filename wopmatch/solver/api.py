@@ -14,7 +14,6 @@ from .budgets.mip import NODE_LIMIT
 from .graph.encoding import CandidateGraph, build_graph
 from .policies import (
     ORTOOLS_VERSION,
-    PRICING_MIN_PAIRS,
     Policy,
     SolveOptions,
     UnsupportedMethodError,
@@ -25,12 +24,13 @@ from .policies import (
 from .postsolve.alternates import find_alternates
 from .postsolve.decode import RunInfo, infeasible_solution, to_solution
 from .postsolve.metrics import solution_metrics
+from .tuning import Tuning
 from .verify import verify_solution
 
 
 def solve(instance: Instance, sha256: str, policy: str = "optimal",
           options: Optional[SolveOptions] = None, alternates: int = 0,
-          prefer: Sequence[tuple[str, str]] = (), change_penalty: float = 1.0) -> Solution:
+          prefer: Sequence[tuple[str, str]] = (), change_penalty: float = 1.0, tuning: Tuning = Tuning()) -> Solution:
     """Encode, solve with ``policy``, decode, add each mentee's ``alternates`` best
     runner-up mentors if asked, and attach the verifier's report.
 
@@ -39,7 +39,7 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     weight in the quality stage, on the score scale (see stability_scores)."""
     options = options or SolveOptions()
     t0 = time.perf_counter()
-    chosen, method, candidates = plan(instance, policy, options, bool(prefer))
+    chosen, method, candidates = plan(instance, policy, options, bool(prefer), tuning)
     graph = build_graph(instance, candidates=candidates)
     build = time.perf_counter() - t0
     info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit, options.node_limit)
@@ -50,7 +50,8 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
         solve_graph = replace(graph, score=stability_scores(graph, prefer, change_penalty)) if prefer else graph
         token = NODE_LIMIT.set(options.node_limit)
         try:
-            assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method))
+            assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method),
+                                      tuning)
         finally:
             NODE_LIMIT.reset(token)
         if prefer:  # the bound is of the penalised quality, not of the quality reported
@@ -75,7 +76,7 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
 
 
 def plan(instance: Instance, policy: str, options: SolveOptions,
-         keep_stable: bool = False) -> tuple[Policy, Optional[str], bool]:
+         keep_stable: bool = False, tuning: Tuning = Tuning()) -> tuple[Policy, Optional[str], bool]:
     """Check a request before any work, as solve does first: the policy, the
     method it would run (None for policies with one way) and whether the whole
     candidate graph is encoded. Raises UnknownPolicyError or UnsupportedMethodError."""
@@ -83,7 +84,7 @@ def plan(instance: Instance, policy: str, options: SolveOptions,
     prefer = keep_stable
     method: Optional[str] = None
     if chosen.name == "optimal":  # a forced method that cannot apply fails before any work
-        method = choose_method(options.method, bool(instance.donors), _free_pairs(instance))
+        method = choose_method(options.method, bool(instance.donors), _free_pairs(instance), tuning.pricing_min_pairs)
         if prefer and method == "flow-pricing":  # pricing encodes its own scores: use the whole graph
             if options.method == "flow-pricing":
                 raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
@@ -91,7 +92,8 @@ def plan(instance: Instance, policy: str, options: SolveOptions,
     elif chosen.priced:
         if instance.donors and not chosen.supports_donors:
             chosen.check_donors()
-        method = priced_method(policy, options.method, bool(instance.donors), _free_pairs(instance))
+        method = priced_method(policy, options.method, bool(instance.donors), _free_pairs(instance),
+                               tuning.pricing_min_pairs)
         if prefer and method == "flow-pricing":
             if options.method == "flow-pricing":
                 raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
@@ -102,13 +104,13 @@ def plan(instance: Instance, policy: str, options: SolveOptions,
     if instance.donors and not chosen.supports_donors:
         chosen.check_donors()
     pairs = _free_pairs(instance)
-    streamed = chosen.streams and pairs >= PRICING_MIN_PAIRS and not prefer
+    streamed = chosen.streams and pairs >= tuning.pricing_min_pairs and not prefer
     candidates = method != "flow-pricing" and not streamed
-    if candidates and pairs > MAX_GRAPH_PAIRS:
+    if candidates and pairs > tuning.max_graph_pairs:
         raise UnsupportedMethodError(
             f"{'--keep-stable with ' if prefer else ''}policy {policy!r}"
             f"{' with --method ' + str(method) if method else ''} encodes every one of the {pairs:,} "
-            f"mentee x mentor pairs, which does not fit in memory (over {MAX_GRAPH_PAIRS:,}); at this size "
+            f"mentee x mentor pairs, which does not fit in memory (over {tuning.max_graph_pairs:,}); at this size "
             "every policy runs without it on budget-free instances (method auto)")
     return chosen, method, candidates
 
@@ -117,11 +119,6 @@ def _free_pairs(instance: Instance) -> int:
     """Free (not pinned) mentees x mentors: what sets the size of a solve."""
     return (sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)) * \
         sum(op.mentor is not None for op in instance.operators)
-
-
-#: Above this many mentee x mentor pairs the whole candidate graph is not built
-#: (at 100,000 x 20,000, 2 x 10^9 pairs, it would take about 26 GB).
-MAX_GRAPH_PAIRS = 500_000_000
 
 
 def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penalty: float) -> np.ndarray:
@@ -136,14 +133,14 @@ def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penal
     return score / (1.0 + penalty)
 
 
-def coverage_bound(instance: Instance) -> Optional[float]:
+def coverage_bound(instance: Instance, tuning: Tuning = Tuning()) -> Optional[float]:
     """An upper bound on coverage (budgets ignored: one max-flow over the
     candidates, plus the pinned mentees), for progress reports before the
-    solve ends; None above PRICING_MIN_PAIRS pairs, where it would cost a solve."""
+    solve ends; None from Tuning.pricing_min_pairs pairs on, where it would cost a solve."""
     from ..models.instance import WEIGHT_RESOLUTION
     from .network.flow import max_coverage_units
 
-    if _free_pairs(instance) >= PRICING_MIN_PAIRS:
+    if _free_pairs(instance) >= tuning.pricing_min_pairs:
         return None
     graph = build_graph(instance, candidates=True)
     if graph.infeasible:

@@ -41,7 +41,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..graph.encoding import NO_LIMIT, CandidateGraph
-from ..network.flow import _min_cost_flow, network, residual_potentials
+from ..network.flow import min_cost_flow, network, residual_potentials
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def relax_stage(
         arc_cost = np.zeros(len(net.upper), np.int64)
         arc_cost[net.pair] = -in_ws.astype(np.int64)
         lower = np.zeros_like(net.upper)
-        flow = _min_cost_flow(net.tail, net.head, lower, net.upper, arc_cost, net.supply, net.n_nodes)
+        flow = min_cost_flow(net, arc_cost, lower)
         picked = np.flatnonzero(flow[net.pair] > 0)
         chosen = picked if ws is None else ws[picked]
         local = picked if (ws is None or not priced) else chosen  # index into a, d_best, val
@@ -172,7 +172,7 @@ def relax_stage(
             float(lam @ budget) + float(mu @ count_cap) - float(beta @ rhs))
         rc = None
         if priced:
-            pi = residual_potentials(net.tail, net.head, lower, net.upper, arc_cost, flow, net.n_nodes)
+            pi = residual_potentials(net, lower, net.upper, arc_cost, flow)
             rc = -val + pi[1 + g.pair_mentee] - pi[1 + g.n_mentees + g.pair_mentor]
             if ws is not None:  # the bound of dual-feasible potentials for the whole graph
                 bound_scaled += _whole_graph_dual(g, net, pi, val, rc) - float(-(arc_cost @ flow))

@@ -38,7 +38,6 @@ from pybind11_abseil import status
 
 from ..errors import SolveError
 from ..graph.encoding import NO_LIMIT, CandidateGraph
-from ..network.flow import quality_units
 
 T = result_pb2.TerminationReasonProto
 
@@ -84,7 +83,7 @@ def stage_objectives(g: CandidateGraph) -> dict[str, tuple[np.ndarray, bool]]:
     """Each stage's integer objective per candidate and whether it is maximised."""
     return {
         "coverage": (g.mentee_weight_units[g.pair_mentee].astype(np.int64), True),
-        "quality": (quality_units(g), True),
+        "quality": (g.pair_quality_units(), True),
         "cost": (g.cost.astype(np.int64), False),
     }
 

@@ -21,6 +21,7 @@ from typing import Optional
 import numpy as np
 
 from ...models.instance import WEIGHT_RESOLUTION, Instance
+from .units import QUALITY_SCALE, quality_units
 
 EARTH_RADIUS_KM = 6371.0
 #: Pairs evaluated per block (mentees x mentors); bounds the encoder's scratch memory.
@@ -143,6 +144,10 @@ class CandidateGraph:
     def mentor_rank(self) -> np.ndarray:
         """Each mentor's position when mentors are sorted by id (see mentee_rank)."""
         return _id_ranks([self.mentor_id(j) for j in range(self.n_mentors)])
+
+    def pair_quality_units(self, scale: int = QUALITY_SCALE) -> np.ndarray:
+        """Each candidate's quality (mentee weight x score) in integer units (units.py)."""
+        return quality_units(self.mentee_weight[self.pair_mentee], self.score, scale)
 
     def candidate(self, mentee: str, mentor: str) -> int:
         """Index of the candidate (mentee, mentor), or -1 when the pair is not a candidate."""

@@ -3,7 +3,7 @@
 The ordered heuristics (greedy, random, stable) only ever look at a mentee's
 next pair in its own order. At 100,000 x 20,000 (740 million eligible pairs)
 the candidate graph does not fit in memory, but each mentee's first
-``STREAM_CHUNK`` pairs do: one block pass keeps them, and a mentee that uses
+``StreamParams.chunk`` pairs do: one block pass keeps them, and a mentee that uses
 them all up is refilled from its own row (one row of pairs, encoded again).
 
 Orders (a strict total order per mentee; ``key`` then mentor index):
@@ -30,20 +30,10 @@ from typing import Literal, Optional
 
 import numpy as np
 
+from ..tuning import StreamParams
 from .encoding import BLOCK_PAIRS, CandidateGraph
 
 Order = Literal["score", "stable", "random"]
-#: Pairs kept per mentee; a mentee that tries them all is refilled from its row.
-STREAM_CHUNK = 32
-#: Each refill of a mentee loads this many times its last load, up to MAX_REFILL
-#: pairs: a refill reads the mentee's whole row (20,000 mentors at 100,000 x 20,000)
-#: and collects every pair left, so few large refills beat many small ones, while
-#: the unread pairs (16 bytes each when compiled) stay in memory. At 100,000 x
-#: 20,000 the 40,545 mentees stable leaves unmatched walk their whole lists.
-REFILL_GROWTH = 4
-MAX_REFILL = 4096
-
-
 def random_keys(seed: int, mentee: np.ndarray, mentor: np.ndarray, n_mentors: int) -> np.ndarray:
     """A uniform float in [0, 1) per (seed, mentee, mentor): splitmix64 of the pair number."""
     with np.errstate(over="ignore"):
@@ -71,9 +61,9 @@ class Head:
 
 
 class MenteeStreams:
-    def __init__(self, g: CandidateGraph, order: Order, seed: int = 0, chunk: int = STREAM_CHUNK,
+    def __init__(self, g: CandidateGraph, order: Order, params: StreamParams, seed: int = 0,
                  block_pairs: int = BLOCK_PAIRS) -> None:
-        self.g, self.order, self.seed, self.chunk = g, order, seed, chunk
+        self.g, self.order, self.seed, self.chunk, self.params = g, order, seed, params.chunk, params
         n, m = g.n_mentees, g.n_mentors
         self.mentor_rank = g.mentor_rank if order == "stable" else np.arange(m)
         #: Mentors still worth listing (set by the caller, e.g. those with room for
@@ -148,8 +138,9 @@ class MenteeStreams:
             if self.left[i] <= 0:
                 return None
             self.refills += 1
-            # each refill of a mentee loads REFILL_GROWTH times as many pairs as the one before
-            self._load(np.array([i]), self.last[i], chunk=int(min(REFILL_GROWTH * self.loaded[i], MAX_REFILL)))
+            # each refill of a mentee loads refill_growth times as many pairs as the one before
+            grown = min(self.params.refill_growth * self.loaded[i], self.params.max_refill)
+            self._load(np.array([i]), self.last[i], chunk=int(grown))
             if not len(self.items[i]):
                 return None
         return Head(*self.items[i][self.pos[i]].item())

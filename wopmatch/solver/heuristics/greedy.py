@@ -15,7 +15,8 @@ import numpy as np
 
 from ..graph.compiled import kernels_apply
 from ..graph.encoding import CandidateGraph
-from ..graph.streams import MAX_REFILL, REFILL_GROWTH, STREAM_CHUNK, MenteeStreams, Order, Streamed, first_donor
+from ..graph.streams import MenteeStreams, Order, Streamed, first_donor
+from ..tuning import StreamParams
 
 #: Candidates handled per chunk of the ordered scan (bounded memory for Python lists).
 CHUNK = 1 << 20
@@ -65,17 +66,16 @@ def greedy_assignment(g: CandidateGraph, order: np.ndarray | None = None) -> tup
     return np.array(pairs, np.int64), np.array(donors, np.int64)
 
 
-def streamed_greedy(g: CandidateGraph, order: Order, seed: int = 0, chunk: Optional[int] = None,
+def streamed_greedy(g: CandidateGraph, order: Order, params: StreamParams, seed: int = 0,
                     use_kernels: Optional[bool] = None) -> Streamed:
     """greedy_assignment in the order of ``order``, merging the mentees' streams.
     ``use_kernels``: run the compiled merge (None: wherever it applies, compiled.kernels_apply)."""
-    chunk = chunk or STREAM_CHUNK
     if kernels_apply(g) if use_kernels is None else use_kernels:
         from ..graph import kernels
 
-        i, j, eligible, refills = kernels.greedy(g, order, seed, chunk, REFILL_GROWTH, MAX_REFILL)
+        i, j, eligible, refills = kernels.greedy(g, order, seed, params.chunk, params.refill_growth, params.max_refill)
         return Streamed(i, j, np.full(len(i), -1, np.int64), eligible, refills)
-    s = MenteeStreams(g, order, seed, chunk)
+    s = MenteeStreams(g, order, params, seed)
     heap = []
     for i in np.flatnonzero(g.free_mentee).tolist():
         h = s.head(i)

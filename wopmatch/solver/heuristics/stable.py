@@ -11,23 +11,23 @@ import numpy as np
 
 from ..graph.compiled import kernels_apply
 from ..graph.encoding import CandidateGraph
-from ..graph.streams import MAX_REFILL, REFILL_GROWTH, STREAM_CHUNK, MenteeStreams, Streamed, first_donor
+from ..graph.streams import MenteeStreams, Streamed, first_donor
+from ..tuning import StreamParams
 
 
-def streamed_deferred_acceptance(g: CandidateGraph, chunk: Optional[int] = None,
+def streamed_deferred_acceptance(g: CandidateGraph, params: StreamParams,
                                  use_kernels: Optional[bool] = None) -> Streamed:
     """deferred_acceptance with each mentee's list read from its stream (no candidate graph).
     ``use_kernels``: run it compiled (None: wherever that applies, compiled.kernels_apply)."""
     k = g.n_donors
-    chunk = chunk or STREAM_CHUNK
     mentee_rank = g.mentee_rank
     if kernels_apply(g) if use_kernels is None else use_kernels:
         from ..graph import kernels
 
-        i, j, eligible, refills = kernels.deferred_acceptance(g, g.mentor_rank, mentee_rank, chunk,
-                                                                REFILL_GROWTH, MAX_REFILL)
+        i, j, eligible, refills = kernels.deferred_acceptance(g, g.mentor_rank, mentee_rank, params.chunk,
+                                                                params.refill_growth, params.max_refill)
         return Streamed(i, j, np.full(len(i), -1, np.int64), eligible, refills)
-    s = MenteeStreams(g, "stable", chunk=chunk)
+    s = MenteeStreams(g, "stable", params)
     m_rank = mentee_rank.tolist()
     budget, count, capacity = g.budget.tolist(), g.max_count.tolist(), g.capacity.tolist()
     held: list[list[tuple[float, int, int]]] = [[] for _ in range(g.n_mentors)]  # (score, -id rank, mentee)

@@ -1,68 +1,53 @@
-"""Lexicographic min-cost flows on any matching network, over a working set of
-candidates, each stage proven by pricing (the exact policies other than
-``optimal`` at sizes where the whole candidate graph does not fit).
+"""Lexicographic min-cost flows over a working set of candidates, each stage
+proven by pricing: every flow-based policy at sizes where the whole candidate
+graph does not fit (optimal, min-cost, max-min and regional-equity without
+donors; docs/model.md, "A priced working set").
 
-pricing.py does this for ``optimal``'s network and objective, tuned for it.
-Here the network is given: structural arcs (source, groups, mentees, mentors,
-sink, with bounds) plus one arc mentee -> mentor per eligible pair, and a list
-of stages, each with a cost on the structural arcs and a pair cost that is a
+The network is a ``flow.Structure`` (source, groups, mentees, mentors, sink,
+with bounds) plus one arc mentee -> mentor per eligible pair, and a list of
+stages, each with a cost on the structural arcs and a pair cost that is a
 combination of the pair's quality units and money cost.
 
-Stage k is solved on the working set, node potentials pi_k are read from the
-residual graph, and every pruned pair on the faces of the stages before (for
-each earlier stage j, rc_j = 0) is priced: rc_k = c_k + pi_k(mentee) -
-pi_k(mentor). While some are negative, the most negative per mentee join the
-working set. Once none is, pi_k is dual feasible for the whole graph, so the
-stage's value is optimal for it; the structural arcs are fixed by their
-reduced costs (flow.py's optimal face) and so are the pairs (rc_j > 0: unused,
-rc_j < 0: used), and the next stage starts. Pruned pairs off a face stay at 0,
-which is what the face says of them.
+1. One pass over every eligible pair, in blocks (``PairSource``), keeps a first
+   working set: each mentee's ``k_mentee`` best pairs and each mentor's
+   ``k_mentor`` x capacity best mentees, and records each mentee's best score
+   and dearest cost over all its pairs (what a folded cost needs, ``fold``).
+2. Stage k is solved on the working set, node potentials pi_k are read from the
+   residual graph, and every pruned pair on the faces of the stages before (for
+   each earlier stage j, rc_j = 0) is priced: rc_k = c_k + pi_k(mentee) -
+   pi_k(mentor). While some are negative, the most negative ``add_per_mentee``
+   per mentee join the working set (and pairs of positive reduced cost beyond
+   each mentee's ``keep_per_mentee`` cheapest leave it). Once none is, pi_k is
+   dual feasible for the whole graph, so the stage's value is optimal for it
+   (LP duality on a totally unimodular network).
+3. The structural arcs are fixed by their reduced costs (flow.py's optimal face)
+   and so are the pairs (rc_j > 0: unused, rc_j < 0: used), and the next stage
+   starts. Pruned pairs off a face stay at 0, which is what the face says of them.
+   Where the face is narrow (``close_after``), the last pricing pass also collects
+   the pruned pairs with rc = 0: with them the working set holds the whole face,
+   and the later stages are exact on it without pricing.
 
 A pair filter (``min_score``) restricts the pairs to those scoring at least a
 threshold (max-min's bottleneck). Eligible pairs are kept between passes where
-they fit ``cache_bytes``; past it each pass encodes its blocks again.
+they fit the cache; past it each pass encodes its blocks again.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Optional
 
 import numpy as np
 
 from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
+from ..graph.units import QUALITY_SCALE, quality_units
 from ..progress import report
-from .flow import COST_LIMIT, QUALITY_SCALE, FlowError, StageResult, _min_cost_flow, residual_potentials
-from .optimal_pricing import COMPACT_MIN, _best_per_mentor, _Pairs, _with_pairs
+from ..tuning import PricingParams
+from .flow import FlowError, Network, StageResult, Structure, fits, min_cost_flow, residual_potentials
 
 log = logging.getLogger("wopmatch.solver")
-#: First working set: each mentee's best pairs, and each mentor's best mentees per unit of capacity.
-K_MENTEE = 16
-K_MENTOR = 8
-#: Pairs added per mentee in a round (the most negative reduced cost first).
-ADD_PER_MENTEE = 64
-#: Between rounds the working set keeps, besides the pairs in the flow and those
-#: of reduced cost <= 0, each mentee's this many of least reduced cost.
-KEEP_PER_MENTEE = 32
-MAX_ROUNDS = 100
-#: Eligible pairs kept in memory between passes (24 bytes a pair).
-CACHE_BYTES = 2_000_000_000
-
-
-@dataclass(frozen=True)
-class Structure:
-    """The arcs other than the pairs, and where mentees and mentors sit."""
-
-    tail: np.ndarray
-    head: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    supply: np.ndarray
-    n_nodes: int
-    mentee_node: np.ndarray  # (n,) node of each mentee
-    mentor_node: np.ndarray  # (m,) node of each mentor
 
 
 @dataclass(frozen=True)
@@ -75,22 +60,20 @@ class Stage:
     money: int = 0  # weight of a pair's money cost (minimised)
 
     def pair_cost(self, q: np.ndarray, cost: Optional[np.ndarray]) -> np.ndarray:
-        c = np.zeros(len(q), np.int64)
-        if self.quality:
-            c -= self.quality * q
         if self.money:
             assert cost is not None
-            c += self.money * cost
-        return c
+            c = self.money * cost if self.money != 1 else cost.astype(np.int64)
+            return c - self.quality * q if self.quality else c
+        return -self.quality * q if self.quality else np.zeros(len(q), np.int64)
 
 
 @dataclass(frozen=True)
 class Folded:
     """Two stages as one integer cost: ``k * first / unit + second``, with ``k``
     more than any difference the second can make (flow.combined_scale does the
-    same for optimal). A stage of coverage alone ties widely in reduced cost
+    same on a whole graph). A stage of coverage alone ties widely in reduced cost
     (pi(i) - pi(j)), so pricing adds many equivalent pairs a round; with the
-    next stage folded in, the ties go and pricing converges as for optimal."""
+    next stage folded in, the ties go and pricing converges in few rounds."""
 
     stage: Stage
     k: int
@@ -113,9 +96,9 @@ def fold(first: Stage, second: Stage, source: "PairSource", structure: Structure
     term, quality or money) as one stage, or None when the folded cost would not
     fit OR-Tools' cost range (then the caller runs them apart). ``k`` is 1 + the
     sum over free mentees of their largest pair term, from the source's first pass.
-    Quality is tried at the finest resolution first, down to 1e-3 (as optimal's
-    pricing does: at 100,000 x 20,000, 1e-9 does not fit); the stages solved with
-    the folded one must use its ``scale``."""
+    Quality is tried at the finest resolution first, down to 1e-3 (at 100,000 x
+    20,000, 1e-9 does not fit); the stages solved with the folded one must use its
+    ``scale``."""
     assert not (first.quality or first.money) and not second.arc_cost.any()
     assert bool(second.quality) != bool(second.money) and source.passes > 0
     g = source.g
@@ -124,12 +107,11 @@ def fold(first: Stage, second: Stage, source: "PairSource", structure: Structure
     reduced = first.arc_cost // unit
     for scale in ([10**d for d in range(9, 2, -1)] if second.quality else [QUALITY_SCALE]):
         if second.quality:
-            per = second.quality * quality_of(g, np.arange(g.n_mentees), source.best_score, scale)
+            per = second.quality * quality_units(g.mentee_weight, source.best_score, scale)
         else:
             per = second.money * source.dearest
         k = 1 + int(per[g.free_mentee].sum())
-        if (int(np.abs(reduced).max(initial=0)) * k + int(per.max(initial=0))) * (structure.n_nodes + 1) \
-                < COST_LIMIT:
+        if fits(int(np.abs(reduced).max(initial=0)) * k + int(per.max(initial=0)), structure.n_nodes):
             return Folded(Stage(f"{first.name}+{second.name}", reduced * k, quality=second.quality,
                                 money=second.money), k, unit, scale)
     return None
@@ -141,29 +123,79 @@ def resolution_note(scale: int) -> str:
 
 
 @dataclass
+class Pairs:
+    """Candidate pairs with the features the graph needs, keyed mentee * m + mentor."""
+
+    mentee: np.ndarray
+    mentor: np.ndarray
+    score: np.ndarray
+    cost: np.ndarray
+    distance: np.ndarray
+    focus: np.ndarray
+
+    FIELDS = ("mentee", "mentor", "score", "cost", "distance", "focus")
+
+    @staticmethod
+    def empty() -> "Pairs":
+        return Pairs(*(np.zeros(0, t) for t in (np.int32, np.int32, float, np.int64, float, np.int64)))
+
+    @staticmethod
+    def listed(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> "Pairs":
+        pl = g.pair_list(mentee, mentor)
+        return Pairs(mentee.astype(np.int32), mentor.astype(np.int32), pl.score, pl.cost, pl.distance, pl.focus)
+
+    def keys(self, m: int) -> np.ndarray:
+        return self.mentee.astype(np.int64) * m + self.mentor
+
+    def select(self, idx: np.ndarray) -> "Pairs":
+        return Pairs(*(getattr(self, f)[idx] for f in self.FIELDS))
+
+    @staticmethod
+    def union(parts: list["Pairs"], m: int) -> "Pairs":
+        """Concatenate, drop repeated pairs, sort by (mentee, mentor)."""
+        allp = Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in Pairs.FIELDS))
+        _, first = np.unique(allp.keys(m), return_index=True)  # sorted keys = (mentee, mentor) order
+        return allp.select(first)
+
+
+def working_graph(g: CandidateGraph, work: Pairs) -> CandidateGraph:
+    """The instance's graph with the working set as its candidates (what the decoder reads)."""
+    return replace(g, pair_mentee=work.mentee, pair_mentor=work.mentor, score=work.score, cost=work.cost,
+                   distance=work.distance, focus=work.focus, fundable=np.zeros((len(work.mentee), 0), bool))
+
+
+@dataclass
 class _Flat:
     """One block's eligible pairs (those passing the filter), flat, in (mentee, mentor) order."""
 
     rows: np.ndarray  # the block's mentee indices
-    mentee: np.ndarray  # int32
+    local: np.ndarray  # int32: each pair's row in the block (its mentee is rows[local])
     mentor: np.ndarray  # int32
     score: np.ndarray
     cost: Optional[np.ndarray]
 
+    @property
+    def mentee(self) -> np.ndarray:
+        return self.rows[self.local]
+
 
 class PairSource:
-    """Every eligible pair of the instance, block by block; kept in memory when
-    they fit ``cache_bytes``, else encoded at each pass. Passes yield only the
-    pairs scoring at least ``min_score`` (which may change between passes);
-    ``eligible`` counts them all, once the first pass is done."""
+    """Every eligible pair of the instance (``g`` encoded without candidates),
+    block by block; kept in memory when they fit ``params.cache_bytes``, else
+    encoded at each pass. ``money``: with each pair's cost (a pass then computes
+    distances, most of a block's time). Passes yield only the pairs scoring at
+    least ``min_score`` (which may change between passes); ``eligible`` counts
+    them all, once the first pass is done."""
 
-    def __init__(self, g: CandidateGraph, money: bool, min_score: Optional[float] = None,
-                 block_pairs: int = BLOCK_PAIRS, cache_bytes: Optional[int] = None) -> None:
+    def __init__(self, g: CandidateGraph, money: bool, params: PricingParams,
+                 min_score: Optional[float] = None) -> None:
+        if g.has_donors:
+            raise FlowError("pricing is for budget-free instances")
         self.g = g
         self.money = money
+        self.params = params
         self.min_score = min_score
-        self.block_pairs = block_pairs
-        self.cache_bytes = CACHE_BYTES if cache_bytes is None else cache_bytes
+        self.block_pairs = params.block_pairs or BLOCK_PAIRS
         self._cache: Optional[list[Optional[_Flat]]] = None
         self.eligible = 0
         self.passes = 0
@@ -181,9 +213,10 @@ class PairSource:
     def _encode(self, rows: np.ndarray) -> _Flat:
         g = self.g
         block = g.pair_block(rows, costs=self.money)
-        r, c = np.nonzero(g.eligible(block))
-        return _Flat(rows, rows[r].astype(np.int32), c.astype(np.int32), block.score[r, c],
-                     block.cost[r, c] if self.money else None)
+        at = np.flatnonzero(g.eligible(block))
+        r = at // g.n_mentors
+        return _Flat(rows, r.astype(np.int32), (at - r * g.n_mentors).astype(np.int32), block.score.ravel()[at],
+                     block.cost.ravel()[at] if self.money else None)
 
     def blocks(self) -> Iterator[_Flat]:
         self.passes += 1
@@ -194,12 +227,13 @@ class PairSource:
         cache: list[Optional[_Flat]] = []
         used = 0
         eligible = 0
+        per_pair = 24 if self.money else 16
         for rows in self._rows():
             flat = self._encode(rows)
-            eligible += len(flat.mentee)
+            eligible += len(flat.local)
             self._note_extremes(flat)
-            size = 24 * len(flat.mentee)
-            if used + size <= self.cache_bytes:
+            size = per_pair * len(flat.local)
+            if used + size <= self.params.cache_bytes:
                 cache.append(flat)
                 used += size
             else:
@@ -208,10 +242,10 @@ class PairSource:
         self._cache, self.eligible = cache, eligible
 
     def _note_extremes(self, flat: _Flat) -> None:
-        if len(flat.mentee) == 0:
+        if len(flat.local) == 0:
             return
-        starts = np.flatnonzero(np.r_[True, flat.mentee[1:] != flat.mentee[:-1]])  # flat is in mentee order
-        owner = flat.mentee[starts]
+        starts = np.flatnonzero(np.r_[True, flat.local[1:] != flat.local[:-1]])  # flat is in mentee order
+        owner = flat.rows[flat.local[starts]]
         self.best_score[owner] = np.maximum.reduceat(flat.score, starts)
         if flat.cost is not None:
             self.dearest[owner] = np.maximum.reduceat(flat.cost, starts)
@@ -220,29 +254,38 @@ class PairSource:
         if self.min_score is None:
             return flat
         ok = flat.score >= self.min_score
-        return _Flat(flat.rows, flat.mentee[ok], flat.mentor[ok], flat.score[ok],
+        return _Flat(flat.rows, flat.local[ok], flat.mentor[ok], flat.score[ok],
                      None if flat.cost is None else flat.cost[ok])
-
-
-def quality_of(g: CandidateGraph, mentee: np.ndarray, score: np.ndarray, scale: int = QUALITY_SCALE) -> np.ndarray:
-    return np.rint(g.mentee_weight[mentee] * score * scale).astype(np.int64)
 
 
 @dataclass
 class LexResult:
-    work: _Pairs  # the final working set
+    work: Pairs  # the final working set
     chosen: np.ndarray  # indices into work of the pairs in the flow
     stages: list[StageResult] = field(default_factory=list)
     values: list[int] = field(default_factory=list)  # each stage's optimal value
-    rounds: int = 0
+    rounds: int = 0  # pricing passes after the first working set's
 
 
-def first_working_set(source: PairSource, rank: str = "quality") -> _Pairs:
-    """Each mentee's ``K_MENTEE`` best pairs and each mentor's ``K_MENTOR`` x
+def _best_per_mentor(pool: np.ndarray, pool_key: np.ndarray, pending: list[tuple[np.ndarray, np.ndarray]], m: int,
+                     per_mentor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each mentor's ``per_mentor`` best (key, then mentee) among the pool and the pending candidates."""
+    keys = np.concatenate([pool, *(k for k, _ in pending)])
+    kv = np.concatenate([pool_key, *(v for _, v in pending)])
+    mentor = keys % m
+    order = np.lexsort((keys // m, kv, mentor))
+    ms = mentor[order]
+    rank_in = np.arange(len(order)) - np.searchsorted(ms, ms)
+    chosen = order[rank_in < per_mentor[ms]]
+    return keys[chosen], kv[chosen]
+
+
+def first_working_set(source: PairSource, rank: str = "quality") -> Pairs:
+    """Each mentee's ``k_mentee`` best pairs and each mentor's ``k_mentor`` x
     capacity best mentees, best by quality (``rank='quality'``) or by least cost."""
-    g = source.g
+    g, params = source.g, source.params
     m = g.n_mentors
-    per_mentor = K_MENTOR * g.capacity
+    per_mentor = params.k_mentor * g.capacity
     kmax = int(per_mentor.max(initial=0))
     picked: list[np.ndarray] = []
     pool = np.zeros(0, np.int64)  # keys mentee * m + mentor: each mentor's best mentees so far
@@ -250,18 +293,19 @@ def first_working_set(source: PairSource, rank: str = "quality") -> _Pairs:
     pending: list[tuple[np.ndarray, np.ndarray]] = []  # blocks' candidates not yet merged into the pool
     pending_n = 0
     for flat in source.blocks():
-        if len(flat.mentee) == 0:
+        if len(flat.local) == 0:
             continue
-        key = -flat.score * g.mentee_weight[flat.mentee] if rank == "quality" else flat.cost.astype(np.float64)
-        local = np.searchsorted(flat.rows, flat.mentee)
+        local = flat.local
+        key = -flat.score * g.mentee_weight[flat.rows][local] if rank == "quality" else flat.cost.astype(np.float64)
         dense = np.full((len(flat.rows), m), np.inf)
         dense[local, flat.mentor] = key
-        k = min(K_MENTEE, m)
-        cols = np.argpartition(dense, k - 1, axis=1)[:, :k]
-        r = np.repeat(np.arange(len(flat.rows)), k)
-        c = cols.ravel()
-        ok = np.isfinite(dense[r, c])
-        picked.append(flat.rows[r[ok]].astype(np.int64) * m + c[ok])
+        k = min(params.k_mentee, m)
+        if k:
+            cols = np.argpartition(dense, k - 1, axis=1)[:, :k]
+            r = np.repeat(np.arange(len(flat.rows)), k)
+            c = cols.ravel()
+            ok = np.isfinite(dense[r, c])
+            picked.append(flat.rows[r[ok]].astype(np.int64) * m + c[ok])
         if kmax:
             kk = min(kmax, len(flat.rows))
             rr = np.argpartition(dense, kk - 1, axis=0)[:kk] if kk < len(flat.rows) else \
@@ -271,27 +315,56 @@ def first_working_set(source: PairSource, rank: str = "quality") -> _Pairs:
             ok = np.isfinite(dense[rr, cc])
             pending.append((flat.rows[rr[ok]].astype(np.int64) * m + cc[ok], dense[rr[ok], cc[ok]]))
             pending_n += int(ok.sum())
-            if pending_n >= max(4 * len(pool), COMPACT_MIN):  # sorting once per block cost 5 minutes at 100k
+            if pending_n >= max(4 * len(pool), params.compact_min):
                 pool, pool_key = _best_per_mentor(pool, pool_key, pending, m, per_mentor)
                 pending, pending_n = [], 0
     if pending:
         pool, pool_key = _best_per_mentor(pool, pool_key, pending, m, per_mentor)
     keys = np.unique(np.concatenate([*picked, pool])) if picked or len(pool) else np.zeros(0, np.int64)
-    return _Pairs.listed(g, keys // m, keys % m)
+    return Pairs.listed(g, keys // m, keys % m)
+
+
+@dataclass
+class _Faces:
+    """The stages solved so far: each one's potentials fix the pairs off its optimal face."""
+
+    stages: list[tuple[Stage, np.ndarray]] = field(default_factory=list)
+
+    def pair_bounds(self, q: np.ndarray, cost: Optional[np.ndarray], net: Network) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of the pairs of ``net``: each face fixes only the pairs the faces before it left free."""
+        p = net.pair
+        lower, upper = net.lower[p].copy(), net.upper[p].copy()
+        for st, pi_k in self.stages:
+            rc = st.pair_cost(q, cost) + pi_k[net.tail[p]] - pi_k[net.head[p]]
+            free = lower < upper
+            upper[free & (rc > 0)] = 0
+            lower[free & (rc < 0)] = 1
+        return lower, upper
+
+    def on_every_face(self, flat: _Flat, q: np.ndarray, node_pi: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Which of a block's pairs have reduced cost 0 on every face so far (the rest
+        stay at 0); ``node_pi``: each face's potentials of the block's rows and of the mentors."""
+        ok = np.ones(len(q), bool)
+        for (st, _), (row_pi, mentor_pi) in zip(self.stages, node_pi, strict=True):
+            ok &= st.pair_cost(q, flat.cost) + row_pi[flat.local] - mentor_pi[flat.mentor] == 0
+        return ok
 
 
 def solve_lexicographic(source: PairSource, structure: Structure, stages: list[Stage],
-                        work: Optional[_Pairs] = None, rank: str = "quality",
-                        scale: int = QUALITY_SCALE, enough: Optional[int] = None) -> LexResult:
+                        work: Optional[Pairs] = None, rank: str = "quality", scale: int = QUALITY_SCALE,
+                        enough: Optional[int] = None, close_after: Optional[int] = None) -> LexResult:
     """Each stage optimal over every pair of ``source`` on the faces of the ones
     before (see the module doc). ``work``: a first working set (for instance
     one on which the structure's lower bounds are known to be feasible).
     ``enough`` (one stage only): stop as soon as the working set reaches a value
     this low, without proving more (a feasibility probe); the value returned is
-    then only an upper bound on the stage's optimum."""
+    then only an upper bound on the stage's optimum. ``close_after``: the index of
+    the stage whose face the working set is completed to; the stages after it
+    run without pricing."""
     assert enough is None or len(stages) == 1
     g = source.g
     m = g.n_mentors
+    max_rounds = source.params.max_rounds
     if work is None:
         t0 = time.perf_counter()
         work = first_working_set(source, rank)
@@ -301,58 +374,77 @@ def solve_lexicographic(source: PairSource, structure: Structure, stages: list[S
             work = work.select(np.flatnonzero(work.score >= source.min_score))
         timings = []
     s_lower, s_upper = structure.lower.copy(), structure.upper.copy()
-    faces: list[tuple[Stage, np.ndarray]] = []
+    faces = _Faces()
     values: list[int] = []
     rounds = 0
     x = np.zeros(0, np.int64)
     ns = len(structure.tail)
-    for stage in stages:
+    closed = False
+    for index, stage in enumerate(stages):
         stage_rounds = 0
         while True:
-            rounds += 1
             stage_rounds += 1
-            if stage_rounds > MAX_ROUNDS:
-                raise FlowError(f"pricing stage {stage.name!r} did not converge in {MAX_ROUNDS} rounds")
-            q = quality_of(g, work.mentee, work.score, scale)
-            tail = np.concatenate([structure.tail, structure.mentee_node[work.mentee]])
-            head = np.concatenate([structure.head, structure.mentor_node[work.mentor]])
-            p_lower = np.zeros(len(work.mentee), np.int64)
-            p_upper = np.ones(len(work.mentee), np.int64)
-            for st, pi_k in faces:  # each face fixes only the pairs the faces before it left free
-                rc = st.pair_cost(q, work.cost) + pi_k[tail[ns:]] - pi_k[head[ns:]]
-                free = p_lower < p_upper
-                p_upper[free & (rc > 0)] = 0
-                p_lower[free & (rc < 0)] = 1
+            if stage_rounds > max_rounds:
+                raise FlowError(f"pricing stage {stage.name!r} did not converge in {max_rounds} rounds")
+            q = quality_units(g.mentee_weight[work.mentee], work.score, scale)
+            net = structure.with_pairs(work.mentee, work.mentor)
+            p_lower, p_upper = faces.pair_bounds(q, work.cost, net)
             lower = np.concatenate([s_lower, p_lower])
             upper = np.concatenate([s_upper, p_upper])
             cost = np.concatenate([stage.arc_cost, stage.pair_cost(q, work.cost)])
             t1 = time.perf_counter()
-            x = _min_cost_flow(tail, head, lower, upper, cost, structure.supply, structure.n_nodes)
-            pi = residual_potentials(tail, head, lower, upper, cost, x, structure.n_nodes)
-            timings.append(StageResult(f"{stage.name} round {stage_rounds}", time.perf_counter() - t1,
-                                       int(cost @ x)))
-            if enough is not None and int(cost @ x) <= enough:
-                return LexResult(work, np.flatnonzero(x[ns:] > 0), timings, [int(cost @ x)], rounds)
+            x = min_cost_flow(net, cost, lower, upper)
+            pi = residual_potentials(net, lower, upper, cost, x)
+            value = int(cost @ x)
+            timings.append(StageResult(f"{stage.name} round {stage_rounds}", time.perf_counter() - t1, value))
+            if enough is not None and value <= enough:
+                return LexResult(work, np.flatnonzero(x[ns:] > 0), timings, [value], rounds)
+            if closed:  # the working set holds the whole face of the closed stage: nothing to price
+                break
+            close = close_after == index
             t2 = time.perf_counter()
-            add = _price(source, work, faces, stage, pi, structure, scale)
+            rounds += 1
+            add, zero = _price(source, work, faces, stage, pi, structure, scale, close)
             timings.append(StageResult(f"{stage.name} pricing {stage_rounds}", time.perf_counter() - t2,
                                        len(add.mentee)))
             log.info("pricing: stage %s round %d: flow %.1f s on %d pairs, pricing %.1f s, %d pairs to add",
                      stage.name, stage_rounds, t2 - t1, len(work.mentee), time.perf_counter() - t2, len(add.mentee))
             report(f"pricing, {stage.name} stage, round {stage_rounds}")
             if len(add.mentee) == 0:
+                if close:
+                    work, x = _closed(g, work, zero, x, ns)
+                    closed = True
                 break
-            rc_work = cost[ns:] + pi[tail[ns:]] - pi[head[ns:]]
-            keep = _worth_keeping(work.mentee, rc_work, x[ns:] > 0, KEEP_PER_MENTEE)
-            work = _Pairs.union([work.select(keep), add], m)
-        values.append(int(cost @ x))
-        faces.append((stage, pi))
+            keep = _worth_keeping(work.mentee, cost[ns:] + pi[net.tail[ns:]] - pi[net.head[ns:]], x[ns:] > 0,
+                                  source.params.keep_per_mentee)
+            work = Pairs.union([work.select(keep), add], m)
+        values.append(value)
+        faces.stages.append((stage, pi))
         rc_s = stage.arc_cost + pi[structure.tail] - pi[structure.head]
         s_upper, s_lower = np.where(rc_s > 0, s_lower, s_upper), np.where(rc_s < 0, s_upper, s_lower)
     return LexResult(work, np.flatnonzero(x[ns:] > 0), timings, values, rounds)
 
 
-def _worth_keeping(mentee: np.ndarray, rc: np.ndarray, used: np.ndarray, per_mentee: int) -> np.ndarray:
+def _closed(g: CandidateGraph, work: Pairs, zero: tuple[np.ndarray, np.ndarray], x: np.ndarray,
+            ns: int) -> tuple[Pairs, np.ndarray]:
+    """The working set with the pruned pairs of the stage's face (reduced cost 0,
+    ``zero`` = their mentees and mentors) added, and the stage's flow on it (the
+    potentials stay valid: the new pairs have reduced cost 0 and carry no flow)."""
+    if len(zero[0]) == 0:
+        return work, x
+    m = g.n_mentors
+    used_keys = work.keys(m)[x[ns:] > 0]
+    closed = Pairs.union([work, Pairs.listed(g, *zero)], m)
+    return closed, np.concatenate([x[:ns], np.isin(closed.keys(m), used_keys).astype(np.int64)])
+
+
+def _worth_keeping(mentee: np.ndarray, rc: np.ndarray, used: np.ndarray, per_mentee: Optional[int]) -> np.ndarray:
+    """Indices of the working-set pairs to keep for the next round: those in the
+    flow, those with reduced cost <= 0, and each mentee's ``per_mentee`` of least
+    reduced cost (None: all). The rest cannot be in an optimal flow under the
+    current potentials; a later pricing pass adds any back that could."""
+    if per_mentee is None:
+        return np.arange(len(mentee))
     order = np.lexsort((rc, mentee))
     owner = mentee[order]
     rank = np.empty(len(order), np.int64)
@@ -360,74 +452,84 @@ def _worth_keeping(mentee: np.ndarray, rc: np.ndarray, used: np.ndarray, per_men
     return np.flatnonzero(used | (rc <= 0) | (rank < per_mentee))
 
 
-def _price(source: PairSource, work: _Pairs, faces: list[tuple[Stage, np.ndarray]], stage: Stage,
-           pi: np.ndarray, structure: Structure, scale: int) -> _Pairs:
+def _price(source: PairSource, work: Pairs, faces: _Faces, stage: Stage, pi: np.ndarray, structure: Structure,
+           scale: int, ties: bool) -> tuple[Pairs, tuple[np.ndarray, np.ndarray]]:
     """Pruned pairs on every earlier face with negative reduced cost in ``stage``
-    (the ``ADD_PER_MENTEE`` most negative per mentee; ties: higher quality, then lower mentor)."""
+    (the ``add_per_mentee`` most negative per mentee; ties: higher quality, then
+    lower mentor), and with ``ties`` the mentees and mentors of those of reduced
+    cost 0 (else none)."""
     g = source.g
     m = g.n_mentors
+    per_mentee = source.params.add_per_mentee
     work_keys = work.keys(m)
-    adds: list[_Pairs] = []
+    adds: list[Pairs] = []
+    zero_mentee: list[np.ndarray] = []
+    zero_mentor: list[np.ndarray] = []
+    mentor_pi = pi[structure.mentor_node]
+    face_mentor_pi = [pi_k[structure.mentor_node] for _, pi_k in faces.stages]
     for flat in source.blocks():
-        if len(flat.mentee) == 0:
+        if len(flat.local) == 0:
             continue
-        keys = flat.mentee.astype(np.int64) * m + flat.mentor
-        pos = np.minimum(np.searchsorted(work_keys, keys), max(len(work_keys) - 1, 0))
-        cand = ~(work_keys[pos] == keys) if len(work_keys) else np.ones(len(keys), bool)
-        q = quality_of(g, flat.mentee, flat.score, scale)
-        tail = structure.mentee_node[flat.mentee]
-        head = structure.mentor_node[flat.mentor]
-        for st, pi_k in faces:
-            cand &= st.pair_cost(q, flat.cost) + pi_k[tail] - pi_k[head] == 0
-        rc = stage.pair_cost(q, flat.cost) + pi[tail] - pi[head]
+        # per block, what depends on the mentee is read once per row, then per pair from the row
+        rows_node = structure.mentee_node[flat.rows]
+        node_pi = [(pi_k[rows_node], fm) for (_, pi_k), fm in zip(faces.stages, face_mentor_pi, strict=True)]
+        cand = ~_in_work(flat, work_keys, m)
+        q = quality_units(g.mentee_weight[flat.rows][flat.local], flat.score, scale)
+        if faces.stages:
+            cand &= faces.on_every_face(flat, q, node_pi)
+        rc = stage.pair_cost(q, flat.cost) + pi[rows_node][flat.local] - mentor_pi[flat.mentor]
+        if ties:
+            zero = np.flatnonzero(cand & (rc == 0))
+            zero_mentee.append(flat.rows[flat.local[zero]])
+            zero_mentor.append(flat.mentor[zero])
         neg = np.flatnonzero(cand & (rc < 0))
         if len(neg) == 0:
             continue
-        # ties in reduced cost (common in a coverage stage: rc = pi(i) - pi(j)) go to the better pair,
-        # not the lower mentor index, which would send every mentee to the same few mentors
-        order = neg[np.lexsort((flat.mentor[neg], -q[neg], rc[neg], flat.mentee[neg]))]
-        owner = flat.mentee[order]
-        rank = np.arange(len(order)) - np.searchsorted(owner, owner, side="left")
-        take = np.sort(order[rank < ADD_PER_MENTEE])
-        adds.append(_Pairs.listed(g, flat.mentee[take], flat.mentor[take]))
-    return _Pairs.union(adds, m) if adds else _Pairs.empty()
+        take = _most_negative(neg, flat.local, rc, q, per_mentee)
+        adds.append(Pairs.listed(g, flat.rows[flat.local[take]], flat.mentor[take]))
+    add = Pairs.union(adds, m) if adds else Pairs.empty()
+    zero = (np.concatenate(zero_mentee), np.concatenate(zero_mentor)) if zero_mentee else \
+        (np.zeros(0, np.int32), np.zeros(0, np.int32))
+    return add, zero
 
 
-def flow_on(work: _Pairs, structure: Structure, stage: Stage, g: CandidateGraph, scale: int = QUALITY_SCALE) -> int:
+def _most_negative(neg: np.ndarray, local: np.ndarray, rc: np.ndarray, q: np.ndarray, per_mentee: int) -> np.ndarray:
+    """Of the pairs ``neg`` (sorted indices into a block in (mentee, mentor) order),
+    each mentee's ``per_mentee`` of least reduced cost, sorted. Ties in reduced cost
+    (common in a coverage stage: rc = pi(i) - pi(j)) go to the better pair, then the
+    lower mentor, not the lower mentor alone, which would send every mentee to the
+    same few mentors. Mentees with no more than ``per_mentee`` such pairs keep them
+    all, unsorted."""
+    owner = local[neg]
+    count = np.bincount(owner)
+    crowded = count[owner] > per_mentee
+    if not crowded.any():
+        return neg
+    many = neg[crowded]
+    # lexsort is stable and ``many`` is in mentor order within a mentee: the mentor breaks the last ties
+    order = many[np.lexsort((-q[many], rc[many], local[many]))]
+    sorted_owner = local[order]
+    rank = np.arange(len(order)) - np.searchsorted(sorted_owner, sorted_owner, side="left")
+    return np.sort(np.concatenate([neg[~crowded], order[rank < per_mentee]]))
+
+
+def _in_work(flat: _Flat, work_keys: np.ndarray, m: int) -> np.ndarray:
+    """Which of a block's pairs are in the working set (sorted keys): the block's
+    working pairs marked on a (rows x mentors) mask, then read back per pair; a
+    block's rows are consecutive free mentees, so their keys are one range."""
+    rows = flat.rows
+    lo, hi = np.searchsorted(work_keys, [int(rows[0]) * m, (int(rows[-1]) + 1) * m])
+    mask = np.zeros(len(rows) * m, bool)
+    kw = work_keys[lo:hi]
+    mask[np.searchsorted(rows, kw // m) * m + kw % m] = True
+    return mask[flat.local.astype(np.int64) * m + flat.mentor]
+
+
+def flow_on(work: Pairs, structure: Structure, stage: Stage, g: CandidateGraph, scale: int = QUALITY_SCALE) -> int:
     """One stage's optimal value on the working set alone, without pricing: an
     upper bound on what the whole graph reaches (its value is never lower).
     Raises FlowError when the structure's bounds cannot be met there."""
-    q = quality_of(g, work.mentee, work.score, scale)
-    tail = np.concatenate([structure.tail, structure.mentee_node[work.mentee]])
-    head = np.concatenate([structure.head, structure.mentor_node[work.mentor]])
-    lower = np.concatenate([structure.lower, np.zeros(len(work.mentee), np.int64)])
-    upper = np.concatenate([structure.upper, np.ones(len(work.mentee), np.int64)])
+    q = quality_units(g.mentee_weight[work.mentee], work.score, scale)
+    net = structure.with_pairs(work.mentee, work.mentor)
     cost = np.concatenate([stage.arc_cost, stage.pair_cost(q, work.cost)])
-    return int(cost @ _min_cost_flow(tail, head, lower, upper, cost, structure.supply, structure.n_nodes))
-
-
-def plain_structure(g: CandidateGraph) -> Structure:
-    """flow.network without the pairs: S -> free mentee [0, 1], mentor -> T
-    [0, capacity], bypass S -> T; nodes S = 0, mentees 1..n, mentors, T."""
-    n, m = g.n_mentees, g.n_mentors
-    source, sink = 0, n + m + 1
-    free = np.flatnonzero(g.free_mentee)
-    tail = np.concatenate([np.zeros(len(free), np.int64), 1 + n + np.arange(m), [source]])
-    head = np.concatenate([1 + free, np.full(m, sink), [sink]])
-    upper = np.concatenate([np.ones(len(free), np.int64), g.capacity, [len(free)]]).astype(np.int64)
-    supply = np.zeros(n + m + 2, np.int64)
-    supply[source], supply[sink] = len(free), -len(free)
-    return Structure(tail, head, np.zeros_like(upper), upper, supply, n + m + 2, 1 + np.arange(n), 1 + n + np.arange(m))
-
-
-def coverage_cost(g: CandidateGraph, structure: Structure) -> np.ndarray:
-    """Stage 1 on plain_structure: each free mentee matched earns its weight units."""
-    free = np.flatnonzero(g.free_mentee)
-    c = np.zeros(len(structure.tail), np.int64)
-    c[: len(free)] = -g.mentee_weight_units[free]
-    return c
-
-
-def working_graph(g: CandidateGraph, work: _Pairs) -> CandidateGraph:
-    """The instance's graph with the working set as its candidates (what the decoder reads)."""
-    return _with_pairs(g, work)
+    return int(cost @ min_cost_flow(net, cost))

@@ -13,7 +13,6 @@ from . import baselines, equity, maxmin, mincost, optimal, stable  # noqa: F401 
 from .base import (
     ORTOOLS_VERSION,
     PRICED_METHODS,
-    PRICING_MIN_PAIRS,
     Policy,
     SolveOptions,
     priced_method,
@@ -42,6 +41,6 @@ def get_policy(name: str) -> Policy:
         raise UnknownPolicyError(f"unknown policy {name!r}; valid policies: {', '.join(POLICIES)}") from None
 
 
-__all__ = ["METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICED_METHODS", "PRICING_MIN_PAIRS", "OptimalPolicy", "Policy",
+__all__ = ["METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICED_METHODS", "OptimalPolicy", "Policy",
            "SolveOptions", "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "get_policy",
            "priced_method"]

@@ -14,14 +14,12 @@ from ...models.solution import StageStats, Status
 from ..errors import UnsupportedMethodError
 from ..graph.encoding import CandidateGraph
 from ..network.pricing import LexResult, PairSource, working_graph
+from ..tuning import Tuning
 
 if TYPE_CHECKING:
     from ..graph.streams import Streamed
 
 ORTOOLS_VERSION = ortools.__version__
-#: Without donors, the exact policies price a working set instead of encoding
-#: every pair from this many mentee x mentor pairs on (20,000 x 5,000: 6.1 GB -> 0.8 GB).
-PRICING_MIN_PAIRS = 50_000_000
 #: How min-cost, max-min and regional-equity may solve (``--method``): on the
 #: whole candidate graph (flow) or on a priced working set (flow-pricing).
 PRICED_METHODS = ("auto", "flow", "flow-pricing")
@@ -72,15 +70,15 @@ class Policy(ABC):
     name: ClassVar[str]
     exact: ClassVar[bool]
     supports_donors: ClassVar[bool] = True
-    #: Works from mentee streams when the graph is encoded without candidates (solver/streams.py).
+    #: Works from mentee streams when the graph is encoded without candidates (graph/streams.py).
     streams: ClassVar[bool] = False
-    #: Without donors, solves on a priced working set (solver/priced.py) when
-    #: ``--method flow-pricing`` is chosen, or by ``auto`` from PRICING_MIN_PAIRS pairs on.
+    #: Without donors, solves on a priced working set (network/pricing.py) when
+    #: ``--method flow-pricing`` is chosen, or by ``auto`` from Tuning.pricing_min_pairs pairs on.
     priced: ClassVar[bool] = False
     summary: ClassVar[str]
 
     @abstractmethod
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment: ...
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment: ...
 
     def check_donors(self) -> None:
         """Refuse an instance with donors when the policy does not model them (before any work)."""
@@ -89,7 +87,7 @@ class Policy(ABC):
                                          "has donors; policies that do: " + ", ".join(donor_policies()))
 
 
-def priced_method(policy: str, method: str, has_donors: bool, pairs: int) -> str:
+def priced_method(policy: str, method: str, has_donors: bool, pairs: int, pricing_min_pairs: int) -> str:
     """The method a ``priced`` policy runs; ``pairs`` = free mentees x mentors."""
     if method not in PRICED_METHODS:
         raise UnsupportedMethodError(f"policy {policy!r} solves by one of the methods {', '.join(PRICED_METHODS)}; "
@@ -98,7 +96,7 @@ def priced_method(policy: str, method: str, has_donors: bool, pairs: int) -> str
         raise UnsupportedMethodError(f"method 'flow-pricing' does not model donor budgets, and this instance has "
                                      f"donors; use 'auto' or 'flow' with policy {policy!r}")
     if method == "auto":
-        return "flow-pricing" if pairs >= PRICING_MIN_PAIRS and not has_donors else "flow"
+        return "flow-pricing" if pairs >= pricing_min_pairs and not has_donors else "flow"
     return method
 
 

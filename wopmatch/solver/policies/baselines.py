@@ -9,6 +9,7 @@ import numpy as np
 from ..graph.encoding import CandidateGraph
 from ..graph.streams import random_keys
 from ..heuristics.greedy import greedy_assignment, streamed_greedy
+from ..tuning import Tuning
 from .base import Assignment, Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
@@ -23,10 +24,10 @@ class GreedyPolicy(Policy):
 
     streams = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
         t0 = time.perf_counter()
         if graph.n_candidates == 0:  # encoded without candidates (large): merge the mentees' streams
-            return streamed_assignment(graph, streamed_greedy(graph, "score"), "greedy", t0)
+            return streamed_assignment(graph, streamed_greedy(graph, "score", tuning.streams), "greedy", t0)
         pairs, donors = greedy_assignment(graph)
         return heuristic_assignment(pairs, donors, "greedy", t0)
 
@@ -43,10 +44,10 @@ class RandomPolicy(Policy):
 
     streams = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
         t0 = time.perf_counter()
         if graph.n_candidates == 0:
-            return streamed_assignment(graph, streamed_greedy(graph, "random", options.seed), "random", t0)
+            return streamed_assignment(graph, streamed_greedy(graph, "random", tuning.streams, options.seed), "random", t0)
         keys = random_keys(options.seed, graph.pair_mentee, graph.pair_mentor, graph.n_mentors)
         order = np.lexsort((graph.pair_mentor, graph.pair_mentee, keys))
         pairs, donors = greedy_assignment(graph, order)

@@ -10,20 +10,19 @@ import numpy as np
 
 from ...models.solution import StageStats
 from ..graph.encoding import CandidateGraph
-from ..network.flow import QUALITY_SCALE, FlowError, _min_cost_flow, _restrict_to_optimal_face, quality_units
-from ..network.optimal_pricing import _Pairs
+from ..graph.units import QUALITY_SCALE
+from ..network.flow import FlowError, Structure, coverage_cost, min_cost_flow, plain_structure, solve_staged
 from ..network.pricing import (
+    Pairs,
     PairSource,
     Stage,
-    Structure,
-    coverage_cost,
     first_working_set,
     flow_on,
     fold,
-    plain_structure,
     resolution_note,
     solve_lexicographic,
 )
+from ..tuning import PricingParams, Tuning
 from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, priced_assignment
 
 GROUP_KEYS = ("region", "country")
@@ -53,9 +52,9 @@ class RegionalEquityPolicy(Policy):
 
     priced = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
         if options.method == "flow-pricing":
-            return _solve_priced(graph, options.group_by)
+            return _solve_priced(graph, options.group_by, tuning.pricing, tuning.fold)
         t0 = time.perf_counter()
         names, group = mentee_groups(graph, options.group_by)
         g_count = len(names)
@@ -89,72 +88,39 @@ def _lower(t: float, size: np.ndarray, pinned: np.ndarray) -> np.ndarray:
 
 
 class _GroupNetwork:
-    """Nodes: source, group nodes, mentees, mentors, sink. Arcs: source -> group
-    [lower_g, free mentees of g]; group -> its free mentees; mentee -> mentor per
-    candidate; mentor -> sink [0, capacity]; sink -> source (a circulation)."""
+    """_group_structure (coverage costs, lower bounds set per probe) with an arc per candidate."""
 
     def __init__(self, graph: CandidateGraph, group: np.ndarray, g_count: int) -> None:
-        n, m = graph.n_mentees, graph.n_mentors
-        free = np.flatnonzero(graph.free_mentee)
         self.graph = graph
         self.g_count = g_count
-        source, sink = 0, 1 + g_count + n + m
-        self.n_nodes = sink + 1
-        g_node = 1 + np.arange(g_count)
-        mentee_node = 1 + g_count + np.arange(n)
-        mentor_node = 1 + g_count + n + np.arange(m)
-        e = graph.n_candidates
-        self.tail = np.concatenate([np.full(g_count, source), g_node[group[free]], mentee_node[graph.pair_mentee],
-                                    mentor_node, [sink]]).astype(np.int64)
-        self.head = np.concatenate([g_node, mentee_node[free], mentor_node[graph.pair_mentor],
-                                    np.full(m, sink), [source]]).astype(np.int64)
-        self.group_arcs = slice(0, g_count)
-        self.mentee_arcs = slice(g_count, g_count + len(free))
-        self.pair_arcs = slice(g_count + len(free), g_count + len(free) + e)
-        free_per_group = np.bincount(group[free], minlength=g_count)
-        self.upper = np.concatenate([free_per_group, np.ones(len(free) + e, np.int64), graph.capacity,
-                                     [len(free)]]).astype(np.int64)
-        self.free = free
-        self.supply = np.zeros(self.n_nodes, np.int64)
+        structure, self.coverage = _group_structure(graph, group, g_count, np.zeros(g_count, np.int64), probe=False)
+        self.net = structure.with_pairs(graph.pair_mentee, graph.pair_mentor)
 
     def _lower_bounds(self, lower_group: np.ndarray) -> np.ndarray:
-        lower = np.zeros(len(self.upper), np.int64)
-        lower[self.group_arcs] = lower_group
+        lower = self.net.lower.copy()
+        lower[: self.g_count] = lower_group
         return lower
 
     def feasible(self, lower_group: np.ndarray) -> bool:
-        if np.any(lower_group > self.upper[self.group_arcs]):
+        if np.any(lower_group > self.net.upper[: self.g_count]):
             return False
         try:
-            _min_cost_flow(self.tail, self.head, self._lower_bounds(lower_group), self.upper,
-                           np.zeros(len(self.upper), np.int64), self.supply, self.n_nodes)
+            min_cost_flow(self.net, np.zeros(len(self.net.upper), np.int64), self._lower_bounds(lower_group))
         except FlowError:
             return False
         return True
 
     def staged(self, lower_group: np.ndarray) -> tuple[np.ndarray, list[StageStats]]:
-        g = self.graph
-        lower, upper = self._lower_bounds(lower_group), self.upper
-        costs = []
-        for name in ("coverage", "quality", "cost"):
-            c = np.zeros(len(self.upper), np.int64)
-            if name == "coverage":
-                c[self.mentee_arcs] = -g.mentee_weight_units[self.free]
-            elif name == "quality":
-                c[self.pair_arcs] = -quality_units(g)
-            else:
-                c[self.pair_arcs] = g.cost
-            costs.append((name, c))
-        stats = []
-        flow = lower
-        for k, (name, c) in enumerate(costs):
-            t = time.perf_counter()
-            flow = _min_cost_flow(self.tail, self.head, lower, upper, c, self.supply, self.n_nodes)
-            stats.append(StageStats(name=name, status="optimal", seconds=round(time.perf_counter() - t, 4),
-                                    value=float(c @ flow)))
-            if k < len(costs) - 1:
-                lower, upper = _restrict_to_optimal_face(self.tail, self.head, lower, upper, c, flow, self.n_nodes)
-        return np.flatnonzero(flow[self.pair_arcs] > 0), stats
+        net, pair = self.net, self.net.pair
+        quality, money = np.zeros(len(net.upper), np.int64), np.zeros(len(net.upper), np.int64)
+        quality[pair] = -self.graph.pair_quality_units()
+        money[pair] = self.graph.cost
+        coverage = np.concatenate([self.coverage, np.zeros(pair.stop - pair.start, np.int64)])
+        flow, results = solve_staged(net, [("coverage", coverage), ("quality", quality), ("cost", money)],
+                                     self._lower_bounds(lower_group))
+        stats = [StageStats(name=r.name, status="optimal", seconds=round(r.seconds, 4), value=float(r.value))
+                 for r in results]
+        return np.flatnonzero(flow[pair] > 0), stats
 
 
 def _group_structure(graph: CandidateGraph, group: np.ndarray, g_count: int, lower_group: np.ndarray,
@@ -189,7 +155,7 @@ def _group_structure(graph: CandidateGraph, group: np.ndarray, g_count: int, low
     return structure, cost
 
 
-def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
+def _solve_priced(graph: CandidateGraph, group_by: str, params: PricingParams, folding: bool) -> Assignment:
     """The same binary search over the rates, each probe answered for the whole
     graph: a rate met on the working set is met; otherwise a priced probe either
     proves it out of reach or meets it, and its working set joins ours. Then
@@ -207,14 +173,15 @@ def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
     def reachable(lower_group: np.ndarray) -> bool:
         return not np.any(lower_group > free_per_group)
 
-    source = PairSource(graph, money=False)
+    source = PairSource(graph, money=False, params=params)
     work = first_working_set(source)
     # start from the working set of maximum coverage (then quality): there most probes are met
     # without pricing, and one out of reach is proven in one pass (20,000 x 5,000: every priced
     # probe 1 round; from the first working set, up to 2 there and 4 to 5 at 100,000 x 20,000)
     plain = plain_structure(graph)
     both0 = fold(Stage("coverage", coverage_cost(graph, plain)),
-                 Stage("quality", np.zeros(len(plain.tail), np.int64), quality=1), source, plain)
+                 Stage("quality", np.zeros(len(plain.tail), np.int64), quality=1), source, plain) \
+        if folding else None
     if both0 is not None:
         work = solve_lexicographic(source, plain, [both0.stage], work=work, scale=both0.scale).work
     lo, hi = 0, len(rates) - 1  # rates[lo] (0 at first) is met on work; rates above hi on no graph
@@ -236,7 +203,7 @@ def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
         if probe.values[0] == want:
             # the probe's flow is what meets the rate: its pairs join, not its whole working set
             # (at 100,000 x 20,000 the whole sets grew ours to 27 million pairs in two probes)
-            work = _Pairs.union([work, probe.work.select(probe.chosen)], graph.n_mentors)
+            work = Pairs.union([work, probe.work.select(probe.chosen)], graph.n_mentors)
             lo = mid
         else:  # proven out of reach in the whole graph
             hi = mid - 1
@@ -245,10 +212,10 @@ def _solve_priced(graph: CandidateGraph, group_by: str) -> Assignment:
     structure, cost = _group_structure(graph, group, g_count, _lower(t_star, size, pinned), probe=False)
     zero = np.zeros(len(structure.tail), np.int64)
     coverage, quality = Stage("coverage", cost), Stage("quality", zero, quality=1)
-    both = fold(coverage, quality, source, structure)
+    both = fold(coverage, quality, source, structure) if folding else None
     stages = [coverage, quality] if both is None else [both.stage]
     scale = QUALITY_SCALE if both is None else both.scale
-    source = PairSource(graph, money=True)
+    source = PairSource(graph, money=True, params=params)
     result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work,
                                  scale=scale)
     first = [StageStats(name="lowest-rate", status="optimal", seconds=round(search, 4), value=t_star)]

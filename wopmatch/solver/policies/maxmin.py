@@ -9,19 +9,19 @@ import numpy as np
 
 from ...models.solution import StageStats
 from ..graph.encoding import CandidateGraph
-from ..network.flow import QUALITY_SCALE, max_coverage_units, solve_staged_flow
-from ..network.optimal_pricing import _Pairs
+from ..graph.units import QUALITY_SCALE
+from ..network.flow import coverage_cost, max_coverage_units, plain_structure, solve_staged_flow
 from ..network.pricing import (
+    Pairs,
     PairSource,
     Stage,
-    coverage_cost,
     first_working_set,
     flow_on,
     fold,
-    plain_structure,
     resolution_note,
     solve_lexicographic,
 )
+from ..tuning import PricingParams, Tuning
 from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, priced_assignment
 
 
@@ -40,9 +40,9 @@ class MaxMinPolicy(Policy):
 
     priced = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
         if options.method == "flow-pricing":
-            return _solve_priced(graph)
+            return _solve_priced(graph, tuning.pricing, tuning.fold)
         target = max_coverage_units(graph)
         scores = np.unique(graph.score)  # ascending
         lo, hi, probes = 0, len(scores) - 1, 0  # scores[lo] always reaches the target
@@ -54,7 +54,7 @@ class MaxMinPolicy(Policy):
             else:
                 hi = mid - 1
         keep = np.flatnonzero(graph.score >= scores[lo]) if len(scores) else np.zeros(0, np.int64)
-        result = solve_staged_flow(graph.restrict(keep))
+        result = solve_staged_flow(graph.restrict(keep), fold=tuning.fold)
         chosen = keep[result.chosen]
         stages = [StageStats(name="threshold", status="optimal", seconds=0.0,
                              value=float(scores[lo]) if len(scores) and target > 0 else None)]
@@ -66,7 +66,7 @@ class MaxMinPolicy(Policy):
             solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages)
 
 
-def _solve_priced(graph: CandidateGraph) -> Assignment:
+def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool) -> Assignment:
     """The same bottleneck over a working set of candidates.
 
     1. C* by a priced coverage stage. 2. A binary search over the working set's
@@ -81,11 +81,11 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
     structure = plain_structure(graph)
     zero = np.zeros(len(structure.tail), np.int64)
     coverage, quality = Stage("coverage", coverage_cost(graph, structure)), Stage("quality", zero, quality=1)
-    source = PairSource(graph, money=False)
+    source = PairSource(graph, money=False, params=params)
     work = first_working_set(source)
     # full stages run with quality folded into coverage (fewer ties in reduced cost, fewer rounds);
     # the probes do not: a cut proves a threshold out of reach at once, ties or not
-    both = fold(coverage, quality, source, structure)
+    both = fold(coverage, quality, source, structure) if folding else None
     scale = QUALITY_SCALE if both is None else both.scale
     first = solve_lexicographic(source, structure, [coverage if both is None else both.stage], work=work,
                                 scale=scale)
@@ -103,7 +103,7 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
         source.min_score = threshold
         found = solve_lexicographic(source, structure, [coverage], work=work, enough=target)
         if found.values[0] == target:
-            work = _Pairs.union([work, found.work.select(found.chosen)], graph.n_mentors)  # the flow meeting C*
+            work = Pairs.union([work, found.work.select(found.chosen)], graph.n_mentors)  # the flow meeting C*
             return True
         return False
 
@@ -125,7 +125,7 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
             break
     t_w = lo_score
     search = time.perf_counter() - t0
-    source = PairSource(graph, money=True, min_score=t_w)
+    source = PairSource(graph, money=True, params=params, min_score=t_w)
     stages = [coverage, quality] if both is None else [both.stage]
     result = solve_lexicographic(source, structure, [*stages, Stage("cost", zero, money=1)], work=work,
                                  scale=scale)

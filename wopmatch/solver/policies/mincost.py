@@ -10,16 +10,9 @@ from ...models.solution import StageStats
 from ..budgets.mip import solve_staged_mip
 from ..graph.encoding import CandidateGraph
 from ..heuristics.greedy import greedy_assignment
-from ..network.flow import max_coverage_units, solve_staged_flow
-from ..network.pricing import (
-    PairSource,
-    Stage,
-    coverage_cost,
-    first_working_set,
-    fold,
-    plain_structure,
-    solve_lexicographic,
-)
+from ..network.flow import coverage_cost, max_coverage_units, plain_structure, solve_staged_flow
+from ..network.pricing import PairSource, Stage, first_working_set, fold, solve_lexicographic
+from ..tuning import PricingParams, Tuning
 from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, UnsupportedMethodError, priced_assignment
 
 ORDER = ("coverage", "cost", "quality")
@@ -38,9 +31,9 @@ class MinCostPolicy(Policy):
 
     priced = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
         if options.method == "flow-pricing":
-            return _solve_priced(graph)
+            return _solve_priced(graph, tuning.pricing, tuning.fold)
         if not graph.has_donors:
             result = solve_staged_flow(graph, order=ORDER)
             coverage = int(graph.mentee_weight_units[graph.pair_mentee[result.chosen]].sum())
@@ -71,7 +64,7 @@ class MinCostPolicy(Policy):
             message=None if proven else f"time limit reached in the {mip.stages[-1].name} stage")
 
 
-def _solve_priced(graph: CandidateGraph) -> Assignment:
+def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool) -> Assignment:
     """The same stages over a working set of candidates, each proven by pricing;
     coverage and cost folded into one stage where the costs fit."""
     t0 = time.perf_counter()
@@ -79,11 +72,11 @@ def _solve_priced(graph: CandidateGraph) -> Assignment:
     zero = np.zeros(len(structure.tail), np.int64)
     coverage, cost, quality = (Stage("coverage", coverage_cost(graph, structure)), Stage("cost", zero, money=1),
                                Stage("quality", zero, quality=1))
-    source = PairSource(graph, money=True)
+    source = PairSource(graph, money=True, params=params)
     work = first_working_set(source, rank="cost")
     first = [StageStats(name="working-set", status="optimal", seconds=round(time.perf_counter() - t0, 4),
                         value=float(len(work.mentee)))]
-    both = fold(coverage, cost, source, structure)
+    both = fold(coverage, cost, source, structure) if folding else None
     stages = [coverage, cost, quality] if both is None else [both.stage, quality]
     result = solve_lexicographic(source, structure, stages, work=work)
     units = -(result.values[0] if both is None else both.first_value(result.values[0]))

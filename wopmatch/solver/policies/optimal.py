@@ -16,25 +16,26 @@ from ...models.solution import StageStats
 from ..budgets.lagrange import cheapest_working_set, coverage_lagrangian
 from ..budgets.mip import solve_stage, solve_staged_mip
 from ..graph.encoding import CandidateGraph
+from ..graph.units import QUALITY_SCALE
 from ..heuristics.greedy import greedy_assignment
-from ..network.flow import max_coverage_units, solve_staged_flow
-from ..network.optimal_pricing import solve_with_pricing
-from ..network.pricing import resolution_note
+from ..network.flow import coverage_cost, max_coverage_units, plain_structure, solve_staged_flow
+from ..network.pricing import PairSource, Stage, first_working_set, fold, resolution_note, solve_lexicographic
 from ..progress import report
-from .base import ORTOOLS_VERSION, PRICING_MIN_PAIRS, Assignment, Policy, SolveOptions, UnsupportedMethodError
+from ..tuning import PricingParams, Tuning
+from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, UnsupportedMethodError, priced_assignment
 
 #: How the exact policy may solve: "auto" chooses by the instance's structure.
 METHODS = ("auto", "flow", "flow-pricing", "mip", "lagrangian-mip", "lagrangian")
 
 
-def choose_method(method: str, has_donors: bool, pairs: int = 0) -> str:
-    """The method to run; ``pairs`` = free mentees x mentors."""
+def choose_method(method: str, has_donors: bool, pairs: int = 0, pricing_min_pairs: int = 0) -> str:
+    """The method to run; ``pairs`` = free mentees x mentors (auto prices from ``pricing_min_pairs`` on)."""
     if method not in METHODS:
         raise UnsupportedMethodError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     if method == "auto":
         if has_donors:
             return "lagrangian-mip"
-        return "flow-pricing" if pairs >= PRICING_MIN_PAIRS else "flow"
+        return "flow-pricing" if pairs >= pricing_min_pairs else "flow"
     if method in ("flow", "flow-pricing") and has_donors:
         raise UnsupportedMethodError(f"method '{method}' does not model donor budgets, and this instance has "
                                      "donors; use 'lagrangian-mip', 'mip' or 'auto'")
@@ -55,19 +56,20 @@ class OptimalPolicy(Policy):
     exact = True
     summary = "maximum coverage, then quality, then minimum cost (exact, with a proven bound)"
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
-        method = choose_method(options.method, graph.has_donors, int(graph.free_mentee.sum()) * graph.n_mentors)
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+        pairs = int(graph.free_mentee.sum()) * graph.n_mentors
+        method = choose_method(options.method, graph.has_donors, pairs, tuning.pricing_min_pairs)
         if method == "flow":
-            return _solve_flow(graph)
+            return _solve_flow(graph, tuning.fold)
         if method == "flow-pricing":
-            return _solve_flow_pricing(graph)
+            return _solve_flow_pricing(graph, tuning.optimal_pricing_for(pairs), tuning.fold)
         if method == "lagrangian":
             return _solve_lagrangian(graph, options)
         return _solve_budgeted(graph, options, lagrangian=method == "lagrangian-mip")
 
 
-def _solve_flow(graph: CandidateGraph) -> Assignment:
-    result = solve_staged_flow(graph)
+def _solve_flow(graph: CandidateGraph, folding: bool) -> Assignment:
+    result = solve_staged_flow(graph, fold=folding)
     stages = [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
               for s in result.stages]
     return Assignment(
@@ -80,22 +82,31 @@ def _solve_flow(graph: CandidateGraph) -> Assignment:
     )
 
 
-def _solve_flow_pricing(graph: CandidateGraph) -> Assignment:
+def _solve_flow_pricing(graph: CandidateGraph, params: PricingParams, folding: bool) -> Assignment:
+    """The staged flow over a priced working set: coverage and quality folded into
+    one stage (at the finest quality resolution that fits), then cost on that
+    stage's face, which the working set is completed to (pricing.close_after)."""
     if graph.n_candidates:
         raise UnsupportedMethodError("flow-pricing chooses its own candidates: encode with candidates=False")
-    result = solve_with_pricing(graph)
-    stages = [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
-              for s in result.flow.stages]
-    return Assignment(
-        pairs=result.flow.chosen,
-        donors=np.full(len(result.flow.chosen), -1, np.int64),
-        status="optimal",
-        method=f"min-cost-flow+pricing ({result.rounds} rounds{resolution_note(result.quality_scale)})",
-        solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
-        stages=stages,
-        graph=result.graph,
-        candidates_total=result.eligible,
-    )
+    t0 = time.perf_counter()
+    structure = plain_structure(graph)
+    zero = np.zeros(len(structure.tail), np.int64)
+    coverage, quality, money = (Stage("coverage", coverage_cost(graph, structure)), Stage("quality", zero, quality=1),
+                                Stage("cost", zero, money=1))
+    source = PairSource(graph, money=False, params=params)
+    work = first_working_set(source)
+    first = [StageStats(name="working-set", status="optimal", seconds=round(time.perf_counter() - t0, 4),
+                        value=float(len(work.mentee)))]
+    both = fold(coverage, quality, source, structure) if folding else None
+    if both is None:
+        result = solve_lexicographic(source, structure, [coverage, quality, money], work=work, close_after=1)
+    else:
+        result = solve_lexicographic(source, structure, [both.stage, money], work=work, scale=both.scale,
+                                     close_after=0)
+    assignment = priced_assignment(graph, result, source, "", first=first)
+    return replace(assignment, default_objective=True, bound_coverage_units=None,
+                   method=f"min-cost-flow+pricing ({result.rounds} rounds"
+                          f"{resolution_note(QUALITY_SCALE if both is None else both.scale)})")
 
 
 @dataclass

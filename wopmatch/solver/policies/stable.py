@@ -6,6 +6,7 @@ import time
 
 from ..graph.encoding import CandidateGraph
 from ..heuristics.stable import deferred_acceptance, streamed_deferred_acceptance
+from ..tuning import Tuning
 from .base import Assignment, Policy, SolveOptions, heuristic_assignment, streamed_assignment
 
 
@@ -25,9 +26,9 @@ class StablePolicy(Policy):
 
     streams = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
         t0 = time.perf_counter()
         if graph.n_candidates == 0:  # encoded without candidates (large): each mentee's list from its stream
-            return streamed_assignment(graph, streamed_deferred_acceptance(graph), "stable", t0)
+            return streamed_assignment(graph, streamed_deferred_acceptance(graph, tuning.streams), "stable", t0)
         pairs, donors = deferred_acceptance(graph)
         return heuristic_assignment(pairs, donors, "stable", t0)

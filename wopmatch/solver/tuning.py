@@ -1,0 +1,134 @@
+"""The solver's tuned values, in one place, passed down as frozen objects.
+
+Every value here was measured (the comments say where); none changes an answer
+that the docs promise, only how the answer is reached: how large a working set
+starts, when a method switches to one that fits in memory, how much a MIP may
+try. A solve takes ``Tuning()`` unless told otherwise; tests pass smaller values
+to force the paths that only large rounds take (``Tuning.starved()`` and friends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class PricingParams:
+    """How a priced working set starts and grows (network/pricing.py)."""
+
+    #: First working set: each mentee's best pairs, and each mentor's best mentees per unit of capacity.
+    k_mentee: int = 16
+    k_mentor: int = 8
+    #: Pairs added per mentee in a round (the most negative reduced cost first).
+    add_per_mentee: int = 64
+    #: Between rounds the working set keeps, besides the pairs in the flow and those of
+    #: reduced cost <= 0, each mentee's this many of least reduced cost (None: keep every pair).
+    keep_per_mentee: int | None = 32
+    #: A stage that has not converged after this many rounds fails (a safety stop, never reached in the studies).
+    max_rounds: int = 100
+    #: Eligible pairs kept in memory between passes (16 bytes a pair, 24 with costs); blocks
+    #: past it are encoded again at every pass (20,000 x 5,000: all 32 million pairs fit in 0.5 GB).
+    cache_bytes: int = 2_000_000_000
+    #: Mentee x mentor pairs encoded per block in a pass (None: the encoder's block size).
+    block_pairs: int | None = None
+    #: Candidates for the per-mentor pool of the first working set are merged (one sort)
+    #: once this many have gathered, or four times the pool's size: the same pool as
+    #: merging every block (sorting once per block cost 5 minutes at 100,000 x 20,000).
+    compact_min: int = 4_000_000
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    """Each mentee's eligible pairs a chunk at a time (graph/streams.py, the heuristics at scale)."""
+
+    #: Pairs kept per mentee; a mentee that tries them all is refilled from its row.
+    chunk: int = 32
+    #: Each refill of a mentee loads this many times its last load, up to ``max_refill``
+    #: pairs: a refill reads the mentee's whole row (20,000 mentors at 100,000 x 20,000)
+    #: and collects every pair left, so few large refills beat many small ones, while the
+    #: unread pairs (16 bytes each when compiled) stay in memory.
+    refill_growth: int = 4
+    max_refill: int = 4096
+
+
+@dataclass(frozen=True)
+class BudgetParams:
+    """The exact method with donors (budgets/): when to relax, fix and restrict the MIP."""
+
+    #: From this many candidate pairs on, the Lagrangian relaxation runs on a working set of
+    #: cheap pairs and prices the rest, and the full budget-free flow is not solved
+    #: (at 20,000 x 5,000: 28.7 million pairs, 35 s per flow).
+    working_set_min_candidates: int = 2_000_000
+    #: Below this many (pair, donor) variables the full MIP is as quick as any core.
+    core_min_variables: int = 100_000
+    #: The largest core handed to HiGHS (measured at 2,000 x 500 x 5: a 60,000-variable
+    #: core solved in 10 s; 150,000 did not finish in 40 s).
+    core_max_variables: int = 60_000
+    #: Above this many variables the full staged MIP is not built (its model alone would take
+    #: minutes and gigabytes); the answer carries the Lagrangian bound as its certified gap.
+    full_mip_max_variables: int = 2_000_000
+    #: A stage is first reduced by LP reduced-cost fixing from this many variables on
+    #: (below, HiGHS alone is as quick).
+    lp_fixing_min_variables: int = 2_000
+    #: Time-limited models from this many variables on run in a child process that is stopped
+    #: at the deadline; smaller ones keep to HiGHS's own limit well enough and run here
+    #: (starting a child costs about 0.6 s, and a stage makes up to three solves).
+    child_min_variables: int = 100_000
+    #: Seconds a time-limited HiGHS solve may run past its limit before it is stopped.
+    deadline_grace: float = 1.0
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Everything tuned, for one solve (``solve(..., tuning=...)``)."""
+
+    #: Without donors, the exact policies price a working set, and the heuristics read
+    #: mentee streams, instead of encoding every pair from this many free mentee x mentor
+    #: pairs on (20,000 x 5,000: 6.1 GB -> 0.8 GB).
+    pricing_min_pairs: int = 50_000_000
+    #: Above this many pairs the whole candidate graph is never built (at 100,000 x 20,000,
+    #: 2 x 10^9 pairs, it would take about 26 GB): a request that needs it is refused.
+    max_graph_pairs: int = 500_000_000
+    #: Pricing for min-cost, max-min and regional-equity.
+    pricing: PricingParams = field(default_factory=PricingParams)
+    #: Pricing for optimal (coverage and quality folded, then cost on the closed face).
+    #: Measured at 20,000 x 5,000: 128 pairs added a round -> 6 rounds, 36.9 s; 64 -> 7 rounds,
+    #: 40.4 s (each round re-solves the flow from scratch).
+    optimal_pricing: PricingParams = field(default_factory=lambda: PricingParams(add_per_mentee=128))
+    #: From this many free mentee x mentor pairs on (100,000 x 20,000), optimal's pricing keeps
+    #: no pairs between passes (memory rules: 128 added a round with a 2 GB cache peaked at
+    #: 12.0 GB before pairs were dropped between rounds; without a cache, 925 s and 5.4 GB).
+    large_pairs: int = 1_000_000_000
+    #: Fold coverage with the next stage (quality, or cost for min-cost) into one integer
+    #: cost where it fits OR-Tools' range, on the whole graph and on a priced working set:
+    #: one flow less, and a coverage stage alone ties widely in reduced cost, so pricing
+    #: would add many equivalent pairs a round. False runs every stage apart.
+    fold: bool = True
+    streams: StreamParams = field(default_factory=StreamParams)
+    budgets: BudgetParams = field(default_factory=BudgetParams)
+
+    def optimal_pricing_for(self, pairs: int) -> PricingParams:
+        """optimal's pricing for a round of ``pairs`` free mentee x mentor pairs."""
+        return replace(self.optimal_pricing, cache_bytes=0) if pairs >= self.large_pairs else self.optimal_pricing
+
+    # --- settings that force what only large rounds do, on small ones (for tests) ---
+    def starved(self) -> "Tuning":
+        """A first working set of one pair per mentee and nothing per mentor, one pair
+        added per mentee a round, every pair of positive reduced cost dropped between
+        rounds: pricing has to find everything else."""
+        tiny = PricingParams(k_mentee=1, k_mentor=0, add_per_mentee=1, keep_per_mentee=0)
+        return replace(self, pricing=replace(tiny, cache_bytes=self.pricing.cache_bytes),
+                       optimal_pricing=replace(tiny, cache_bytes=self.optimal_pricing.cache_bytes))
+
+    def uncached(self) -> "Tuning":
+        """Every pricing pass encodes its blocks again (what blocks past the cache budget do)."""
+        return replace(self, pricing=replace(self.pricing, cache_bytes=0),
+                       optimal_pricing=replace(self.optimal_pricing, cache_bytes=0))
+
+    def unfolded(self) -> "Tuning":
+        """Every stage apart, none folded with the next."""
+        return replace(self, fold=False)
+
+    def priced_from(self, pairs: int) -> "Tuning":
+        """Price (and stream) from ``pairs`` free mentee x mentor pairs on."""
+        return replace(self, pricing_min_pairs=pairs)
