@@ -22,6 +22,7 @@ import direct  # noqa: E402
 
 from wopmatch.generator import generate  # noqa: E402
 from wopmatch.models import parse_instance  # noqa: E402
+from wopmatch.solver.budgets.highs import HighsRun  # noqa: E402
 from wopmatch.solver.budgets.mip import solve_staged_mip  # noqa: E402
 from wopmatch.solver.graph.encoding import build_graph  # noqa: E402
 from wopmatch.solver.heuristics.greedy import greedy_assignment  # noqa: E402
@@ -35,7 +36,7 @@ def main() -> None:
         g = build_graph(parse_instance(generate(n, mm, donors=k, seed=1)))
         t = time.perf_counter()
         p, d = greedy_assignment(g)
-        res = solve_staged_mip(g, p, d, args.limit, 1, 0)
+        res = solve_staged_mip(g, p, d, args.limit, HighsRun())
         highs = time.perf_counter() - t
         proven = sum(s.status == "optimal" for s in res.stages)
         print(f"{n}x{mm} {k} donors  HiGHS staged MIP: {highs:6.1f} s, {proven}/3 stages proven, "

@@ -8,7 +8,8 @@ from hypothesis import given
 
 from wopmatch.generator import generate
 from wopmatch.models.instance import WEIGHT_RESOLUTION
-from wopmatch.solver.budgets.lagrange import cheapest_working_set, coverage_lagrangian, relax_stage
+from wopmatch.solver.budgets.highs import HighsRun
+from wopmatch.solver.budgets.lagrange import RelaxSettings, cheapest_working_set, coverage_lagrangian, relax_stage
 from wopmatch.solver.budgets.mip import solve_stage, solve_staged_mip, stage_objectives
 from wopmatch.solver.graph.encoding import build_graph
 from wopmatch.solver.heuristics.greedy import greedy_assignment
@@ -53,7 +54,7 @@ def test_closes_most_of_the_gap_on_a_generated_round():
 def _stage_optima(g):
     """Exact stage values of the free part, by the full staged MIP."""
     p, d = greedy_assignment(g)
-    res = solve_staged_mip(g, p, d, None, 1, 0)
+    res = solve_staged_mip(g, p, d, None, HighsRun())
     assert [s.status for s in res.stages] == ["optimal"] * 3
     return {s.name: s.value for s in res.stages}, res
 
@@ -77,11 +78,12 @@ def test_every_stage_bound_holds_and_its_core_keeps_the_optimum(raw):
         best = opt[name] if name != "cost" else -opt["cost"]
         hint = _feasible_hint(g, name, keep, p, d)
         for working in (None, small):
-            relax = relax_stage(g, f, kept, float(f[p].sum()), iterations=30, working=working, price_every=3)
+            relax = relax_stage(g, f, kept, float(f[p].sum()), RelaxSettings(iterations=30, price_every=3),
+                                    working=working)
             assert relax.bound >= best - 1e-6, name  # never below the exact optimum
             # The core of any target at or below the optimum still holds an optimal assignment.
             core = relax.core(g, best)
-            out = solve_stage(g, name, keep, hint[0], hint[1], None, 0, allowed=core)
+            out = solve_stage(g, name, keep, hint[0], hint[1], None, HighsRun(), allowed=core)
             assert out is not None and out.status == "optimal"
             assert (out.value if name != "cost" else -out.value) == best, name
         keep.append((objs[name][0], opt[name], 1 if name != "cost" else -1))
@@ -92,5 +94,5 @@ def _feasible_hint(g, name, keep, p, d):
     before (the MIP needs a hint that meets the kept rows)."""
     if not keep:
         return p, d
-    res = solve_staged_mip(g, p, d, None, 1, 0, stage_names=("coverage", "quality")[: len(keep)])
+    res = solve_staged_mip(g, p, d, None, HighsRun(), stage_names=("coverage", "quality")[: len(keep)])
     return res.pair, res.donor

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from unittest import mock
 
 import pytest
 from helpers import parse, solve_checked
 
 from wopmatch.generator import generate
-from wopmatch.solver.policies import UnsupportedMethodError
+from wopmatch.solver.errors import UnsupportedMethodError
+from wopmatch.solver.tuning import BudgetParams, Tuning
+
+
+def _budgets(**changes) -> Tuning:
+    return replace(Tuning(), budgets=replace(BudgetParams(), **changes))
 
 
 def _round():
@@ -19,9 +25,7 @@ def test_the_core_mip_path_reaches_the_same_optimum():
     inst = _round()
     plain = solve_checked(inst)
     for core_max in (60_000, 50):  # an exact core, then a heuristic core of the 50 best variables
-        with mock.patch("wopmatch.solver.policies.optimal.CORE_MIN_VARIABLES", 0), \
-                mock.patch("wopmatch.solver.policies.optimal.CORE_MAX_VARIABLES", core_max):
-            cored = solve_checked(inst)
+        cored = solve_checked(inst, tuning=_budgets(core_min_variables=0, core_max_variables=core_max))
         names = [s.name for s in cored.stats.stages]
         assert ("coverage-core-mip" if core_max > 50 else "coverage-heuristic-core-mip") in names, names
         assert "core-mip" in cored.stats.method
@@ -34,10 +38,10 @@ def test_the_core_mip_path_reaches_the_same_optimum():
 def test_too_many_variables_for_the_full_mip_gives_a_certified_gap_not_a_model():
     inst = _round()
     exact = solve_checked(inst)
-    with mock.patch("wopmatch.solver.policies.optimal.FULL_MIP_MAX_VARIABLES", 10):
-        s = solve_checked(inst)
-        with pytest.raises(UnsupportedMethodError, match="variables"):
-            solve_checked(inst, method="mip")
+    small = _budgets(full_mip_max_variables=10)
+    s = solve_checked(inst, tuning=small)
+    with pytest.raises(UnsupportedMethodError, match="variables"):
+        solve_checked(inst, method="mip", tuning=small)
     assert s.status == "feasible" and "variables" in s.message
     assert s.objective.coverage <= exact.objective.coverage <= s.bound.coverage
 
@@ -46,9 +50,7 @@ def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
     inst = _round()
     exact = solve_checked(inst)
     # A negative grace stops every time-limited HiGHS child at once.
-    with mock.patch("wopmatch.solver.budgets.mip.DEADLINE_GRACE", -1000.0), \
-            mock.patch("wopmatch.solver.budgets.mip.CHILD_MIN_VARIABLES", 0):
-        s = solve_checked(inst, time_limit=30)
+    s = solve_checked(inst, time_limit=30, tuning=_budgets(deadline_grace=-1000.0, child_min_variables=0))
     assert s.status == "feasible" and "time limit" in s.message
     stage = next(st for st in s.stats.stages if st.name == "coverage")
     assert stage.status == "feasible"
@@ -59,7 +61,7 @@ def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
 def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
     from pybind11_abseil import status
 
-    from wopmatch.solver.budgets import mip
+    from wopmatch.solver.budgets import highs as mip
 
     inst = _round()
     exact = solve_checked(inst)
@@ -72,7 +74,7 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
             raise status.StatusNotOk(status.Status(status.StatusCode.INTERNAL, "HighsStatus: kError"))
         return real(model, params, model_params)
 
-    with mock.patch("wopmatch.solver.budgets.mip._solve_here", flaky):
+    with mock.patch("wopmatch.solver.budgets.highs._solve_here", flaky):
         s = solve_checked(inst)
     assert mip.parameters_pb2.EMPHASIS_OFF in calls  # the quality or cost stage failed once...
     assert s.status == "optimal" and s.objective.cost == exact.objective.cost  # ...and was solved with presolve
@@ -80,17 +82,16 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
     def broken(model, params, model_params):
         raise status.StatusNotOk(status.Status(status.StatusCode.INTERNAL, "HighsStatus: kError"))
 
-    with mock.patch("wopmatch.solver.budgets.mip._solve_here", broken), pytest.raises(mip.MipError, match="HiGHS failed"):
+    with mock.patch("wopmatch.solver.budgets.highs._solve_here", broken), \
+            pytest.raises(mip.MipError, match="HiGHS failed"):
         solve_checked(inst)
 
 
 def test_the_working_set_path_is_exact_with_the_full_mip_and_certified_without():
     inst = _round()
     exact = solve_checked(inst)
-    with mock.patch("wopmatch.solver.policies.optimal.WORKING_SET_MIN_CANDIDATES", 0):
-        full = solve_checked(inst)
-        with mock.patch("wopmatch.solver.policies.optimal.FULL_MIP_MAX_VARIABLES", 10):
-            relaxed = solve_checked(inst)
+    full = solve_checked(inst, tuning=_budgets(working_set_min_candidates=0))
+    relaxed = solve_checked(inst, tuning=_budgets(working_set_min_candidates=0, full_mip_max_variables=10))
     for s in (full, relaxed):
         assert s.stats.method.startswith("lagrangian-on-working-set"), s.stats.method
     assert full.status == "optimal"

@@ -10,7 +10,6 @@ import numpy as np
 
 from ..models.instance import Instance
 from ..models.solution import Solution, Verification
-from .budgets.mip import NODE_LIMIT
 from .graph.encoding import CandidateGraph, build_graph
 from .policies import (
     ORTOOLS_VERSION,
@@ -48,12 +47,7 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
     else:
         t1 = time.perf_counter()
         solve_graph = replace(graph, score=stability_scores(graph, prefer, change_penalty)) if prefer else graph
-        token = NODE_LIMIT.set(options.node_limit)
-        try:
-            assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method),
-                                      tuning)
-        finally:
-            NODE_LIMIT.reset(token)
+        assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method), tuning)
         if prefer:  # the bound is of the penalised quality, not of the quality reported
             assignment = replace(assignment, bound_quality_units=None, method=assignment.method + "+keep-stable")
         info = RunInfo(policy, sha256, build, time.perf_counter() - t1, options.seed, options.workers,

@@ -90,74 +90,74 @@ class LagrangeResult:
         return self.relaxation.bound
 
 
-Repair = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: Repairs a relaxed assignment (chosen candidates, each one's best donor) into a
+#: feasible one, keeps the best, and returns its stage value (which may raise the target).
+Improve = Callable[[np.ndarray, np.ndarray], float]
 
 
-def relax_stage(
-    g: CandidateGraph,
-    f: np.ndarray,
-    keep: list[tuple[np.ndarray, float]],
-    best_value: float,
-    iterations: int = 150,
-    deadline: Optional[float] = None,
-    repair: Optional[Repair] = None,
-    repaired: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
-    step: float = 1.0,
-    working: Optional[np.ndarray] = None,
-    price_every: int = 10,
-) -> Relaxation:
-    """Minimise the Lagrangian bound over the multipliers of budgets, counts and
-    ``keep`` rows (coef . y >= rhs): cutting planes (_Master) on the whole graph,
-    Polyak subgradient steps on a working set. ``best_value`` is the incumbent's
-    stage value (the stopping and Polyak target); with ``repair``, relaxed
-    assignments are repaired (every one below a million pairs, every fifth above,
-    and those of a sweep of prices at the end) and passed to ``repaired``, which
-    may raise the target through its return.
+@dataclass(frozen=True)
+class RelaxSettings:
+    """A fixed amount of work (no clock), so the result repeats exactly."""
 
-    ``working`` (candidate indices) solves each flow on that working set only.
-    Every ``price_every`` iterations, and at the end, every other pair is priced
-    against the flow's node potentials: the bound is then the whole graph's dual
-    bound of those potentials with each mentee's raised by its largest violation
-    (_whole_graph_dual), which keeps it a proof, and the most violated pairs
-    join the working set. Only those priced bounds are kept as bounds."""
-    t0 = time.perf_counter()
-    k = g.n_donors
-    e_all = g.n_candidates
-    f = np.asarray(f, np.float64)
-    cost = g.cost.astype(np.float64)
-    capped = g.max_count < NO_LIMIT
-    budget = g.budget.astype(np.float64)
-    count_cap = np.where(capped, g.max_count, 0).astype(np.float64)
-    coefs = [np.asarray(c, np.float64) for c, _ in keep]
-    rhs = np.array([h for _, h in keep], np.float64)
-    keep_scale = np.array([max(float(np.mean(np.abs(c[c != 0]))) if np.any(c) else 1.0, 1e-300) for c in coefs])
-    ws = None if working is None or len(working) >= e_all else np.unique(np.asarray(working, np.int64))
-    max_matched = int(min(int(g.free_mentee.sum()), g.capacity.sum()))
-    cost_scale = float(np.mean(cost)) if e_all else 1.0
-    fmax = float(np.max(np.abs(f))) if e_all else 1.0
-    lam, mu = np.zeros(k), np.zeros(k)
-    # Start each kept row's multiplier where one typical pair of it is worth the
-    # largest stage value: earlier stages dominate, as they do lexicographically.
-    beta = np.array([fmax / s for s in keep_scale]) if keep else np.zeros(0)
-    best: Optional[tuple] = None
-    done = 0
-    repair_every = 1 if e_all <= 1_000_000 else 5  # a repair costs about a flow at scale
-    target = float(best_value)
-    net = network(g, ws)
+    iterations: int = 150
+    #: The stage's values are multiples of ``step``: a bound within it of the incumbent proves it.
+    step: float = 1.0
+    #: On a working set, every pair is priced every this many iterations (and at the end).
+    price_every: int = 10
 
-    def values(idx, lam, mu, beta):
+
+@dataclass(frozen=True)
+class _Eval:
+    """One Lagrangian subproblem solved at some multipliers."""
+
+    a: np.ndarray  # f + beta.g of the candidates evaluated
+    d_best: np.ndarray  # their best donor
+    scale: float
+    chosen: np.ndarray  # candidate indices of the flow
+    local: np.ndarray  # the same, as indices into a and d_best
+    bound_scaled: float
+    rc: Optional[np.ndarray]  # every candidate's reduced cost (priced evaluations only)
+
+    @property
+    def bound(self) -> float:
+        return self.bound_scaled / self.scale
+
+
+class _Problem:
+    """A stage's Lagrangian relaxation: the data, and L at any multipliers (lam, mu, beta)."""
+
+    def __init__(self, g: CandidateGraph, f: np.ndarray, keep: list[tuple[np.ndarray, float]],
+                 working: Optional[np.ndarray]) -> None:
+        self.g = g
+        self.k = g.n_donors
+        self.f = np.asarray(f, np.float64)
+        self.cost = g.cost.astype(np.float64)
+        self.capped = g.max_count < NO_LIMIT
+        self.budget = g.budget.astype(np.float64)
+        self.count_cap = np.where(self.capped, g.max_count, 0).astype(np.float64)
+        self.coefs = [np.asarray(c, np.float64) for c, _ in keep]
+        self.rhs = np.array([h for _, h in keep], np.float64)
+        self.keep_scale = np.array([max(float(np.mean(np.abs(c[c != 0]))) if np.any(c) else 1.0, 1e-300)
+                                    for c in self.coefs])
+        e_all = g.n_candidates
+        self.ws = None if working is None or len(working) >= e_all else np.unique(np.asarray(working, np.int64))
+        self.max_matched = int(min(int(g.free_mentee.sum()), g.capacity.sum()))
+        self.net = network(g, self.ws)
+
+    def values(self, idx: Optional[np.ndarray], lam, mu, beta):
         """a_e, the best donor and v_e for candidates ``idx`` (None = all)."""
-        a = f if idx is None else f[idx]
-        for b, c in zip(beta, coefs, strict=True):
+        a = self.f if idx is None else self.f[idx]
+        for b, c in zip(beta, self.coefs, strict=True):
             a = a + b * (c if idx is None else c[idx])
-        d_best, v_best = _best_donor(g, a, idx, cost, lam, mu)
+        d_best, v_best = _best_donor(self.g, a, idx, self.cost, lam, mu)
         return a, d_best, v_best
 
-    def evaluate(lam, mu, beta, priced):
-        """Flow on the working set. ``priced``: also price all pairs, making
-        the bound valid for the whole graph; returns potentials' reduced costs."""
-        a, d_best, v_best = values(None if (priced or ws is None) else ws, lam, mu, beta)
-        scale = _scale(v_best, max_matched, net.n_nodes)
+    def evaluate(self, lam, mu, beta, priced: bool) -> _Eval:
+        """Flow on the working set. ``priced``: also price all pairs, making the
+        bound valid for the whole graph, with every pair's reduced cost."""
+        g, net, ws = self.g, self.net, self.ws
+        a, d_best, v_best = self.values(None if (priced or ws is None) else ws, lam, mu, beta)
+        scale = _scale(v_best, self.max_matched, net.n_nodes)
         val = np.floor(v_best * scale)
         in_ws = val if (ws is None or not priced) else val[ws]
         arc_cost = np.zeros(len(net.upper), np.int64)
@@ -168,86 +168,151 @@ def relax_stage(
         chosen = picked if ws is None else ws[picked]
         local = picked if (ws is None or not priced) else chosen  # index into a, d_best, val
         # Each matched pair lost less than 1/S to rounding down.
-        bound_scaled = float(-(arc_cost @ flow)) + max_matched + scale * (
-            float(lam @ budget) + float(mu @ count_cap) - float(beta @ rhs))
+        bound_scaled = float(-(arc_cost @ flow)) + self.max_matched + scale * (
+            float(lam @ self.budget) + float(mu @ self.count_cap) - float(beta @ self.rhs))
         rc = None
         if priced:
             pi = residual_potentials(net, lower, net.upper, arc_cost, flow)
             rc = -val + pi[1 + g.pair_mentee] - pi[1 + g.n_mentees + g.pair_mentor]
             if ws is not None:  # the bound of dual-feasible potentials for the whole graph
                 bound_scaled += _whole_graph_dual(g, net, pi, val, rc) - float(-(arc_cost @ flow))
-        return a, d_best, scale, chosen, local, bound_scaled, rc
+        return _Eval(a, d_best, scale, chosen, local, bound_scaled, rc)
 
+    def grow(self, rc: np.ndarray) -> None:
+        """The pairs of most negative reduced cost join the working set."""
+        assert self.ws is not None
+        self.ws = _grow(self.ws, rc)
+        self.net = network(self.g, self.ws)
+
+    def subgradient(self, ev: _Eval) -> np.ndarray:
+        """Of L at the evaluated point: budget and count slack, and kept rows' surplus."""
+        k = self.k
+        spend = np.bincount(ev.d_best[ev.local], weights=self.cost[ev.chosen], minlength=k) if k else np.zeros(0)
+        used = np.bincount(ev.d_best[ev.local], minlength=k).astype(np.float64) if k else np.zeros(0)
+        surplus = np.array([float(c[ev.chosen].sum()) - h for c, h in zip(self.coefs, self.rhs, strict=True)])
+        return np.concatenate([self.budget - spend, np.where(self.capped, self.count_cap - used, 0.0), surplus])
+
+
+class _Polyak:
+    """Subgradient steps toward the incumbent, the step halved after 8 iterations
+    without a lower value."""
+
+    def __init__(self) -> None:
+        self.theta, self.lowest, self.stall = 1.0, np.inf, 0
+
+    def step(self, point: np.ndarray, bound: float, grad: np.ndarray, unit: np.ndarray, target: float,
+             step: float) -> Optional[np.ndarray]:
+        stall = 0 if bound < self.lowest else self.stall + 1
+        theta = self.theta / 2 if stall >= 8 else self.theta
+        self.theta, self.lowest, self.stall = theta, min(bound, self.lowest), 0 if stall >= 8 else stall
+        gn = grad / unit
+        norm = float(gn @ gn)
+        if norm == 0:
+            return None
+        return np.maximum(0.0, point - theta * max(bound - target, step) / norm * gn / unit)
+
+
+def relax_stage(g: CandidateGraph, f: np.ndarray, keep: list[tuple[np.ndarray, float]], best_value: float,
+                settings: RelaxSettings = RelaxSettings(), deadline: Optional[float] = None,
+                improve: Optional[Improve] = None, working: Optional[np.ndarray] = None) -> Relaxation:
+    """Minimise the Lagrangian bound over the multipliers of budgets, counts and
+    ``keep`` rows (coef . y >= rhs): cutting planes (_Master) on the whole graph,
+    Polyak subgradient steps on a working set. ``best_value`` is the incumbent's
+    stage value (the stopping and Polyak target); with ``improve``, relaxed
+    assignments are repaired (every one below a million pairs, every fifth above,
+    and those of a sweep of prices at the end), which may raise the target.
+
+    ``working`` (candidate indices) solves each flow on that working set only.
+    Every ``price_every`` iterations, and at the end, every other pair is priced
+    against the flow's node potentials: the bound is then the whole graph's dual
+    bound of those potentials with each mentee's raised by its largest violation
+    (_whole_graph_dual), which keeps it a proof, and the most violated pairs
+    join the working set. Only those priced bounds are kept as bounds."""
+    t0 = time.perf_counter()
+    prob = _Problem(g, f, keep, working)
+    k, step = prob.k, settings.step
+    e_all = g.n_candidates
+    fmax = float(np.max(np.abs(prob.f))) if e_all else 1.0
+    # Start each kept row's multiplier where one typical pair of it is worth the
+    # largest stage value: earlier stages dominate, as they do lexicographically.
+    point = np.concatenate([np.zeros(2 * k), np.array([fmax / s for s in prob.keep_scale]) if keep else []])
     # Multipliers in normalised units (a typical pair's worth), as the master sees them.
-    unit = np.concatenate([np.full(k, cost_scale), np.ones(k), keep_scale])
-    free_dim = np.concatenate([np.ones(k, bool), capped, np.ones(len(keep), bool)])
-    master = _Master(free_dim, radius=max(fmax, 1.0))
-    lowest: Optional[tuple] = None  # the lowest value seen, priced or on the working set only
-    polyak = (1.0, np.inf, 0)  # step factor, lowest value, iterations without a lower one
-    for it in range(iterations):
+    unit = np.concatenate([np.full(k, float(np.mean(prob.cost)) if e_all else 1.0), np.ones(k), prob.keep_scale])
+    master = _Master(np.concatenate([np.ones(k, bool), prob.capped, np.ones(len(keep), bool)]), radius=max(fmax, 1.0))
+    polyak = _Polyak()
+    best: Optional[tuple[float, np.ndarray]] = None  # the lowest priced bound and its point
+    lowest: Optional[tuple[float, np.ndarray]] = None  # the lowest value seen, priced or on the working set only
+    repair_every = 1 if e_all <= 1_000_000 else 5  # a repair costs about a flow at scale
+    target = float(best_value)
+    done = 0
+    for it in range(settings.iterations):
         if deadline is not None and time.perf_counter() > deadline:
             break
         done = it + 1
-        priced = ws is None or it % price_every == 0
-        a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, priced)
-        bound = bound_scaled / scale
+        priced = prob.ws is None or it % settings.price_every == 0
+        ev = prob.evaluate(*_split(point, k), priced)
+        bound = ev.bound
         if priced and (best is None or bound < best[0] - 1e-12 * abs(best[0])):
-            best = (bound, lam.copy(), mu.copy(), beta.copy())
+            best = (bound, point.copy())
         if lowest is None or bound < lowest[0]:
-            lowest = (bound, lam.copy(), mu.copy(), beta.copy())
-        if ws is not None and priced:
-            ws = _grow(ws, rc)
-            net = network(g, ws)
-        if repair is not None and (it % repair_every == 0 or it == iterations - 1):
-            p, d = repair(chosen, d_best[local])
-            if repaired is not None:
-                target = max(target, float(repaired(p, d)))
+            lowest = (bound, point.copy())
+        if prob.ws is not None and priced:
+            prob.grow(ev.rc)
+        if improve is not None and (it % repair_every == 0 or it == settings.iterations - 1):
+            target = max(target, float(improve(ev.chosen, ev.d_best[ev.local])))
         if best is not None and best[0] - target < step:
             break
-        # Subgradients of L: budget and count slack, and kept rows' surplus.
-        spend = np.bincount(d_best[local], weights=cost[chosen], minlength=k) if k else np.zeros(0)
-        used = np.bincount(d_best[local], minlength=k).astype(np.float64) if k else np.zeros(0)
-        surplus = np.array([float(c[chosen].sum()) - h for c, h in zip(coefs, rhs, strict=True)])
-        grad = np.concatenate([budget - spend, np.where(capped, count_cap - used, 0.0), surplus])
-        point = np.concatenate([lam, mu, beta])
-        if ws is not None:
+        grad = prob.subgradient(ev)
+        if prob.ws is not None:
             # On a working set most values are not bounds (cuts of the working set
             # only), which misleads the cutting planes: Polyak subgradient steps
             # toward the incumbent instead (measured at 20,000 x 5,000 x 5: gap 1.4%
             # against 32% with the cutting planes).
-            stall = 0 if bound < polyak[1] else polyak[2] + 1
-            theta = polyak[0] / 2 if stall >= 8 else polyak[0]
-            polyak = (theta, min(bound, polyak[1]), 0 if stall >= 8 else stall)
-            gn = grad / unit
-            norm = float(gn @ gn)
-            if norm == 0:
-                break
-            point = np.maximum(0.0, point - theta * max(bound - target, step) / norm * gn / unit)
-            lam, mu, beta = point[:k], point[k:2 * k], point[2 * k:]
-            continue
-        nxt = master.step(point * unit, bound, grad / unit, step)
-        if nxt is None:  # the cuts promise no lower bound: converged (always a whole graph here)
+            nxt = polyak.step(point, bound, grad, unit, target, step)
+        else:
+            nxt = master.step(point * unit, bound, grad / unit, step)
+            nxt = None if nxt is None else nxt / unit
+        if nxt is None:  # no step left (for the cuts: they promise no lower bound, converged)
             break
-        point = nxt / unit
-        lam, mu, beta = point[:k], point[k:2 * k], point[2 * k:]
-    if ws is not None and lowest is not None and (best is None or lowest[0] < best[0]):
-        _, lam, mu, beta = lowest  # a working-set value is no bound: the final priced flow decides
+        point = nxt
+    if prob.ws is not None and lowest is not None and (best is None or lowest[0] < best[0]):
+        point = lowest[1]  # a working-set value is no bound: the final priced flow decides
     elif best is not None:
-        _, lam, mu, beta = best
-    if ws is None and repair is not None and repaired is not None and (best is None or best[0] - target >= step):
-        # The cutting planes converge in few iterations, so few relaxed assignments
-        # were repaired: repair those of prices around the best ones too.
-        for factor in REPAIR_SWEEP:
-            if deadline is not None and time.perf_counter() > deadline:
-                break
-            _, d_best, _, chosen, local, _, _ = evaluate(lam * factor, mu * factor, beta, False)
-            target = max(target, float(repaired(*repair(chosen, d_best[local]))))
-    # Potentials at the best multipliers: one more (priced) flow.
-    a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, True)
-    if best is not None and best[0] < bound_scaled / scale:  # an earlier priced point was lower
-        _, lam, mu, beta = best
-        a, d_best, scale, chosen, local, bound_scaled, rc = evaluate(lam, mu, beta, True)
-    return Relaxation(bound_scaled / scale, scale, bound_scaled, rc.astype(np.float64), a, lam, mu, beta, done,
+        point = best[1]
+    if prob.ws is None and improve is not None and (best is None or best[0] - target >= step):
+        target = _repair_sweep(prob, point, improve, target, deadline)
+    return _final(prob, point, best, done, t0)
+
+
+def _split(point: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lam, mu, beta) of a point."""
+    return point[:k], point[k:2 * k], point[2 * k:]
+
+
+def _repair_sweep(prob: _Problem, point: np.ndarray, improve: Improve, target: float,
+                  deadline: Optional[float]) -> float:
+    """The cutting planes converge in few iterations, so few relaxed assignments
+    were repaired: repair those of prices around the best ones too."""
+    lam, mu, beta = _split(point, prob.k)
+    for factor in REPAIR_SWEEP:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        ev = prob.evaluate(lam * factor, mu * factor, beta, False)
+        target = max(target, float(improve(ev.chosen, ev.d_best[ev.local])))
+    return target
+
+
+def _final(prob: _Problem, point: np.ndarray, best: Optional[tuple[float, np.ndarray]], done: int,
+           t0: float) -> Relaxation:
+    """Potentials at the best multipliers: one more (priced) flow, or two when an
+    earlier priced point was lower."""
+    ev = prob.evaluate(*_split(point, prob.k), True)
+    if best is not None and best[0] < ev.bound:
+        point = best[1]
+        ev = prob.evaluate(*_split(point, prob.k), True)
+    lam, mu, beta = _split(point, prob.k)
+    assert ev.rc is not None
+    return Relaxation(ev.bound, ev.scale, ev.bound_scaled, ev.rc.astype(np.float64), ev.a, lam, mu, beta, done,
                       time.perf_counter() - t0)
 
 
@@ -405,8 +470,8 @@ def coverage_lagrangian(
             best[:] = [p, d, val]
         return best[2]
 
-    relaxation = relax_stage(g, units, [], best[2], iterations, deadline,
-                             repair=lambda chosen, pref: _repair(g, chosen, pref, working), repaired=repaired,
+    relaxation = relax_stage(g, units, [], best[2], RelaxSettings(iterations=iterations), deadline,
+                             improve=lambda chosen, pref: repaired(*_repair(g, chosen, pref, working)),
                              working=working)
     return LagrangeResult(relaxation, best[0], best[1], best[2])
 

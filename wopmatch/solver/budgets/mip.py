@@ -14,37 +14,25 @@ integers, so an absolute gap below 1 proves a stage optimal.
 
 The model is written straight into a MathOpt ``ModelProto`` from numpy arrays
 (the Python modelling layer costs about a microsecond per term), and solved by
-the HiGHS bundled with OR-Tools. Each stage is started from the previous stage's
-solution (or the greedy heuristic's) as a hint where the solver accepts hints.
+the HiGHS bundled with OR-Tools (highs.py). Each stage is started from the
+previous stage's solution (or the greedy heuristic's) as a hint.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import os
-import sys
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Optional
 
 import numpy as np
-from ortools.math_opt import model_parameters_pb2, model_pb2, parameters_pb2, result_pb2
-from ortools.math_opt.core.python import solver as core_solver
-from ortools.math_opt.python import mathopt
-from pybind11_abseil import status
+from ortools.math_opt import model_pb2, result_pb2
 
-from ..errors import SolveError
 from ..graph.encoding import NO_LIMIT, CandidateGraph
+from .highs import HighsRun, MipError, solve_model
 
 T = result_pb2.TerminationReasonProto
-
-
-class MipError(SolveError):
-    pass
-SOLVER = mathopt.SolverType.HIGHS
+__all__ = ["HighsRun", "MipError", "MipResult", "MipStage", "StageOutcome", "solve_stage", "solve_staged_mip",
+           "stage_objectives"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +76,53 @@ def stage_objectives(g: CandidateGraph) -> dict[str, tuple[np.ndarray, bool]]:
     }
 
 
+@dataclass
+class _StageModel:
+    """One stage's MIP over the variables (pair, donor) a mask allows."""
+
+    var_pair: np.ndarray
+    var_donor: np.ndarray  # -1 without donors
+    rows: np.ndarray
+    cols: np.ndarray
+    coefs: np.ndarray
+    rhs: np.ndarray
+    extra: list[Keep]  # the kept rows, over these variables
+    obj: np.ndarray
+    maximise: bool
+    proto: model_pb2.ModelProto
+
+    @staticmethod
+    def build(g: CandidateGraph, name: str, keep: list[Keep], mask: np.ndarray) -> "_StageModel":
+        obj_pair, maximise = stage_objectives(g)[name]
+        var_pair, var_donor = np.nonzero(mask)
+        if not g.has_donors:
+            var_donor = np.full(len(var_pair), -1)
+        var_pair = var_pair.astype(np.int64)
+        rows, cols, coefs, rhs = _constraints(g, var_pair, var_donor)
+        extra = [(coef[var_pair], value, sense) for coef, value, sense in keep]
+        obj = obj_pair[var_pair]
+        return _StageModel(var_pair, var_donor, rows, cols, coefs, rhs, extra, obj, maximise,
+                           _model(len(var_pair), rows, cols, coefs, rhs, extra, obj, maximise))
+
+    def vector(self, pairs: np.ndarray, donors: np.ndarray) -> np.ndarray:
+        return _as_vector(self.var_pair, self.var_donor, pairs, donors)
+
+    def fits(self, x: np.ndarray) -> bool:
+        return _fits(x, self.rows, self.cols, self.coefs, self.rhs, self.extra)
+
+
+def _variables(g: CandidateGraph, allowed: Optional[np.ndarray], hp: np.ndarray, hd: np.ndarray) -> np.ndarray:
+    """(E, K) mask of the variables: fundable (pair, donor) where ``allowed`` says,
+    and always the hint's own."""
+    mask = g.fundable if g.has_donors else np.ones((g.n_candidates, 1), bool)
+    if allowed is not None:
+        mask = mask & (allowed if allowed.ndim == 2 else allowed[:, None])
+    if len(hp):
+        mask = mask.copy()
+        mask[hp, np.maximum(hd, 0)] = True
+    return mask
+
+
 def solve_stage(
     g: CandidateGraph,
     name: str,
@@ -95,7 +130,7 @@ def solve_stage(
     hint_pairs: np.ndarray,
     hint_donors: np.ndarray,
     time_limit: Optional[float],
-    seed: int,
+    run: HighsRun,
     step: int = 1,
     allowed: Optional[np.ndarray] = None,
     bound_cap: Optional[float] = None,
@@ -111,70 +146,61 @@ def solve_stage(
     reduced by LP reduced-cost fixing (_lp_core), from the better of the hint and
     ``incumbent``; the optimum over what is left is the stage's optimum."""
     t0 = time.perf_counter()
-    obj_pair, maximise = stage_objectives(g)[name]
-    mask = g.fundable if g.has_donors else np.ones((g.n_candidates, 1), bool)
-    if allowed is not None:
-        mask = mask & (allowed if allowed.ndim == 2 else allowed[:, None])
     hp, hd = np.asarray(hint_pairs, np.int64), np.asarray(hint_donors, np.int64)
-    if len(hp):  # the hint's own variables are always in the model
-        mask = mask.copy()
-        mask[hp, np.maximum(hd, 0)] = True
-    var_pair, var_donor = np.nonzero(mask)
-    if not g.has_donors:
-        var_donor = np.full(len(var_pair), -1)
-    var_pair = var_pair.astype(np.int64)
-    nv = len(var_pair)
-    rows, cols, coefs, rhs = _constraints(g, var_pair, var_donor)
-    extra = [(coef[var_pair], value, sense) for coef, value, sense in keep]
-    obj = obj_pair[var_pair]
-    current = _as_vector(var_pair, var_donor, hp, hd)
-    model = _model(nv, rows, cols, coefs, rhs, extra, obj, maximise)
-    remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-    if remaining is not None and remaining <= 0:
+    sm = _StageModel.build(g, name, keep, _variables(g, allowed, hp, hd))
+    current = sm.vector(hp, hd)
+
+    def remaining() -> Optional[float]:
+        return None if time_limit is None else time_limit - (time.perf_counter() - t0)
+
+    if remaining() is not None and remaining() <= 0:
         return None
-    if allowed is None and name in LP_FIXED_STAGES and nv >= LP_FIXING_MIN_VARIABLES:
+    if allowed is None and name in LP_FIXED_STAGES and len(sm.var_pair) >= run.params.lp_fixing_min_variables:
         if incumbent is not None:  # the core is smaller the better the incumbent
-            inc = _as_vector(var_pair, var_donor, *incumbent)
-            if _better(obj @ inc, obj @ current, maximise):
+            inc = sm.vector(*incumbent)
+            if _better(sm.obj @ inc, sm.obj @ current, sm.maximise):
                 current = inc
-        core = _lp_core(model, current, obj, maximise, step, rows, cols, coefs, rhs, extra, remaining, seed)
+        core = _lp_core(sm, current, step, remaining(), run)
         if core is not None:
             keep_var, better = core
             if better is not None:
                 current = better
-            fixed = np.zeros_like(mask)
-            fixed[var_pair[keep_var], np.maximum(var_donor[keep_var], 0)] = True
+            fixed = np.zeros((g.n_candidates, g.fundable.shape[1] if g.has_donors else 1), bool)
+            fixed[sm.var_pair[keep_var], np.maximum(sm.var_donor[keep_var], 0)] = True
             chosen = np.flatnonzero(current)
-            remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-            out = solve_stage(g, name, keep, var_pair[chosen], var_donor[chosen], remaining, seed, step,
+            out = solve_stage(g, name, keep, sm.var_pair[chosen], sm.var_donor[chosen], remaining(), run, step,
                               allowed=fixed, bound_cap=bound_cap)
             if out is not None:  # optimal over the core = optimal: every better assignment lies in it
                 return replace(out, seconds=time.perf_counter() - t0)
             return None
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-        if remaining is not None and remaining <= 0:
+        if remaining() is not None and remaining() <= 0:
             return None
-    result = _solve(model, current, remaining, seed, gap=step - 0.5, presolve=PRESOLVE[name])
+    result = solve_model(sm.proto, current, remaining(), run, gap=step - 0.5, presolve=PRESOLVE[name])
     if result is None:
         return None
+    return _outcome(sm, result, current, step, bound_cap, time.perf_counter() - t0)
+
+
+def _outcome(sm: _StageModel, result: result_pb2.SolveResultProto, current: np.ndarray, step: int,
+             bound_cap: Optional[float], seconds: float) -> StageOutcome:
+    """The better of HiGHS's answer and ``current`` (a solver may stop at a limit
+    with a worse incumbent than the one it was given), counting only an answer
+    that is feasible once rounded to 0/1; its status and bound."""
     if result.solutions and result.solutions[0].HasField("primal_solution"):
         sol = result.solutions[0].primal_solution.variable_values
-        x = np.zeros(nv)
+        x = np.zeros(len(sm.var_pair))
         x[np.asarray(sol.ids, dtype=np.int64)] = np.asarray(sol.values)
         candidate = (x > 0.5).astype(np.int64)
-        # Keep the better of the solver's answer and the hint (a solver may stop
-        # at a limit with a worse incumbent than the one it was given), and only
-        # an answer that is feasible once rounded to 0/1.
-        if _fits(candidate, rows, cols, coefs, rhs, extra) and not _better(obj @ current, obj @ candidate, maximise):
+        if sm.fits(candidate) and not _better(sm.obj @ current, sm.obj @ candidate, sm.maximise):
             current = candidate
     bound = result.termination.objective_bounds.dual_bound
     if bound_cap is not None:
-        bound = min(bound, bound_cap) if maximise else max(bound, bound_cap)
-    value = int(obj @ current)
-    proven = result.termination.reason == T.TERMINATION_REASON_OPTIMAL or _closed(value, bound, maximise, step)
+        bound = min(bound, bound_cap) if sm.maximise else max(bound, bound_cap)
+    value = int(sm.obj @ current)
+    proven = result.termination.reason == T.TERMINATION_REASON_OPTIMAL or _closed(value, bound, sm.maximise, step)
     chosen = np.flatnonzero(current)
-    return StageOutcome(var_pair[chosen], var_donor[chosen].astype(np.int64), "optimal" if proven else "feasible",
-                        value, float(bound) if np.isfinite(bound) else None, time.perf_counter() - t0)
+    return StageOutcome(sm.var_pair[chosen], sm.var_donor[chosen].astype(np.int64), "optimal" if proven else "feasible",
+                        value, float(bound) if np.isfinite(bound) else None, seconds)
 
 
 #: Whether HiGHS presolves each stage. Measured (docs/model.md, "Presolve"): on
@@ -184,14 +210,13 @@ def solve_stage(
 PRESOLVE = {"coverage": True, "quality": False, "cost": False}
 
 
-#: Stages solved first as an LP whose reduced costs fix variables (_lp_core).
+#: Stages solved first as an LP whose reduced costs fix variables (_lp_core), from
+#: BudgetParams.lp_fixing_min_variables variables on.
 LP_FIXED_STAGES = ("coverage", "quality", "cost")
-#: Below this many variables HiGHS alone is as quick.
-LP_FIXING_MIN_VARIABLES = 2_000
 
 
-def _lp_core(model, hint, obj, maximise: bool, step: int, rows, cols, coefs, rhs, extra, time_limit,
-             seed) -> Optional[tuple[np.ndarray, Optional[np.ndarray]]]:
+def _lp_core(sm: _StageModel, hint: np.ndarray, step: int, time_limit: Optional[float],
+             run: HighsRun) -> Optional[tuple[np.ndarray, Optional[np.ndarray]]]:
     """Reduced-cost fixing from the LP relaxation (None when the LP does not solve).
 
     1. Solve the LP relaxation; its duals y give, for *any* y, the bound
@@ -202,12 +227,13 @@ def _lp_core(model, hint, obj, maximise: bool, step: int, rows, cols, coefs, rhs
     3. A variable with r_v < 0 set to 1 lowers the bound by |r_v|: if that goes
        below z + step it is 0 in every better assignment. The rest is the core.
     Returns (core variable mask, better incumbent or None)."""
-    sign = 1.0 if maximise else -1.0  # work on max sign*obj
+    model, obj, rows, cols, coefs, rhs, extra = sm.proto, sm.obj, sm.rows, sm.cols, sm.coefs, sm.rhs, sm.extra
+    sign = 1.0 if sm.maximise else -1.0  # work on max sign*obj
     lp = model_pb2.ModelProto()
     lp.CopyFrom(model)
     del lp.variables.integers[:]
     lp.variables.integers.extend([False] * len(hint))
-    result = _solve(lp, hint, time_limit, seed, presolve=False)
+    result = solve_model(lp, hint, time_limit, run, presolve=False)
     if result is None or result.termination.reason != T.TERMINATION_REASON_OPTIMAL or not result.solutions:
         return None
     sol = result.solutions[0]
@@ -238,14 +264,14 @@ def _lp_core(model, hint, obj, maximise: bool, step: int, rows, cols, coefs, rhs
     small = model_pb2.ModelProto()
     small.CopyFrom(model)
     small.variables.upper_bounds[:] = np.where(support, 1.0, 0.0).tolist()
-    res = _solve(small, hint, time_limit, seed, presolve=False, gap=step - 0.5)
+    res = solve_model(small, hint, time_limit, run, presolve=False, gap=step - 0.5)
     incumbent = hint
     if res is not None and res.solutions and res.solutions[0].HasField("primal_solution"):
         vals = res.solutions[0].primal_solution.variable_values
         x = np.zeros(len(hint))
         x[np.asarray(vals.ids, dtype=np.int64)] = np.asarray(vals.values)
         candidate = (x > 0.5).astype(np.int64)
-        if _fits(candidate, rows, cols, coefs, rhs, extra) and sign * (obj @ candidate) > sign * (obj @ hint):
+        if sm.fits(candidate) and sign * (obj @ candidate) > sign * (obj @ hint):
             incumbent = candidate
     z = sign * float(obj @ incumbent)
     slack = bound - (z + step) + 1e-7 * abs(bound) + 1.0  # float rounding only ever widens the core
@@ -258,17 +284,14 @@ def solve_staged_mip(
     start_pairs: np.ndarray,
     start_donors: np.ndarray,
     time_limit: Optional[float],
-    workers: int,
-    seed: int,
+    run: HighsRun,
     coverage_cap: Optional[int] = None,
     coverage_step: int = 1,
     first_hint: Optional[tuple[np.ndarray, np.ndarray]] = None,
     stage_names: tuple[str, ...] = ("coverage", "quality", "cost"),
 ) -> MipResult:
     """Solve the stages in turn over all variables; ``start_*`` is a feasible
-    assignment (the greedy one). ``workers`` is recorded by callers only: HiGHS
-    through MathOpt takes no thread count (its MIP search is serial and
-    deterministic).
+    assignment (the greedy one).
 
     ``coverage_cap`` is a known upper bound on stage 1 (the budget-free maximum):
     it tightens the reported bound, and proves stage 1 outright when the start
@@ -278,7 +301,6 @@ def solve_staged_mip(
     the incumbent): measured, the greedy assignment often makes a faster hint
     than a better Lagrangian one (0.11 s against 2.9 s at 200 x 60).
     ``stage_names`` runs only those stages."""
-    del workers
     t_start = time.perf_counter()
     deadline = None if time_limit is None else t_start + time_limit
     pairs, donors = np.asarray(start_pairs, np.int64), np.asarray(start_donors, np.int64)
@@ -299,7 +321,7 @@ def solve_staged_mip(
             incumbent = (pairs, donors)
             hint = first_hint if name == "coverage" and first_hint is not None else incumbent
             t0 = time.perf_counter()
-            out = _solve_from(g, name, keep, hint, incumbent, remaining, seed, step, cap)
+            out = _solve_from(g, name, keep, hint, incumbent, remaining, run, step, cap)
             if out is None:  # stopped at the deadline before HiGHS returned
                 stages.append(MipStage(name, "feasible", time.perf_counter() - t0, value, cap))
                 break
@@ -313,9 +335,9 @@ def solve_staged_mip(
     return MipResult(pairs, donors, stages)
 
 
-def _solve_from(g, name, keep, hint, incumbent, time_limit, seed, step, cap) -> Optional[StageOutcome]:
+def _solve_from(g, name, keep, hint, incumbent, time_limit, run, step, cap) -> Optional[StageOutcome]:
     """solve_stage hinted with ``hint``; the incumbent wins when it is better."""
-    out = solve_stage(g, name, keep, hint[0], hint[1], time_limit, seed, step, bound_cap=cap, incumbent=incumbent)
+    out = solve_stage(g, name, keep, hint[0], hint[1], time_limit, run, step, bound_cap=cap, incumbent=incumbent)
     if out is None or hint is incumbent:
         return out
     obj, maximise = stage_objectives(g)[name]
@@ -412,128 +434,3 @@ def _model(nv, rows, cols, coefs, rhs, extra, obj, maximise) -> model_pb2.ModelP
     model.objective.linear_coefficients.ids.extend(nz.tolist())
     model.objective.linear_coefficients.values.extend(obj[nz].astype(np.float64).tolist())
     return model
-
-
-#: Branch-and-bound nodes each HiGHS MIP solve may explore (None: no limit), set for
-#: the length of one solve by api.solve from SolveOptions.node_limit. HiGHS's MIP
-#: search is serial and deterministic, so a node limit, unlike a time limit, stops
-#: it at the same point on any machine (what scenario sweeps rely on).
-NODE_LIMIT: ContextVar[Optional[int]] = ContextVar("NODE_LIMIT", default=None)
-
-#: Seconds a time-limited HiGHS solve may run past its limit before it is stopped.
-DEADLINE_GRACE = 1.0
-
-
-def _solve(model, hint: np.ndarray, time_limit, seed: int, gap: float = 0.5,
-           presolve: bool = True) -> Optional[result_pb2.SolveResultProto]:
-    params = mathopt.SolveParameters(
-        time_limit=None if time_limit is None else timedelta(seconds=max(time_limit, 0.01)),
-        random_seed=seed,
-        relative_gap_tolerance=0.0,
-        absolute_gap_tolerance=gap,  # objectives on a lattice of step `gap + 0.5`: a smaller gap is a proof
-        presolve=None if presolve else mathopt.Emphasis.OFF,
-        node_limit=NODE_LIMIT.get(),
-    )
-    model_params = model_parameters_pb2.ModelSolveParametersProto()
-    h = model_params.solution_hints.add()
-    h.variable_values.ids.extend(range(len(hint)))
-    h.variable_values.values.extend(hint.astype(np.float64).tolist())
-    if time_limit is None or len(hint) < CHILD_MIN_VARIABLES:
-        return _solve_checked(model, params.to_proto(), model_params)
-    return _solve_with_deadline(model, params.to_proto(), model_params, time_limit + DEADLINE_GRACE)
-
-
-#: Time-limited models from this many variables on run in a child process that is
-#: stopped at the deadline; smaller ones keep to HiGHS's own limit well enough and
-#: run here (starting a child costs about 0.6 s, and a stage makes up to three solves).
-CHILD_MIN_VARIABLES = 100_000
-
-
-def _solve_here(model, params, model_params) -> result_pb2.SolveResultProto:
-    with _quiet_stdout():
-        return core_solver.solve(
-            model,
-            SOLVER.value,
-            mathopt.StreamableSolverInitArguments().to_proto(),
-            params,
-            model_params,
-            None,
-            mathopt.CallbackRegistration().to_proto(),
-            None,
-            None,
-        )
-
-
-def _solve_checked(model, params, model_params) -> result_pb2.SolveResultProto:
-    """HiGHS's own consistency check can reject a solve run without presolve
-    ("claims optimality, but with ... infeasibilities"): retry once with it."""
-    try:
-        return _solve_here(model, params, model_params)
-    except status.StatusNotOk as exc:
-        if params.presolve != parameters_pb2.EMPHASIS_OFF:
-            raise MipError(f"HiGHS failed: {exc}") from None
-    retry = parameters_pb2.SolveParametersProto()
-    retry.CopyFrom(params)
-    retry.presolve = parameters_pb2.EMPHASIS_UNSPECIFIED
-    try:
-        return _solve_here(model, retry, model_params)
-    except status.StatusNotOk as exc:
-        raise MipError(f"HiGHS failed: {exc}") from None
-
-
-def _solve_with_deadline(model, params, model_params, seconds: float) -> Optional[result_pb2.SolveResultProto]:
-    """HiGHS checks its clock only between phases (measured: 19 s for a 10 s limit
-    on a 681,000-variable model, and its interrupter is no quicker), so a
-    time-limited solve runs in a child process that is stopped at the deadline.
-    Returns None when it had to be stopped."""
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_solve, args=(send, model.SerializeToString(), params.SerializeToString(),
-                                                   model_params.SerializeToString()))
-    proc.start()
-    send.close()
-    try:
-        if receive.poll(seconds):
-            try:
-                answer = receive.recv_bytes()
-            except EOFError:  # the child died without an answer
-                return None
-            if not answer:
-                raise MipError("HiGHS failed (in its time-limited child process)")
-            return result_pb2.SolveResultProto.FromString(answer)
-        return None
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        receive.close()
-
-
-def _child_solve(send, model: bytes, params: bytes, model_params: bytes) -> None:
-    try:
-        result = _solve_checked(model_pb2.ModelProto.FromString(model),
-                                parameters_pb2.SolveParametersProto.FromString(params),
-                                model_parameters_pb2.ModelSolveParametersProto.FromString(model_params))
-        send.send_bytes(result.SerializeToString())
-    except MipError:
-        send.send_bytes(b"")  # the parent raises it
-    send.close()
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """HiGHS 1.x (bundled with OR-Tools 9.15) prints a debug line straight to
-    file descriptor 1 when it accepts a hint; keep it out of our output."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # captured stdout without a descriptor
-        fd = 1
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), fd)
-            yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)

@@ -11,6 +11,7 @@ import numpy as np
 import ortools
 
 from ...models.solution import StageStats, Status
+from ..budgets.staged import Budgeted
 from ..errors import UnsupportedMethodError
 from ..graph.encoding import CandidateGraph
 from ..network.pricing import LexResult, PairSource, working_graph
@@ -139,3 +140,11 @@ def priced_assignment(g: CandidateGraph, result: LexResult, source: PairSource, 
         bound_coverage_units=coverage_units, method=f"{method} ({result.rounds} rounds, {source.passes} passes)",
         solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages, graph=working_graph(g, result.work),
         candidates_total=source.eligible)
+
+
+def budgeted_assignment(found: Budgeted, solver: str, default_objective: bool = True) -> Assignment:
+    """A policy's answer from the exact method with donors (budgets/staged.py)."""
+    return Assignment(pairs=found.pairs, donors=found.donors, status="optimal" if found.proven else "feasible",
+                      method=found.method, solver=solver, bound_coverage_units=found.bound_coverage_units,
+                      bound_quality_units=found.bound_quality_units if default_objective else None,
+                      stages=found.stages, message=found.message, default_objective=default_objective)

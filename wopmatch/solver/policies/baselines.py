@@ -47,7 +47,8 @@ class RandomPolicy(Policy):
     def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
         t0 = time.perf_counter()
         if graph.n_candidates == 0:
-            return streamed_assignment(graph, streamed_greedy(graph, "random", tuning.streams, options.seed), "random", t0)
+            found = streamed_greedy(graph, "random", tuning.streams, options.seed)
+            return streamed_assignment(graph, found, "random", t0)
         keys = random_keys(options.seed, graph.pair_mentee, graph.pair_mentor, graph.n_mentors)
         order = np.lexsort((graph.pair_mentor, graph.pair_mentee, keys))
         pairs, donors = greedy_assignment(graph, order)

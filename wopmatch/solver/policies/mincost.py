@@ -7,17 +7,23 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
-from ..budgets.mip import solve_staged_mip
+from ..budgets.highs import HighsRun
+from ..budgets.staged import solve_with_donors
 from ..graph.encoding import CandidateGraph
-from ..heuristics.greedy import greedy_assignment
-from ..network.flow import coverage_cost, max_coverage_units, plain_structure, solve_staged_flow
+from ..network.flow import coverage_cost, plain_structure, solve_staged_flow
 from ..network.pricing import PairSource, Stage, first_working_set, fold, solve_lexicographic
 from ..tuning import PricingParams, Tuning
-from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, UnsupportedMethodError, priced_assignment
+from .base import (
+    ORTOOLS_VERSION,
+    Assignment,
+    Policy,
+    SolveOptions,
+    UnsupportedMethodError,
+    budgeted_assignment,
+    priced_assignment,
+)
 
 ORDER = ("coverage", "cost", "quality")
-#: Above this many (pair, donor) variables the staged MIP is not built (as for optimal).
-MAX_VARIABLES = 2_000_000
 
 
 class MinCostPolicy(Policy):
@@ -44,24 +50,13 @@ class MinCostPolicy(Policy):
                 solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
                 stages=[StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                         for s in result.stages])
-        if int(graph.fundable.sum()) > MAX_VARIABLES:
+        n_vars = int(graph.fundable.sum())
+        if n_vars > tuning.budgets.full_mip_max_variables:
             raise UnsupportedMethodError(f"policy 'min-cost' with donors builds one MIP variable per fundable "
-                                         f"(pair, donor): {int(graph.fundable.sum()):,} is over {MAX_VARIABLES:,}")
-        t0 = time.perf_counter()
-        pairs, donors = greedy_assignment(graph)
-        remaining = None if options.time_limit is None else max(0.0, options.time_limit - (time.perf_counter() - t0))
-        mip = solve_staged_mip(graph, pairs, donors, remaining, options.workers, options.seed,
-                               coverage_cap=max_coverage_units(graph), stage_names=ORDER)
-        proven = len(mip.stages) == 3 and all(s.status == "optimal" for s in mip.stages)
-        cov = next((s for s in mip.stages if s.name == "coverage"), None)
-        return Assignment(
-            pairs=mip.pair, donors=mip.donor, status="optimal" if proven else "feasible", default_objective=False,
-            method="greedy+staged-mip (coverage, cost, quality)", solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}",
-            bound_coverage_units=None if cov is None else (cov.value if cov.status == "optimal" else cov.bound),
-            stages=[StageStats(name=s.name, status=s.status, seconds=round(s.seconds, 4),
-                               value=None if s.value is None else float(s.value), bound=s.bound)
-                    for s in mip.stages],
-            message=None if proven else f"time limit reached in the {mip.stages[-1].name} stage")
+                                         f"(pair, donor): {n_vars:,} is over {tuning.budgets.full_mip_max_variables:,}")
+        run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets)
+        found = solve_with_donors(graph, options.time_limit, run, lagrangian=False, order=ORDER)
+        return budgeted_assignment(found, solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}", default_objective=False)
 
 
 def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool) -> Assignment:
