@@ -9,9 +9,8 @@ from typing import Any, Optional
 from hypothesis import strategies as st
 
 from wopmatch.models import Instance, parse_instance
-from wopmatch.solver.api import solve
-from wopmatch.solver.policies import SolveOptions
-from wopmatch.solver.tuning import Tuning
+from wopmatch.solver import SolveOptions, Tuning
+from wopmatch.solver.api import solve_preferring
 from wopmatch.solver.verify import independent_pair_table
 
 AREAS = ["septage", "nrw", "climate"]
@@ -29,11 +28,11 @@ def op(ident: str, *, region: str = "asia", country: str = "PH", languages=("en"
     return rec
 
 
-def solve_checked(inst: Instance, policy: str = "optimal", alternates: int = 0, prefer=(), change_penalty=1.0,
-                  tuning: Tuning = Tuning(), **kw: Any):
-    """Solve and insist the independent verifier accepted the solution."""
-    s = solve(inst, "0" * 64, policy, SolveOptions(**kw), alternates=alternates, prefer=prefer,
-              change_penalty=change_penalty, tuning=tuning)
+def solve_checked(inst: Instance, policy: str = "optimal", prefer=(), tuning: Tuning = Tuning(), **kw: Any):
+    """Solve and insist the independent verifier accepted the solution. ``prefer``:
+    (mentee, mentor) pairs to keep where possible, as keep_stable prefers a previous
+    round's; ``kw``: SolveOptions."""
+    s = solve_preferring(inst, "0" * 64, SolveOptions(policy=policy, **kw), prefer, tuning)
     assert s.verification is not None and s.verification.ok, s.verification
     return s
 

@@ -13,7 +13,8 @@ from wopmatch.solver.budgets.lagrange import RelaxSettings, cheapest_working_set
 from wopmatch.solver.budgets.mip import solve_stage, solve_staged_mip, stage_objectives
 from wopmatch.solver.graph.encoding import build_graph
 from wopmatch.solver.heuristics.greedy import greedy_assignment
-from wopmatch.solver.postsolve.decode import Assignment, RunInfo, to_solution
+from wopmatch.solver.policies.base import Assignment
+from wopmatch.solver.postsolve.decode import RunInfo, to_solution
 from wopmatch.solver.verify import verify_solution
 
 
@@ -22,7 +23,7 @@ def _check(inst, iterations=40):
     p, d = greedy_assignment(g)
     lag = coverage_lagrangian(g, p, d, iterations=iterations)
     sol = to_solution(g, Assignment(lag.pairs, lag.donors, "feasible", "lagrangian", "test"),
-                      RunInfo("optimal", "0" * 64, 0, 0, 0, 1, None))
+                      RunInfo("optimal", "0" * 64, 0, 0, seed=0, time_limit=None))
     assert verify_solution(inst, sol) == []
     pinned_units = int(g.mentee_weight_units[g.pinned.mentee].sum())
     assert lag.value <= lag.bound + 1e-6

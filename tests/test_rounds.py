@@ -15,7 +15,7 @@ from wopmatch.cli.main import cli
 from wopmatch.generator import generate
 from wopmatch.models import load_solution, parse_instance
 from wopmatch.models.io import instance_bytes, solution_bytes
-from wopmatch.models.rounds import round_changes
+from wopmatch.solver import round_changes
 
 
 def _write(tmp_path: Path, name: str, raw) -> Path:

@@ -49,7 +49,7 @@ class StudyConfig(BaseModel):
     @field_validator("policies")
     @classmethod
     def _known_policies(cls, policies: list[str]) -> list[str]:
-        from ..solver.policies import POLICIES
+        from ..solver import POLICIES
 
         unknown = [p for p in policies if p not in POLICIES]
         if unknown:
@@ -150,17 +150,15 @@ def child_main(cell: dict[str, Any], alternates: int) -> dict[str, Any]:
     """Generate, solve, and summarise one cell (in the child process)."""
     from ..generator import generate
     from ..models import parse_instance
-    from ..solver.api import solve
-    from ..solver.errors import SolveError
-    from ..solver.policies import SolveOptions
+    from ..solver import SolveError, SolveOptions, solve
 
     t0 = time.perf_counter()
     inst = parse_instance(generate(cell["mentees"], cell["mentors"], cell["donors"], seed=cell["seed"],
                                    tightness=cell["tightness"], dual_share=cell["dual_share"]))
     t_gen = time.perf_counter() - t0
     try:
-        s = solve(inst, "0" * 64, cell["policy"], SolveOptions(time_limit=cell["time_limit"], seed=cell["seed"]),
-                  alternates=alternates)
+        s = solve(inst, "0" * 64, SolveOptions(policy=cell["policy"], time_limit=cell["time_limit"], seed=cell["seed"],
+                                               alternates=alternates))
     except SolveError as exc:  # a policy that does not model this instance, or a size it refuses
         return {"cell": cell, "outcome": "refused", "reason": str(exc),
                 "seconds": {"generate": round(t_gen, 3)}, "peak_rss_mib": _peak()}

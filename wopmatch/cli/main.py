@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator, NoReturn, Optional
 
@@ -22,7 +22,6 @@ from ..models import (
     InputError,
     Instance,
     LoadedInstance,
-    Problem,
     Solution,
     load_instance,
     load_solution,
@@ -31,15 +30,12 @@ from ..models import (
 )
 from ..models.diff import diff_solutions
 from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
-from ..models.rounds import DEFAULT_CHANGE_PENALTY, carry_over, round_changes
 from ..models.tables import TableWriteError
 from ..reports.results import results_csv_files, results_workbook_bytes
-from ..solver.api import solve as solve_instance
-from ..solver.errors import SolveError
-from ..solver.policies import METHODS, POLICIES, SolveOptions
-from ..solver.policies.equity import GROUP_KEYS
-from ..solver.verify import verify_solution
+from ..solver import PreviousRound, SolveError, rebuild_round, verify_solution
+from ..solver import solve as solve_instance
 from .diffview import print_diff
+from .options import options_from, solve_options
 from .summary import print_summary
 
 out = Console(highlight=False, soft_wrap=True)
@@ -98,7 +94,6 @@ def validate(instance: Path) -> None:
         loaded = load_instance(instance)
     except InputError as exc:
         _fail(exc)
-        return
     inst = loaded.instance
     n_mentees = sum(op.mentee is not None for op in inst.operators)
     n_mentors = sum(op.mentor is not None for op in inst.operators)
@@ -111,40 +106,17 @@ def validate(instance: Path) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Solution to write: FILE.json; FILE.xlsx (result sheets, and FILE.json beside it); "
                    "or a folder (result CSV files and solution.json).")
-@click.option("--policy", type=click.Choice(list(POLICIES)), default="optimal", show_default=True,
-              help="How to match (docs/policies.md): " + "; ".join(f"{n}: {c.summary}" for n, c in POLICIES.items()))
-@click.option("--group-by", type=click.Choice(GROUP_KEYS), default="region", show_default=True,
-              help="regional-equity: the mentee field whose groups' lowest coverage rate is raised.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds; the best solution found is returned, with its gap.")
-@click.option("--node-limit", type=click.IntRange(min=1), default=None,
-              help="Branch-and-bound nodes per MIP solve: stops the search at the same point on any machine.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
-              help="How the exact policies solve: auto = flow without donors (flow-pricing from 50M pairs), "
-                   "lagrangian-mip with donors (optimal; lagrangian: its bound and repaired assignment "
-                   "only); min-cost, max-min and regional-equity take auto, flow or flow-pricing.")
-@click.option("--alternates", type=click.IntRange(min=0, max=50), default=0, show_default=True,
-              help="List each mentee's K best runner-up mentors and why each was not chosen.")
+@solve_options()
 @click.option("--previous", type=click.Path(path_type=Path), default=None,
-              help="Solution of an earlier round whose partnerships are still running (docs/rounds.md).")
-@click.option("--ended", multiple=True, metavar="MENTEE",
-              help="With --previous: this mentee's partnership has ended (repeatable).")
-@click.option("--forbid-repeat", is_flag=True, help="With --previous: never form a previous pair again.")
-@click.option("--keep-stable", is_flag=True,
-              help="With --previous: re-match freely but change as few running partnerships as possible.")
-@click.option("--change-penalty", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_CHANGE_PENALTY,
-              show_default=True, help="With --keep-stable: score a kept partnership is worth (x mentee weight).")
+              help="Solution of an earlier round whose partnerships are still running (docs/rounds.md); "
+                   "--ended, --forbid-repeat and --keep-stable need it.")
 @click.option("--quiet", is_flag=True, help="No summary table.")
 @click.option("--verbose", is_flag=True, help="Log each pricing round to stderr (long runs at scale).")
-def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: Optional[float],
-          node_limit: Optional[int], workers: int,
-          seed: int, method: str, alternates: int, previous: Optional[Path], ended: tuple[str, ...],
-          forbid_repeat: bool, keep_stable: bool, change_penalty: float, quiet: bool, verbose: bool) -> None:
+def solve(instance: Path, output: Path, previous: Optional[Path], quiet: bool, verbose: bool, **chosen) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
+    options = options_from(chosen)
     kind = _output_kind(output, "a solution")
-    if previous is None and (ended or forbid_repeat or keep_stable):
+    if previous is None and options.round_options():
         raise click.UsageError("--ended, --forbid-repeat and --keep-stable need --previous")
     inputs = (instance,) if previous is None else (instance, previous)
     _check_output(output, *inputs, folder_ok=kind == "csv")
@@ -152,38 +124,23 @@ def solve(instance: Path, output: Path, policy: str, group_by: str, time_limit: 
         _check_output(output.with_suffix(".json"), *inputs)
     try:
         loaded = load_instance(instance)
-        carry = None
-        if previous is not None:
-            old = load_solution(previous)
-            carry = carry_over(loaded.instance, old, _sha256(previous), ended, forbid_repeat, keep_stable,
-                               change_penalty)
-            unknown = sorted(set(ended) - {p.mentee for p in old.partnerships})
-            if unknown:
-                raise InputError([Problem("--ended", f"{m!r} has no partnership in the previous round")
-                                  for m in unknown], str(previous))
+        before = None if previous is None else PreviousRound(load_solution(previous), _sha256(previous))
+        spinner = err.status("solving...", spinner="dots") if not quiet and err.is_terminal and not verbose \
+            else nullcontext()
+        with spinner, _logging_to_stderr(verbose):
+            solution = solve_instance(loaded.instance, loaded.sha256, options, previous=before)
+        solved, _ = rebuild_round(loaded.instance, solution, before)  # the instance as solved: pins carried
     except InputError as exc:
         _fail(exc)
-        return
-    options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed, method=method, group_by=group_by,
-                           node_limit=node_limit)
-    try:
-        with err.status("solving...", spinner="dots") if not quiet and err.is_terminal and not verbose else _null(), \
-                _logging_to_stderr(verbose):
-            solution = solve_instance(carry.instance if carry else loaded.instance, loaded.sha256, policy, options,
-                                      alternates=alternates, prefer=carry.prefer if carry else (),
-                                      change_penalty=change_penalty)
     except SolveError as exc:
         err.print(f"[bold red]error[/]: {exc}", markup=True)
         sys.exit(1)
-    if carry is not None:
-        solution = solution.model_copy(update={"round": carry.info.model_copy(
-            update={"changes": round_changes(old, solution, ended)})})
     if solution.verification is not None and not solution.verification.ok:
         err.print("[bold red]internal error[/]: the verifier rejected the solution; nothing was written")
         for v in solution.verification.violations:
             err.print(f"  {v}", markup=False)
         sys.exit(1)
-    written = _write_solution(output, kind, carry.instance if carry else loaded.instance, solution)
+    written = _write_solution(output, kind, solved, solution)
     if not quiet:
         print_summary(out, loaded.instance, solution)
         out.print(f"solution written to {written}")
@@ -200,7 +157,8 @@ def _checked(instance: Path, solution: Path, previous: Optional[Path],
     try:
         loaded = load_instance(instance)
         sol = load_solution(solution)
-        effective, round_problems = _with_previous(loaded.instance, sol, previous)
+        before = None if previous is None else PreviousRound(load_solution(previous), _sha256(previous))
+        effective, round_problems = rebuild_round(loaded.instance, sol, before)
     except InputError as exc:
         _fail(exc)
     return loaded, sol, effective, round_problems + verify_solution(
@@ -211,32 +169,6 @@ def _sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _with_previous(instance: Instance, sol: Solution, previous: Optional[Path]) -> tuple[Instance, list[str]]:
-    """The instance SOLUTION was solved against: with the previous round's
-    partnerships carried as it records (solve --previous). Also the problems of
-    the round record itself: a previous solution that is not the one recorded,
-    or changes that do not match the two solutions."""
-    if sol.round is None:
-        if previous is not None:
-            raise InputError([Problem("--previous", "this solution was not solved with --previous")], str(previous))
-        return instance, []
-    if previous is None:
-        raise InputError([Problem("round", "this solution carries an earlier round's partnerships; "
-                                           "give that round's solution with --previous")], "solution")
-    old = load_solution(previous)
-    problems = []
-    if _sha256(previous) != sol.round.previous_sha256:
-        problems.append(f"round: {previous} is not the previous solution this one was solved with (sha256 differs)")
-    r = sol.round
-    carry = carry_over(instance, old, r.previous_sha256, r.ended, r.forbid_repeat, r.mode == "keep_stable",
-                       r.change_penalty or DEFAULT_CHANGE_PENALTY)
-    if carry.info.model_copy(update={"changes": []}) != r.model_copy(update={"changes": []}):
-        problems.append("round: the carried, dropped or forbidden partnerships recorded differ from a re-run")
-    if round_changes(old, sol, r.ended) != r.changes:
-        problems.append("round: the changes recorded differ from the two solutions")
-    return carry.instance, problems
 
 
 def _write_solution(output: Path, kind: OutputKind, instance: Instance, solution: Solution) -> str:
@@ -331,7 +263,6 @@ def convert(source: Path, output: Path) -> None:
         loaded = load_instance(source)
     except InputError as exc:
         _fail(exc)
-        return
     _write_instance(output, kind, loaded.instance)
     inst = loaded.instance
     out.print(f"{output}: {len(inst.operators)} operators, {len(inst.donors)} donors, {len(inst.pinned)} pinned, "
@@ -385,7 +316,6 @@ def bench_run(config: Path, output: Path) -> None:
         cfg = load_config(config)
     except InputError as exc:
         _fail(exc)
-        return
     _check_output(output, config)
     total = len(cells(cfg))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -464,10 +394,10 @@ def diff(a: Path, b: Path, output: Optional[Path], rows: int) -> None:
               help="Grid: one scenario per factor, budgets scaled by it (STOP included), e.g. 0.25:2.0:0.25.")
 @click.option("--donor", "donors", multiple=True, metavar="ID",
               help="With --budget-scale: scale only this donor's budget (repeatable; default every donor).")
-@click.option("--policy", type=click.Choice(list(POLICIES)), default=None, help="Every scenario's policy.")
-@click.option("--method", type=click.Choice(METHODS), default=None,
-              help="How exact policies solve (default: lagrangian for optimal with donors, else auto).")
-@click.option("--node-limit", type=click.IntRange(min=1), default=None, help="Branch-and-bound nodes per MIP solve.")
+@solve_options(only=("policy", "method", "node_limit"), optional=True, help={
+    "policy": "Every scenario's policy (default: the set's, else optimal).",
+    "method": "How exact policies solve (default: the set's, else lagrangian for optimal with large donor rounds, "
+              "else auto)."})
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Parallel solves, one thread each [default: the machine's CPUs].")
 @click.option("--dask", metavar="ADDRESS|local", default=None,
@@ -613,14 +543,6 @@ def _logging_to_stderr(on: bool) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Schemas, readers and writers. Never imports OR-Tools."""
 
 from .instance import DEFAULT_WORK_AREAS, INSTANCE_FORMAT, Instance, parse_instance
-from .io import LoadedInstance, load_instance, load_solution, solution_bytes, write_atomic
+from .io import LoadedInstance, load_instance, load_solution, parse_solution, solution_bytes, write_atomic
 from .problems import InputError, Problem
 from .solution import SOLUTION_FORMAT, Solution
 
@@ -17,6 +17,7 @@ __all__ = [
     "load_instance",
     "load_solution",
     "parse_instance",
+    "parse_solution",
     "solution_bytes",
     "write_atomic",
 ]

@@ -95,13 +95,17 @@ def load_instance(path: str | os.PathLike[str]) -> LoadedInstance:
 
 def load_solution(path: str | os.PathLike[str]) -> Solution:
     p = Path(path)
-    raw = decode_json(read_bytes(p), str(p))
+    return parse_solution(decode_json(read_bytes(p), str(p)), str(p))
+
+
+def parse_solution(raw: Any, source: str = "solution") -> Solution:
+    """A solution from decoded JSON; InputError names every problem by its path."""
     try:
         return Solution.model_validate(raw)
     except ValidationError as exc:
         raise InputError(
             [Problem(json_path(e["loc"]) or "(solution)", e["msg"]) for e in exc.errors(include_url=False)],
-            str(p),
+            source,
         ) from None
 
 

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from ..models.instance import Instance
 from ..models.solution import Solution
-from ..solver.verify import pair_facts
+from ..solver import pair_facts
 
 #: Colours: matched mentee, unmatched mentee, mentor, partnership line.
 MENTEE, UNMATCHED, MENTOR, LINK = "#1f6feb", "#d9480f", "#2f9e44", "#1f6feb"

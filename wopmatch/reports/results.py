@@ -16,7 +16,7 @@ from typing import Any, Optional
 from ..models.instance import Instance
 from ..models.solution import Solution
 from ..models.tables import tables_csv, workbook_bytes
-from ..solver.verify import pair_facts
+from ..solver import pair_facts
 
 Sheet = tuple[list[str], list[list[Any]]]
 

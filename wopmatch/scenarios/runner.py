@@ -38,8 +38,7 @@ from ..models import Instance
 from ..models.io import write_atomic
 from ..models.problems import InputError, Problem
 from ..models.scenarios import ScenarioSet, apply_changes
-from ..solver.errors import SolveError
-from ..solver.policies import SolveOptions, UnknownPolicyError, UnsupportedMethodError
+from ..solver import METHODS, POLICIES, SolveError, SolveOptions, UnknownPolicyError, UnsupportedMethodError
 
 #: Attempts per scenario in the local pool when a worker process dies under it.
 MAX_ATTEMPTS = 3
@@ -61,6 +60,10 @@ class Task:
     def sha256(self) -> str:
         return hashlib.sha256(self.instance_json).hexdigest()
 
+    def options(self) -> SolveOptions:
+        return SolveOptions(policy=self.policy, seed=self.seed, method=self.method, node_limit=self.node_limit,
+                            group_by=self.group_by)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -73,14 +76,12 @@ class Outcome:
 def run_task(task: Task) -> Outcome:
     """Solve one scenario (in a worker process): parse, solve with one thread, verify."""
     from ..models import parse_instance
-    from ..solver.api import solve
+    from ..solver import solve
 
     t0 = time.perf_counter()
     try:
         instance = parse_instance(json.loads(task.instance_json), task.name)
-        solution = solve(instance, task.sha256, task.policy,
-                         SolveOptions(workers=1, seed=task.seed, method=task.method, node_limit=task.node_limit,
-                                      group_by=task.group_by))
+        solution = solve(instance, task.sha256, task.options())
     except (InputError, SolveError) as exc:
         return Outcome(task.name, None, str(exc), time.perf_counter() - t0)
     return Outcome(task.name, (solution.model_dump_json(indent=2) + "\n").encode(), None, time.perf_counter() - t0)
@@ -110,7 +111,7 @@ def build_tasks(sset: ScenarioSet, base: Instance, method: Optional[str] = None,
     """Every scenario's instance, checked; InputError listing every problem of every
     scenario (by ``scenarios[k]`` and field) before anything runs. ``method``,
     ``node_limit`` and ``policy`` override the set's."""
-    from ..solver.api import plan
+    from ..solver import plan
 
     problems: list[Problem] = []
     tasks = []
@@ -124,7 +125,11 @@ def build_tasks(sset: ScenarioSet, base: Instance, method: Optional[str] = None,
         pol = policy or sc.policy or sset.policy
         how = method or sset.method or default_method(pol, inst)
         try:
-            plan(inst, pol, SolveOptions(method=how, group_by=sset.group_by))
+            if pol not in POLICIES:
+                raise UnknownPolicyError(f"unknown policy {pol!r}; valid policies: {', '.join(POLICIES)}")
+            if how not in METHODS:
+                raise UnsupportedMethodError(f"unknown method {how!r}; valid methods: {', '.join(METHODS)}")
+            plan(inst, SolveOptions(policy=pol, method=how, group_by=sset.group_by))
         except (UnknownPolicyError, UnsupportedMethodError) as exc:
             problems.append(Problem(f"{where}.policy", str(exc)))
             continue

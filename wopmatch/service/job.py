@@ -19,7 +19,6 @@ import os
 import resource
 import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any, Optional
@@ -61,63 +60,47 @@ def summary_of(solution: Any) -> dict[str, Any]:
     }
 
 
+class _JobWatch:
+    """The solve's phases, proven bounds and greedy start, written to the job's
+    progress (the tightest bound wins) and best.json as they come."""
+
+    def __init__(self, store: Store, job_id: str, lease: str) -> None:
+        self.store, self.job_id, self.lease = store, job_id, lease
+        self.state: dict[str, Any] = {"phase": None, "bound_coverage": None, "best": None}
+
+    def phase(self, phase: str, bound: Optional[float]) -> None:
+        self.state["phase"] = phase
+        if bound is not None and (self.state["bound_coverage"] is None or bound < self.state["bound_coverage"]):
+            self.state["bound_coverage"] = bound
+        self.store.progress(self.job_id, self.lease, self.state)
+
+    def incumbent(self, solution: Any) -> None:
+        self.store.put_file(self.job_id, self.lease, "best.json", solution_bytes(solution))
+        self.state["best"] = {k: v for k, v in summary_of(solution).items()
+                              if k in ("coverage", "quality", "cost", "matched")}
+        self.store.progress(self.job_id, self.lease, self.state)
+
+
 def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], time_cap: float) -> None:
-    from ..models import parse_instance
+    from ..models import parse_instance, parse_solution
     from ..models.problems import InputError
-    from ..solver.api import coverage_bound, solve
-    from ..solver.errors import SolveError
-    from ..solver.policies import SolveOptions
-    from ..solver.progress import PROGRESS
+    from ..solver import PreviousRound, SolveError, SolveOptions, solve
 
     raw = store.file(job_id, "input.json")
     assert raw is not None
     instance = parse_instance(json.loads(raw), "instance")
-    sha = request["instance_sha256"]
-    t0 = time.monotonic()
-    store.progress(job_id, lease, {"phase": "bounding"})
+    earlier = store.file(job_id, "previous.json")
+    previous = None if earlier is None else \
+        PreviousRound.of_bytes(earlier, parse_solution(json.loads(earlier), "previous"))
+    chosen = {k: request[k] for k in SolveOptions.model_fields if k in request}
+    limit = chosen.get("time_limit")
+    chosen["time_limit"] = time_cap if limit is None else min(limit, time_cap)  # the cap applies to every job
     try:
-        bound = coverage_bound(instance)
-    except SolveError:
-        bound = None
-    best = None
-    if request["policy"] not in ("greedy", "random"):
-        store.progress(job_id, lease, {"phase": "incumbent", "bound_coverage": bound})
-        try:
-            best = solve(instance, sha, "greedy", SolveOptions(seed=request["seed"]))
-        except (InputError, SolveError):
-            best = None
-        if best is not None and best.verification is not None and best.verification.ok \
-                and best.objective is not None:
-            best = best.model_copy(update={"status": "feasible", "message": (
-                f"the greedy start, found before the {request['policy']} policy's solve ended; not proven optimal")})
-            store.put_file(job_id, lease, "best.json", solution_bytes(best))
-        else:
-            best = None
-    state = {"phase": "solving", "bound_coverage": bound,
-             "best": None if best is None else {k: v for k, v in summary_of(best).items()
-                                                if k in ("coverage", "quality", "cost", "matched")}}
-    store.progress(job_id, lease, state)
-
-    def on_progress(phase: str, proven: Optional[float]) -> None:  # the solver's bounds, as they are proven
-        state["phase"] = f"solving: {phase}"
-        if proven is not None and (state["bound_coverage"] is None or proven < state["bound_coverage"]):
-            state["bound_coverage"] = proven
-        store.progress(job_id, lease, state)
-
-    spent = time.monotonic() - t0
-    limit = request.get("time_limit")
-    remaining = max(1.0, time_cap - spent)
-    options = SolveOptions(time_limit=remaining if limit is None else min(limit, remaining),
-                           workers=request.get("workers", 1), seed=request["seed"], method=request["method"],
-                           group_by=request["group_by"], node_limit=request.get("node_limit"))
-    token = PROGRESS.set(on_progress)
-    try:
-        solution = solve(instance, sha, request["policy"], options)
+        solution = solve(instance, request["instance_sha256"], SolveOptions(**chosen), previous=previous,
+                         watch=_JobWatch(store, job_id, lease))
     except (InputError, SolveError) as exc:
         store.finish(job_id, lease, "failed", error=str(exc))
         return
-    finally:
-        PROGRESS.reset(token)
     if solution.verification is None or not solution.verification.ok:
         store.finish(job_id, lease, "failed", error="internal error: the verifier rejected the solution: "
                      + "; ".join((solution.verification.violations if solution.verification else [])[:5]))

@@ -1,0 +1,42 @@
+"""The solver's one door: every shell (cli, service, scenarios, bench, reports)
+uses these names and no others (tests/test_architecture.py checks it).
+
+docs/architecture.md describes the rooms behind it: graph/ (the candidate
+pairs), network/ (min-cost flows and pricing), budgets/ (the exact method with
+donors), heuristics/, policies/, postsolve/ (decode, explain, alternates,
+metrics, what-if) and verify.py (the independent check).
+"""
+
+from .api import Watch, check_request, coverage_bound, plan, solve
+from .errors import SolveError, UnknownPolicyError, UnsupportedMethodError
+from .options import DEFAULT_CHANGE_PENALTY, OptionField, SolveOptions, option_fields
+from .policies import GROUP_KEYS, METHODS, POLICIES
+from .postsolve.whatif import mentee_proposals
+from .rounds import PreviousRound, rebuild_round, round_changes
+from .tuning import Tuning
+from .verify import pair_facts, verify_solution
+
+__all__ = [
+    "DEFAULT_CHANGE_PENALTY",
+    "GROUP_KEYS",
+    "METHODS",
+    "POLICIES",
+    "OptionField",
+    "PreviousRound",
+    "SolveError",
+    "SolveOptions",
+    "Tuning",
+    "UnknownPolicyError",
+    "UnsupportedMethodError",
+    "Watch",
+    "check_request",
+    "coverage_bound",
+    "mentee_proposals",
+    "option_fields",
+    "pair_facts",
+    "plan",
+    "rebuild_round",
+    "round_changes",
+    "solve",
+    "verify_solution",
+]

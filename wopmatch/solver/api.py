@@ -1,66 +1,110 @@
-"""The one entry point shells call: instance in, verified solution out."""
+"""Instance in, verified solution out: what ``wopmatch.solver.solve`` does.
+
+1. ``plan``: the policy, the method it would run and whether the whole candidate
+   graph is encoded; a request that cannot run fails here, before any work.
+2. The round rules (rounds.py): an earlier round's partnerships carried, or
+   preferred under keep_stable.
+3. Encode (graph/), solve (policies/), decode, explain, alternates and metrics
+   (postsolve/), and the independent verifier's report (verify.py).
+
+A ``Watch`` sees a long solve as it goes: the phases, each proven coverage
+bound, and the greedy start (verified) as soon as it is found.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Protocol, Sequence
 
-import numpy as np
-
-from ..models.instance import Instance
+from ..models.instance import WEIGHT_RESOLUTION, Instance
 from ..models.solution import Solution, Verification
-from .graph.encoding import CandidateGraph, build_graph
-from .policies import (
-    ORTOOLS_VERSION,
-    Policy,
-    SolveOptions,
-    UnsupportedMethodError,
-    choose_method,
-    get_policy,
-    priced_method,
-)
+from .errors import SolveError, UnsupportedMethodError
+from .graph.encoding import build_graph
+from .network.flow import max_coverage_units
+from .options import SolveOptions
+from .policies import ORTOOLS_VERSION, Policy, PolicyOptions, choose_method, get_policy, priced_method
 from .postsolve.alternates import find_alternates
 from .postsolve.decode import RunInfo, infeasible_solution, to_solution
 from .postsolve.metrics import solution_metrics
+from .progress import PROGRESS
+from .rounds import Carry, PreviousRound, carry, check_round, stability_scores, with_round
 from .tuning import Tuning
 from .verify import verify_solution
 
 
-def solve(instance: Instance, sha256: str, policy: str = "optimal",
-          options: Optional[SolveOptions] = None, alternates: int = 0,
-          prefer: Sequence[tuple[str, str]] = (), change_penalty: float = 1.0, tuning: Tuning = Tuning()) -> Solution:
-    """Encode, solve with ``policy``, decode, add each mentee's ``alternates`` best
-    runner-up mentors if asked, and attach the verifier's report.
+class Watch(Protocol):
+    """Who follows a solve (the service's job): called from the solving thread."""
 
-    ``prefer``: (mentee, mentor) pairs to keep where possible (a previous round's,
-    ``--keep-stable``): each one chosen earns ``change_penalty`` x the mentee's
-    weight in the quality stage, on the score scale (see stability_scores)."""
-    options = options or SolveOptions()
+    def phase(self, phase: str, bound: Optional[float]) -> None:
+        """A new phase; ``bound``: the tightest proven coverage bound so far (None: none yet)."""
+
+    def incumbent(self, solution: Solution) -> None:
+        """A verified solution found before the end, labelled feasible (the greedy start)."""
+
+
+def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(), *,
+          previous: Optional[PreviousRound] = None, tuning: Tuning = Tuning(),
+          watch: Optional[Watch] = None) -> Solution:
+    """Solve ``instance`` (whose file's SHA-256 the solution records) as ``options``
+    say, carrying ``previous`` where given; the solution carries the verifier's
+    report. Raises InputError for a round that cannot be carried, SolveError
+    (UnsupportedMethodError, UnknownPolicyError) for a request that cannot run."""
+    carried = _carried(instance, options, previous, tuning)
+    effective = carried.instance if carried is not None else instance
+    prefer = carried.prefer if carried is not None else []
+    if watch is not None:
+        options = _watched_start(effective, sha256, options, tuning, watch)
+    token = PROGRESS.set(None if watch is None else (lambda phase, bound: watch.phase(f"solving: {phase}", bound)))
+    try:
+        solution = solve_preferring(effective, sha256, options, prefer, tuning)
+    finally:
+        PROGRESS.reset(token)
+    if carried is not None and previous is not None:
+        solution = with_round(solution, carried, previous, options)
+    return solution
+
+
+def check_request(instance: Instance, options: SolveOptions, previous: Optional[PreviousRound] = None,
+                  tuning: Tuning = Tuning()) -> None:
+    """What solve refuses before any work, refused without solving (the service
+    checks a job before queueing it): InputError for the round, SolveError
+    (UnknownPolicyError, UnsupportedMethodError) for the policy and method."""
+    _carried(instance, options, previous, tuning)
+
+
+def _carried(instance: Instance, options: SolveOptions, previous: Optional[PreviousRound],
+             tuning: Tuning) -> Optional[Carry]:
+    check_round(options, previous)
+    carried = carry(instance, previous, options) if previous is not None else None
+    plan(carried.instance if carried is not None else instance, options, tuning,
+         keep_stable=bool(carried is not None and carried.prefer))
+    return carried
+
+
+def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, prefer: Sequence[tuple[str, str]],
+                     tuning: Tuning = Tuning()) -> Solution:
+    """Encode, solve, decode, add the alternates asked for, and attach the
+    verifier's report. ``prefer``: (mentee, mentor) pairs to keep where possible
+    (keep_stable): each one chosen earns ``options.change_penalty`` x the mentee's
+    weight in the quality stage, on the score scale (rounds.stability_scores)."""
     t0 = time.perf_counter()
-    chosen, method, candidates = plan(instance, policy, options, bool(prefer), tuning)
+    chosen, method, candidates = plan(instance, options, tuning, keep_stable=bool(prefer))
     graph = build_graph(instance, candidates=candidates)
     build = time.perf_counter() - t0
-    info = RunInfo(policy, sha256, build, 0.0, options.seed, options.workers, options.time_limit, options.node_limit)
+    info = RunInfo(options.policy, sha256, build, 0.0, options.seed, options.time_limit, options.node_limit)
     if graph.infeasible:
         solution = infeasible_solution(graph, info, f"ortools {ORTOOLS_VERSION}")
     else:
         t1 = time.perf_counter()
-        solve_graph = replace(graph, score=stability_scores(graph, prefer, change_penalty)) if prefer else graph
-        assignment = chosen.solve(solve_graph, options if method is None else replace(options, method=method), tuning)
-        if prefer:  # the bound is of the penalised quality, not of the quality reported
-            assignment = replace(assignment, bound_quality_units=None, method=assignment.method + "+keep-stable")
-        info = RunInfo(policy, sha256, build, time.perf_counter() - t1, options.seed, options.workers,
-                       options.time_limit, options.node_limit)
+        solve_graph = graph.with_scores(stability_scores(graph, prefer, options.change_penalty)) if prefer else graph
+        assignment = chosen.solve(solve_graph, _policy_options(options, method), tuning)
+        info = RunInfo(options.policy, sha256, build, time.perf_counter() - t1, options.seed, options.time_limit,
+                       options.node_limit)
         solution = to_solution(graph, assignment, info)
-        if prefer:
-            solution = solution.model_copy(update={
-                "bound": solution.bound.model_copy(update={"quality": None}),
-                "gap": solution.gap.model_copy(update={"quality": None}),
-                "message": (solution.message + "; " if solution.message else "") +
-                "keep-stable: quality was optimised with a change penalty, so no quality bound is given"})
-        if alternates > 0:
-            solution = solution.model_copy(update={"alternates": find_alternates(graph, solution, alternates)})
+        if prefer:  # the bound is of the penalised quality, not of the quality reported
+            solution = _without_quality_bound(solution)
+        if options.alternates > 0:
+            solution = solution.model_copy(update={"alternates": find_alternates(graph, solution, options.alternates)})
         solution = solution.model_copy(update={"metrics": solution_metrics(instance, solution, graph)})
     t2 = time.perf_counter()
     violations = verify_solution(instance, solution)
@@ -69,75 +113,102 @@ def solve(instance: Instance, sha256: str, policy: str = "optimal",
                                        "verification": Verification(ok=not violations, violations=violations)})
 
 
-def plan(instance: Instance, policy: str, options: SolveOptions,
-         keep_stable: bool = False, tuning: Tuning = Tuning()) -> tuple[Policy, Optional[str], bool]:
-    """Check a request before any work, as solve does first: the policy, the
-    method it would run (None for policies with one way) and whether the whole
-    candidate graph is encoded. Raises UnknownPolicyError or UnsupportedMethodError."""
-    chosen = get_policy(policy)
-    prefer = keep_stable
+def _policy_options(options: SolveOptions, method: Optional[str]) -> PolicyOptions:
+    return PolicyOptions(time_limit=options.time_limit, seed=options.seed,
+                         method=options.method if method is None else method, group_by=options.group_by,
+                         node_limit=options.node_limit)
+
+
+def _without_quality_bound(solution: Solution) -> Solution:
+    return solution.model_copy(update={
+        "bound": solution.bound.model_copy(update={"quality": None}),
+        "gap": solution.gap.model_copy(update={"quality": None}),
+        "stats": solution.stats.model_copy(update={"method": solution.stats.method + "+keep-stable"}),
+        "message": (solution.message + "; " if solution.message else "") +
+        "keep-stable: quality was optimised with a change penalty, so no quality bound is given"})
+
+
+class Plan(NamedTuple):
+    policy: Policy
+    method: Optional[str]  # the method the policy runs (None for policies with one way)
+    candidates: bool  # whether the whole candidate graph is encoded
+
+
+def plan(instance: Instance, options: SolveOptions, tuning: Tuning = Tuning(), keep_stable: bool = False) -> Plan:
+    """Check a request before any work, as solve does first. Raises
+    UnknownPolicyError or UnsupportedMethodError."""
+    chosen = get_policy(options.policy)
+    pairs = free_pairs(instance)
     method: Optional[str] = None
     if chosen.name == "optimal":  # a forced method that cannot apply fails before any work
-        method = choose_method(options.method, bool(instance.donors), _free_pairs(instance), tuning.pricing_min_pairs)
-        if prefer and method == "flow-pricing":  # pricing encodes its own scores: use the whole graph
-            if options.method == "flow-pricing":
-                raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
-            method = "flow"
+        method = choose_method(options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs)
     elif chosen.priced:
         if instance.donors and not chosen.supports_donors:
             chosen.check_donors()
-        method = priced_method(policy, options.method, bool(instance.donors), _free_pairs(instance),
-                               tuning.pricing_min_pairs)
-        if prefer and method == "flow-pricing":
-            if options.method == "flow-pricing":
-                raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
-            method = "flow"
+        method = priced_method(options.policy, options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs)
     elif options.method != "auto":
         raise UnsupportedMethodError(f"--method chooses how the optimal, min-cost, max-min and regional-equity "
-                                     f"policies solve; policy {policy!r} has one way")
+                                     f"policies solve; policy {options.policy!r} has one way")
+    if keep_stable and method == "flow-pricing":  # pricing encodes its own scores: use the whole graph
+        if options.method == "flow-pricing":
+            raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
+        method = "flow"
     if instance.donors and not chosen.supports_donors:
         chosen.check_donors()
-    pairs = _free_pairs(instance)
-    streamed = chosen.streams and pairs >= tuning.pricing_min_pairs and not prefer
+    streamed = chosen.streams and pairs >= tuning.pricing_min_pairs and not keep_stable
     candidates = method != "flow-pricing" and not streamed
     if candidates and pairs > tuning.max_graph_pairs:
         raise UnsupportedMethodError(
-            f"{'--keep-stable with ' if prefer else ''}policy {policy!r}"
+            f"{'--keep-stable with ' if keep_stable else ''}policy {options.policy!r}"
             f"{' with --method ' + str(method) if method else ''} encodes every one of the {pairs:,} "
             f"mentee x mentor pairs, which does not fit in memory (over {tuning.max_graph_pairs:,}); at this size "
             "every policy runs without it on budget-free instances (method auto)")
-    return chosen, method, candidates
+    return Plan(chosen, method, candidates)
 
 
-def _free_pairs(instance: Instance) -> int:
+def free_pairs(instance: Instance) -> int:
     """Free (not pinned) mentees x mentors: what sets the size of a solve."""
     return (sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)) * \
         sum(op.mentor is not None for op in instance.operators)
-
-
-def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penalty: float) -> np.ndarray:
-    """Scores the policies optimise under --keep-stable: (score + penalty) for the
-    preferred pairs, score for the others, all divided by (1 + penalty) so they
-    stay in [0, 1]. Coverage is untouched; in the quality stage each preferred pair
-    kept is worth ``penalty`` x its mentee's weight more than its own score, so a
-    change is made only if it gains more quality than that (docs/rounds.md)."""
-    idx = np.array([k for k in (g.candidate(a, b) for a, b in prefer) if k >= 0], dtype=np.int64)
-    score = g.score.astype(np.float64).copy()
-    score[idx] += penalty
-    return score / (1.0 + penalty)
 
 
 def coverage_bound(instance: Instance, tuning: Tuning = Tuning()) -> Optional[float]:
     """An upper bound on coverage (budgets ignored: one max-flow over the
     candidates, plus the pinned mentees), for progress reports before the
     solve ends; None from Tuning.pricing_min_pairs pairs on, where it would cost a solve."""
-    from ..models.instance import WEIGHT_RESOLUTION
-    from .network.flow import max_coverage_units
-
-    if _free_pairs(instance) >= tuning.pricing_min_pairs:
+    if free_pairs(instance) >= tuning.pricing_min_pairs:
         return None
     graph = build_graph(instance, candidates=True)
     if graph.infeasible:
         return None
     pinned = float(graph.mentee_weight[graph.pinned.mentee].sum()) if len(graph.pinned.mentee) else 0.0
     return round(pinned + max_coverage_units(graph) * WEIGHT_RESOLUTION, 6)
+
+
+def _watched_start(instance: Instance, sha256: str, options: SolveOptions, tuning: Tuning,
+                   watch: Watch) -> SolveOptions:
+    """Before a long solve: the budget-free coverage bound, then (for a policy
+    that proves its answer) the greedy start, verified and handed to the watch,
+    so that a cancelled or capped solve still has a solution. Returns the options
+    with their time limit less the time this took (at least a second)."""
+    t0 = time.monotonic()
+    watch.phase("bounding", None)
+    try:
+        bound = coverage_bound(instance, tuning)
+    except SolveError:
+        bound = None
+    if get_policy(options.policy).exact:
+        watch.phase("incumbent", bound)
+        greedy_options = SolveOptions(policy="greedy", seed=options.seed)
+        try:
+            start = solve_preferring(instance, sha256, greedy_options, (), tuning)
+        except SolveError:
+            start = None
+        if start is not None and start.verification is not None and start.verification.ok \
+                and start.objective is not None:
+            watch.incumbent(start.model_copy(update={"status": "feasible", "message": (
+                f"the greedy start, found before the {options.policy} policy's solve ended; not proven optimal")}))
+    watch.phase("solving", bound)
+    if options.time_limit is None:
+        return options
+    return options.model_copy(update={"time_limit": max(1.0, options.time_limit - (time.monotonic() - t0))})

@@ -167,6 +167,10 @@ class CandidateGraph:
     def focus_names(self, bits: int) -> list[str]:
         return [a for k, a in enumerate(self.work_areas) if bits >> k & 1]
 
+    def with_scores(self, score: np.ndarray) -> "CandidateGraph":
+        """The same graph with other candidate scores (keep_stable's penalised ones)."""
+        return replace(self, score=score)
+
     def restrict(self, keep: np.ndarray) -> "CandidateGraph":
         """The same instance with only the candidates ``keep`` (a boolean mask or
         sorted indices) marks; candidate k of the result is ``np.flatnonzero(keep)[k]``

@@ -14,9 +14,10 @@ from .base import (
     ORTOOLS_VERSION,
     PRICED_METHODS,
     Policy,
-    SolveOptions,
+    PolicyOptions,
     priced_method,
 )
+from .equity import GROUP_KEYS
 from .optimal import METHODS, OptimalPolicy, choose_method
 
 
@@ -41,6 +42,6 @@ def get_policy(name: str) -> Policy:
         raise UnknownPolicyError(f"unknown policy {name!r}; valid policies: {', '.join(POLICIES)}") from None
 
 
-__all__ = ["METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICED_METHODS", "OptimalPolicy", "Policy",
-           "SolveOptions", "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "get_policy",
+__all__ = ["GROUP_KEYS", "METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICED_METHODS", "OptimalPolicy", "Policy",
+           "PolicyOptions", "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "get_policy",
            "priced_method"]

@@ -27,14 +27,15 @@ PRICED_METHODS = ("auto", "flow", "flow-pricing")
 
 
 @dataclass(frozen=True)
-class SolveOptions:
+class PolicyOptions:
+    """What a policy reads of the solve's options (options.SolveOptions)."""
+
     time_limit: Optional[float] = None  # seconds for the whole solve; None = until proven
-    workers: int = 1
     seed: int = 0
-    method: str = "auto"  # how the optimal policy solves (policies/optimal.py)
+    method: str = "auto"  # how an exact policy solves: the method plan() chose
     group_by: str = "region"  # regional-equity: the mentee field that forms groups (region or country)
     #: Branch-and-bound nodes per HiGHS MIP solve (None: no limit). Unlike a time
-    #: limit it stops the search at the same point on any machine (solver/mip.py).
+    #: limit it stops the search at the same point on any machine (budgets/highs.py).
     node_limit: Optional[int] = None
 
 
@@ -79,7 +80,7 @@ class Policy(ABC):
     summary: ClassVar[str]
 
     @abstractmethod
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment: ...
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment: ...
 
     def check_donors(self) -> None:
         """Refuse an instance with donors when the policy does not model them (before any work)."""

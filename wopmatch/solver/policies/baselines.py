@@ -10,7 +10,7 @@ from ..graph.encoding import CandidateGraph
 from ..graph.streams import random_keys
 from ..heuristics.greedy import greedy_assignment, streamed_greedy
 from ..tuning import Tuning
-from .base import Assignment, Policy, SolveOptions, heuristic_assignment, streamed_assignment
+from .base import Assignment, Policy, PolicyOptions, heuristic_assignment, streamed_assignment
 
 
 class GreedyPolicy(Policy):
@@ -24,7 +24,7 @@ class GreedyPolicy(Policy):
 
     streams = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         t0 = time.perf_counter()
         if graph.n_candidates == 0:  # encoded without candidates (large): merge the mentees' streams
             return streamed_assignment(graph, streamed_greedy(graph, "score", tuning.streams), "greedy", t0)
@@ -44,7 +44,7 @@ class RandomPolicy(Policy):
 
     streams = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         t0 = time.perf_counter()
         if graph.n_candidates == 0:
             found = streamed_greedy(graph, "random", tuning.streams, options.seed)

@@ -23,7 +23,7 @@ from ..network.pricing import (
     solve_lexicographic,
 )
 from ..tuning import PricingParams, Tuning
-from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, priced_assignment
+from .base import ORTOOLS_VERSION, Assignment, Policy, PolicyOptions, priced_assignment
 
 GROUP_KEYS = ("region", "country")
 
@@ -52,7 +52,7 @@ class RegionalEquityPolicy(Policy):
 
     priced = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         if options.method == "flow-pricing":
             return _solve_priced(graph, options.group_by, tuning.pricing, tuning.fold)
         t0 = time.perf_counter()

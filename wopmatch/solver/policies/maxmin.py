@@ -22,7 +22,7 @@ from ..network.pricing import (
     solve_lexicographic,
 )
 from ..tuning import PricingParams, Tuning
-from .base import ORTOOLS_VERSION, Assignment, Policy, SolveOptions, priced_assignment
+from .base import ORTOOLS_VERSION, Assignment, Policy, PolicyOptions, priced_assignment
 
 
 class MaxMinPolicy(Policy):
@@ -40,7 +40,7 @@ class MaxMinPolicy(Policy):
 
     priced = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         if options.method == "flow-pricing":
             return _solve_priced(graph, tuning.pricing, tuning.fold)
         target = max_coverage_units(graph)

@@ -17,7 +17,7 @@ from .base import (
     ORTOOLS_VERSION,
     Assignment,
     Policy,
-    SolveOptions,
+    PolicyOptions,
     UnsupportedMethodError,
     budgeted_assignment,
     priced_assignment,
@@ -37,7 +37,7 @@ class MinCostPolicy(Policy):
 
     priced = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         if options.method == "flow-pricing":
             return _solve_priced(graph, tuning.pricing, tuning.fold)
         if not graph.has_donors:

@@ -24,7 +24,7 @@ from .base import (
     ORTOOLS_VERSION,
     Assignment,
     Policy,
-    SolveOptions,
+    PolicyOptions,
     UnsupportedMethodError,
     budgeted_assignment,
     priced_assignment,
@@ -62,7 +62,7 @@ class OptimalPolicy(Policy):
     exact = True
     summary = "maximum coverage, then quality, then minimum cost (exact, with a proven bound)"
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         pairs = int(graph.free_mentee.sum()) * graph.n_mentors
         method = choose_method(options.method, graph.has_donors, pairs, tuning.pricing_min_pairs)
         if method == "flow":

@@ -7,7 +7,7 @@ import time
 from ..graph.encoding import CandidateGraph
 from ..heuristics.stable import deferred_acceptance, streamed_deferred_acceptance
 from ..tuning import Tuning
-from .base import Assignment, Policy, SolveOptions, heuristic_assignment, streamed_assignment
+from .base import Assignment, Policy, PolicyOptions, heuristic_assignment, streamed_assignment
 
 
 class StablePolicy(Policy):
@@ -26,7 +26,7 @@ class StablePolicy(Policy):
 
     streams = True
 
-    def solve(self, graph: CandidateGraph, options: SolveOptions, tuning: Tuning) -> Assignment:
+    def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         t0 = time.perf_counter()
         if graph.n_candidates == 0:  # encoded without candidates (large): each mentee's list from its stream
             return streamed_assignment(graph, streamed_deferred_acceptance(graph, tuning.streams), "stable", t0)

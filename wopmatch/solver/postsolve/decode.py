@@ -20,6 +20,7 @@ from ...models.solution import (
     Stats,
 )
 from ..graph.encoding import CandidateGraph
+from ..graph.units import QUALITY_SCALE
 from ..policies.base import Assignment
 from .explain import explain_unmatched
 
@@ -34,7 +35,6 @@ class RunInfo:
     build_seconds: float
     solve_seconds: float
     seed: int
-    workers: int
     time_limit: Optional[float]
     node_limit: Optional[int] = None
 
@@ -91,7 +91,7 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
             coverage=None if a.bound_coverage_units is None
             else round(max(coverage, pinned_cov + a.bound_coverage_units * WEIGHT_RESOLUTION), DIGITS),
             quality=None if a.bound_quality_units is None
-            else round(max(quality, pinned_q + a.bound_quality_units * 1e-9), DIGITS),
+            else round(max(quality, pinned_q + a.bound_quality_units / QUALITY_SCALE), DIGITS),
         )
     gap = Gap(coverage=_gap(objective.coverage, bound.coverage), quality=_gap(objective.quality, bound.quality))
 
@@ -144,7 +144,6 @@ def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: l
         solver=solver,
         method=method,
         seed=info.seed,
-        workers=info.workers,
         time_limit=info.time_limit,
         node_limit=info.node_limit,
         stages=stages,

@@ -1,32 +1,50 @@
 """Successive rounds: carrying an earlier round's partnerships into this one (docs/rounds.md).
 
-``solve INSTANCE --previous OLD.json`` treats the partnerships of OLD as still
+A solve given a previous round's solution (``solve INSTANCE --previous OLD.json``,
+or ``previous`` in the service's request) treats its partnerships as still
 running. Two modes:
 
 * carried (the default): each becomes a pinned partnership of this round, with
   its donor, so it keeps its mentor's place and its donor's commitment;
-* ``--keep-stable``: none is pinned; the solver may change them, but each one
+* ``keep_stable``: none is pinned; the solver may change them, but each one
   kept (same mentee and mentor) earns a bonus in the quality stage, so the
   matching changes as few as it can (see ``stability_scores``).
 
 A previous partnership is not carried when its mentee is listed as ended
-(``--ended``), when either operator is no longer in the round with the needed
+(``ended``), when either operator is no longer in the round with the needed
 profile, when the instance already pins that mentee, or when the instance
-forbids the pair; each such case is reported. ``--forbid-repeat`` forbids every
-previous pair that is not carried (an ended partnership is not formed again).
+forbids the pair; each such case is reported. ``forbid_repeat`` forbids every
+previous partnership that is not carried (an ended one is not formed again).
+
+``rebuild_round`` re-runs the carry-over a solution records, so that verify and
+report check it against the instance it was solved with.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Optional
+from typing import Iterable, Literal, Optional, Sequence
 
-from .instance import Forbidden, Instance, Pinned, parse_instance
-from .solution import RoundChange, RoundInfo, Solution
+import numpy as np
 
-#: Default --change-penalty: a kept partnership is worth this much score (in
-#: units of the mentee's weight) on top of its own.
-DEFAULT_CHANGE_PENALTY = 1.0
+from ..models.instance import Forbidden, Instance, Pinned, parse_instance
+from ..models.problems import InputError, Problem
+from ..models.solution import RoundChange, RoundInfo, Solution
+from .graph.encoding import CandidateGraph
+from .options import DEFAULT_CHANGE_PENALTY, SolveOptions
+
+
+@dataclass(frozen=True)
+class PreviousRound:
+    """An earlier round's solution and the SHA-256 of its file's bytes (what the new solution records)."""
+
+    solution: Solution
+    sha256: str
+
+    @staticmethod
+    def of_bytes(data: bytes, solution: Solution) -> "PreviousRound":
+        return PreviousRound(solution, hashlib.sha256(data).hexdigest())
 
 
 @dataclass
@@ -36,6 +54,25 @@ class Carry:
     instance: Instance  # with the carried pins and the repeat bans added
     info: RoundInfo
     prefer: list[tuple[str, str]] = field(default_factory=list)  # keep-stable: pairs to keep if possible
+
+
+def check_round(options: SolveOptions, previous: Optional[PreviousRound]) -> None:
+    """The round options need a previous round, and every ``ended`` mentee a partnership in it."""
+    asked = options.round_options()
+    if previous is None:
+        if asked:
+            raise InputError([Problem("previous", f"{', '.join(asked)} need a previous round's solution")])
+        return
+    unknown = sorted(set(options.ended) - {p.mentee for p in previous.solution.partnerships})
+    if unknown:
+        raise InputError([Problem("ended", f"{m!r} has no partnership in the previous round") for m in unknown],
+                         "previous round")
+
+
+def carry(instance: Instance, previous: PreviousRound, options: SolveOptions) -> Carry:
+    """``instance`` with ``previous``'s partnerships carried as ``options`` say (check_round first)."""
+    return carry_over(instance, previous.solution, previous.sha256, options.ended, options.forbid_repeat,
+                      options.keep_stable, options.change_penalty)
 
 
 def carry_over(instance: Instance, previous: Solution, previous_sha256: str, ended: Iterable[str] = (),
@@ -94,6 +131,52 @@ def carry_over(instance: Instance, previous: Solution, previous_sha256: str, end
                      change_penalty=change_penalty if keep_stable else None,
                      carried=len(carried), forbidden_repeats=len(bans), dropped=dropped)
     return Carry(parse_instance(new.model_dump(mode="json"), "instance with the previous round"), info, prefer)
+
+
+def with_round(solution: Solution, carried: Carry, previous: PreviousRound, options: SolveOptions) -> Solution:
+    """The solution with its ``round`` section: how the round was carried, and what changed."""
+    changes = round_changes(previous.solution, solution, options.ended)
+    return solution.model_copy(update={"round": carried.info.model_copy(update={"changes": changes})})
+
+
+def rebuild_round(instance: Instance, solution: Solution,
+                  previous: Optional[PreviousRound]) -> tuple[Instance, list[str]]:
+    """The instance ``solution`` was solved against: with the previous round's
+    partnerships carried as it records. Also the problems of the round record
+    itself: a previous solution that is not the one recorded, or changes that do
+    not match the two solutions. InputError when a previous round is missing or
+    not expected."""
+    if solution.round is None:
+        if previous is not None:
+            raise InputError([Problem("previous", "this solution was not solved with a previous round")])
+        return instance, []
+    if previous is None:
+        raise InputError([Problem("round", "this solution carries an earlier round's partnerships; "
+                                           "give that round's solution (--previous)")], "solution")
+    problems = []
+    r = solution.round
+    if previous.sha256 != r.previous_sha256:
+        problems.append("round: the previous solution given is not the one this one was solved with (sha256 "
+                        "differs)")
+    carried = carry_over(instance, previous.solution, r.previous_sha256, r.ended, r.forbid_repeat,
+                         r.mode == "keep_stable", r.change_penalty or DEFAULT_CHANGE_PENALTY)
+    if carried.info.model_copy(update={"changes": []}) != r.model_copy(update={"changes": []}):
+        problems.append("round: the carried, dropped or forbidden partnerships recorded differ from a re-run")
+    if round_changes(previous.solution, solution, r.ended) != r.changes:
+        problems.append("round: the changes recorded differ from the two solutions")
+    return carried.instance, problems
+
+
+def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penalty: float) -> np.ndarray:
+    """Scores the policies optimise under keep_stable: (score + penalty) for the
+    preferred pairs, score for the others, all divided by (1 + penalty) so they
+    stay in [0, 1]. Coverage is untouched; in the quality stage each preferred pair
+    kept is worth ``penalty`` x its mentee's weight more than its own score, so a
+    change is made only if it gains more quality than that (docs/rounds.md)."""
+    idx = np.array([k for k in (g.candidate(a, b) for a, b in prefer) if k >= 0], dtype=np.int64)
+    score = g.score.astype(np.float64).copy()
+    score[idx] += penalty
+    return score / (1.0 + penalty)
 
 
 def round_changes(previous: Solution, current: Solution, ended: Iterable[str] = ()) -> list[RoundChange]:

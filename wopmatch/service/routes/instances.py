@@ -1,0 +1,35 @@
+"""Validate an instance without solving it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter
+
+from ...models import Instance, parse_instance
+from ...models.io import instance_bytes
+from ..deps import Owner, Upload, read_upload
+from ..requests import ERRORS, ValidationOut
+
+router = APIRouter(prefix="/v1", tags=["instances"])
+
+
+@router.post("/validate", response_model=ValidationOut, responses=ERRORS)
+def validate(instance: dict[str, Any], who: Owner) -> dict[str, Any]:
+    """Validate an instance (JSON) without solving: 422 lists every problem by its path."""
+    return _validation(parse_instance(instance, "instance"))
+
+
+@router.post("/validate/upload", response_model=ValidationOut, responses=ERRORS)
+def validate_upload(file: Upload, who: Owner) -> dict[str, Any]:
+    """Validate an uploaded workbook or JSON file: 422 names the sheet, row and column of every problem."""
+    return _validation(read_upload(file.file.read(), file.filename or ""))
+
+
+def _validation(inst: Instance) -> dict[str, Any]:
+    return {"valid": True, "operators": len(inst.operators),
+            "mentees": sum(op.mentee is not None for op in inst.operators),
+            "mentors": sum(op.mentor is not None for op in inst.operators), "donors": len(inst.donors),
+            "pinned": len(inst.pinned), "forbidden": len(inst.forbidden),
+            "sha256": hashlib.sha256(instance_bytes(inst)).hexdigest()}

@@ -1,0 +1,98 @@
+"""A job's results: the solution (JSON, result workbook, HTML report), its input,
+and a scenario set's table and solutions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse, Response
+
+from ...models import Instance, Solution, parse_instance
+from ..deps import Owner, StoreDep, job_of
+from ..requests import ERRORS, ErrorOut
+from ..store import Job, Store
+
+router = APIRouter(prefix="/v1/jobs", tags=["results"])
+SCENARIO_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+CONFLICT = {**ERRORS, 409: {"model": ErrorOut}}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _solution(job_id: str, who: str, store: Store) -> tuple[Job, bytes]:
+    current = job_of(job_id, who, store)
+    data = store.file(job_id, "solution.json") if current.kind == "solve" else None
+    if data is None:
+        raise HTTPException(409, f"job {job_id} has no solution ({current.state}"
+                                 f"{': ' + current.error if current.error else ''})")
+    return current, data
+
+
+def _solved_instance(job_id: str, store: Store, solution: Solution) -> Instance:
+    """The instance the job solved: the stored input, with an earlier round's partnerships carried."""
+    from ...solver import PreviousRound, rebuild_round
+
+    instance = parse_instance(json.loads(store.file(job_id, "input.json") or b"null"), "instance")
+    earlier = store.file(job_id, "previous.json")
+    if earlier is None:
+        return instance
+    previous = PreviousRound.of_bytes(earlier, Solution.model_validate_json(earlier))
+    return rebuild_round(instance, solution, previous)[0]
+
+
+@router.get("/{job_id}/solution", responses={**CONFLICT, 200: {"content": {"application/json": {}}}})
+def solution(job_id: str, who: Owner, store: StoreDep) -> Response:
+    """The solution (wopmatch.solution/1, docs/format.md)."""
+    return Response(_solution(job_id, who, store)[1], media_type="application/json")
+
+
+@router.get("/{job_id}/input", responses={**ERRORS, 200: {"content": {"application/json": {}}}})
+def input_instance(job_id: str, who: Owner, store: StoreDep) -> Response:
+    """The instance as stored and solved (its sha256 is the one the solution names)."""
+    job_of(job_id, who, store)
+    return Response(store.file(job_id, "input.json") or b"", media_type="application/json")
+
+
+@router.get("/{job_id}/solution.xlsx", responses={**CONFLICT, 200: {"content": {XLSX: {}}}})
+def solution_xlsx(job_id: str, who: Owner, store: StoreDep) -> Response:
+    """The result sheets (as `wopmatch solve -o FILE.xlsx` writes them)."""
+    from ...reports.results import results_workbook_bytes
+
+    job_row, data = _solution(job_id, who, store)
+    sol = Solution.model_validate_json(data)
+    return Response(results_workbook_bytes(_solved_instance(job_id, store, sol), sol), media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="wopmatch-{job_row.id}.xlsx"'})
+
+
+@router.get("/{job_id}/report", response_class=HTMLResponse, responses=CONFLICT)
+def report(job_id: str, who: Owner, store: StoreDep) -> HTMLResponse:
+    """The self-contained HTML report (as `wopmatch report`), re-verified."""
+    from ...reports.html import render_report
+    from ...solver import verify_solution
+
+    job_row, data = _solution(job_id, who, store)
+    sol = Solution.model_validate_json(data)
+    inst = _solved_instance(job_id, store, sol)
+    return HTMLResponse(render_report(inst, sol, verify_solution(inst, sol),
+                                      job_row.request.get("instance_name") or job_row.id, sha_matches=True))
+
+
+@router.get("/{job_id}/scenarios", responses=CONFLICT)
+def scenarios(job_id: str, who: Owner, store: StoreDep) -> Response:
+    """A scenario set's table (one row per scenario finished so far)."""
+    current = job_of(job_id, who, store)
+    data = store.file(job_id, "scenarios.json") if current.kind == "scenarios" else None
+    if data is None:
+        raise HTTPException(409, f"job {job_id} has no scenario results ({current.state})")
+    return Response(data, media_type="application/json")
+
+
+@router.get("/{job_id}/scenarios/{name}/solution", responses=CONFLICT)
+def scenario_solution(job_id: str, name: str, who: Owner, store: StoreDep) -> Response:
+    """One scenario's solution."""
+    job_of(job_id, who, store)
+    data = store.file(job_id, f"solutions/{name}.json") if re.match(SCENARIO_NAME, name) else None
+    if data is None:
+        raise HTTPException(404, f"no solution of scenario {name!r} in job {job_id}")
+    return Response(data, media_type="application/json")
