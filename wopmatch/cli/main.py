@@ -1,4 +1,4 @@
-"""The ``wopmatch`` command line (SPEC.md §6).
+"""The ``wopmatch`` command line (docs/format.md §6).
 
 Exit codes: 0 done, 1 bad input, infeasible instance or failed verification,
 2 usage. Files are written atomically and only once everything succeeded.

@@ -1,6 +1,6 @@
 """The solution schema (``wopmatch.solution/1``), see docs/format.md.
 
-Beyond SPEC.md §5 (which it contains unchanged) a solution carries ``gap``,
+Beyond docs/format.md §5 (which it contains unchanged) a solution carries ``gap``,
 ``message`` (why it is infeasible or limited) and ``verification`` (the
 independent verifier's report): additions, never changes of meaning.
 """
@@ -26,7 +26,7 @@ Reason = Literal[
     "budget",
     "not_selected",
 ]
-#: The structural reasons, in the order their filters are applied (SPEC.md §5):
+#: The structural reasons, in the order their filters are applied (docs/format.md §5):
 #: every reason before "capacity" in the list above.
 STRUCTURAL_REASONS: tuple[str, ...] = get_args(Reason)[: get_args(Reason).index("capacity")]
 

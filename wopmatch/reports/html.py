@@ -51,8 +51,8 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
     for p in solution.partnerships:
         me, mo = ops[p.mentee], ops[p.mentor]
         f = facts(p.mentee, p.mentor)
-        rows.append({"p": p, "mentee": me, "mentor": mo, "shared": sorted(f["shared"]),
-                     "distance": f["distance"], "donor": donors.get(p.donor) if p.donor else None,
+        rows.append({"p": p, "mentee": me, "mentor": mo, "shared": sorted(f.shared),
+                     "distance": f.distance, "donor": donors.get(p.donor) if p.donor else None,
                      "why": _why(p, f, donors)})
     unmatched = [{"u": u, "op": ops.get(u.mentee)} for u in solution.unmatched]
 
@@ -97,10 +97,10 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
 
 def _why(p: Any, f: dict[str, Any], donors: dict[str, Any]) -> str:
     parts = []
-    parts.append(f"shares {', '.join(sorted(f['shared']))}" if f["shared"] else "no shared language")
+    parts.append(f"shares {', '.join(sorted(f.shared))}" if f.shared else "no shared language")
     if p.focus:
         parts.append(f"mentor strong in {', '.join(a.replace('_', ' ') for a in p.focus)}")
-    parts.append(f"{f['distance']:,.0f} km" + ("" if f["same_region"] else ", across regions"))
+    parts.append(f"{f.distance:,.0f} km" + ("" if f.same_region else ", across regions"))
     if p.donor:
         d = donors.get(p.donor)
         parts.append(f"funded by {d.name if d is not None and d.name else p.donor}")

@@ -34,8 +34,8 @@ def result_tables(instance: Instance, solution: Solution) -> dict[str, Sheet]:
         partnerships.append([
             p.mentee, _name(me), me.country if me else None, me.region if me else None,
             p.mentor, _name(mo), mo.country if mo else None, mo.region if mo else None,
-            "; ".join(sorted(f["shared"])) if f else None, "; ".join(p.focus),
-            round(f["distance"], 1) if f else None, p.score, p.cost, p.donor,
+            "; ".join(sorted(f.shared)) if f else None, "; ".join(p.focus),
+            round(f.distance, 1) if f else None, p.score, p.cost, p.donor,
             _name(donors.get(p.donor)) if p.donor else None, "yes" if p.pinned else "no",
         ])
     unmatched = [[u.mentee, _name(ops.get(u.mentee)), _attr(ops.get(u.mentee), "country"),

@@ -2,7 +2,7 @@
 
 Shares no code with the encoder or the policies: eligibility, scores, costs,
 focus and the unmatched reasons are recomputed here from the instance, straight
-from SPEC.md §3-§5: plain Python (``math``) for each partnership, and a small
+from docs/format.md §3-§5: plain Python (``math``) for each partnership, and a small
 numpy screen of a batch of unmatched mentees against all mentors for the reasons. Returns every
 violation found, each naming the ids involved; an empty list means valid.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -29,14 +30,29 @@ SCREEN_PAIRS = 1 << 20
 
 def verify_solution(instance: Instance, solution: Solution, sha256: Optional[str] = None,
                     check_reasons: bool = True) -> list[str]:
+    """Every violation of ``solution`` against ``instance`` (docs/format.md), each
+    naming the ids involved; empty when it is valid. ``sha256``: also require the
+    solution to name these instance bytes. ``check_reasons``: re-derive every
+    unmatched mentee's reason (the costliest check at scale)."""
     v = _Verifier(instance)
     return v.run(solution, sha256, check_reasons)
 
 
-def pair_facts(instance: Instance) -> Callable[[str, str], dict[str, Any]]:
-    """(mentee id, mentor id) -> the SPEC.md §3 facts of that pair as the verifier
-    computes them: focus, score, distance, raw_cost, same_region, shared
-    (languages). For reports that explain a match."""
+@dataclass(frozen=True)
+class PairFacts:
+    """What docs/format.md §3 makes of one (mentee, mentor) pair."""
+
+    focus: list[str]  # work areas the mentee needs and the mentor is strong in
+    score: float
+    distance: float  # km: great-circle, or the default for the regions
+    raw_cost: float  # before rounding
+    same_region: bool
+    shared: set[str]  # languages both speak
+
+
+def pair_facts(instance: Instance) -> Callable[[str, str], PairFacts]:
+    """(mentee id, mentor id) -> the facts of that pair as the verifier computes
+    them (PairFacts). For reports that explain a match."""
     v = _Verifier(instance)
     return lambda mentee, mentor: v.pair(v.ops[mentee], v.ops[mentor])
 
@@ -51,8 +67,8 @@ class _Verifier:
         c = inst.costs
         self.trips = c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
 
-    # --- SPEC.md §3, from scratch -------------------------------------------------
-    def pair(self, mentee: Operator, mentor: Operator) -> dict[str, Any]:
+    # --- docs/format.md §3, from scratch -----------------------------------------
+    def pair(self, mentee: Operator, mentor: Operator) -> PairFacts:
         inst, rules = self.inst, self.inst.rules
         needs = mentee.mentee.needs if mentee.mentee else {}
         strengths = mentor.mentor.strengths if mentor.mentor else {}
@@ -73,32 +89,31 @@ class _Verifier:
         c = inst.costs
         raw_cost = c.base + self.trips * (c.trip_fixed + c.per_km * distance)
         shared = set(mentee.languages) & set(mentor.languages)
-        return {"focus": focus, "score": score, "distance": distance, "raw_cost": raw_cost,
-                "same_region": same_region, "shared": shared}
+        return PairFacts(focus, score, distance, raw_cost, same_region, shared)
 
-    def failed_filter(self, mentee: Operator, mentor: Operator, p: dict[str, Any]) -> Optional[str]:
-        """The first SPEC.md §5 filter this pair fails (donors aside), or None."""
+    def failed_filter(self, mentee: Operator, mentor: Operator, p: PairFacts) -> Optional[str]:
+        """The first docs/format.md §5 filter this pair fails (donors aside), or None."""
         rules = self.inst.rules
-        if mentee.id == mentor.id or not p["focus"]:
+        if mentee.id == mentor.id or not p.focus:
             return "no_mentor_strength"
-        if rules.language == "hard" and not p["shared"]:
+        if rules.language == "hard" and not p.shared:
             return "no_shared_language"
-        if rules.region == "same" and not p["same_region"]:
+        if rules.region == "same" and not p.same_region:
             return "region_rule"
-        if rules.max_distance_km is not None and p["distance"] > rules.max_distance_km + 1e-9:
+        if rules.max_distance_km is not None and p.distance > rules.max_distance_km + 1e-9:
             return "distance_rule"
         if (mentee.id, mentor.id) in self.forbidden:
             return "forbidden"
-        if p["score"] < rules.min_score - 1e-12:
+        if p.score < rules.min_score - 1e-12:
             return "below_min_score"
         return None
 
-    def can_fund(self, donor: Donor, mentee: Operator, p: dict[str, Any], cost: int) -> bool:
+    def can_fund(self, donor: Donor, mentee: Operator, p: PairFacts, cost: int) -> bool:
         if donor.regions is not None and mentee.region not in donor.regions:
             return False
         if donor.countries is not None and mentee.country not in donor.countries:
             return False
-        if donor.work_areas is not None and not set(p["focus"]) & set(donor.work_areas):
+        if donor.work_areas is not None and not set(p.focus) & set(donor.work_areas):
             return False
         if donor.max_grant is not None and cost > donor.max_grant:
             return False
@@ -106,8 +121,22 @@ class _Verifier:
 
     # --- the checks ---------------------------------------------------------------
     def run(self, s: Solution, sha256: Optional[str], check_reasons: bool) -> list[str]:
+        out, done = self.check_status(s, sha256)
+        if done:
+            return out
+        tally = self.check_partnerships(s, out)
+        self.check_capacities(tally, out)
+        self.check_donor_section(s, tally, out)
+        if s.objective is not None:
+            self.check_objective(s, tally, out)
+        out.extend(self.check_unmatched(s, tally.seen, tally.load, tally.spent, tally.funded, check_reasons))
+        if s.alternates is not None:
+            out.extend(self.check_alternates(s, tally.load, tally.spent, tally.funded))
+        return out
+
+    def check_status(self, s: Solution, sha256: Optional[str]) -> tuple[list[str], bool]:
+        """The instance named, and what the status requires; ``True`` when nothing more is to be checked."""
         out: list[str] = []
-        inst = self.inst
         if sha256 is not None and s.instance.sha256 != sha256:
             out.append(f"instance sha256 {s.instance.sha256[:12]}... does not match the instance file "
                        f"({sha256[:12]}...)")
@@ -117,23 +146,21 @@ class _Verifier:
                 out.append("status is infeasible, but the pinned partnerships fit every capacity and budget")
             if s.partnerships or s.objective is not None:
                 out.append("an infeasible solution must have no partnerships and no objective")
-            return out
+            return out, True
         if overruns:
             out.append("pinned partnerships overrun (" + "; ".join(overruns) + ") but status is " + s.status)
         if s.status == "time_limit_no_solution":
             if s.partnerships or s.objective is not None:
                 out.append("time_limit_no_solution must have no partnerships and no objective")
-            return out
+            return out, True
         if s.objective is None:
             out.append(f"status {s.status} requires an objective")
+        return out, False
 
-        load: Counter[str] = Counter()
-        spent: Counter[str] = Counter()
-        funded: Counter[str] = Counter()
-        seen: set[str] = set()
-        coverage = quality = 0.0
-        total_cost = 0
-        pinned_given = {(p.mentee, p.mentor, p.donor) for p in inst.pinned}
+    def check_partnerships(self, s: Solution, out: list[str]) -> "_Tally":
+        """Each partnership against the instance (appending to ``out``), and what they add up to."""
+        tally = _Tally()
+        pinned_given = {(p.mentee, p.mentor, p.donor) for p in self.inst.pinned}
         pinned_seen = set()
         for t, part in enumerate(s.partnerships):
             where = f"partnerships[{t}] ({part.mentee} <- {part.mentor})"
@@ -144,86 +171,94 @@ class _Verifier:
             if mentor is None or mentor.mentor is None:
                 out.append(f"{where}: {part.mentor} is not an operator with a mentor profile")
                 continue
-            if part.mentee in seen:
+            if part.mentee in tally.seen:
                 out.append(f"{where}: mentee {part.mentee} is in more than one partnership")
-            seen.add(part.mentee)
+            tally.seen.add(part.mentee)
             if mentee.id == mentor.id:
                 out.append(f"{where}: an operator cannot be paired with itself")
             p = self.pair(mentee, mentor)
-            key = (part.mentee, part.mentor, part.donor)
             if part.pinned:
+                key = (part.mentee, part.mentor, part.donor)
                 if key not in pinned_given:
                     out.append(f"{where}: marked pinned but the instance pins no such partnership (donor {part.donor})")
                 pinned_seen.add(key)
             else:
-                failed = self.failed_filter(mentee, mentor, p)
-                if failed:
-                    out.append(f"{where}: pair is not eligible ({failed})")
-                if inst.donors:
-                    donor = self.donors.get(part.donor) if part.donor is not None else None
-                    if donor is None:
-                        out.append(f"{where}: must be funded by a donor of the instance, got {part.donor}")
-                    elif not self.can_fund(donor, mentee, p, round(p["raw_cost"])):
-                        out.append(f"{where}: donor {donor.id} cannot fund this pair")
-                elif part.donor is not None:
-                    out.append(f"{where}: the instance has no donors but donor is {part.donor}")
-            if abs(part.score - p["score"]) > SCORE_TOL:
-                out.append(f"{where}: score {part.score} but recomputed {p['score']:.9f}")
-            if abs(part.cost - p["raw_cost"]) > 0.5 + 1e-6:
-                out.append(f"{where}: cost {part.cost} but recomputed {p['raw_cost']:.2f}")
-            if part.focus != p["focus"]:
-                out.append(f"{where}: focus {part.focus} but recomputed {p['focus']}")
-            load[part.mentor] += 1
-            if part.donor is not None:
-                if part.donor not in self.donors:
-                    out.append(f"{where}: unknown donor {part.donor}")
-                spent[part.donor] += part.cost
-                funded[part.donor] += 1
-            weight = mentee.mentee.weight
-            coverage += weight
-            quality += weight * p["score"]
-            total_cost += part.cost
+                out.extend(self.check_eligible(where, part, mentee, mentor, p))
+            out.extend(self.check_figures(where, part, p))
+            tally.add(part, mentee.mentee.weight, p.score)
+            if part.donor is not None and part.donor not in self.donors:
+                out.append(f"{where}: unknown donor {part.donor}")
         for key in sorted(pinned_given - pinned_seen, key=str):
             out.append(f"pinned partnership {key[0]} <- {key[1]} (donor {key[2]}) is missing or not marked pinned")
+        return tally
 
-        for mid, n in sorted(load.items()):
+    def check_eligible(self, where: str, part, mentee: Operator, mentor: Operator, p: PairFacts) -> list[str]:
+        """A partnership the solver formed: an eligible pair, funded as the instance allows."""
+        out = []
+        failed = self.failed_filter(mentee, mentor, p)
+        if failed:
+            out.append(f"{where}: pair is not eligible ({failed})")
+        if self.inst.donors:
+            donor = self.donors.get(part.donor) if part.donor is not None else None
+            if donor is None:
+                out.append(f"{where}: must be funded by a donor of the instance, got {part.donor}")
+            elif not self.can_fund(donor, mentee, p, round(p.raw_cost)):
+                out.append(f"{where}: donor {donor.id} cannot fund this pair")
+        elif part.donor is not None:
+            out.append(f"{where}: the instance has no donors but donor is {part.donor}")
+        return out
+
+    def check_figures(self, where: str, part, p: PairFacts) -> list[str]:
+        """The score, cost and focus reported for a partnership."""
+        out = []
+        if abs(part.score - p.score) > SCORE_TOL:
+            out.append(f"{where}: score {part.score} but recomputed {p.score:.9f}")
+        if abs(part.cost - p.raw_cost) > 0.5 + 1e-6:
+            out.append(f"{where}: cost {part.cost} but recomputed {p.raw_cost:.2f}")
+        if part.focus != p.focus:
+            out.append(f"{where}: focus {part.focus} but recomputed {p.focus}")
+        return out
+
+    def check_capacities(self, tally: "_Tally", out: list[str]) -> None:
+        for mid, n in sorted(tally.load.items()):
             cap = self.ops[mid].mentor.capacity  # type: ignore[union-attr]
             if n > cap:
                 out.append(f"mentor {mid}: {n} partnerships exceed capacity {cap}")
-        for d in inst.donors:
-            if spent[d.id] > d.budget:
-                out.append(f"donor {d.id}: committed {spent[d.id]} exceeds budget {d.budget}")
-            if d.max_partnerships is not None and funded[d.id] > d.max_partnerships:
-                out.append(f"donor {d.id}: {funded[d.id]} partnerships exceed max_partnerships {d.max_partnerships}")
+        for d in self.inst.donors:
+            if tally.spent[d.id] > d.budget:
+                out.append(f"donor {d.id}: committed {tally.spent[d.id]} exceeds budget {d.budget}")
+            if d.max_partnerships is not None and tally.funded[d.id] > d.max_partnerships:
+                out.append(f"donor {d.id}: {tally.funded[d.id]} partnerships exceed max_partnerships "
+                           f"{d.max_partnerships}")
+
+    def check_donor_section(self, s: Solution, tally: "_Tally", out: list[str]) -> None:
         reported = {u.id: u for u in s.donors}
         if len(reported) != len(s.donors) or set(reported) != set(self.donors):
             out.append(f"donors section lists {sorted(reported)} but the instance has {sorted(self.donors)}")
-        for d in inst.donors:
+        for d in self.inst.donors:
             u = reported.get(d.id)
-            if u is not None and (u.budget, u.committed, u.partnerships) != (d.budget, spent[d.id], funded[d.id]):
+            spent, funded = tally.spent[d.id], tally.funded[d.id]
+            if u is not None and (u.budget, u.committed, u.partnerships) != (d.budget, spent, funded):
                 out.append(f"donor {d.id}: reported budget/committed/partnerships {u.budget}/{u.committed}/"
-                           f"{u.partnerships}, recomputed {d.budget}/{spent[d.id]}/{funded[d.id]}")
+                           f"{u.partnerships}, recomputed {d.budget}/{spent}/{funded}")
 
-        if s.objective is not None:
-            o = s.objective
-            if abs(o.coverage - coverage) > 1e-6:
-                out.append(f"objective.coverage {o.coverage} but recomputed {coverage:.9f}")
-            if abs(o.quality - quality) > SCORE_TOL * max(1, len(s.partnerships)):
-                out.append(f"objective.quality {o.quality} but recomputed {quality:.9f}")
-            if o.cost != total_cost:
-                out.append(f"objective.cost {o.cost} but partnerships sum to {total_cost}")
-            for name in ("coverage", "quality"):
-                b = getattr(s.bound, name)
-                val = getattr(o, name)
-                if b is not None and b < val - 1e-6:
-                    out.append(f"bound.{name} {b} is below the objective {val}")
-                if s.status == "optimal" and b is not None and abs(b - val) > 1e-6:
-                    out.append(f"status optimal but bound.{name} {b} differs from the objective {val}")
-
-        out.extend(self.check_unmatched(s, seen, load, spent, funded, check_reasons))
-        if s.alternates is not None:
-            out.extend(self.check_alternates(s, load, spent, funded))
-        return out
+    def check_objective(self, s: Solution, tally: "_Tally", out: list[str]) -> None:
+        """The objective against the partnerships, and the bounds against the objective."""
+        o = s.objective
+        assert o is not None
+        if abs(o.coverage - tally.coverage) > 1e-6:
+            out.append(f"objective.coverage {o.coverage} but recomputed {tally.coverage:.9f}")
+        if abs(o.quality - tally.quality) > SCORE_TOL * max(1, len(s.partnerships)):
+            out.append(f"objective.quality {o.quality} but recomputed {tally.quality:.9f}")
+        if o.cost != tally.cost:
+            out.append(f"objective.cost {o.cost} but partnerships sum to {tally.cost}")
+        for name in ("coverage", "quality"):
+            b = getattr(s.bound, name)
+            val = getattr(o, name)
+            if b is not None and b < val - 1e-6:
+                out.append(f"bound.{name} {b} is below the objective {val}")
+            if s.status == "optimal" and b is not None and abs(b - val) > 1e-6:
+                out.append(f"status optimal but bound.{name} {b} differs from the objective {val}")
 
     def check_alternates(self, s: Solution, load: Counter[str], spent: Counter[str],
                          funded: Counter[str]) -> list[str]:
@@ -255,9 +290,9 @@ class _Verifier:
                 failed = self.failed_filter(mentee, mentor, p)
                 if failed:
                     out.append(f"{here}: pair is not eligible ({failed})")
-                if abs(alt.score - p["score"]) > SCORE_TOL or abs(alt.cost - p["raw_cost"]) > 0.5 + 1e-6:
+                if abs(alt.score - p.score) > SCORE_TOL or abs(alt.cost - p.raw_cost) > 0.5 + 1e-6:
                     out.append(f"{here}: score/cost {alt.score}/{alt.cost}, recomputed "
-                               f"{p['score']:.9f}/{p['raw_cost']:.2f}")
+                               f"{p.score:.9f}/{p.raw_cost:.2f}")
                 if alt.score > previous + SCORE_TOL:
                     out.append(f"{here}: listed after a lower score ({previous})")
                 previous = alt.score
@@ -287,7 +322,7 @@ class _Verifier:
         for pin in self.inst.pinned:
             if pin.donor is not None:
                 p = self.pair(self.ops[pin.mentee], self.ops[pin.mentor])
-                spent[pin.donor] += round(p["raw_cost"])
+                spent[pin.donor] += round(p.raw_cost)
                 count[pin.donor] += 1
         out = []
         for mid, n in sorted(load.items()):
@@ -357,8 +392,30 @@ class _Verifier:
         return []
 
 
+@dataclass
+class _Tally:
+    """What a solution's partnerships add up to, as the checks recompute it."""
+
+    load: Counter[str] = field(default_factory=Counter)  # per mentor
+    spent: Counter[str] = field(default_factory=Counter)  # per donor
+    funded: Counter[str] = field(default_factory=Counter)  # partnerships per donor
+    seen: set[str] = field(default_factory=set)  # mentees
+    coverage: float = 0.0
+    quality: float = 0.0
+    cost: int = 0
+
+    def add(self, part, weight: float, score: float) -> None:
+        self.load[part.mentor] += 1
+        if part.donor is not None:
+            self.spent[part.donor] += part.cost
+            self.funded[part.donor] += 1
+        self.coverage += weight
+        self.quality += weight * score
+        self.cost += part.cost
+
+
 class _MentorScreen:
-    """The SPEC.md §5 filters for one mentee against every mentor at once.
+    """The docs/format.md §5 filters for one mentee against every mentor at once.
 
     Written for the verifier alone (numpy over the instance's mentors, one mentee
     at a time); the solver's encoder is not used."""
@@ -483,9 +540,9 @@ def independent_pair_table(instance: Instance) -> dict[tuple[str, str], dict[str
             continue
         for mentor in v.mentors:
             p = v.pair(mentee, mentor)
-            p["failed"] = v.failed_filter(mentee, mentor, p)
-            p["cost"] = round(p["raw_cost"])
-            p["fundable"] = [d.id for d in instance.donors if v.can_fund(d, mentee, p, p["cost"])]
-            table[(mentee.id, mentor.id)] = p
+            cost = round(p.raw_cost)
+            table[(mentee.id, mentor.id)] = {**asdict(p), "failed": v.failed_filter(mentee, mentor, p), "cost": cost,
+                                             "fundable": [d.id for d in instance.donors
+                                                          if v.can_fund(d, mentee, p, cost)]}
     return table
 

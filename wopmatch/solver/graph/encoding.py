@@ -1,7 +1,7 @@
 """Encode an instance once into a candidate graph of numpy arrays.
 
 The graph holds one row per *candidate*: a (mentee, mentor) pair that is
-eligible under SPEC.md §3 and, when the instance has donors, fundable by at
+eligible under docs/format.md §3 and, when the instance has donors, fundable by at
 least one donor. Everything a policy needs is here (scores, costs, focus,
 which donor can fund which pair, capacities, budgets, pinned partnerships),
 with id<->index maps so that :mod:`wopmatch.solver.decode` can turn an
@@ -46,7 +46,7 @@ class OperatorFeatures:
 
 @dataclass(frozen=True)
 class PairBlock:
-    """Every SPEC.md §3 quantity for a block of mentees x all mentors (shape (B, m)).
+    """Every docs/format.md §3 quantity for a block of mentees x all mentors (shape (B, m)).
 
     ``distance`` and ``cost`` are None in a block built with ``costs=False``
     (``distance`` is kept when a distance rule needs it for eligibility)."""
@@ -190,7 +190,7 @@ class CandidateGraph:
         return _pair_list(self, np.asarray(mentee, dtype=np.int64), np.asarray(mentor, dtype=np.int64))
 
     def eligible(self, block: PairBlock) -> np.ndarray:
-        """SPEC.md §3 eligibility of every pair in the block (donors aside)."""
+        """docs/format.md §3 eligibility of every pair in the block (donors aside)."""
         rules = self.instance.rules
         ok = block.not_self & (block.focus != 0) & ~block.forbidden
         if rules.language == "hard":
@@ -203,7 +203,7 @@ class CandidateGraph:
         return ok
 
     def fundable_in_block(self, block: PairBlock) -> np.ndarray:
-        """(B, m, k) bool: donor d can fund the pair (SPEC.md §3, last rule)."""
+        """(B, m, k) bool: donor d can fund the pair (docs/format.md §3, last rule)."""
         mentee_ok = self.donor_mentee_ok[block.rows]  # (B, k)
         area_ok = (block.focus[:, :, None] & self.donor_area_bits[None, None, :]) != 0
         grant_ok = block.cost[:, :, None] <= self.donor_max_grant[None, None, :]
@@ -278,7 +278,7 @@ def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> Pai
 
 def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.ndarray, dot: np.ndarray,
                    forbidden: np.ndarray, costs: bool = True) -> PairBlock:
-    """SPEC.md §3 quantities for mentee indices ``mi`` and mentor indices ``mj``
+    """docs/format.md §3 quantities for mentee indices ``mi`` and mentor indices ``mj``
     (broadcastable: a block of rows x all mentors, or two lists of pairs);
     ``dot`` = sum_a need * strength in the same shape."""
     inst = g.instance
@@ -326,77 +326,80 @@ def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS, candidates: 
     """Encode ``instance`` (vectorised, in blocks of about ``block_pairs`` pairs).
 
     ``candidates=False`` encodes operators, donors and pinned partnerships but no
-    pairs: for solvers that choose their own working set (pricing.py)."""
+    pairs: for solvers that choose their own working set (network/pricing.py)."""
+    codes = _Codes.of(instance)
+    graph = _operators(instance, codes)
+    if candidates:
+        graph = _with_candidates(graph, block_pairs)
+    pinned = _pinned(graph, [(codes.mentee_at[p.mentee], codes.mentor_at[p.mentor],
+                              -1 if p.donor is None else codes.donor_at[p.donor]) for p in instance.pinned])
+    capacity_left, budget_left, count_left, problems = _after_pinned(graph, pinned)
+    return replace(graph, pinned=pinned, capacity=capacity_left, budget=budget_left, max_count=count_left,
+                   infeasible=tuple(problems))
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """Each mentee, mentor, donor, language, region and country as an index."""
+
+    mentee_ops: list[int]  # operator indices of the mentees
+    mentor_ops: list[int]
+    mentee_at: dict[str, int]  # operator id -> mentee index
+    mentor_at: dict[str, int]
+    donor_at: dict[str, int]
+    lang: dict[str, int]
+    region: dict[str, int]
+    country: dict[str, int]
+
+    @staticmethod
+    def of(instance: Instance) -> "_Codes":
+        ops = instance.operators
+        mentee_ops = [i for i, op in enumerate(ops) if op.mentee is not None]
+        mentor_ops = [i for i, op in enumerate(ops) if op.mentor is not None]
+        lang: dict[str, int] = {}
+        region: dict[str, int] = {}
+        country: dict[str, int] = {}
+        for op in ops:
+            for code in op.languages:
+                lang.setdefault(code, len(lang))
+            region.setdefault(op.region, len(region))
+            country.setdefault(op.country, len(country))
+        for d in instance.donors:
+            for r in d.regions or ():
+                region.setdefault(r, len(region))
+            for cc in d.countries or ():
+                country.setdefault(cc, len(country))
+        return _Codes(mentee_ops, mentor_ops, {ops[o].id: i for i, o in enumerate(mentee_ops)},
+                      {ops[o].id: j for j, o in enumerate(mentor_ops)},
+                      {d.id: x for x, d in enumerate(instance.donors)}, lang, region, country)
+
+
+def _operators(instance: Instance, codes: _Codes) -> CandidateGraph:
+    """The graph of ``instance`` without candidates, and before the pinned partnerships are placed."""
     ops = instance.operators
-    mentee_ops = [i for i, op in enumerate(ops) if op.mentee is not None]
-    mentor_ops = [i for i, op in enumerate(ops) if op.mentor is not None]
-    lang_index: dict[str, int] = {}
-    region_index: dict[str, int] = {}
-    country_index: dict[str, int] = {}
-    for op in ops:
-        for code in op.languages:
-            lang_index.setdefault(code, len(lang_index))
-        region_index.setdefault(op.region, len(region_index))
-        country_index.setdefault(op.country, len(country_index))
-    for d in instance.donors:
-        for r in d.regions or ():
-            region_index.setdefault(r, len(region_index))
-        for cc in d.countries or ():
-            country_index.setdefault(cc, len(country_index))
-    mentees = _side(instance, mentee_ops, "mentee", lang_index, region_index, country_index)
-    mentors = _side(instance, mentor_ops, "mentor", lang_index, region_index, country_index)
-    n, m, k = len(mentee_ops), len(mentor_ops), len(instance.donors)
-    mentee_at = {ops[o].id: i for i, o in enumerate(mentee_ops)}
-    mentor_at = {ops[o].id: j for j, o in enumerate(mentor_ops)}
-    donor_at = {d.id: x for x, d in enumerate(instance.donors)}
-
-    weight = np.array([ops[o].mentee.weight for o in mentee_ops], dtype=np.float64)  # type: ignore[union-attr]
-    weight_units = np.rint(weight / WEIGHT_RESOLUTION).astype(np.int64)
-    capacity = np.array([ops[o].mentor.capacity for o in mentor_ops], dtype=np.int64)  # type: ignore[union-attr]
-    budget = np.array([d.budget for d in instance.donors], dtype=np.int64)
-    max_count = np.array(
-        [NO_LIMIT if d.max_partnerships is None else d.max_partnerships for d in instance.donors],
-        dtype=np.int64,
-    )
-
-    # Donor eligibility parts that depend on the mentee alone, and per donor.
-    all_areas = (1 << len(instance.work_areas)) - 1
-    donor_mentee_ok = np.ones((n, k), dtype=bool)
-    area_bits = np.full(k, all_areas, dtype=np.int64)
-    max_grant = np.full(k, NO_LIMIT, dtype=np.int64)
-    for x, d in enumerate(instance.donors):
-        if d.regions is not None:
-            codes = np.array([region_index[r] for r in d.regions], dtype=np.int32)
-            donor_mentee_ok[:, x] &= np.isin(mentees.region, codes)
-        if d.countries is not None:
-            codes = np.array([country_index[c] for c in d.countries], dtype=np.int32)
-            donor_mentee_ok[:, x] &= np.isin(mentees.country, codes)
-        if d.work_areas is not None:
-            area_bits[x] = sum(1 << instance.work_areas.index(a) for a in d.work_areas)
-        if d.max_grant is not None:
-            max_grant[x] = d.max_grant
-
-    fb_pairs = sorted((mentee_at[f.mentee], mentor_at[f.mentor]) for f in instance.forbidden)
+    mentees = _side(instance, codes.mentee_ops, "mentee", codes.lang, codes.region, codes.country)
+    mentors = _side(instance, codes.mentor_ops, "mentor", codes.lang, codes.region, codes.country)
+    k = len(instance.donors)
+    weight = np.array([ops[o].mentee.weight for o in codes.mentee_ops], dtype=np.float64)  # type: ignore[union-attr]
+    donor_mentee_ok, area_bits, max_grant = _donor_rules(instance, mentees, codes)
+    fb_pairs = sorted((codes.mentee_at[f.mentee], codes.mentor_at[f.mentor]) for f in instance.forbidden)
     fb = np.array(fb_pairs, dtype=np.int64).reshape(-1, 2)
-
-    free = np.ones(n, dtype=bool)
-    pinned_rows = [(mentee_at[p.mentee], mentor_at[p.mentor], -1 if p.donor is None else donor_at[p.donor])
-                   for p in instance.pinned]
-    for i, _, _ in pinned_rows:
-        free[i] = False
-
-    graph = CandidateGraph(
+    free = np.ones(len(codes.mentee_ops), dtype=bool)
+    for p in instance.pinned:
+        free[codes.mentee_at[p.mentee]] = False
+    return CandidateGraph(
         instance=instance,
         work_areas=tuple(instance.work_areas),
         mentees=mentees,
         mentors=mentors,
         mentee_weight=weight,
-        mentee_weight_units=weight_units,
+        mentee_weight_units=np.rint(weight / WEIGHT_RESOLUTION).astype(np.int64),
         free_mentee=free,
-        capacity=capacity,
+        capacity=np.array([ops[o].mentor.capacity for o in codes.mentor_ops], dtype=np.int64),  # type: ignore
         donor_ids=tuple(d.id for d in instance.donors),
-        budget=budget,
-        max_count=max_count,
+        budget=np.array([d.budget for d in instance.donors], dtype=np.int64),
+        max_count=np.array([NO_LIMIT if d.max_partnerships is None else d.max_partnerships
+                            for d in instance.donors], dtype=np.int64),
         pair_mentee=np.zeros(0, np.int32),
         pair_mentor=np.zeros(0, np.int32),
         score=np.zeros(0),
@@ -412,11 +415,36 @@ def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS, candidates: 
         forbidden_mentor=fb[:, 1].copy(),
     )
 
-    # Candidates, block by block.
+
+def _donor_rules(instance: Instance, mentees: OperatorFeatures,
+                 codes: _Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of donor eligibility that depend on the mentee alone ((n, k) bool), and per donor
+    the work areas it funds (bit mask) and its largest grant."""
+    n, k = len(mentees.op), len(instance.donors)
+    donor_mentee_ok = np.ones((n, k), dtype=bool)
+    area_bits = np.full(k, (1 << len(instance.work_areas)) - 1, dtype=np.int64)
+    max_grant = np.full(k, NO_LIMIT, dtype=np.int64)
+    for x, d in enumerate(instance.donors):
+        if d.regions is not None:
+            allowed = np.array([codes.region[r] for r in d.regions], dtype=np.int32)
+            donor_mentee_ok[:, x] &= np.isin(mentees.region, allowed)
+        if d.countries is not None:
+            allowed = np.array([codes.country[c] for c in d.countries], dtype=np.int32)
+            donor_mentee_ok[:, x] &= np.isin(mentees.country, allowed)
+        if d.work_areas is not None:
+            area_bits[x] = sum(1 << instance.work_areas.index(a) for a in d.work_areas)
+        if d.max_grant is not None:
+            max_grant[x] = d.max_grant
+    return donor_mentee_ok, area_bits, max_grant
+
+
+def _with_candidates(graph: CandidateGraph, block_pairs: int) -> CandidateGraph:
+    """The graph with every candidate of its free mentees, block by block."""
+    k = graph.n_donors
     parts: dict[str, list[np.ndarray]] = {key: [] for key in
                                           ("mentee", "mentor", "score", "cost", "distance", "focus", "fundable")}
-    free_rows = np.flatnonzero(free) if candidates else np.zeros(0, np.int64)
-    step = max(1, block_pairs // max(1, m))
+    free_rows = np.flatnonzero(graph.free_mentee)
+    step = max(1, block_pairs // max(1, graph.n_mentors))
     for start in range(0, len(free_rows), step):
         block = graph.pair_block(free_rows[start:start + step])
         ok = graph.eligible(block)
@@ -435,24 +463,9 @@ def build_graph(instance: Instance, block_pairs: int = BLOCK_PAIRS, candidates: 
     def cat(key: str, dtype: type, shape: tuple[int, ...] = (0,)) -> np.ndarray:
         return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype)
 
-    pinned = _pinned(graph, pinned_rows)
-    capacity_left, budget_left, count_left, problems = _after_pinned(graph, pinned)
-    final = CandidateGraph(
-        **{**graph.__dict__,
-           "pair_mentee": cat("mentee", np.int32),
-           "pair_mentor": cat("mentor", np.int32),
-           "score": cat("score", np.float64),
-           "cost": cat("cost", np.int64),
-           "distance": cat("distance", np.float64),
-           "focus": cat("focus", np.int64),
-           "fundable": cat("fundable", bool, (0, k)),
-           "pinned": pinned,
-           "capacity": capacity_left,
-           "budget": budget_left,
-           "max_count": count_left,
-           "infeasible": tuple(problems)}
-    )
-    return final
+    return replace(graph, pair_mentee=cat("mentee", np.int32), pair_mentor=cat("mentor", np.int32),
+                   score=cat("score", np.float64), cost=cat("cost", np.int64), distance=cat("distance", np.float64),
+                   focus=cat("focus", np.int64), fundable=cat("fundable", bool, (0, k)))
 
 
 def _pinned(g: CandidateGraph, rows: list[tuple[int, int, int]]) -> Pinned:

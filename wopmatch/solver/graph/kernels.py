@@ -3,7 +3,7 @@
 At 100,000 x 20,000 the heuristics look at 2 x 10^9 mentee x mentor pairs, and
 the numpy encoder (encoding.py) builds a dozen (rows x mentors) temporaries per
 block: about 30 s per pass, and 0.5 ms for each one-mentee refill of a stream
-(greedy makes about 200,000 of them). These kernels evaluate SPEC.md §3 one
+(greedy makes about 200,000 of them). These kernels evaluate docs/format.md §3 one
 mentee's row of mentors at a time, into reused scratch rows, and keep only what
 the caller asks for (a mentee's next pairs in a given order, a count, a summary).
 

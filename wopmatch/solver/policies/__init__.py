@@ -15,24 +15,15 @@ from .base import (
     PRICED_METHODS,
     Policy,
     PolicyOptions,
+    concrete_policies,
     priced_method,
 )
 from .equity import GROUP_KEYS
 from .optimal import METHODS, OptimalPolicy, choose_method
 
-
-def _concrete(cls: type[Policy]) -> list[type[Policy]]:
-    out = []
-    for sub in cls.__subclasses__():
-        if not getattr(sub, "__abstractmethods__", None) and hasattr(sub, "name"):
-            out.append(sub)
-        out.extend(_concrete(sub))
-    return out
-
-
 #: name -> policy class; ``optimal`` first, then by name.
 POLICIES: dict[str, type[Policy]] = {
-    cls.name: cls for cls in sorted(_concrete(Policy), key=lambda c: (c.name != "optimal", c.name))}
+    cls.name: cls for cls in sorted(concrete_policies(), key=lambda c: (c.name != "optimal", c.name))}
 
 
 def get_policy(name: str) -> Policy:

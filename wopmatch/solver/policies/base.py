@@ -102,10 +102,18 @@ def priced_method(policy: str, method: str, has_donors: bool, pairs: int, pricin
     return method
 
 
-def donor_policies() -> list[str]:
-    from . import POLICIES
+def concrete_policies(cls: type[Policy] = Policy) -> list[type[Policy]]:
+    """Every concrete subclass of ``cls`` with a name: the policies defined so far."""
+    out = []
+    for sub in cls.__subclasses__():
+        if not getattr(sub, "__abstractmethods__", None) and hasattr(sub, "name"):
+            out.append(sub)
+        out.extend(concrete_policies(sub))
+    return out
 
-    return sorted(n for n, cls in POLICIES.items() if cls.supports_donors)
+
+def donor_policies() -> list[str]:
+    return sorted(cls.name for cls in concrete_policies() if cls.supports_donors)
 
 
 def heuristic_assignment(pairs: np.ndarray, donors: np.ndarray, method: str, t0: float) -> Assignment:

@@ -1,4 +1,4 @@
-"""Why each unmatched mentee got no partnership (SPEC.md §5).
+"""Why each unmatched mentee got no partnership (docs/format.md §5).
 
 Structural reasons apply the eligibility filters cumulatively, in the order
 strength, language, region, distance, forbidden, min_score, donor, to all of a
