@@ -457,3 +457,84 @@ def test_every_error_has_the_same_shape(client):
     for method, path in [("GET", "/v1/nope"), ("DELETE", "/v1/jobs"), ("GET", "/v1/jobs/" + "0" * 32)]:
         r = client.request(method, path)
         assert r.status_code in (404, 405) and set(r.json()) == {"detail", "problems"}, (path, r.text)
+
+
+def test_a_later_round_carries_the_previous_solution_as_the_cli_does(client, tmp_path):
+    """A previous round's solution in the request (JSON, then an upload): the same
+    carry-over, changes and verification as `wopmatch solve --previous`."""
+    from click.testing import CliRunner
+
+    from wopmatch.cli.main import cli
+    from wopmatch.models import load_solution
+    from wopmatch.solver import PreviousRound, rebuild_round
+
+    first = wait_for(client, client.post("/v1/jobs", json={"instance": _demo()}).json()["id"])
+    earlier_bytes = client.get(f"/v1/jobs/{first['id']}/solution").content
+    earlier = Solution.model_validate_json(earlier_bytes)
+    ended = earlier.partnerships[0].mentee
+    options = {"ended": [ended], "forbid_repeat": True}
+    r = client.post("/v1/jobs", json={"instance": _demo(), "previous": json.loads(earlier_bytes), **options})
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.json()["id"])
+    assert job["state"] == "done", job
+    sol = Solution.model_validate(client.get(f"/v1/jobs/{job['id']}/solution").json())
+    assert sol.round is not None and sol.round.ended == [ended] and sol.round.forbid_repeat
+    assert sol.round.carried == sum(not p.pinned for p in earlier.partnerships) - 1
+    solved, problems = rebuild_round(parse_instance(_demo()), sol, PreviousRound.of_bytes(earlier_bytes, earlier))
+    assert problems == [] and verify_solution(solved, sol) == []
+    # the CLI, given the same files, gives the same partnerships and changes
+    (tmp_path / "r1.json").write_bytes(earlier_bytes)
+    out = tmp_path / "r2.json"
+    run = CliRunner().invoke(cli, ["solve", str(DEMO), "-o", str(out), "--previous", str(tmp_path / "r1.json"),
+                                   "--ended", ended, "--forbid-repeat", "--quiet"])
+    assert run.exit_code == 0, run.output
+    mine = load_solution(out)
+    assert [(p.mentee, p.mentor, p.donor) for p in mine.partnerships] == \
+        [(p.mentee, p.mentor, p.donor) for p in sol.partnerships]
+    assert mine.round == sol.round
+    # as an upload (the page's route): the options as form fields, the earlier solution as a second file
+    r = client.post("/v1/jobs/upload", files={"file": ("demo.json", DEMO.read_bytes()),
+                                              "previous": ("r1.json", earlier_bytes)},
+                    data={"keep_stable": "true", "change_penalty": "1000"})
+    assert r.status_code == 202, r.text
+    stable = wait_for(client, r.json()["id"])
+    kept = Solution.model_validate(client.get(f"/v1/jobs/{stable['id']}/solution").json())
+    assert kept.round is not None and kept.round.mode == "keep_stable" and kept.stats.method.endswith("+keep-stable")
+    assert kept.round.changes and all(c.change == "kept" for c in kept.round.changes)  # nothing forced a change
+
+
+def test_round_options_without_a_previous_round_or_with_a_stranger_are_refused(client):
+    r = client.post("/v1/jobs", json={"instance": _demo(), "keep_stable": True})
+    assert r.status_code == 422 and r.json()["problems"][0]["where"] == "previous"
+    first = wait_for(client, client.post("/v1/jobs", json={"instance": _demo(), "policy": "greedy"}).json()["id"])
+    earlier = client.get(f"/v1/jobs/{first['id']}/solution").json()
+    r = client.post("/v1/jobs", json={"instance": _demo(), "previous": earlier, "ended": ["NOBODY"]})
+    assert r.status_code == 422 and "'NOBODY' has no partnership in the previous round" in r.text
+    r = client.post("/v1/jobs", json={"instance": _demo(), "previous": {"format": "nonsense"}})
+    assert r.status_code == 422 and r.json()["problems"]
+
+
+def test_the_cli_and_both_requests_offer_the_same_solve_options(client):
+    """One definition (SolveOptions): every field is a `wopmatch solve` option, a
+    field of the JSON request and a form field of the upload route, with the same
+    choices and limits."""
+    from click.testing import CliRunner
+
+    from wopmatch.cli.main import cli
+    from wopmatch.solver import SolveOptions, option_fields
+
+    helptext = CliRunner().invoke(cli, ["solve", "--help"], terminal_width=200).output
+    spec = client.get("/openapi.json").json()
+    json_fields = spec["components"]["schemas"]["SolveRequest"]["properties"]
+    form_ref = spec["paths"]["/v1/jobs/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    form_fields = spec["components"]["schemas"][form_ref["$ref"].rsplit("/", 1)[1]]["properties"]
+    fields = option_fields(SolveOptions)
+    assert [f.name for f in fields] == list(SolveOptions.model_fields)
+    for f in fields:
+        assert "--" + f.name.replace("_", "-") in helptext, f.name
+        assert f.name in json_fields and f.name in form_fields, f.name
+        if f.kind == "choice":
+            assert json_fields[f.name]["enum"] == list(f.choices)
+            form = form_fields[f.name]
+            assert (form.get("enum") or next(a["enum"] for a in form["anyOf"] if "enum" in a)) == list(f.choices)
+    assert "--workers" not in helptext  # an option that changed nothing is gone
