@@ -51,7 +51,7 @@ async def run(url: str, token: str, validations: int, jobs: int, concurrency: in
 
     from wopmatch.generator import generate
     from wopmatch.models import Solution, parse_instance
-    from wopmatch.solver.verify import verify_solution
+    from wopmatch.solver import verify_solution
 
     demo = json.loads((ROOT / "instances" / "demo.json").read_text())
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

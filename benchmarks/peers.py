@@ -78,12 +78,11 @@ def _objective(g, pairs) -> dict:
 
 def child_wopmatch(path: str, case: dict) -> dict:
     from wopmatch.models import load_instance, solution_bytes, write_atomic
-    from wopmatch.solver.api import solve
-    from wopmatch.solver.policies import SolveOptions
+    from wopmatch.solver import SolveOptions, solve
 
     t0 = time.perf_counter()
     loaded = load_instance(Path(path))
-    s = solve(loaded.instance, loaded.sha256, "optimal",
+    s = solve(loaded.instance, loaded.sha256,
               SolveOptions(time_limit=case.get("limit") if case["donors"] else None, seed=case["seed"]))
     with tempfile.TemporaryDirectory() as tmp:
         write_atomic(Path(tmp) / "solution.json", solution_bytes(s))
@@ -198,7 +197,7 @@ def make_instance(case: dict, path: Path) -> dict:
     info = {}
     if case["donors"]:
         from wopmatch.models import parse_instance
-        from wopmatch.solver.api import solve
+        from wopmatch.solver import solve
 
         free = solve(parse_instance({**raw, "donors": []}), "0" * 64)
         total = sum(d["budget"] for d in raw["donors"])

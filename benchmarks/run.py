@@ -32,9 +32,8 @@ def run_case(case: dict) -> dict:
     """Runs in the child process."""
     from wopmatch.generator import generate, to_json_bytes
     from wopmatch.models import load_instance, solution_bytes, write_atomic
-    from wopmatch.solver.api import solve
+    from wopmatch.solver import SolveOptions, solve
     from wopmatch.solver.graph.encoding import build_graph
-    from wopmatch.solver.policies import SolveOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "instance.json"
@@ -43,8 +42,9 @@ def run_case(case: dict) -> dict:
         t0 = time.perf_counter()
         loaded = load_instance(src)
         t_load = time.perf_counter() - t0
-        solution = solve(loaded.instance, loaded.sha256, case.get("policy", "optimal"),
-                         SolveOptions(time_limit=case.get("time_limit"), seed=case["seed"]))
+        solution = solve(loaded.instance, loaded.sha256, SolveOptions(policy=case.get("policy", "optimal"),
+                                                                      time_limit=case.get("time_limit"),
+                                                                      seed=case["seed"]))
         t1 = time.perf_counter()
         write_atomic(Path(tmp) / "solution.json", solution_bytes(solution))
         t_write = time.perf_counter() - t1

@@ -139,3 +139,28 @@ def test_the_scans_find_a_deep_import_a_private_name_and_a_cycle(tmp_path):
     bad = tree.door_violations(("pkg.cli",), "pkg.solver", {"solve"})
     assert any("_private" in b for b in bad) and any("pkg.solver.graph" in b for b in bad), bad
     assert tree.cycles() == [["pkg.solver.api", "pkg.solver.graph.encoding", "pkg.solver.api"]]
+
+
+#: The solver's rooms from the bottom up (docs/architecture.md): each imports only
+#: its own room, rooms below it, and the leaves every room may use.
+ROOMS = [("graph",), ("network", "heuristics"), ("budgets",), ("policies",), ("postsolve",),
+         ("options", "rounds", "api", "")]
+LEAVES = {"errors", "progress", "tuning", "verify"}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def test_the_solvers_rooms_depend_one_way():
+    rank = {room: k for k, rooms in enumerate(ROOMS) for room in rooms}
+    bad = []
+    for name in TREE.paths:
+        if not name.startswith("wopmatch.solver") or _room(name) in LEAVES:
+            continue
+        for target in TREE.edges(name):
+            if target.startswith("wopmatch.solver") and _room(target) not in LEAVES \
+                    and rank[_room(target)] > rank[_room(name)]:
+                bad.append(f"{name} ({_room(name)}) imports {target} ({_room(target)}), a room above it")
+    assert not bad, "\n".join(bad)

@@ -42,7 +42,7 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
     head.add_row("candidates", f"{st.candidates:,}")
     head.add_row("time", f"build {st.build_seconds:.2f} s, solve {st.solve_seconds:.2f} s, "
                          f"verify {st.verify_seconds:.2f} s")
-    head.add_row("solver", f"{st.solver} ({st.method}), seed {st.seed}, workers {st.workers}")
+    head.add_row("solver", f"{st.solver} ({st.method}), seed {st.seed}")
     if s.verification is not None:
         head.add_row("verified", "yes" if s.verification.ok else f"NO: {len(s.verification.violations)} violation(s)")
     console.print(head)

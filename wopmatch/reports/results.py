@@ -89,7 +89,6 @@ def summary_rows(instance: Instance, solution: Solution) -> list[list[Any]]:
         [f"total cost ({instance.currency})", s.objective.cost if s.objective else None],
         ["solver", s.stats.solver],
         ["seed", s.stats.seed],
-        ["workers", s.stats.workers],
         ["verified", None if s.verification is None else ("yes" if s.verification.ok else "NO")],
         ["instance sha256", s.instance.sha256],
     ]

@@ -1,7 +1,7 @@
-"""Bounds proven during a long solve, for whoever is watching (the service's
-progress route). A policy calls ``report``; nothing happens unless a caller has
-set ``PROGRESS`` (a ContextVar, like mip.NODE_LIMIT, so concurrent solves in
-threads do not see each other's callbacks)."""
+"""Bounds proven during a long solve, for whoever is watching (api.Watch: the
+service's progress route). An engine calls ``report``; nothing happens unless
+``solve`` was given a watch, which sets ``PROGRESS`` (a ContextVar, so concurrent
+solves in threads do not see each other's callbacks)."""
 
 from __future__ import annotations
 
