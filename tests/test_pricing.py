@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from helpers import assert_lexicographic_optimum, brute_force, parse, solve_checked, tiny_instances
 from hypothesis import given
+from hypothesis import strategies as st
 
 from wopmatch.generator import generate
 from wopmatch.solver.tuning import Tuning
@@ -132,3 +133,29 @@ def test_the_memory_saving_settings_for_the_largest_rounds_give_the_same_answer(
     priced = solve_checked(inst, method="flow-pricing", tuning=tuning)
     assert priced.objective == full.objective
     assert _rounds(priced) >= 3
+
+
+@given(data=st.data())
+def test_the_most_negative_pairs_per_mentee_are_those_of_a_full_sort(data):
+    """pricing._most_negative (a partition per crowded mentee) takes what sorting every
+    negative pair by (mentee, reduced cost, -quality, mentor) and keeping each
+    mentee's first k would take, ties included."""
+    import numpy as np
+
+    from wopmatch.solver.network.pricing import _most_negative
+
+    rows, m = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 12))
+    k = data.draw(st.integers(1, 5))
+    cells = data.draw(st.lists(st.tuples(st.integers(0, rows - 1), st.integers(0, m - 1)), min_size=1, max_size=60,
+                               unique=True))
+    cells.sort()
+    local = np.array([r for r, _ in cells], np.int32)
+    mentor = np.array([j for _, j in cells], np.int32)
+    rc = np.array(data.draw(st.lists(st.integers(-4, 1), min_size=len(cells), max_size=len(cells))), np.int64)
+    q = np.array(data.draw(st.lists(st.integers(0, 3), min_size=len(cells), max_size=len(cells))), np.int64)
+    neg = np.flatnonzero(rc < 0)
+    order = neg[np.lexsort((mentor[neg], -q[neg], rc[neg], local[neg]))]
+    owner = local[order]
+    rank = np.arange(len(order)) - np.searchsorted(owner, owner, side="left")
+    expected = np.sort(order[rank < k])
+    assert _most_negative(neg, local, mentor, rc, q, k).tolist() == expected.tolist()

@@ -1,9 +1,9 @@
 """Instance in, verified solution out: what ``wopmatch.solver.solve`` does.
 
-1. ``plan``: the policy, the method it would run and whether the whole candidate
-   graph is encoded; a request that cannot run fails here, before any work.
-2. The round rules (rounds.py): an earlier round's partnerships carried, or
+1. The round rules (rounds.py): an earlier round's partnerships carried, or
    preferred under keep_stable.
+2. ``plan``: the policy, the method it would run and whether the whole candidate
+   graph is encoded; a request that cannot run fails here, before any work.
 3. Encode (graph/), solve (policies/), decode, explain, alternates and metrics
    (postsolve/), and the independent verifier's report (verify.py).
 
@@ -48,7 +48,8 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
     """Solve ``instance`` (whose file's SHA-256 the solution records) as ``options``
     say, carrying ``previous`` where given; the solution carries the verifier's
     report. Raises InputError for a round that cannot be carried, SolveError
-    (UnsupportedMethodError, UnknownPolicyError) for a request that cannot run."""
+    (UnsupportedMethodError) for a request that cannot run (SolveOptions has
+    already refused an unknown policy or method)."""
     carried = _carried(instance, options, previous, tuning)
     effective = carried.instance if carried is not None else instance
     prefer = carried.prefer if carried is not None else []
@@ -68,7 +69,7 @@ def check_request(instance: Instance, options: SolveOptions, previous: Optional[
                   tuning: Tuning = Tuning()) -> None:
     """What solve refuses before any work, refused without solving (the service
     checks a job before queueing it): InputError for the round, SolveError
-    (UnknownPolicyError, UnsupportedMethodError) for the policy and method."""
+    (UnsupportedMethodError) for the policy and method."""
     _carried(instance, options, previous, tuning)
 
 
