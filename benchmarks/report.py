@@ -283,14 +283,16 @@ def compare_section() -> list[str]:
     for before in sorted({b for b, _ in latest}):
         rows = [r for (b, _), r in latest.items() if b == before]
         first = rows[0]
-        out += [f"{first['before_git']} -> {first['after_git']}; {_machine_line(first)}", "",
-                "| case | reps | objectives | solve before s | solve after s | after / before | peak before MiB "
-                "| peak after MiB | method after |", "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+        out += [f"Before: {before}. {_machine_line(first)}", "",
+                "| case | after | reps | objectives | solve before s | solve after s | after / before "
+                "| peak before MiB | peak after MiB | method after |",
+                "|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
         for r in rows:
             b, a = r["before"], r["after"]
             ratio = f"{a['solve'] / b['solve']:.3f}" if a["solve"] and b["solve"] else "-"
-            out.append(f"| {r['case']} | {r['reps']} | {'same' if r['same_objective'] else 'differ'} | {b['solve']} | "
-                       f"{a['solve']} | {ratio} | {b['peak_mib']} | {a['peak_mib']} | {a['method']} |")
+            same = "same" if r["same_objective"] else "differ"
+            out.append(f"| {r['case']} | {r['after_git']} | {r['reps']} | {same} | {b['solve']} | {a['solve']} | "
+                       f"{ratio} | {b['peak_mib']} | {a['peak_mib']} | {a['method']} |")
         out.append("")
     return out
 
