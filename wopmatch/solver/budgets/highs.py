@@ -66,6 +66,19 @@ def solve_model(model: model_pb2.ModelProto, hint: np.ndarray, time_limit: Optio
     return _solve_with_deadline(model, params.to_proto(), model_params, time_limit + run.params.deadline_grace)
 
 
+def solve_lp(model: model_pb2.ModelProto,
+             iteration_limit: Optional[int] = None) -> Optional[result_pb2.SolveResultProto]:
+    """An LP by HiGHS's dual simplex, without presolve (so it returns the duals
+    of every row), limited only by simplex iterations: deterministic. None when
+    it stops before an optimal basis."""
+    params = mathopt.SolveParameters(lp_algorithm=mathopt.LPAlgorithm.DUAL_SIMPLEX, presolve=mathopt.Emphasis.OFF,
+                                     iteration_limit=iteration_limit)
+    result = _solve_checked(model, params.to_proto(), model_parameters_pb2.ModelSolveParametersProto())
+    if result.termination.reason != result_pb2.TERMINATION_REASON_OPTIMAL or not result.solutions:
+        return None
+    return result
+
+
 def _solve_here(model, params, model_params) -> result_pb2.SolveResultProto:
     with _quiet_stdout():
         return core_solver.solve(

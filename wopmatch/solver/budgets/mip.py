@@ -404,12 +404,12 @@ def _constraints(g: CandidateGraph, var_pair: np.ndarray, var_donor: np.ndarray)
     return rows[order], cols[order], coefs[order], rhs
 
 
-def _model(nv, rows, cols, coefs, rhs, extra, obj, maximise) -> model_pb2.ModelProto:
+def _model(nv, rows, cols, coefs, rhs, extra, obj, maximise, integer: bool = True) -> model_pb2.ModelProto:
     model = model_pb2.ModelProto(name="wopmatch")
     model.variables.ids.extend(range(nv))
     model.variables.lower_bounds.extend(np.zeros(nv).tolist())
     model.variables.upper_bounds.extend(np.ones(nv).tolist())
-    model.variables.integers.extend([True] * nv)
+    model.variables.integers.extend([integer] * nv)
     n_rows = len(rhs)
     lc = model.linear_constraints
     lc.ids.extend(range(n_rows + len(extra)))
