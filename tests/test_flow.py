@@ -24,11 +24,12 @@ def test_flow_equals_mip_when_a_donor_funds_everything(seed):
     assert flow.stats.method == "staged-min-cost-flow"
     # One unrestricted donor with an unbounded budget changes nothing but the method.
     raw["donors"] = [{"id": "ALL", "budget": 10**12}]
-    mip = solve_checked(parse(raw))
-    assert mip.stats.method.endswith("staged-mip") and mip.status == "optimal"
-    assert math.isclose(flow.objective.coverage, mip.objective.coverage, abs_tol=1e-9)
-    assert math.isclose(flow.objective.quality, mip.objective.quality, abs_tol=1e-6)
-    assert flow.objective.cost == mip.objective.cost
+    for method, name in (("auto", "colgen-lp"), ("lagrangian-mip", "staged-mip")):
+        mip = solve_checked(parse(raw), method=method)
+        assert name in mip.stats.method and mip.status == "optimal", mip.stats
+        assert math.isclose(flow.objective.coverage, mip.objective.coverage, abs_tol=1e-9)
+        assert math.isclose(flow.objective.quality, mip.objective.quality, abs_tol=1e-6)
+        assert flow.objective.cost == mip.objective.cost
     assert len(flow.partnerships) > 20
     # The same instance without donors, forced through the MIP instead of the flow.
     raw.pop("donors")

@@ -1,4 +1,4 @@
-"""The donor path's layers: the core MIP, the size guard, and a HiGHS solve stopped at its deadline."""
+"""The lagrangian-mip path's layers: the core MIP, the size guard, and a HiGHS solve stopped at its deadline."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from wopmatch.generator import generate
 from wopmatch.solver.errors import UnsupportedMethodError
 from wopmatch.solver.tuning import BudgetParams, Tuning
 
+#: These tests take the Lagrangian and staged-MIP path apart (auto takes colgen with donors).
+LM = "lagrangian-mip"
+
 
 def _budgets(**changes) -> Tuning:
     return replace(Tuning(), budgets=replace(BudgetParams(), **changes))
@@ -23,9 +26,9 @@ def _round():
 
 def test_the_core_mip_path_reaches_the_same_optimum():
     inst = _round()
-    plain = solve_checked(inst)
+    plain = solve_checked(inst, method=LM)
     for core_max in (60_000, 50):  # an exact core, then a heuristic core of the 50 best variables
-        cored = solve_checked(inst, tuning=_budgets(core_min_variables=0, core_max_variables=core_max))
+        cored = solve_checked(inst, method=LM, tuning=_budgets(core_min_variables=0, core_max_variables=core_max))
         names = [s.name for s in cored.stats.stages]
         assert ("coverage-core-mip" if core_max > 50 else "coverage-heuristic-core-mip") in names, names
         assert "core-mip" in cored.stats.method
@@ -37,9 +40,9 @@ def test_the_core_mip_path_reaches_the_same_optimum():
 
 def test_too_many_variables_for_the_full_mip_gives_a_certified_gap_not_a_model():
     inst = _round()
-    exact = solve_checked(inst)
+    exact = solve_checked(inst, method=LM)
     small = _budgets(full_mip_max_variables=10)
-    s = solve_checked(inst, tuning=small)
+    s = solve_checked(inst, method=LM, tuning=small)
     with pytest.raises(UnsupportedMethodError, match="variables"):
         solve_checked(inst, method="mip", tuning=small)
     assert s.status == "feasible" and "variables" in s.message
@@ -48,9 +51,9 @@ def test_too_many_variables_for_the_full_mip_gives_a_certified_gap_not_a_model()
 
 def test_a_highs_solve_stopped_at_the_deadline_keeps_the_incumbent_and_bound():
     inst = _round()
-    exact = solve_checked(inst)
+    exact = solve_checked(inst, method=LM)
     # A negative grace stops every time-limited HiGHS child at once.
-    s = solve_checked(inst, time_limit=30, tuning=_budgets(deadline_grace=-1000.0, child_min_variables=0))
+    s = solve_checked(inst, method=LM, time_limit=30, tuning=_budgets(deadline_grace=-1000.0, child_min_variables=0))
     assert s.status == "feasible" and "time limit" in s.message
     stage = next(st for st in s.stats.stages if st.name == "coverage")
     assert stage.status == "feasible"
@@ -64,7 +67,7 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
     from wopmatch.solver.budgets import highs as mip
 
     inst = _round()
-    exact = solve_checked(inst)
+    exact = solve_checked(inst, method=LM)
     real = mip._solve_here
     calls = []
 
@@ -75,7 +78,7 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
         return real(model, params, model_params)
 
     with mock.patch("wopmatch.solver.budgets.highs._solve_here", flaky):
-        s = solve_checked(inst)
+        s = solve_checked(inst, method=LM)
     assert mip.parameters_pb2.EMPHASIS_OFF in calls  # the quality or cost stage failed once...
     assert s.status == "optimal" and s.objective.cost == exact.objective.cost  # ...and was solved with presolve
 
@@ -84,14 +87,14 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
 
     with mock.patch("wopmatch.solver.budgets.highs._solve_here", broken), \
             pytest.raises(mip.MipError, match="HiGHS failed"):
-        solve_checked(inst)
+        solve_checked(inst, method=LM)
 
 
 def test_the_working_set_path_is_exact_with_the_full_mip_and_certified_without():
     inst = _round()
-    exact = solve_checked(inst)
-    full = solve_checked(inst, tuning=_budgets(working_set_min_candidates=0))
-    relaxed = solve_checked(inst, tuning=_budgets(working_set_min_candidates=0, full_mip_max_variables=10))
+    exact = solve_checked(inst, method=LM)
+    full = solve_checked(inst, method=LM, tuning=_budgets(working_set_min_candidates=0))
+    relaxed = solve_checked(inst, method=LM, tuning=_budgets(working_set_min_candidates=0, full_mip_max_variables=10))
     for s in (full, relaxed):
         assert s.stats.method.startswith("lagrangian-on-working-set"), s.stats.method
     assert full.status == "optimal"

@@ -26,7 +26,8 @@ def test_optimal_equals_brute_force_with_donors(raw):
 @given(tiny_instances(donors=True))
 def test_lp_reduced_cost_fixing_keeps_the_optimum(raw):
     """Every stage solved over its LP core (mip._lp_core), even on tiny models."""
-    _check_against_brute_force(raw, tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=0)))
+    _check_against_brute_force(raw, tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=0)),
+                               method="lagrangian-mip")
 
 
 def test_lp_fixing_shrinks_the_model_and_matches_the_plain_mip():
@@ -34,7 +35,8 @@ def test_lp_fixing_shrinks_the_model_and_matches_the_plain_mip():
     from wopmatch.solver.budgets import mip
 
     inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
-    plain = solve_checked(inst, tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=10**9)))
+    plain = solve_checked(inst, method="lagrangian-mip",
+                          tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=10**9)))
     sizes = []
     real = mip._lp_core
 
@@ -44,14 +46,15 @@ def test_lp_fixing_shrinks_the_model_and_matches_the_plain_mip():
         return out
 
     with mock.patch("wopmatch.solver.budgets.mip._lp_core", spy):
-        fixed = solve_checked(inst, tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=0)))
+        fixed = solve_checked(inst, method="lagrangian-mip",
+                              tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=0)))
     assert fixed.objective == plain.objective and fixed.status == plain.status == "optimal"
     assert sizes and all(core is not None and core < total for core, total in sizes), sizes
 
 
-def _check_against_brute_force(raw, tuning: Tuning = Tuning()):
+def _check_against_brute_force(raw, tuning: Tuning = Tuning(), **kw):
     inst = parse(raw)
-    s = solve_checked(inst, tuning=tuning)
+    s = solve_checked(inst, tuning=tuning, **kw)
     assert_lexicographic_optimum(s, brute_force(inst))
     if s.status == "optimal":
         assert s.gap.coverage == 0 and s.gap.quality == 0

@@ -398,7 +398,7 @@ def test_progress_shows_the_bounds_the_solver_proves_as_it_goes(client):
 
     raw = generate(600, 150, donors=4, seed=7)
     budget_free = coverage_bound(parse_instance(raw))
-    r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal"})
+    r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal", "method": "lagrangian-mip"})
     mid = wait_for(client, r.json()["id"], states=("running",), phase="solving: staged MIP")
     proven = mid["progress"]["bound_coverage"]
     assert proven < budget_free  # the Lagrangian bound (budgets count), not the budget-free flow's

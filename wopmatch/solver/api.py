@@ -142,7 +142,8 @@ def plan(instance: Instance, options: SolveOptions, tuning: Tuning = Tuning(), k
     pairs = free_pairs(instance)
     method: Optional[str] = None
     if chosen.name == "optimal":  # a forced method that cannot apply fails before any work
-        method = choose_method(options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs)
+        method = choose_method(options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs,
+                               tuning.budgets.colgen_max_pairs)
     elif chosen.priced:
         if instance.donors and not chosen.supports_donors:
             chosen.check_donors()

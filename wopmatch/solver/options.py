@@ -40,8 +40,10 @@ class SolveOptions(BaseModel):
                                                      "coverage rate is raised.")
     method: MethodName = Field(
         "auto", description="How the exact policies solve: auto = flow without donors (flow-pricing from 50M "
-                            "pairs), lagrangian-mip with donors (optimal; lagrangian: its bound and repaired "
-                            "assignment only); min-cost, max-min and regional-equity take auto, flow or flow-pricing.")
+                            "pairs), colgen with donors up to 10M pairs (LP bounds and MIPs limited by work, not "
+                            "time), lagrangian-mip above; lagrangian-mip and mip run the staged MIP until proven; "
+                            "lagrangian: its bound and repaired assignment only. min-cost, max-min and "
+                            "regional-equity take auto, flow or flow-pricing.")
     time_limit: Optional[float] = Field(None, gt=0, le=10**7,
                                         description="Seconds; the best solution found is returned, with its gap.")
     node_limit: Optional[int] = Field(None, ge=1, le=INT32_MAX,

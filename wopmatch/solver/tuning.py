@@ -76,6 +76,20 @@ class BudgetParams:
     child_min_variables: int = 100_000
     #: Seconds a time-limited HiGHS solve may run past its limit before it is stopped.
     deadline_grace: float = 1.0
+    #: With donors, auto takes colgen up to this many free mentee x mentor pairs (measured up to
+    #: 2,000 x 500) and lagrangian-mip above (its working set and size guard, measured at 20,000 x 5,000).
+    colgen_max_pairs: int = 10_000_000
+    #: Method colgen (budgets/certify.py), each stage: master LPs solved at most, the columns
+    #: each mentee may bring into the master per round, and simplex iterations per master.
+    colgen_rounds: int = 40
+    colgen_per_mentee: int = 4
+    lp_iterations: int = 200_000
+    #: The restricted MIPs: one over this many columns of smallest penalty per free mentee,
+    #: then the next, while each is solved within its nodes.
+    restricted_ladder: tuple[int, ...] = (1, 2, 4)
+    restricted_nodes: int = 100
+    #: Nodes of the MIP over a stage's core (at most core_max_variables columns).
+    core_nodes: int = 200
 
 
 @dataclass(frozen=True)

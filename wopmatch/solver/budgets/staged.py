@@ -74,13 +74,13 @@ def solve_with_donors(graph: CandidateGraph, time_limit: Optional[float], run: H
     first_hint = (start.pairs, start.donors)
     if lagrangian and start.value < start.cap:
         start = _lagrangian_start(graph, start, time_limit, run, t0)
-        report("lagrangian bound", start.cap, _pinned_coverage(graph))
+        report("lagrangian bound", start.cap, pinned_coverage(graph))
     if n_vars > params.full_mip_max_variables:
         return _without_full_mip(graph, start, n_vars, params.full_mip_max_variables)
     remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
-    report("staged MIP", start.cap, _pinned_coverage(graph))
+    report("staged MIP", start.cap, pinned_coverage(graph))
     mip = solve_staged_mip(graph, start.pairs, start.donors, remaining, run, coverage_cap=start.cap,
-                           coverage_step=_coverage_step(graph), first_hint=first_hint, stage_names=order)
+                           coverage_step=coverage_step(graph), first_hint=first_hint, stage_names=order)
     return _from_mip(start, mip, order)
 
 
@@ -136,7 +136,7 @@ def _start(graph: CandidateGraph, run: HighsRun, large: bool) -> _Start:
     return _Start(pairs, donors, int(graph.mentee_weight_units[graph.pair_mentee[pairs]].sum()), cap, [])
 
 
-def _pinned_coverage(graph: CandidateGraph) -> float:
+def pinned_coverage(graph: CandidateGraph) -> float:
     return float(graph.mentee_weight[graph.pinned.mentee].sum()) if len(graph.pinned.mentee) else 0.0
 
 
@@ -165,7 +165,7 @@ def _lagrangian_start(graph: CandidateGraph, start: _Start, time_limit: Optional
     """A Lagrangian bound and a repaired assignment (a third of a time limit, 60%
     on a large graph; a fixed number of iterations otherwise), then the core MIP
     (up to half of the limit, 90% on a large graph) unless ``core_mip`` is False."""
-    step = _coverage_step(graph)
+    step = coverage_step(graph)
     large = _large(graph, run)
     share = (0.6, 0.9) if large else (1 / 3, 1 / 2)  # of the time limit: relaxation, then core MIP
     deadline = None if time_limit is None else t0 + time_limit * share[0]
@@ -217,7 +217,7 @@ def _large(graph: CandidateGraph, run: HighsRun) -> bool:
     return graph.n_candidates > run.params.working_set_min_candidates
 
 
-def _coverage_step(graph: CandidateGraph) -> int:
+def coverage_step(graph: CandidateGraph) -> int:
     """Every coverage is a sum of mentee weight units, hence a multiple of their
     greatest common divisor."""
     units = graph.mentee_weight_units[graph.free_mentee]
@@ -226,5 +226,5 @@ def _coverage_step(graph: CandidateGraph) -> int:
 
 def _coverage_floor(graph: CandidateGraph, bound: float) -> int:
     """Round a coverage bound down to the largest value coverage can take."""
-    step = _coverage_step(graph)
+    step = coverage_step(graph)
     return int(np.floor(bound / step + 1e-12)) * step

@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...models.solution import StageStats
+from ..budgets.certify import solve_certified
 from ..budgets.highs import HighsRun
 from ..budgets.staged import solve_lagrangian, solve_with_donors
 from ..graph.encoding import CandidateGraph
@@ -31,21 +32,23 @@ from .base import (
 )
 
 #: How the exact policy may solve: "auto" chooses by the instance's structure.
-METHODS = ("auto", "flow", "flow-pricing", "mip", "lagrangian-mip", "lagrangian")
+METHODS = ("auto", "flow", "flow-pricing", "colgen", "mip", "lagrangian-mip", "lagrangian")
 
 
-def choose_method(method: str, has_donors: bool, pairs: int = 0, pricing_min_pairs: int = 0) -> str:
-    """The method to run; ``pairs`` = free mentees x mentors (auto prices from ``pricing_min_pairs`` on)."""
+def choose_method(method: str, has_donors: bool, pairs: int = 0, pricing_min_pairs: int = 0,
+                  colgen_max_pairs: int = 10**18) -> str:
+    """The method to run; ``pairs`` = free mentees x mentors (auto prices from
+    ``pricing_min_pairs`` on, and with donors takes colgen up to ``colgen_max_pairs``)."""
     if method not in METHODS:
         raise UnsupportedMethodError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     if method == "auto":
         if has_donors:
-            return "lagrangian-mip"
+            return "colgen" if pairs <= colgen_max_pairs else "lagrangian-mip"
         return "flow-pricing" if pairs >= pricing_min_pairs else "flow"
     if method in ("flow", "flow-pricing") and has_donors:
         raise UnsupportedMethodError(f"method '{method}' does not model donor budgets, and this instance has "
                                      "donors; use 'lagrangian-mip', 'mip' or 'auto'")
-    if method in ("lagrangian-mip", "lagrangian") and not has_donors:
+    if method in ("colgen", "lagrangian-mip", "lagrangian") and not has_donors:
         raise UnsupportedMethodError(f"method '{method}' relaxes donor budgets, and this instance has none; "
                                      "use 'flow', 'mip' or 'auto'")
     return method
@@ -64,12 +67,16 @@ class OptimalPolicy(Policy):
 
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         pairs = int(graph.free_mentee.sum()) * graph.n_mentors
-        method = choose_method(options.method, graph.has_donors, pairs, tuning.pricing_min_pairs)
+        method = choose_method(options.method, graph.has_donors, pairs, tuning.pricing_min_pairs,
+                               tuning.budgets.colgen_max_pairs)
         if method == "flow":
             return _solve_flow(graph, tuning.fold)
         if method == "flow-pricing":
             return _solve_flow_pricing(graph, tuning.optimal_pricing_for(pairs), tuning.fold)
         run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets)
+        if method == "colgen":
+            return budgeted_assignment(solve_certified(graph, run, options.time_limit),
+                                       solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}")
         if method == "lagrangian":
             return budgeted_assignment(solve_lagrangian(graph, run), solver=f"ortools-min-cost-flow+mathopt-highs "
                                                                             f"{ORTOOLS_VERSION}")

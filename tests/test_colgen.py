@@ -1,0 +1,151 @@
+"""Method colgen (budgets/colgen.py, fill.py, certify.py): every stage's LP bound
+is a proof, its core keeps an optimum, and the answers repeat."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from helpers import brute_force, parse, solve_checked, tiny_instances
+from hypothesis import given, settings
+
+from wopmatch.generator import generate
+from wopmatch.solver.budgets.colgen import ColgenSettings, relax
+from wopmatch.solver.budgets.fill import lp_fill, smallest_penalties
+from wopmatch.solver.budgets.highs import HighsRun, solve_lp
+from wopmatch.solver.budgets.mip import _constraints, _model, solve_stage, solve_staged_mip, stage_objectives
+from wopmatch.solver.graph.encoding import build_graph
+from wopmatch.solver.heuristics.greedy import greedy_assignment
+from wopmatch.solver.tuning import BudgetParams, Tuning
+
+
+def _optima(g):
+    """Each stage's exact value (the staged MIP, run to the end) and the assignment."""
+    p, d = greedy_assignment(g)
+    res = solve_staged_mip(g, p, d, None, HighsRun())
+    assert [s.status for s in res.stages] == ["optimal"] * 3
+    return {s.name: s.value for s in res.stages}, res
+
+
+def _stages(g, opt):
+    objs = stage_objectives(g)
+    w, q, c = (objs[n][0] for n in ("coverage", "quality", "cost"))
+    return [("coverage", w, []), ("quality", q, [(w, opt["coverage"], 1)]),
+            ("cost", -c, [(w, opt["coverage"], 1), (q, opt["quality"], 1)])]
+
+
+def _check_every_stage(g):
+    opt, res = _optima(g)
+    for name, f, keep in _stages(g, opt):
+        best = opt[name] if name != "cost" else -opt["cost"]
+        start = (res.pair, res.donor)  # meets every kept row
+        for rounds in (1, 40):
+            relaxed = relax(g, f, keep, start, ColgenSettings(rounds=rounds, per_mentee=1))
+            assert relaxed.bound >= best - 1e-6, (name, rounds)  # a bound below an optimum fails
+            assert relaxed.lp_value <= relaxed.bound + 1e-6 * max(1.0, abs(relaxed.bound))
+            core = relaxed.core(g, best)
+            assert core[res.pair, res.donor].all(), name  # the lexicographic optimum reaches every stage's best
+            out = solve_stage(g, name, keep, start[0], start[1], None, HighsRun(), allowed=core)
+            assert out is not None and out.status == "optimal"
+            assert (out.value if name != "cost" else -out.value) == best, name
+
+
+@given(tiny_instances(donors=True))
+def test_every_stage_bound_holds_even_when_stopped_early_and_its_core_keeps_the_optimum(raw):
+    inst = parse(raw)
+    if brute_force(inst) is None:
+        return
+    g = build_graph(inst)
+    if g.n_candidates:
+        _check_every_stage(g)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_stage_bound_holds_where_budgets_bind(seed):
+    """Rounds whose LP is fractional (tiny ones rarely are), each stage checked against the staged MIP."""
+    _check_every_stage(build_graph(parse(generate(40, 12, donors=3, seed=seed, tightness=0.3))))
+
+
+def test_the_converged_bound_is_the_lp_optimum_over_every_column():
+    g = build_graph(parse(generate(200, 60, donors=5, seed=1)))
+    w = stage_objectives(g)["coverage"][0].astype(float)
+    relaxed = relax(g, w, [], greedy_assignment(g))
+    assert relaxed.converged and relaxed.rounds > 1
+    var_pair, var_donor = np.nonzero(g.fundable)
+    rows, cols, coefs, rhs = _constraints(g, var_pair, var_donor)
+    full = solve_lp(_model(len(var_pair), rows, cols, coefs, rhs, [], w[var_pair], True, integer=False))
+    lp = full.termination.objective_bounds.primal_bound
+    assert abs(relaxed.bound - lp) <= 1e-6 * lp and abs(relaxed.lp_value - lp) <= 1e-6 * lp
+    assert len(relaxed.col_pair) < len(var_pair) / 4  # the master holds a fraction of the columns
+
+
+def test_lp_fill_is_feasible_and_beats_greedy():
+    g = build_graph(parse(generate(200, 60, donors=5, seed=1)))
+    w = stage_objectives(g)["coverage"][0]
+    p, d = greedy_assignment(g)
+    relaxed = relax(g, w.astype(float), [], (p, d))
+    fp, fd = lp_fill(g, relaxed, *smallest_penalties(g, relaxed, 4 * g.n_mentees))
+    assert len(np.unique(g.pair_mentee[fp])) == len(fp)
+    assert np.all(np.bincount(g.pair_mentor[fp], minlength=g.n_mentors) <= g.capacity)
+    assert np.all(g.fundable[fp, fd])
+    assert np.all(np.bincount(fd, weights=g.cost[fp], minlength=g.n_donors) <= g.budget)
+    assert w[fp].sum() > w[p].sum()
+
+
+@settings(max_examples=25)
+@given(tiny_instances(donors=True))
+def test_colgen_reaches_the_brute_force_optimum_or_bounds_it(raw):
+    inst = parse(raw)
+    expected = brute_force(inst)
+    s = solve_checked(inst, method="colgen")
+    if expected is None:
+        assert s.status == "infeasible"
+        return
+    assert s.objective.coverage <= expected[0] + 1e-9 <= s.bound.coverage + 2e-9
+    if s.status == "optimal":
+        assert (s.objective.coverage, s.objective.cost) == (expected[0], expected[2])
+        assert abs(s.objective.quality - expected[1]) < 1e-6
+
+
+def test_a_round_is_proven_and_the_node_limits_are_work_not_time():
+    inst = parse(generate(300, 70, donors=3, seed=1))
+    s = solve_checked(inst)
+    assert s.stats.method.startswith("colgen-lp") and s.status == "optimal"
+    exact = solve_checked(inst, method="lagrangian-mip")
+    assert s.objective == exact.objective
+    # A user's node limit replaces the method's own, in every MIP it runs.
+    seen = []
+    real = solve_stage
+
+    def spy(*args, **kw):
+        seen.append(args[6].node_limit)
+        return real(*args, **kw)
+
+    from unittest import mock
+    with mock.patch("wopmatch.solver.budgets.certify.solve_stage", spy):
+        solve_checked(parse(generate(200, 60, donors=5, seed=1)), node_limit=7,
+                      tuning=replace(Tuning(), budgets=replace(BudgetParams(), core_max_variables=0)))
+    assert seen and set(seen) == {7}
+
+
+_TWICE = """
+import json, sys
+from wopmatch.generator import generate
+from wopmatch.models.io import parse_instance
+from wopmatch.solver import SolveOptions, solve
+s = solve(parse_instance(generate(400, 100, donors=4, seed=2)), "0" * 64, SolveOptions())
+print(json.dumps([s.stats.method, s.status, [(p.mentee, p.mentor, p.donor) for p in s.partnerships],
+                  [(st.name, st.value, st.bound) for st in s.stats.stages]]))
+"""
+
+
+def test_two_solves_started_together_give_the_same_answer():
+    procs = [subprocess.Popen([sys.executable, "-c", _TWICE], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert outs[0] == outs[1]
+    assert outs[0][0].startswith("colgen-lp") and len(outs[0][2]) > 100
