@@ -113,8 +113,8 @@ def test_colgen_reaches_the_brute_force_optimum_or_bounds_it(raw):
 
 def test_a_round_is_proven_and_the_node_limits_are_work_not_time():
     inst = parse(generate(300, 70, donors=3, seed=1))
-    s = solve_checked(inst)
-    assert s.stats.method.startswith("colgen-lp") and s.status == "optimal"
+    s = solve_checked(inst)  # CP-SAT proves coverage, the core MIPs quality and cost
+    assert s.stats.method.startswith("colgen-lp") and "cp-sat" in s.stats.method and s.status == "optimal"
     exact = solve_checked(inst, method="lagrangian-mip")
     assert s.objective == exact.objective
     # A user's node limit replaces the method's own, in every MIP it runs.
@@ -126,9 +126,9 @@ def test_a_round_is_proven_and_the_node_limits_are_work_not_time():
         return real(*args, **kw)
 
     from unittest import mock
-    with mock.patch("wopmatch.solver.budgets.certify.solve_stage", spy):
-        solve_checked(parse(generate(200, 60, donors=5, seed=1)), node_limit=7,
-                      tuning=replace(Tuning(), budgets=replace(BudgetParams(), core_max_variables=0)))
+    with mock.patch("wopmatch.solver.budgets.certify.solve_stage", spy):  # HiGHS only: no CP-SAT
+        solve_checked(parse(generate(120, 35, donors=3, seed=8, tightness=0.3)), node_limit=7,
+                      tuning=replace(Tuning(), budgets=replace(BudgetParams(), cp_sat_max_columns=0)))
     assert seen and set(seen) == {7}
 
 
@@ -137,7 +137,7 @@ import json, sys
 from wopmatch.generator import generate
 from wopmatch.models.io import parse_instance
 from wopmatch.solver import SolveOptions, solve
-s = solve(parse_instance(generate(400, 100, donors=4, seed=2)), "0" * 64, SolveOptions())
+s = solve(parse_instance(generate(300, 70, donors=3, seed=1)), "0" * 64, SolveOptions())
 print(json.dumps([s.stats.method, s.status, [(p.mentee, p.mentor, p.donor) for p in s.partnerships],
                   [(st.name, st.value, st.bound) for st in s.stats.stages]]))
 """
@@ -148,4 +148,4 @@ def test_two_solves_started_together_give_the_same_answer():
     outs = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert outs[0] == outs[1]
-    assert outs[0][0].startswith("colgen-lp") and len(outs[0][2]) > 100
+    assert outs[0][0].startswith("colgen-lp") and "cp-sat" in outs[0][0] and len(outs[0][2]) > 100

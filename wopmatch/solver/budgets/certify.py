@@ -33,6 +33,7 @@ from ..graph.encoding import CandidateGraph
 from ..heuristics.greedy import greedy_assignment
 from ..progress import report
 from .colgen import ColgenSettings, relax
+from .cpsat import solve_cp
 from .fill import lp_fill, smallest_penalties
 from .highs import HighsRun
 from .mip import Keep, solve_stage, stage_objectives
@@ -82,7 +83,7 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
     steps = [step for r in results for step in r.steps]
     return Budgeted(
         pairs=best.pairs, donors=best.donors, proven=all_proven,
-        method="+".join(["colgen-lp"] + [s for s in ("lp-fill", "restricted-mip", "core-mip") if s in steps]),
+        method="+".join(["colgen-lp"] + [s for s in ("lp-fill", "restricted-mip", "core-mip", "cp-sat") if s in steps]),
         stages=stages,
         bound_coverage_units=stages[0].bound if stages else None,
         bound_quality_units=stages[1].bound if len(stages) > 1 and proven[0] else None,
@@ -139,11 +140,19 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
             break
     if not closed() and (deadline is None or remaining() > 0):
         core = relaxed.core(g, sign * value + step)
-        if int(core.sum()) <= params.core_max_variables:
-            cap = float(sign * top)
+        size = int(core.sum())
+        if name == "coverage" and size <= params.cp_sat_max_columns:
+            found = solve_cp(g, name, keep, core, value, step, top, params.cp_sat_deterministic_time,
+                             params.cp_sat_workers, run.seed)
+            steps.append("cp-sat")
+            if found.pairs is not None and found.value > value:
+                best.pairs, best.donors, value = found.pairs, found.donors, found.value
+            if found.bound is not None:  # the core holds every better assignment
+                top = min(top, _floor(max(found.bound, value), step))
+        elif size <= (params.core_max_variables if name == "coverage" else params.later_core_max_columns):
             out = solve_stage(g, name, keep, best.pairs, best.donors, remaining(),
                               replace(run, node_limit=_nodes(run, params.core_nodes)), step, allowed=core,
-                              bound_cap=cap)
+                              bound_cap=float(sign * top))
             steps.append("core-mip")
             if out is not None:
                 if sign * out.value > sign * value:
