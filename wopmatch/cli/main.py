@@ -7,8 +7,10 @@ Exit codes: 0 done, 1 bad input, infeasible instance or failed verification,
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator, NoReturn, Optional
@@ -126,8 +128,8 @@ def solve(instance: Path, output: Path, previous: Optional[Path], quiet: bool, v
         loaded = load_instance(instance)
         before = None if previous is None else PreviousRound(load_solution(previous), _sha256(previous))
         spinner = err.status("solving...", spinner="dots") if not quiet and err.is_terminal and not verbose \
-            else nullcontext()
-        with spinner, _logging_to_stderr(verbose):
+            else None
+        with spinner or nullcontext(), _logging_to_stderr(verbose), _progress_to_stderr(spinner, quiet or verbose):
             solution = solve_instance(loaded.instance, loaded.sha256, options, previous=before)
         solved, _ = rebuild_round(loaded.instance, solution, before)  # the instance as solved: pins carried
     except InputError as exc:
@@ -535,6 +537,49 @@ def _logging_to_stderr(on: bool) -> Iterator[None]:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
     logger = logging.getLogger("wopmatch")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+class _Progress(logging.Handler):
+    """The solver's progress lines: on a terminal, the spinner's text; otherwise
+    plain lines on stderr, from the first one past ``quiet_for`` seconds on
+    (with the last one before it), so a quick solve prints nothing."""
+
+    def __init__(self, spinner, quiet_for: float = 2.0) -> None:
+        super().__init__(logging.INFO)
+        self.spinner = spinner
+        self.start = time.monotonic()
+        self.quiet_for = quiet_for
+        self.held: Optional[str] = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        if self.spinner is not None:
+            self.spinner.update(f"solving... {line}")
+            return
+        if time.monotonic() - self.start < self.quiet_for:
+            self.held = line
+            return
+        for text in (self.held, line):
+            if text is not None:
+                print(f"wopmatch: {text}", file=sys.stderr, flush=True)
+        self.held = None
+
+
+@contextmanager
+def _progress_to_stderr(spinner, off: bool) -> Iterator[None]:
+    if off:
+        yield
+        return
+    handler = _Progress(spinner)
+    logger = logging.getLogger("wopmatch.solver")
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
