@@ -112,8 +112,9 @@ def validate(instance: Path) -> None:
 @click.option("--previous", type=click.Path(path_type=Path), default=None,
               help="Solution of an earlier round whose partnerships are still running (docs/rounds.md); "
                    "--ended, --forbid-repeat and --keep-stable need it.")
-@click.option("--quiet", is_flag=True, help="No summary table.")
-@click.option("--verbose", is_flag=True, help="Log each pricing round to stderr (long runs at scale).")
+@click.option("--quiet", is_flag=True, help="No progress lines and no summary table.")
+@click.option("--verbose", is_flag=True, help="Log every progress line (each pricing round, each donor "
+                                               "stage's step) to stderr with its time.")
 def solve(instance: Path, output: Path, previous: Optional[Path], quiet: bool, verbose: bool, **chosen) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
     options = options_from(chosen)

@@ -91,8 +91,10 @@ class BudgetParams:
     #: Nodes of the MIP over a stage's core: of coverage up to core_max_variables columns, of
     #: quality and cost up to later_core_max_columns (measured: cores of 230-280 columns proved
     #: those stages in under a second at 300 x 70 x 3 and 200 x 60 x 5; cores of 9,000 took 8-14 s
-    #: for the root alone and moved the LP bound by 0.6% and 0.03%).
-    core_nodes: int = 200
+    #: for the root alone and moved the LP bound by 0.6% and 0.03%). On the ten rounds of
+    #: benchmarks/donors.py 20 nodes gave the same values and bounds as 200, in 38 s instead of
+    #: 53 s on the slowest (300 x 70 x 3 s5, whose coverage core took 19 s for 200 nodes).
+    core_nodes: int = 20
     later_core_max_columns: int = 3_000
     #: A coverage stage still open with a core of at most this many columns goes to CP-SAT (instead
     #: of the core MIP), with this deterministic time (measured at 200 x 60 x 5: 7 units proved seed 1,
