@@ -7,9 +7,9 @@ A scenario's answer must not depend on where or when it ran, so that the same
 sweep gives the same table on a laptop and on a cluster:
 
 - no wall-clock limit reaches a solve (a scenario set has no time limit): MIP
-  searches stop at a node limit (DEFAULT_NODE_LIMIT unless the set says), which is
-  the same on any machine, and large donor instances run ``--method lagrangian``
-  (default_method), a fixed amount of work;
+  searches stop at a node limit (colgen's own, else DEFAULT_NODE_LIMIT, unless the
+  set says), which is the same on any machine, and large donor instances run
+  ``--method lagrangian`` (default_method), a fixed amount of work;
 - each task carries everything it needs (the scenario's instance as JSON bytes,
   the policy, seed and limits) and returns the solution as JSON bytes: nothing
   is shared between tasks, so a task re-run after a worker died gives the same
@@ -129,12 +129,14 @@ def build_tasks(sset: ScenarioSet, base: Instance, method: Optional[str] = None,
                 raise UnknownPolicyError(f"unknown policy {pol!r}; valid policies: {', '.join(POLICIES)}")
             if how not in METHODS:
                 raise UnsupportedMethodError(f"unknown method {how!r}; valid methods: {', '.join(METHODS)}")
-            plan(inst, SolveOptions(policy=pol, method=how, group_by=sset.group_by))
+            planned = plan(inst, SolveOptions(policy=pol, method=how, group_by=sset.group_by))
         except (UnknownPolicyError, UnsupportedMethodError) as exc:
             problems.append(Problem(f"{where}.policy", str(exc)))
             continue
         data = (inst.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
-        tasks.append(Task(sc.name, data, pol, how, sset.seed, node_limit or sset.node_limit or DEFAULT_NODE_LIMIT,
+        # colgen limits its own MIPs by nodes (docs/model.md): the default limit is for the staged MIP.
+        default_limit = None if planned.method == "colgen" else DEFAULT_NODE_LIMIT
+        tasks.append(Task(sc.name, data, pol, how, sset.seed, node_limit or sset.node_limit or default_limit,
                           sset.group_by))
     if problems:
         raise InputError(problems)
