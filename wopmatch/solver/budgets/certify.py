@@ -114,7 +114,7 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
     def say(after: str) -> None:
         log.info("%s", _progress_line(g, name, value, sign * top, after))
 
-    say(f"LP bound ({relaxed.rounds} column rounds)")
+    say(f"LP bound, {relaxed.rounds} column rounds")
 
     def closed() -> bool:
         return sign * value >= top
@@ -146,7 +146,7 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
         if sign * out.value > sign * value:
             best.pairs, best.donors, value = out.pair, out.donor, out.value
             steps.append("restricted-mip")
-        say(f"restricted MIP over {int(mask.sum()):,} columns")
+        say(f"MIP on {int(mask.sum()):,} columns")
         if out.status != "optimal":  # cut by its node limit: a larger rung would be too
             break
     if not closed() and (deadline is None or remaining() > 0):
@@ -164,7 +164,7 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
                     top = sign * value  # the core holds every better assignment: none exists
                 elif out.bound is not None:  # the bound over the core, which holds every better assignment
                     top = min(top, _floor(sign * out.bound, step))
-            say(f"core MIP over {size:,} columns")
+            say(f"core MIP on {size:,} columns")
         # CP-SAT after HiGHS: the tighter cap HiGHS leaves helps it prove (200 x 60 x 5 s2: 13 s
         # with HiGHS's 98.0, no answer in 30 units of deterministic time with the LP's 99.0).
         if (name == "coverage" and not closed() and size <= params.cp_sat_max_columns
@@ -177,7 +177,7 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
                 best.pairs, best.donors, value = found.pairs, found.donors, found.value
             if found.bound is not None:  # the core holds every better assignment
                 top = min(top, _floor(max(found.bound, value), step))
-            say(f"CP-SAT over {int(core.sum()):,} columns")
+            say(f"CP-SAT on {int(core.sum()):,} columns")
     proven = closed()
     stats = StageStats(name=name, status="optimal" if proven else "feasible",
                        seconds=round(time.perf_counter() - t0, 4), value=float(value), bound=float(sign * top))
@@ -206,10 +206,15 @@ def _floor(bound: float, step: int) -> int:
 
 
 def _progress_line(g: CandidateGraph, name: str, value: int, bound: float, after: str) -> str:
-    """"coverage 1,149 of at most 1,151 (gap 0.17%) after ..." in the solution's units
-    (the free mentees' part: pinned partnerships are added later)."""
+    """"coverage 1,149 (<= 1,151, gap 0.17%) MIP on 2,890 columns", in the solution's
+    units (the free mentees' part: pinned partnerships are added later); under 70
+    characters for the sizes measured, so that a progress line fits 80 columns."""
     scale = {"coverage": WEIGHT_RESOLUTION, "quality": 1 / QUALITY_SCALE, "cost": 1.0}[name]
     v, b = value * scale, bound * scale
-    gap = abs(b - v) / abs(b if name != "cost" else v) if (b if name != "cost" else v) else 0.0
-    relation = "of at least" if name == "cost" else "of at most"
-    return f"{name} {v:,.6g} {relation} {b:,.6g} (gap {gap:.2%}) after {after}"
+    base = v if name == "cost" else b
+    gap = abs(b - v) / abs(base) if base else 0.0
+    return f"{name} {_number(v)} ({'>=' if name == 'cost' else '<='} {_number(b)}, gap {gap:.2%}) {after}"
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1e5 else f"{x:,.6g}"
