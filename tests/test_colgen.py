@@ -119,6 +119,19 @@ def test_a_round_is_proven_and_the_node_limits_are_work_not_time():
     no_core = replace(Tuning(), budgets=replace(BudgetParams(), core_max_variables=0))
     cp = solve_checked(inst, tuning=no_core)
     assert "cp-sat" in cp.stats.method and cp.status == "optimal" and cp.objective == s.objective
+    assert cp.stats.workers == 2 and s.stats.workers == 1  # CP-SAT's workers, stated when it ran
+    from wopmatch.solver.budgets import certify
+    asked = []
+    real_cp = certify.solve_cp
+
+    def cp_spy(*args):
+        asked.append(args[-2])  # (..., workers, seed)
+        return real_cp(*args)
+
+    from unittest import mock
+    with mock.patch("wopmatch.solver.budgets.certify.solve_cp", cp_spy):
+        one = solve_checked(inst, tuning=no_core, workers=1)
+    assert asked == [1] and one.stats.workers == 1 and one.objective == s.objective
     exact = solve_checked(inst, method="lagrangian-mip")
     assert s.objective == exact.objective
     # A user's node limit replaces the method's own, in every MIP it runs.
@@ -129,7 +142,6 @@ def test_a_round_is_proven_and_the_node_limits_are_work_not_time():
         seen.append(args[6].node_limit)
         return real(*args, **kw)
 
-    from unittest import mock
     with mock.patch("wopmatch.solver.budgets.certify.solve_stage", spy):  # HiGHS only: no CP-SAT
         solve_checked(inst, node_limit=7,
                       tuning=replace(Tuning(), budgets=replace(BudgetParams(), cp_sat_max_columns=0)))

@@ -537,4 +537,3 @@ def test_the_cli_and_both_requests_offer_the_same_solve_options(client):
             assert json_fields[f.name]["enum"] == list(f.choices)
             form = form_fields[f.name]
             assert (form.get("enum") or next(a["enum"] for a in form["anyOf"] if "enum" in a)) == list(f.choices)
-    assert "--workers" not in helptext  # an option that changed nothing is gone

@@ -180,7 +180,8 @@ class Stats(_Schema):
     solver: str = Field(description="Solver and version, e.g. 'ortools-min-cost-flow 9.15.6755'.")
     method: str = Field(description="How the policy solved it, e.g. 'staged-min-cost-flow'.")
     seed: int
-    workers: int = Field(default=1, description="Threads the solve used: 1 (every method runs on one).")
+    workers: int = Field(default=1, description="Threads the solve used: CP-SAT's workers when it ran "
+                                                "(method colgen), else 1.")
     time_limit: Optional[float] = None
     node_limit: Optional[int] = Field(default=None, description="Branch-and-bound nodes per MIP solve, when limited.")
     stages: list[StageStats] = Field(default_factory=list)

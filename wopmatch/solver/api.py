@@ -92,7 +92,8 @@ def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, pre
     chosen, method, candidates = plan(instance, options, tuning, keep_stable=bool(prefer))
     graph = build_graph(instance, candidates=candidates)
     build = time.perf_counter() - t0
-    info = RunInfo(options.policy, sha256, build, 0.0, options.seed, options.time_limit, options.node_limit)
+    info = RunInfo(options.policy, sha256, build, 0.0, options.seed, options.time_limit, options.node_limit,
+                   options.workers)
     if graph.infeasible:
         solution = infeasible_solution(graph, info, f"ortools {ORTOOLS_VERSION}")
     else:
@@ -100,7 +101,7 @@ def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, pre
         solve_graph = graph.with_scores(stability_scores(graph, prefer, options.change_penalty)) if prefer else graph
         assignment = chosen.solve(solve_graph, _policy_options(options, method), tuning)
         info = RunInfo(options.policy, sha256, build, time.perf_counter() - t1, options.seed, options.time_limit,
-                       options.node_limit)
+                       options.node_limit, options.workers)
         solution = to_solution(graph, assignment, info)
         if prefer:  # the bound is of the penalised quality, not of the quality reported
             solution = _without_quality_bound(solution)
@@ -117,7 +118,7 @@ def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, pre
 def _policy_options(options: SolveOptions, method: Optional[str]) -> PolicyOptions:
     return PolicyOptions(time_limit=options.time_limit, seed=options.seed,
                          method=options.method if method is None else method, group_by=options.group_by,
-                         node_limit=options.node_limit)
+                         node_limit=options.node_limit, workers=options.workers)
 
 
 def _without_quality_bound(solution: Solution) -> Solution:

@@ -101,7 +101,6 @@ class BudgetParams:
     #: where HiGHS's core MIP left a weight step open after 200 nodes and 6 s).
     cp_sat_max_columns: int = 20_000
     cp_sat_deterministic_time: float = 30.0
-    cp_sat_workers: int = 2
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ class HighsRun:
     #: limit, it stops the search at the same point on any machine (what scenario sweeps rely on).
     node_limit: Optional[int] = None
     params: BudgetParams = field(default_factory=BudgetParams)
+    #: CP-SAT's workers (budgets/cpsat.py; HiGHS's MIP search is serial).
+    workers: int = 2
 
 
 def solve_model(model: model_pb2.ModelProto, hint: np.ndarray, time_limit: Optional[float], run: HighsRun,

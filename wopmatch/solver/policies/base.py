@@ -37,6 +37,7 @@ class PolicyOptions:
     #: Branch-and-bound nodes per HiGHS MIP solve (None: no limit). Unlike a time
     #: limit it stops the search at the same point on any machine (budgets/highs.py).
     node_limit: Optional[int] = None
+    workers: int = 2  # CP-SAT's workers (method colgen)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,8 @@ class OptimalPolicy(Policy):
             return _solve_flow(graph, tuning.fold)
         if method == "flow-pricing":
             return _solve_flow_pricing(graph, tuning.optimal_pricing_for(pairs), tuning.fold)
-        run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets)
+        run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
+                       workers=options.workers)
         if method == "colgen":
             return budgeted_assignment(solve_certified(graph, run, options.time_limit),
                                        solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}")

@@ -37,6 +37,7 @@ class RunInfo:
     seed: int
     time_limit: Optional[float]
     node_limit: Optional[int] = None
+    workers: int = 1  # CP-SAT's workers: stated in stats when CP-SAT ran
 
 
 def infeasible_solution(g: CandidateGraph, info: RunInfo, solver: str) -> Solution:
@@ -146,5 +147,6 @@ def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: l
         seed=info.seed,
         time_limit=info.time_limit,
         node_limit=info.node_limit,
+        workers=info.workers if "cp-sat" in method else 1,
         stages=stages,
     )
