@@ -533,11 +533,16 @@ def _logging_to_stderr(on: bool) -> Iterator[None]:
     if not on:
         yield
         return
-    import logging
-
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
-    logger = logging.getLogger("wopmatch")
+    with _attached(handler, "wopmatch"):
+        yield
+
+
+@contextmanager
+def _attached(handler: logging.Handler, name: str) -> Iterator[None]:
+    """``handler`` on logger ``name`` at INFO, for the length of the block."""
+    logger = logging.getLogger(name)
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -579,16 +584,8 @@ def _progress_to_stderr(spinner, off: bool) -> Iterator[None]:
     if off:
         yield
         return
-    handler = _Progress(spinner)
-    logger = logging.getLogger("wopmatch.solver")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with _attached(_Progress(spinner), "wopmatch.solver"):
         yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def main() -> None:
