@@ -213,7 +213,8 @@ def _progress_line(g: CandidateGraph, name: str, value: int, bound: float, after
     v, b = value * scale, bound * scale
     base = v if name == "cost" else b
     gap = abs(b - v) / abs(base) if base else 0.0
-    return f"{name} {_number(v)} ({'>=' if name == 'cost' else '<='} {_number(b)}, gap {gap:.2%}) {after}"
+    shown = f"{gap:.2%}" if gap == 0 or gap >= 5e-5 else "<0.01%"  # never "0.00%" for an open gap
+    return f"{name} {_number(v)} ({'>=' if name == 'cost' else '<='} {_number(b)}, gap {shown}) {after}"
 
 
 def _number(x: float) -> str:
