@@ -168,3 +168,10 @@ def test_two_solves_started_together_give_the_same_answer():
     assert all(p.returncode == 0 for p in procs)
     assert outs[0] == outs[1]
     assert outs[0][0].startswith("colgen-lp") and "cp-sat" in outs[0][0] and len(outs[0][2]) > 20
+
+
+def test_a_time_limit_cuts_the_work_and_says_so():
+    inst = parse(generate(200, 60, donors=5, seed=1))  # its coverage proof alone takes seconds
+    s = solve_checked(inst, method="colgen", time_limit=0.3)
+    assert s.status == "feasible" and "time limit" in s.message
+    assert s.bound.coverage >= s.objective.coverage and s.bound.quality is None

@@ -106,7 +106,8 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
     value = int(obj[best.pairs].sum())
 
     relaxed = relax(g, f, keep, (best.pairs, best.donors), ColgenSettings(
-        rounds=params.colgen_rounds, per_mentee=params.colgen_per_mentee, iterations=params.lp_iterations))
+        rounds=params.colgen_rounds, per_mentee=params.colgen_per_mentee, iterations=params.lp_iterations),
+        deadline=deadline)
     top = _floor(relaxed.bound, step)  # in the maximised form
     n_free = int(g.free_mentee.sum())
     steps: list[str] = []

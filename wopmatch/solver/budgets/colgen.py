@@ -91,10 +91,12 @@ class Relaxed:
 
 
 def relax(g: CandidateGraph, f: np.ndarray, keep: list[Keep], start: tuple[np.ndarray, np.ndarray],
-          settings: ColgenSettings = ColgenSettings()) -> Relaxed:
+          settings: ColgenSettings = ColgenSettings(), deadline: Optional[float] = None) -> Relaxed:
     """The LP bound of max f.x (f per pair, stage units) over the budgeted
     assignments that satisfy ``keep``, by column generation from the columns of
-    ``start`` (pairs, donors) and each mentee's cheapest ones."""
+    ``start`` (pairs, donors) and each mentee's cheapest ones. ``deadline`` (a
+    time.perf_counter() value: the solve's time limit) stops it after the round
+    it falls in; the bound holds all the same."""
     t0 = time.perf_counter()
     f = np.asarray(f, np.float64)
     col_pair, col_donor = _first_columns(g, f, start, settings.per_mentee)
@@ -103,7 +105,7 @@ def relax(g: CandidateGraph, f: np.ndarray, keep: list[Keep], start: tuple[np.nd
     x = np.zeros(len(col_pair))
     lp_value = 0.0
     best_bound, best_state = np.inf, None
-    while rounds < settings.rounds:
+    while rounds < settings.rounds and (deadline is None or rounds == 0 or time.perf_counter() < deadline):
         rounds += 1
         solved = _solve_master(g, f, keep, col_pair, col_donor, settings.iterations)
         if solved is None:  # the simplex hit its iteration limit: price at the last duals
