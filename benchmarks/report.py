@@ -130,12 +130,13 @@ def plot(path: Path) -> bool:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, donors in zip(axes, (False, True), strict=True):
-        for solver in ("wopmatch", "min-cost-flow", "scipy-lsa", "cp-sat", "highs"):
+        # One colour per solver in both panels (the legend is drawn on the first only).
+        for colour, solver in enumerate(("wopmatch", "min-cost-flow", "scipy-lsa", "cp-sat", "highs")):
             pts = sorted((r["size"], r["seconds"], r["status"]) for (c, s), r in latest.items()
                          if s == solver and bool(r["params"]["donors"]) == donors and r.get("seconds"))
             if not pts:
                 continue
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=solver)
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=solver, color=f"C{colour}")
             for x, y, status in pts:
                 if status not in ("optimal",):
                     ax.plot([x], [y], marker="x", color=line.get_color(), markersize=11)
