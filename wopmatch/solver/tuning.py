@@ -88,12 +88,14 @@ class BudgetParams:
     #: then the next, while each is solved within its nodes.
     restricted_ladder: tuple[int, ...] = (1, 2, 4)
     restricted_nodes: int = 100
-    #: Nodes of the MIP over a stage's core: of coverage up to core_max_variables columns, of
-    #: quality and cost up to later_core_max_columns (measured: cores of 230-280 columns proved
-    #: those stages in under a second at 300 x 70 x 3 and 200 x 60 x 5; cores of 9,000 took 8-14 s
-    #: for the root alone and moved the LP bound by 0.6% and 0.03%). On the ten rounds of
-    #: benchmarks/donors.py 20 nodes gave the same values and bounds as 200, in 38 s instead of
-    #: 53 s on the slowest (300 x 70 x 3 s5, whose coverage core took 19 s for 200 nodes).
+    #: The MIP over a stage's core (of coverage up to core_max_variables columns, of quality and
+    #: cost up to later_core_max_columns) may explore core_work / columns nodes, at least 20:
+    #: small cores get the nodes a proof needs (the demo's scenarios: quality and cost proven on 2
+    #: more of its 8 donor scenarios, the same optimum), large ones little more than their root
+    #: (on the ten rounds of benchmarks/donors.py 20 nodes gave the values and bounds of 200 on
+    #: cores of 7,000-9,000 columns). Measured on the slowest of those (300 x 70 x 3 s5): 38 s
+    #: with 20 nodes everywhere, 59 s with 400,000, 80 s with 1,000,000.
+    core_work: int = 400_000
     core_nodes: int = 20
     later_core_max_columns: int = 3_000
     #: A coverage stage still open with a core of at most this many columns goes to CP-SAT (instead

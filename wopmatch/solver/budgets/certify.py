@@ -155,7 +155,8 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
         size = int(core.sum())
         if size <= (params.core_max_variables if name == "coverage" else params.later_core_max_columns):
             out = solve_stage(g, name, keep, best.pairs, best.donors, remaining(),
-                              replace(run, node_limit=_nodes(run, params.core_nodes)), step, allowed=core,
+                              replace(run, node_limit=_nodes(run, max(params.core_nodes, params.core_work // size))),
+                              step, allowed=core,
                               bound_cap=float(sign * top))
             steps.append("core-mip")
             if out is not None:
