@@ -136,6 +136,8 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
             break
         # Each rung is hinted with the best so far: from a good hint HiGHS solves a rung
         # that it cannot improve from a poor one (measured at 2,000 x 500 x 5, quality).
+        # Selected anew, not as a prefix of the fill's ranking: ties in penalty are common (the LP
+        # is degenerate), and which tied columns a rung gets changes its answer.
         cols = smallest_penalties(g, relaxed, per * max(n_free, 1))
         mask = np.zeros(g.fundable.shape if g.has_donors else (g.n_candidates, 1), bool)
         mask[cols[0], np.maximum(cols[1], 0)] = True
@@ -204,7 +206,6 @@ def _floor(bound: float, step: int) -> int:
     by float rounding (only ever up: the result stays a bound)."""
     widened = bound + 1e-9 * abs(bound) + 1e-6
     return int(np.floor(widened / step)) * step
-
 
 
 def _progress_line(g: CandidateGraph, name: str, value: int, bound: float, after: str) -> str:

@@ -94,14 +94,13 @@ def relax(g: CandidateGraph, f: np.ndarray, keep: list[Keep], start: tuple[np.nd
           settings: ColgenSettings = ColgenSettings(), deadline: Optional[float] = None) -> Relaxed:
     """The LP bound of max f.x (f per pair, stage units) over the budgeted
     assignments that satisfy ``keep``, by column generation from the columns of
-    ``start`` (pairs, donors) and each mentee's cheapest ones. ``deadline`` (a
+    ``start`` (pairs, donors) and each mentee's best few (_first_columns). ``deadline`` (a
     time.perf_counter() value: the solve's time limit) stops it after the round
     it falls in; the bound holds all the same."""
     t0 = time.perf_counter()
     f = np.asarray(f, np.float64)
     col_pair, col_donor = _first_columns(g, f, start, settings.per_mentee)
     rounds, converged = 0, False
-    duals = None
     x = np.zeros(len(col_pair))
     lp_value = 0.0
     best_bound, best_state = np.inf, None

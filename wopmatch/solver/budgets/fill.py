@@ -1,11 +1,8 @@
-"""Incumbents from an LP relaxation (colgen.py): LP-fill, then a MIP restricted
-to the columns of smallest penalty.
-
-1. LP-fill: keep the columns the LP optimum sets to 1 (a sub-assignment of a
-   feasible point, so feasible), then add columns in order of penalty while
-   the mentee is free, the mentor has room and the donor has budget and count.
-2. The restricted MIP: the stage over the ``restricted`` columns of smallest
-   penalty (and the LP's support), hinted with the fill, limited by nodes.
+"""Incumbents from an LP relaxation (colgen.py): the columns of smallest
+penalty (which certify.py's restricted MIPs are built from), and LP-fill: keep
+the columns the LP optimum sets to 1 (a sub-assignment of a feasible point, so
+feasible), then add columns in order of penalty while the mentee is free, the
+mentor has room and the donor has budget and count.
 """
 
 from __future__ import annotations
