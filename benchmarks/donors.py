@@ -1,12 +1,14 @@
 """Donor rounds (issue 16's table): what a default solve gives, stage by stage.
 
-    python benchmarks/donors.py [--method M] [--time-limit S] [--together] CASE...
+    python benchmarks/donors.py [--method M] [--time-limit S] [--together] [--flow-baseline] CASE...
 
 CASE is ``MENTEES,MENTORS,DONORS,SEED`` (generator budgets). Each case runs in a
 fresh child process; ``--together`` starts two children at once on the same case
 and records whether their partnerships are identical (the answer must not depend
-on how busy the machine is). Appends to donors.jsonl: status, each stage's value,
-bound and gap, solve seconds, peak memory, method, with machine and versions.
+on how busy the machine is); ``--flow-baseline`` also solves the round without its
+donors (one budget-free flow) and records the ratio of the wall times. Appends to
+donors.jsonl: status, each stage's value, bound and gap, solve seconds, peak memory,
+method, with machine and versions.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def child(case: str, method: str, time_limit: float | None) -> dict:
+def child(case: str, method: str, time_limit: float | None, without_donors: bool = False) -> dict:
     from wopmatch.generator import generate
     from wopmatch.models.io import parse_instance
     from wopmatch.solver import SolveOptions, solve
 
     n, m, k, seed = (int(x) for x in case.split(","))
-    inst = parse_instance(generate(n, m, donors=k, seed=seed))
+    raw = generate(n, m, donors=k, seed=seed)
+    if without_donors:  # the same round, budget-free: the baseline of issue 16's scale target
+        raw = {key: value for key, value in raw.items() if key != "donors"}
+    inst = parse_instance(raw)
     t0 = time.perf_counter()
     s = solve(inst, "0" * 64, SolveOptions(method=method, time_limit=time_limit))
     wall = time.perf_counter() - t0
@@ -51,8 +56,10 @@ def _gap(name: str, value, bound):
     return round((bound - value) / bound, 6) if bound else 0.0
 
 
-def _run(case: str, method: str, time_limit: float | None, copies: int) -> list[dict]:
+def _run(case: str, method: str, time_limit: float | None, copies: int, without_donors: bool = False) -> list[dict]:
     cmd = [sys.executable, __file__, "--child", case, "--method", method]
+    if without_donors:
+        cmd.append("--without-donors")
     if time_limit is not None:
         cmd += ["--time-limit", str(time_limit)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
@@ -71,10 +78,13 @@ def main() -> None:
     ap.add_argument("--method", default="auto")
     ap.add_argument("--time-limit", type=float, default=None)
     ap.add_argument("--together", action="store_true")
+    ap.add_argument("--flow-baseline", action="store_true",
+                    help="also solve each round without its donors (one budget-free flow) and record the ratio")
     ap.add_argument("--child", action="store_true")
+    ap.add_argument("--without-donors", action="store_true")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.cases[0], args.method, args.time_limit)))
+        print(json.dumps(child(args.cases[0], args.method, args.time_limit, args.without_donors)))
         return
     from report import provenance
 
@@ -82,6 +92,10 @@ def main() -> None:
         outs = _run(case, args.method, args.time_limit, 2 if args.together else 1)
         rec = {"case": case, "method_asked": args.method, "time_limit": args.time_limit, **outs[0]}
         rec.pop("partnerships")
+        if args.flow_baseline:
+            flow = _run(case, "auto", None, 1, without_donors=True)[0]
+            rec["flow_baseline"] = {"wall": flow["wall"], "method": flow["method"], "peak_mib": flow["peak_mib"],
+                                    "ratio": round(rec["wall"] / flow["wall"], 2)}
         if args.together:
             rec["together"] = {"identical": outs[0]["partnerships"] == outs[1]["partnerships"] and
                                outs[0]["stages"] == outs[1]["stages"], "solve": [o["solve"] for o in outs]}
@@ -90,7 +104,8 @@ def main() -> None:
             f.write(json.dumps(rec) + "\n")
         gaps = ", ".join(f"{s['name']} {s['status']} gap {s['gap']}" for s in rec["stages"])
         print(f"{case} [{args.method}]: {rec['status']} in {rec['solve']} s; {gaps}; peak {rec['peak_mib']} MiB"
-              + (f"; together identical: {rec['together']['identical']}" if args.together else ""), flush=True)
+              + (f"; together identical: {rec['together']['identical']}" if args.together else "")
+              + (f"; {rec['flow_baseline']['ratio']}x the budget-free flow" if args.flow_baseline else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,12 @@ def git_sha() -> str:
 
 
 def provenance() -> dict:
+    import highspy
     import numpy as np
     import ortools
 
     return {"git": git_sha(), "machine": machine(), "ortools": ortools.__version__, "numpy": np.__version__,
+            "highspy": highspy.Highs().version(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -45,7 +47,8 @@ def _pct(x: Optional[float]) -> str:
 def _machine_line(rec: dict) -> str:
     m = rec["machine"]
     return (f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['memory']}; Python {m['python']}, "
-            f"OR-Tools {rec['ortools']}, numpy {rec['numpy']}; git {rec['git']}; {rec['date']}.")
+            f"OR-Tools {rec['ortools']}, numpy {rec['numpy']}"
+            + (f", highspy {rec['highspy']}" if rec.get("highspy") else "") + f"; git {rec['git']}; {rec['date']}.")
 
 
 def own_section() -> list[str]:
@@ -310,9 +313,10 @@ def donors_section() -> list[str]:
            "`python benchmarks/donors.py [--together] CASE...`: one solve per case (`mentees,mentors,donors,seed`, "
            "generator budgets) in a fresh process; each stage's gap to its certified bound (quality and cost: among "
            "the assignments of the coverage, and quality, reached). `--together` runs two at once on the 2 cores "
-           f"and compares their partnerships. {_machine_line(first)}", "",
+           "and compares their partnerships; `--flow-baseline` also solves the round without its donors (one "
+           f"budget-free flow) and gives the ratio of the wall times. {_machine_line(first)}", "",
            "| case | method asked | time limit | status | solve s | coverage gap | quality gap | cost gap "
-           "| peak MiB | two at once | method |", "|---|---|---:|---|---:|---:|---:|---:|---:|---|---|"]
+           "| peak MiB | two at once | x flow | method |", "|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|---|"]
 
     def gap(rec: dict, name: str) -> str:
         stage = next((st for st in rec["stages"] if st["name"] == name), None)
@@ -325,7 +329,8 @@ def donors_section() -> list[str]:
         both = "-" if together is None else (("identical" if together["identical"] else "DIFFER") +
                                              f" ({', '.join(str(x) for x in together['solve'])} s)")
         out.append(f"| {case} | {method} | {limit or '-'} | {r['status']} | {r['solve']} | {gap(r, 'coverage')} | "
-                   f"{gap(r, 'quality')} | {gap(r, 'cost')} | {r['peak_mib']} | {both} | {r['method']} |")
+                   f"{gap(r, 'quality')} | {gap(r, 'cost')} | {r['peak_mib']} | {both} | "
+                   f"{r['flow_baseline']['ratio'] if r.get('flow_baseline') else '-'} | {r['method']} |")
     return out + [""]
 
 

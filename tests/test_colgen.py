@@ -18,7 +18,7 @@ from wopmatch.solver.budgets.colgen import ColgenSettings, relax
 from wopmatch.solver.budgets.fill import lp_fill, smallest_penalties
 from wopmatch.solver.budgets.highs import HighsRun, solve_lp
 from wopmatch.solver.budgets.mip import _constraints, _model, solve_stage, solve_staged_mip, stage_objectives
-from wopmatch.solver.graph.encoding import build_graph
+from wopmatch.solver.graph.encoding import NO_LIMIT, build_graph
 from wopmatch.solver.heuristics.greedy import greedy_assignment
 from wopmatch.solver.tuning import BudgetParams, Tuning
 
@@ -43,9 +43,9 @@ def _check_every_stage(g):
     for name, f, keep in _stages(g, opt):
         best = opt[name] if name != "cost" else -opt["cost"]
         start = (res.pair, res.donor)  # meets every kept row
-        for rounds in (1, 40):
-            relaxed = relax(g, f, keep, start, ColgenSettings(rounds=rounds, per_mentee=1))
-            assert relaxed.bound >= best - 1e-6, (name, rounds)  # a bound below an optimum fails
+        for rounds, work in ((1, None), (40, None), (40, 5)):  # work=5: the simplex stops mid-solve
+            relaxed = relax(g, f, keep, start, ColgenSettings(rounds=rounds, per_mentee=1, work=work))
+            assert relaxed.bound >= best - 1e-6, (name, rounds, work)  # a bound below an optimum fails
             assert relaxed.lp_value <= relaxed.bound + 1e-6 * max(1.0, abs(relaxed.bound))
             core = relaxed.core(g, best)
             assert core[res.pair, res.donor].all(), name  # the lexicographic optimum reaches every stage's best
@@ -68,6 +68,47 @@ def test_every_stage_bound_holds_even_when_stopped_early_and_its_core_keeps_the_
 def test_every_stage_bound_holds_where_budgets_bind(seed):
     """Rounds whose LP is fractional (tiny ones rarely are), each stage checked against the staged MIP."""
     _check_every_stage(build_graph(parse(generate(40, 12, donors=3, seed=seed, tightness=0.3))))
+
+
+def _price_by_numpy(g, state, most, tol):
+    """colgen._price's answer from Relaxed.values (numpy), each mentee's best columns by lexsort."""
+    v = state.values(g, np.arange(g.n_candidates))
+    top = v.max(axis=1)
+    best = np.zeros(g.n_mentees)
+    np.maximum.at(best, g.pair_mentee, top)
+    rc = top - state.mentee_dual[g.pair_mentee]
+    hit = np.flatnonzero(rc > tol)
+    order = np.lexsort((hit, -rc[hit], g.pair_mentee[hit]))
+    group = g.pair_mentee[hit][order]
+    rank = np.arange(len(order)) - np.searchsorted(group, group)
+    chosen = np.sort(hit[order[rank < most]])
+    return best, chosen, v[chosen].argmax(axis=1)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_compiled_pricing_gives_numpys_answer(seed):
+    from wopmatch.solver.budgets.colgen import _price, _state
+
+    g = build_graph(parse(generate(150, 40, donors=4, seed=seed, tightness=0.4)))
+    rng = np.random.default_rng(seed)
+    n, m, k = g.n_mentees, g.n_mentors, g.n_donors
+    counted = int((g.max_count < NO_LIMIT).sum())
+    f = stage_objectives(g)["coverage"][0].astype(float)
+    for scale in (0.0, 1e5, 1e7):  # duals from none to many pricing out
+        y = np.r_[rng.random(n) * scale, rng.random(m) * scale, rng.random(k) * scale / 1e3,
+                  rng.random(counted) * scale]
+        y[rng.random(len(y)) < 0.3] = 0.0
+        state = _state(g, f, [], y)
+        for most in (1, 3):
+            bound, best, pairs, donors = _price(g, state, ColgenSettings(per_mentee=most))
+            ref_best, ref_pairs, ref_donors = _price_by_numpy(g, state, most, 1e-6)
+            assert np.array_equal(best, ref_best) and bound == state.bound + ref_best.sum()
+            assert np.array_equal(pairs, ref_pairs) and np.array_equal(donors, ref_donors)
+            assert scale > 0 or len(pairs) > 0
+        priced = replace(state, best=best)
+        lo, hi = 7, g.n_candidates - 3
+        expected = best[g.pair_mentee[lo:hi]][:, None] - priced.values(g, np.arange(lo, hi))
+        assert np.array_equal(priced.penalty(g, lo, hi), expected)
 
 
 def test_the_converged_bound_is_the_lp_optimum_over_every_column():

@@ -77,17 +77,26 @@ class BudgetParams:
     #: Seconds a time-limited HiGHS solve may run past its limit before it is stopped.
     deadline_grace: float = 1.0
     #: With donors, auto takes colgen up to this many free mentee x mentor pairs (measured up to
-    #: 2,000 x 500) and lagrangian-mip above (its working set and size guard, measured at 20,000 x 5,000).
-    colgen_max_pairs: int = 10_000_000
+    #: 20,000 x 5,000: 10^8) and lagrangian-mip above (its working set and size guard).
+    colgen_max_pairs: int = 100_000_000
     #: Method colgen (budgets/certify.py), each stage: master LPs solved at most, the columns
     #: each mentee may bring into the master per round, and simplex iterations per master.
     colgen_rounds: int = 40
     colgen_per_mentee: int = 4
     lp_iterations: int = 200_000
+    #: Simplex iterations over all the masters of a quality or cost stage (the coverage stage has
+    #: no such cap); stopped there, the simplex's duals still bound the stage. Their kept rows are
+    #: dense: at 20,000 x 5,000 x 5 the quality LP took 20 rounds, 400,000 iterations and 87 s to
+    #: converge; 2,000 x 500 x 5 needs about 5,000.
+    later_lp_work: int = 60_000
     #: The restricted MIPs: one over this many columns of smallest penalty per free mentee,
-    #: then the next, while each is solved within its nodes.
+    #: then the next, while each is solved within its nodes and selects at most restricted_max_columns
+    #: columns (later_restricted_max_columns for quality and cost; the LP's support joins them). At
+    #: 20,000 x 5,000 x 5 the first rung has 31,000 columns: 10 s for coverage, 356 s for quality.
     restricted_ladder: tuple[int, ...] = (1, 2, 4)
     restricted_nodes: int = 100
+    restricted_max_columns: int = 30_000
+    later_restricted_max_columns: int = 10_000
     #: The MIP over a stage's core (of coverage up to core_max_variables columns, of quality and
     #: cost up to later_core_max_columns) may explore core_work / columns nodes, at least 20:
     #: small cores get the nodes a proof needs (the demo's scenarios: quality and cost proven on 2

@@ -105,9 +105,10 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
     step = coverage_step(g) if name == "coverage" else 1
     value = int(obj[best.pairs].sum())
 
+    later = name != "coverage"
     relaxed = relax(g, f, keep, (best.pairs, best.donors), ColgenSettings(
-        rounds=params.colgen_rounds, per_mentee=params.colgen_per_mentee, iterations=params.lp_iterations),
-        deadline=deadline)
+        rounds=params.colgen_rounds, per_mentee=params.colgen_per_mentee, iterations=params.lp_iterations,
+        work=params.later_lp_work if later else None), deadline=deadline)
     top = _floor(relaxed.bound, step)  # in the maximised form
     n_free = int(g.free_mentee.sum())
     steps: list[str] = []
@@ -138,6 +139,8 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
         # that it cannot improve from a poor one (measured at 2,000 x 500 x 5, quality).
         # Selected anew, not as a prefix of the fill's ranking: ties in penalty are common (the LP
         # is degenerate), and which tied columns a rung gets changes its answer.
+        if per * max(n_free, 1) > (params.later_restricted_max_columns if later else params.restricted_max_columns):
+            break
         cols = smallest_penalties(g, relaxed, per * max(n_free, 1))
         mask = np.zeros(g.fundable.shape if g.has_donors else (g.n_candidates, 1), bool)
         mask[cols[0], np.maximum(cols[1], 0)] = True
@@ -155,7 +158,7 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
     if not closed() and (deadline is None or remaining() > 0):
         core = relaxed.core(g, sign * value + step)
         size = int(core.sum())
-        if size <= (params.core_max_variables if name == "coverage" else params.later_core_max_columns):
+        if size <= (params.later_core_max_columns if later else params.core_max_variables):
             out = solve_stage(g, name, keep, best.pairs, best.donors, remaining(),
                               replace(run, node_limit=_nodes(run, max(params.core_nodes, params.core_work // size))),
                               step, allowed=core,

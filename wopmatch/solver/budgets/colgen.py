@@ -27,11 +27,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Optional
 
+import highspy
 import numpy as np
 
 from ..graph.encoding import NO_LIMIT, CandidateGraph
-from .highs import solve_lp
-from .mip import Keep, _constraints, _model
+from .mip import Keep, _constraints
 
 #: Pairs priced at once: (block, donors) float64 arrays of this many rows.
 BLOCK = 1 << 20
@@ -47,6 +47,8 @@ class ColgenSettings:
     per_mentee: int = 4
     #: Simplex iterations per master solve at most (None: no limit).
     iterations: Optional[int] = 200_000
+    #: Simplex iterations over all the master solves at most (None: no limit).
+    work: Optional[int] = None
     #: A column prices positive when its reduced cost exceeds this (objective units).
     tolerance: float = 1e-6
 
@@ -56,7 +58,7 @@ class Relaxed:
     """The LP bound of one stage and what is needed to fix variables against it."""
 
     bound: float  # upper bound on the stage's objective (maximised form), stage units
-    lp_value: float  # the last master's optimum: the LP optimum when converged
+    lp_value: float  # the last optimal master's value (-inf when none was): the LP optimum when converged
     converged: bool
     rounds: int
     seconds: float
@@ -76,17 +78,23 @@ class Relaxed:
             g.cost[pairs].astype(np.float64)[:, None] - self.c[None, :]
         return np.where(g.fundable[pairs], v, -np.inf)
 
-    def penalty(self, g: CandidateGraph, pairs: np.ndarray) -> np.ndarray:
-        """(len(pairs), k) penalties p(e, d) >= 0; inf where d cannot fund e."""
-        return self.best[g.pair_mentee[pairs]][:, None] - self.values(g, pairs)
+    def penalty(self, g: CandidateGraph, lo: int, hi: int) -> np.ndarray:
+        """(hi - lo, k) penalties p(e, d) >= 0 of the pairs lo..hi-1; inf where d cannot
+        fund e. Compiled: the same operations as best - values(), in the same order."""
+        from .kernels import penalty_kernel  # numba loads with the first donor round, not with the package
+
+        out = np.empty((hi - lo, g.n_donors))
+        penalty_kernel(lo, hi, g.pair_mentee, g.pair_mentor, g.cost, g.fundable, self.a, self.u, self.b, self.c,
+                        self.best, out)
+        return out
 
     def core(self, g: CandidateGraph, target: float) -> np.ndarray:
         """(E, k) mask of the columns a solution of value >= ``target`` may use."""
         slack = self.bound - target + 1e-9 * abs(self.bound) + 1e-6  # float rounding only widens the core
         out = np.zeros(g.fundable.shape, bool)
         for lo in range(0, g.n_candidates, BLOCK):
-            pairs = np.arange(lo, min(lo + BLOCK, g.n_candidates))
-            out[pairs] = self.penalty(g, pairs) <= slack
+            hi = min(lo + BLOCK, g.n_candidates)
+            out[lo:hi] = self.penalty(g, lo, hi) <= slack
         return out
 
 
@@ -99,69 +107,134 @@ def relax(g: CandidateGraph, f: np.ndarray, keep: list[Keep], start: tuple[np.nd
     it falls in; the bound holds all the same."""
     t0 = time.perf_counter()
     f = np.asarray(f, np.float64)
-    col_pair, col_donor = _first_columns(g, f, start, settings.per_mentee)
+    master = _Master(g, f, keep, settings.iterations)
+    master.add(*_first_columns(g, f, start, settings.per_mentee))
     rounds, converged = 0, False
-    x = np.zeros(len(col_pair))
-    lp_value = 0.0
+    x = np.zeros(master.n_cols)
+    lp_value = -np.inf
     best_bound, best_state = np.inf, None
     while rounds < settings.rounds and (deadline is None or rounds == 0 or time.perf_counter() < deadline):
         rounds += 1
-        solved = _solve_master(g, f, keep, col_pair, col_donor, settings.iterations)
-        if solved is None:  # the simplex hit its iteration limit: price at the last duals
+        solved = master.solve(None if settings.work is None else settings.work - master.iterations)
+        if solved is None:
             break
-        x, lp_value, duals = solved
+        optimal, x_now, value_now, duals = solved
+        if optimal:
+            x, lp_value = x_now, value_now
+        # Stopped at an iteration limit, the simplex's duals still give a bound (it holds at any duals).
         state = _state(g, f, keep, duals)
         bound, best, new_pair, new_donor = _price(g, state, settings)
         if bound < best_bound:
             best_bound, best_state = bound, replace(state, best=best)
-        fresh = _not_in(new_pair, new_donor, col_pair, col_donor)
-        if not fresh.any():
+        if not optimal:
+            break
+        if not master.add(new_pair, new_donor):
             converged = True
             break
-        col_pair = np.concatenate([col_pair, new_pair[fresh]])
-        col_donor = np.concatenate([col_donor, new_donor[fresh]])
-        x = np.concatenate([x, np.zeros(int(fresh.sum()))])
+        x = np.concatenate([x, np.zeros(master.n_cols - len(x))])
     if best_state is None:  # not even the first master solved: the zero duals still give a bound
         best_state = _state(g, f, keep, None)
         best_bound, best, _, _ = _price(g, best_state, settings)
         best_state = replace(best_state, best=best)
     return replace(best_state, bound=float(best_bound), lp_value=float(lp_value), converged=converged,
-                   rounds=rounds, seconds=time.perf_counter() - t0, col_pair=col_pair, col_donor=col_donor, col_x=x)
+                   rounds=rounds, seconds=time.perf_counter() - t0, col_pair=master.col_pair.copy(),
+                   col_donor=master.col_donor.copy(), col_x=x)
 
 
 def _first_columns(g: CandidateGraph, f: np.ndarray, start, per_mentee: int) -> tuple[np.ndarray, np.ndarray]:
     """The start's columns, and each mentee's ``per_mentee`` best by f_e - cost_e * r
-    (r a rough price of money: half the median f per median cost), each with
-    the donor of largest budget that can fund it."""
+    (r a rough price of money: half the median f per median cost; ties to the
+    lower pair), each with the donor of largest budget that can fund it (ties: the
+    first). One pass of the pricing kernel, at every duals zero but the budgets' r."""
     pairs, donors = np.asarray(start[0], np.int64), np.asarray(start[1], np.int64)
     if g.n_candidates == 0:
         return pairs, donors
     cost = g.cost.astype(np.float64)
     positive = cost[cost > 0]
     rate = 0.5 * float(np.median(f)) / float(np.median(positive)) if len(positive) else 0.0
-    score = np.where(g.fundable.any(axis=1), f - rate * cost, -np.inf)
-    top = _top_per_group(g.pair_mentee, score, per_mentee)
-    top = top[np.isfinite(score[top])]
-    room = np.where(g.fundable[top], g.budget[None, :].astype(np.float64), -1.0)
-    return np.concatenate([pairs, top]), np.concatenate([donors, room.argmax(axis=1).astype(np.int64)])
+    # The donors by budget, largest first (ties: lower index), so that the kernel's first
+    # best donor (the same r' for every donor here) is the one of largest budget.
+    order = np.lexsort((np.arange(g.n_donors), -g.budget))
+    moved = replace(g, fundable=np.ascontiguousarray(g.fundable[:, order]))
+    state = Relaxed(bound=0.0, lp_value=0.0, converged=False, rounds=0, seconds=0.0, col_pair=pairs,
+                    col_donor=donors, col_x=np.zeros(0), a=f, u=np.zeros(g.n_mentors), b=np.full(g.n_donors, rate),
+                    c=np.zeros(g.n_donors), best=np.zeros(g.n_mentees), mentee_dual=np.zeros(g.n_mentees))
+    _, _, top, donor = _price(moved, state, ColgenSettings(per_mentee=per_mentee, tolerance=-np.inf))
+    donor = order[donor]
+    return np.concatenate([pairs, top]), np.concatenate([donors, donor])
 
 
-def _solve_master(g, f, keep, col_pair, col_donor, iterations):
-    rows, cols, coefs, rhs = _constraints(g, col_pair, col_donor)
-    extra = [(coef[col_pair], value, sense) for coef, value, sense in keep]
-    model = _model(len(col_pair), rows, cols, coefs, rhs, extra, f[col_pair], True, integer=False)
-    result = solve_lp(model, iterations)
-    if result is None:
-        return None
-    sol = result.solutions[0]
-    x = np.zeros(len(col_pair))
-    primal = sol.primal_solution.variable_values
-    x[np.asarray(primal.ids, np.int64)] = np.asarray(primal.values)
-    y = np.zeros(len(rhs) + len(extra))
-    if sol.HasField("dual_solution"):
-        duals = sol.dual_solution.dual_values
-        y[np.asarray(duals.ids, np.int64)] = np.asarray(duals.values)
-    return x, float(f[col_pair] @ x), y
+class _Master:
+    """The restricted master as one live HiGHS LP: each round adds its columns
+    and the simplex starts from the last optimal basis (a master rebuilt and
+    solved from scratch took 2 to 11 s a round at 20,000 x 5,000 x 5)."""
+
+    def __init__(self, g: CandidateGraph, f: np.ndarray, keep: list[Keep], iterations: Optional[int]):
+        self.g, self.f, self.keep = g, f, keep
+        self.col_pair = np.zeros(0, np.int64)
+        self.col_donor = np.zeros(0, np.int64)
+        h = self.h = highspy.Highs()
+        for option, value in (("output_flag", False), ("presolve", "off"), ("solver", "simplex"), ("threads", 1)):
+            h.setOptionValue(option, value)
+        self.iteration_limit = highspy.kHighsIInf if iterations is None else int(iterations)
+        self.iterations = 0  # over every solve so far
+        _, _, _, rhs = _constraints(g, self.col_pair, self.col_donor)
+        # Kept rows as mip._model writes them: half a unit of slack (integer coefficients).
+        inf = highspy.kHighsInf
+        lower = np.r_[np.full(len(rhs), -inf), [value - 0.5 if sense > 0 else -inf for _, value, sense in keep]]
+        upper = np.r_[rhs, [value + 0.5 if sense < 0 else inf for _, value, sense in keep]]
+        h.addRows(len(lower), lower.astype(np.float64), upper.astype(np.float64), 0,
+                  np.zeros(len(lower), np.int32), np.zeros(0, np.int32), np.zeros(0))
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.col_pair)
+
+    def add(self, pairs: np.ndarray, donors: np.ndarray) -> int:
+        """Add the columns not yet in the master; how many were new."""
+        fresh = _not_in(pairs, donors, self.col_pair, self.col_donor)
+        # the same column twice in one call: keep its first
+        key = pairs[fresh] * (self.g.n_donors + 1) + donors[fresh]
+        _, first = np.unique(key, return_index=True)
+        pairs, donors = pairs[fresh][np.sort(first)], donors[fresh][np.sort(first)]
+        nv = len(pairs)
+        if nv == 0:
+            return 0
+        rows, cols, coefs, rhs = _constraints(self.g, pairs, donors)
+        parts_r, parts_c, parts_v = [rows], [cols], [coefs]
+        for r, (coef, _, _) in enumerate(self.keep, start=len(rhs)):
+            v = coef[pairs].astype(np.float64)
+            nz = np.flatnonzero(v)
+            parts_r.append(np.full(len(nz), r))
+            parts_c.append(nz)
+            parts_v.append(v[nz])
+        rows, cols, coefs = np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v)
+        order = np.lexsort((rows, cols))
+        starts = np.searchsorted(cols[order], np.arange(nv)).astype(np.int32)
+        self.h.addCols(nv, self.f[pairs], np.zeros(nv), np.ones(nv), len(order), starts,
+                       rows[order].astype(np.int32), coefs[order])
+        self.col_pair = np.concatenate([self.col_pair, pairs])
+        self.col_donor = np.concatenate([self.col_donor, donors])
+        return nv
+
+    def solve(self, most: Optional[int] = None):
+        """(optimal, x, the master's value, duals with the signs _state expects:
+        >= 0 on a binding <= row of the maximisation); ``optimal`` False when the
+        simplex stopped at ``iterations`` or ``most`` simplex iterations (its
+        current point then). None when no iterations are left or HiGHS gives no duals."""
+        limit = self.iteration_limit if most is None else min(most, self.iteration_limit)
+        if limit <= 0:
+            return None
+        self.h.setOptionValue("simplex_iteration_limit", int(limit))
+        self.h.run()
+        self.iterations += int(self.h.getInfo().simplex_iteration_count)
+        optimal = self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        sol = self.h.getSolution()
+        if not sol.dual_valid:
+            return None
+        return (optimal, np.asarray(sol.col_value), float(self.h.getInfo().objective_function_value),
+                np.asarray(sol.row_dual))
 
 
 def _state(g: CandidateGraph, f: np.ndarray, keep: list[Keep], y: Optional[np.ndarray]) -> Relaxed:
@@ -191,40 +264,23 @@ def _state(g: CandidateGraph, f: np.ndarray, keep: list[Keep], y: Optional[np.nd
 
 def _price(g: CandidateGraph, state: Relaxed, settings: ColgenSettings):
     """(L, max(0, M_i) per mentee, the columns that price positive against the
-    mentee duals, at most ``per_mentee`` a mentee)."""
-    k = g.n_donors
+    mentee duals, at most ``per_mentee`` a mentee: the largest, ties to the lower
+    pair; in pair order)."""
+    starts = _mentee_starts(g)
     best = np.zeros(g.n_mentees)
-    add_pair, add_donor, add_rc = [], [], []
-    for lo in range(0, g.n_candidates, BLOCK):
-        pairs = np.arange(lo, min(lo + BLOCK, g.n_candidates))
-        v = state.values(g, pairs)
-        top = v.max(axis=1) if k else v[:, 0]
-        np.maximum.at(best, g.pair_mentee[pairs], top)
-        d = v.argmax(axis=1)
-        rc = top - state.mentee_dual[g.pair_mentee[pairs]]
-        hit = np.flatnonzero(rc > settings.tolerance)
-        if len(hit):
-            keep_hit = hit[_top_per_group(g.pair_mentee[pairs[hit]], rc[hit], settings.per_mentee)]
-            add_pair.append(pairs[keep_hit])
-            add_donor.append(d[keep_hit])
-            add_rc.append(rc[keep_hit])
-    bound = state.bound + float(best.sum())
-    if add_pair:
-        pairs, donors, rc = np.concatenate(add_pair), np.concatenate(add_donor), np.concatenate(add_rc)
-        sel = _top_per_group(g.pair_mentee[pairs], rc, settings.per_mentee)
-        return bound, best, pairs[sel], donors[sel].astype(np.int64)
-    return bound, best, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    most = settings.per_mentee
+    out_pair = np.empty(g.n_mentees * most, np.int64)
+    out_donor = np.empty(g.n_mentees * most, np.int64)
+    from .kernels import price_kernel  # numba loads with the first donor round, not with the package
+
+    count = price_kernel(starts, g.pair_mentor, g.cost, g.fundable, state.a, state.u, state.b, state.c,
+                          state.mentee_dual, float(settings.tolerance), most, best, out_pair, out_donor)
+    return state.bound + float(best.sum()), best, out_pair[:count], out_donor[:count]
 
 
-def _top_per_group(group: np.ndarray, score: np.ndarray, most: int) -> np.ndarray:
-    """Indices of each group's ``most`` largest scores (ties: lower index first)."""
-    if len(group) == 0:
-        return np.zeros(0, np.int64)
-    order = np.lexsort((np.arange(len(group)), -score, group))
-    g_sorted = group[order]
-    first = np.r_[0, np.flatnonzero(g_sorted[1:] != g_sorted[:-1]) + 1]
-    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
-    return np.sort(order[rank < most])
+def _mentee_starts(g: CandidateGraph) -> np.ndarray:
+    """Where each mentee's pairs begin (the graph lists them mentee by mentee), and the end."""
+    return np.searchsorted(g.pair_mentee, np.arange(g.n_mentees + 1)).astype(np.int64)
 
 
 def _not_in(pairs, donors, col_pair, col_donor) -> np.ndarray:

@@ -20,7 +20,7 @@ def smallest_penalties(g: CandidateGraph, relaxed: Relaxed, most: int) -> tuple[
     keep_pen, keep_col = np.zeros(0), np.zeros(0, np.int64)
     for lo in range(0, g.n_candidates, BLOCK):
         pairs = np.arange(lo, min(lo + BLOCK, g.n_candidates))
-        pen = relaxed.penalty(g, pairs).ravel()
+        pen = relaxed.penalty(g, lo, lo + len(pairs)).ravel()
         col = (pairs[:, None] * k + np.arange(k)[None, :]).ravel()
         ok = np.isfinite(pen)
         pen, col = np.concatenate([keep_pen, pen[ok]]), np.concatenate([keep_col, col[ok]])
