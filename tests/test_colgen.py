@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -70,21 +71,6 @@ def test_every_stage_bound_holds_where_budgets_bind(seed):
     _check_every_stage(build_graph(parse(generate(40, 12, donors=3, seed=seed, tightness=0.3))))
 
 
-def _price_by_numpy(g, state, most, tol):
-    """colgen._price's answer from Relaxed.values (numpy), each mentee's best columns by lexsort."""
-    v = state.values(g, np.arange(g.n_candidates))
-    top = v.max(axis=1)
-    best = np.zeros(g.n_mentees)
-    np.maximum.at(best, g.pair_mentee, top)
-    rc = top - state.mentee_dual[g.pair_mentee]
-    hit = np.flatnonzero(rc > tol)
-    order = np.lexsort((hit, -rc[hit], g.pair_mentee[hit]))
-    group = g.pair_mentee[hit][order]
-    rank = np.arange(len(order)) - np.searchsorted(group, group)
-    chosen = np.sort(hit[order[rank < most]])
-    return best, chosen, v[chosen].argmax(axis=1)
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_compiled_pricing_gives_numpys_answer(seed):
     from wopmatch.solver.budgets.colgen import _price, _state
@@ -100,15 +86,18 @@ def test_the_compiled_pricing_gives_numpys_answer(seed):
         y[rng.random(len(y)) < 0.3] = 0.0
         state = _state(g, f, [], y)
         for most in (1, 3):
-            bound, best, pairs, donors = _price(g, state, ColgenSettings(per_mentee=most))
-            ref_best, ref_pairs, ref_donors = _price_by_numpy(g, state, most, 1e-6)
-            assert np.array_equal(best, ref_best) and bound == state.bound + ref_best.sum()
+            bound, best, pairs, donors = _price(g, state, ColgenSettings(per_mentee=most), compiled=True)
+            ref_bound, ref_best, ref_pairs, ref_donors = _price(g, state, ColgenSettings(per_mentee=most),
+                                                                compiled=False)
+            assert np.array_equal(best, ref_best) and bound == ref_bound
             assert np.array_equal(pairs, ref_pairs) and np.array_equal(donors, ref_donors)
             assert scale > 0 or len(pairs) > 0
         priced = replace(state, best=best)
         lo, hi = 7, g.n_candidates - 3
-        expected = best[g.pair_mentee[lo:hi]][:, None] - priced.values(g, np.arange(lo, hi))
-        assert np.array_equal(priced.penalty(g, lo, hi), expected)
+        with mock.patch("wopmatch.solver.budgets.colgen.COMPILED_MIN_COLUMNS", 0):
+            compiled = priced.penalty(g, lo, hi)
+        assert np.array_equal(compiled, priced.penalty(g, lo, hi))
+        assert np.isinf(compiled[~g.fundable[lo:hi]]).all() and (compiled[g.fundable[lo:hi]] >= -1e-6).all()
 
 
 def test_the_converged_bound_is_the_lp_optimum_over_every_column():

@@ -35,6 +35,9 @@ from .mip import Keep, _constraints
 
 #: Pairs priced at once: (block, donors) float64 arrays of this many rows.
 BLOCK = 1 << 20
+#: From this many (pair, donor) columns on, pricing and penalties run compiled (kernels.py):
+#: at 20,000 x 5,000 x 5 (143 million) numpy took 2.7 s a round, the kernel 0.33 s.
+COMPILED_MIN_COLUMNS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,15 @@ class Relaxed:
 
     def penalty(self, g: CandidateGraph, lo: int, hi: int) -> np.ndarray:
         """(hi - lo, k) penalties p(e, d) >= 0 of the pairs lo..hi-1; inf where d cannot
-        fund e. Compiled: the same operations as best - values(), in the same order."""
-        from .kernels import penalty_kernel  # numba loads with the first donor round, not with the package
+        fund e. Compiled on large rounds (_compiled): the same operations as
+        best - values(), in the same order, so the same numbers."""
+        if not _compiled(g):
+            return self.best[g.pair_mentee[lo:hi]][:, None] - self.values(g, np.arange(lo, hi))
+        from .kernels import penalty_kernel  # numba loads for a large round only
 
         out = np.empty((hi - lo, g.n_donors))
         penalty_kernel(lo, hi, g.pair_mentee, g.pair_mentor, g.cost, g.fundable, self.a, self.u, self.b, self.c,
-                        self.best, out)
+                       self.best, out)
         return out
 
     def core(self, g: CandidateGraph, target: float) -> np.ndarray:
@@ -262,20 +268,39 @@ def _state(g: CandidateGraph, f: np.ndarray, keep: list[Keep], y: Optional[np.nd
                    col_x=np.zeros(0), a=a, u=u, b=b, c=c, best=np.zeros(n), mentee_dual=np.maximum(y[:n], 0.0))
 
 
-def _price(g: CandidateGraph, state: Relaxed, settings: ColgenSettings):
+def _price(g: CandidateGraph, state: Relaxed, settings: ColgenSettings, compiled: Optional[bool] = None):
     """(L, max(0, M_i) per mentee, the columns that price positive against the
     mentee duals, at most ``per_mentee`` a mentee: the largest, ties to the lower
-    pair; in pair order)."""
-    starts = _mentee_starts(g)
-    best = np.zeros(g.n_mentees)
+    pair; in pair order). ``compiled``: by kernels.price_kernel (None: on large
+    rounds, _compiled), else by numpy; the same answer (tests/test_colgen.py)."""
     most = settings.per_mentee
+    if not (_compiled(g) if compiled is None else compiled):
+        v = state.values(g, np.arange(g.n_candidates))
+        top = v.max(axis=1)
+        best = np.zeros(g.n_mentees)
+        np.maximum.at(best, g.pair_mentee, top)
+        rc = top - state.mentee_dual[g.pair_mentee]
+        hit = np.flatnonzero(rc > settings.tolerance)
+        order = np.lexsort((hit, -rc[hit], g.pair_mentee[hit]))
+        group = g.pair_mentee[hit][order]
+        rank = np.arange(len(order)) - np.searchsorted(group, group)
+        chosen = np.sort(hit[order[rank < most]])
+        return state.bound + float(best.sum()), best, chosen, v[chosen].argmax(axis=1).astype(np.int64)
+    from .kernels import price_kernel  # numba loads for a large round only
+
+    best = np.zeros(g.n_mentees)
     out_pair = np.empty(g.n_mentees * most, np.int64)
     out_donor = np.empty(g.n_mentees * most, np.int64)
-    from .kernels import price_kernel  # numba loads with the first donor round, not with the package
-
-    count = price_kernel(starts, g.pair_mentor, g.cost, g.fundable, state.a, state.u, state.b, state.c,
-                          state.mentee_dual, float(settings.tolerance), most, best, out_pair, out_donor)
+    count = price_kernel(_mentee_starts(g), g.pair_mentor, g.cost, g.fundable, state.a, state.u, state.b, state.c,
+                         state.mentee_dual, float(settings.tolerance), most, best, out_pair, out_donor)
     return state.bound + float(best.sum()), best, out_pair[:count], out_donor[:count]
+
+
+def _compiled(g: CandidateGraph) -> bool:
+    """Whether the kernels price this round: from COMPILED_MIN_COLUMNS (pair, donor)
+    columns on. Below, numpy is quick, and loading numba into a fresh process (the
+    service's and the sweeps' solves) costs more than it saves."""
+    return g.n_candidates * g.n_donors >= COMPILED_MIN_COLUMNS
 
 
 def _mentee_starts(g: CandidateGraph) -> np.ndarray:

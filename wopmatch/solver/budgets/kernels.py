@@ -1,6 +1,7 @@
 """Compiled passes over every (pair, donor) column for colgen.py (numba): a
 round's pricing and a stage's penalties, a million pairs at a time in numpy took
-2.5 s and 2.6 s at 20,000 x 5,000 x 5 (28.7 million pairs), compiled 0.33 s and 0.31 s.
+2.5 s and 2.6 s at 20,000 x 5,000 x 5 (28.7 million pairs), compiled 0.33 s and 0.31 s
+(colgen.COMPILED_MIN_COLUMNS: from 2 million columns on).
 
 Both compute r'(e, d) = a_e - u_j - b_d cost_e - c_d with the same operations
 in the same order as colgen.Relaxed.values, so the results are bit for bit

@@ -1,4 +1,4 @@
-"""Compiled pair kernels (numba): the streamed heuristics, the blocking-pair count, the explanations.
+"""Compiled pair kernels (numba): the greedy scan, the streamed heuristics, the blocking-pair count, the explanations.
 
 At 100,000 x 20,000 the heuristics look at 2 x 10^9 mentee x mentor pairs, and
 the numpy encoder (encoding.py) builds a dozen (rows x mentors) temporaries per
@@ -7,11 +7,13 @@ block: about 30 s per pass, and 0.5 ms for each one-mentee refill of a stream
 mentee's row of mentors at a time, into reused scratch rows, and keep only what
 the caller asks for (a mentee's next pairs in a given order, a count, a summary).
 
-They apply where eligibility needs no distance (no ``max_distance_km`` rule)
-and, for the streams and explanations, funding is not modelled (no donors): the
-great-circle distance is computed by numpy's and numba's own sin/cos, which may
-differ in the last bit, and a cost that rounds differently would change the
-answer. Every other case runs the numpy code. A score is the same exact integer
+``take_in_order`` (the greedy scan over pairs already encoded, for scans of at
+least heuristics.greedy.COMPILED_MIN_PAIRS pairs) applies everywhere: it computes
+nothing that rounds. The others apply where eligibility needs no distance (no
+``max_distance_km`` rule) and, for the streams and explanations, funding is not
+modelled (no donors): the great-circle distance is computed by numpy's and numba's
+own sin/cos, which may differ in the last bit, and a cost that rounds differently
+would change the answer. Every other case runs the numpy code. A score is the same exact integer
 dot product, then the same division and product as encoding._pair_features, so
 it is bit for bit the same: tests/test_kernels.py compares both on random instances.
 
@@ -564,6 +566,44 @@ def deferred_acceptance(g: CandidateGraph, mentor_rank: np.ndarray, mentee_rank:
     return i, j, int(eligible), int(refills)
 
 
+@nb.njit(cache=True)
+def take_in_order(order, pair_mentee, pair_mentor, cost, fundable, capacity, budget, max_count, n_mentees,
+                  out_pair, out_donor):
+    """heuristics.greedy_assignment's scan: each pair of ``order`` taken when its
+    mentee is free, its mentor has room and (with donors) the first donor that can
+    fund it has budget and count left. Writes the pairs and donors (-1 without
+    donors) to out_pair / out_donor (n_mentees long) and returns how many."""
+    taken = np.zeros(n_mentees, np.bool_)
+    room = capacity.copy()
+    left = budget.copy()
+    count = max_count.copy()
+    k = fundable.shape[1]
+    n = 0
+    for t in range(len(order)):
+        e = order[t]
+        i = pair_mentee[e]
+        j = pair_mentor[e]
+        if taken[i] or room[j] <= 0:
+            continue
+        d = -1
+        if k > 0:
+            c = cost[e]
+            for x in range(k):
+                if fundable[e, x] and left[x] >= c and count[x] > 0:
+                    d = x
+                    break
+            if d < 0:
+                continue
+            left[d] -= c
+            count[d] -= 1
+        taken[i] = True
+        room[j] -= 1
+        out_pair[n] = e
+        out_donor[n] = d
+        n += 1
+    return n
+
+
 def warm() -> None:
     """Compile every kernel once on a tiny round, so that numba's cache holds them (about 20 s
     on the 2-CPU machine; `make` runs this after installing, and later runs load the cache)."""
@@ -581,3 +621,7 @@ def warm() -> None:
                    np.zeros(g.n_mentors, np.int64), np.ones(g.n_mentors, bool), rank,
                    np.arange(g.n_mentees, dtype=np.int64))
     explain_rows(g, rows, np.zeros(g.n_mentors, np.int64))
+    out = np.zeros(g.n_mentees, np.int64)
+    take_in_order(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                  np.zeros((0, 1), bool), g.capacity.astype(np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                  g.n_mentees, out, out.copy())
