@@ -205,3 +205,29 @@ def test_a_time_limit_cuts_the_work_and_says_so():
     s = solve_checked(inst, method="colgen", time_limit=0.3)
     assert s.status == "feasible" and "time limit" in s.message
     assert s.bound.coverage >= s.objective.coverage and s.bound.quality is None
+
+
+def test_the_later_stages_and_the_restricted_mips_keep_to_their_work_caps():
+    from wopmatch.solver.budgets import certify
+
+    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
+    works, rungs = [], []
+    real_relax, real_stage = certify.relax, certify.solve_stage
+
+    def relax_spy(*args, **kw):
+        works.append(args[4].work)
+        return real_relax(*args, **kw)
+
+    def stage_spy(*args, **kw):
+        if kw.get("bound_cap") is None:  # a restricted rung (the core MIP passes its cap)
+            rungs.append(args[1])
+        return real_stage(*args, **kw)
+
+    params = replace(BudgetParams(), later_lp_work=123, core_max_variables=0, cp_sat_max_columns=0)
+    with mock.patch.object(certify, "relax", relax_spy), mock.patch.object(certify, "solve_stage", stage_spy):
+        solve_checked(inst, tuning=replace(Tuning(), budgets=params))
+        assert works == [None, 123, 123] and "coverage" in rungs
+        works.clear(), rungs.clear()
+        s = solve_checked(inst, tuning=replace(Tuning(), budgets=replace(
+            params, restricted_max_columns=0, later_restricted_max_columns=0)))
+    assert rungs == [] and "restricted-mip" not in s.stats.method

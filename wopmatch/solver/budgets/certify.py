@@ -139,9 +139,10 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
         # that it cannot improve from a poor one (measured at 2,000 x 500 x 5, quality).
         # Selected anew, not as a prefix of the fill's ranking: ties in penalty are common (the LP
         # is degenerate), and which tied columns a rung gets changes its answer.
-        if per * max(n_free, 1) > (params.later_restricted_max_columns if later else params.restricted_max_columns):
+        most = per * max(n_free, 1)
+        if most > (params.later_restricted_max_columns if later else params.restricted_max_columns):
             break
-        cols = smallest_penalties(g, relaxed, per * max(n_free, 1))
+        cols = smallest_penalties(g, relaxed, most)
         mask = np.zeros(g.fundable.shape if g.has_donors else (g.n_candidates, 1), bool)
         mask[cols[0], np.maximum(cols[1], 0)] = True
         mask[relaxed.col_pair[support], np.maximum(relaxed.col_donor[support], 0)] = True

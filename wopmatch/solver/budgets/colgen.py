@@ -1,11 +1,12 @@
 """A stage's LP relaxation with donors, by column generation, and the bound it proves.
 
 Variables x[e,d] (pair e funded by donor d) as in mip.py. The restricted master
-holds a few columns per mentee; HiGHS's dual simplex solves it (a fixed number of
-simplex iterations at most: no clock); its duals price every fundable column,
-block by block, and each mentee's most positive ones join the master. Repeat
-until no column prices positive (the master's optimum is the LP optimum) or
-``ColgenSettings.rounds`` have run.
+holds a few columns per mentee, in one live HiGHS LP (highspy) that each round
+extends and re-solves from its last basis (a fixed number of simplex iterations
+at most: no clock); its duals price every fundable column (compiled on large
+rounds: kernels.py), and each mentee's most positive ones join the master.
+Repeat until no column prices positive (the master's optimum is the LP optimum),
+``ColgenSettings.rounds`` have run or its iterations are spent.
 
 The bound holds at any duals, so also when the loop stops early. With the duals
 u (mentor rows), b, c (budget and count rows) and beta (rows kept from earlier
@@ -33,7 +34,8 @@ import numpy as np
 from ..graph.encoding import NO_LIMIT, CandidateGraph
 from .mip import Keep, _constraints
 
-#: Pairs priced at once: (block, donors) float64 arrays of this many rows.
+#: Pairs whose penalties are computed at once (core here, fill.smallest_penalties):
+#: (block, donors) float64 arrays of this many rows.
 BLOCK = 1 << 20
 #: From this many (pair, donor) columns on, pricing and penalties run compiled (kernels.py):
 #: at 20,000 x 5,000 x 5 (143 million) numpy took 2.7 s a round, the kernel 0.33 s.
