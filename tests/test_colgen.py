@@ -141,15 +141,24 @@ def test_colgen_reaches_the_brute_force_optimum_or_bounds_it(raw):
         assert abs(s.objective.quality - expected[1]) < 1e-6
 
 
-def test_a_round_is_proven_and_the_node_limits_are_work_not_time():
+def test_a_round_is_proven_and_the_node_limits_are_work_not_time(caplog):
     inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
-    s = solve_checked(inst)
+    with caplog.at_level("INFO", logger="wopmatch.solver"):
+        s = solve_checked(inst)
     assert s.stats.method.startswith("colgen-lp") and s.status == "optimal"
-    # Without HiGHS's coverage core MIP, CP-SAT proves coverage.
+    # Its coverage stage ends one weight step short of the bound after the restricted MIPs
+    # (37 of 37.5): CP-SAT then runs without HiGHS's core MIP before it.
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("coverage ")]
+    assert "(<= 37.5," in lines[-2] and "CP-SAT" in lines[-1]
+    assert not any("core MIP" in line for line in lines)
+    # HiGHS alone proves it (its core MIP), and so does CP-SAT without HiGHS's coverage core MIP.
+    highs = solve_checked(inst, tuning=replace(Tuning(), budgets=replace(BudgetParams(), cp_sat_max_columns=0)))
+    assert "core-mip" in highs.stats.method and "cp-sat" not in highs.stats.method
+    assert highs.status == "optimal" and highs.objective == s.objective
     no_core = replace(Tuning(), budgets=replace(BudgetParams(), core_max_variables=0))
     cp = solve_checked(inst, tuning=no_core)
     assert "cp-sat" in cp.stats.method and cp.status == "optimal" and cp.objective == s.objective
-    assert cp.stats.workers == 2 and s.stats.workers == 1  # CP-SAT's workers, stated when it ran
+    assert cp.stats.workers == 2 and highs.stats.workers == 1  # CP-SAT's workers, stated when it ran
     from wopmatch.solver.budgets import certify
     asked = []
     real_cp = certify.solve_cp

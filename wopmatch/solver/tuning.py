@@ -103,15 +103,18 @@ class BudgetParams:
     #: more of its 8 donor scenarios, the same optimum), large ones little more than their root
     #: (on the ten rounds of benchmarks/donors.py 20 nodes gave the values and bounds of 200 on
     #: cores of 7,000-9,000 columns). Measured on the slowest of those (300 x 70 x 3 s5): 38 s
-    #: with 20 nodes everywhere, 59 s with 400,000, 80 s with 1,000,000.
-    core_work: int = 400_000
+    #: with 20 nodes everywhere, 59 s with 400,000, 80 s with 1,000,000. 250,000 takes its quality
+    #: core MIP (2,089 columns) from 12 s to 10 s and leaves the demo's scenarios as with 400,000;
+    #: 150,000 took two of their proofs away (a cost, a quality).
+    core_work: int = 250_000
     core_nodes: int = 20
     later_core_max_columns: int = 3_000
     #: A coverage stage still open with a core of at most this many columns goes to CP-SAT (instead
-    #: of the core MIP), with this deterministic time (measured at 200 x 60 x 5: 7 units proved seed 1,
-    #: where HiGHS's core MIP left a weight step open after 200 nodes and 6 s).
+    #: of the core MIP), with this deterministic time (measured at 200 x 60 x 5: 6 units prove seed 1,
+    #: 12 prove seed 2 where 6 do not; on 300 x 70 x 3 s5, 30 units, and HiGHS's full MIP in 900 s,
+    #: leave the same half-step open).
     cp_sat_max_columns: int = 20_000
-    cp_sat_deterministic_time: float = 30.0
+    cp_sat_deterministic_time: float = 12.0
 
 
 @dataclass(frozen=True)
