@@ -257,3 +257,18 @@ def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
     assert "mentee streams" in solve_checked(inst, "greedy", tuning=priced).stats.method
     for policy in ("optimal", "max-min", "regional-equity", "min-cost"):
         assert "pricing" in solve_checked(inst, policy, tuning=priced).stats.method
+
+
+def test_min_cost_with_donors_runs_the_certified_engine_with_cost_second():
+    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
+    mc, best = solve_checked(inst, "min-cost"), solve_checked(inst, "optimal")
+    assert mc.stats.method.startswith("colgen-lp") and mc.stats.method.endswith("(coverage, cost, quality)")
+    assert [s.name for s in mc.stats.stages] == ["coverage", "cost", "quality"]
+    assert mc.status == "optimal" and mc.objective.coverage == best.objective.coverage
+    assert mc.objective.cost <= best.objective.cost and mc.bound.quality is None
+    mip = solve_checked(inst, "min-cost", method="mip")
+    assert "staged-mip" in mip.stats.method and (mip.objective.coverage, mip.objective.cost) == \
+        (mc.objective.coverage, mc.objective.cost)
+    for method in ("flow", "flow-pricing"):
+        with pytest.raises(UnsupportedMethodError, match=f"method '{method}' does not model donor budgets"):
+            solve_checked(inst, "min-cost", method=method)

@@ -60,14 +60,18 @@ class _StageResult:
     steps: tuple[str, ...]  # what improved or proved it
 
 
-def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[float] = None) -> Budgeted:
-    """Each stage bounded, filled and, where the core is small, proven; see the
-    module docstring. ``time_limit`` only stops the work early (the message says so)."""
+def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[float] = None,
+                    order: tuple[str, ...] = STAGES) -> Budgeted:
+    """Each stage of ``order`` (coverage first) bounded, filled and, where the core is
+    small, proven; see the module docstring. ``time_limit`` only stops the work early
+    (the message says so)."""
+    if order[0] != "coverage" or sorted(order) != sorted(STAGES):
+        raise ValueError(f"stage order {order}: coverage first, then quality and cost in either order")
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     best = _Best(*greedy_assignment(graph))
     keep: list[Keep] = []
     results: list[_StageResult] = []
-    for name in STAGES:
+    for name in order:
         if deadline is not None and time.perf_counter() >= deadline:
             break
         result = _stage(graph, name, keep, best, run, deadline)
@@ -77,7 +81,7 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
         keep.append((obj, result.value, 1 if maximise else -1))
     stages = [r.stats for r in results]
     proven = [r.proven for r in results]
-    all_proven = len(proven) == len(STAGES) and all(proven)
+    all_proven = len(proven) == len(order) and all(proven)
     message = None
     if deadline is not None and time.perf_counter() >= deadline and not all_proven:
         message = "the time limit stopped the work before its work limits; the best assignment found is returned"
@@ -85,12 +89,15 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
         message = (f"{', '.join(s.name for s in stages if s.status != 'optimal')} not proven optimal within the "
                    "work limits: each stage's bound certifies its gap")
     steps = [step for r in results for step in r.steps]
+    by_name = {r.stats.name: r.stats for r in results}
+    method = "+".join(["colgen-lp"] + [s for s in ("lp-fill", "restricted-mip", "core-mip", "cp-sat") if s in steps])
     return Budgeted(
         pairs=best.pairs, donors=best.donors, proven=all_proven,
-        method="+".join(["colgen-lp"] + [s for s in ("lp-fill", "restricted-mip", "core-mip", "cp-sat") if s in steps]),
+        method=method if order == STAGES else f"{method} ({', '.join(order)})",
         stages=stages,
         bound_coverage_units=stages[0].bound if stages else None,
-        bound_quality_units=stages[1].bound if len(stages) > 1 and proven[0] else None,
+        bound_quality_units=by_name["quality"].bound if "quality" in by_name and order[1] == "quality"
+        and proven[0] else None,
         message=message,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import TYPE_CHECKING, ClassVar, Optional
 
 import numpy as np
@@ -24,6 +25,9 @@ ORTOOLS_VERSION = ortools.__version__
 #: How min-cost, max-min and regional-equity may solve (``--method``): on the
 #: whole candidate graph (flow) or on a priced working set (flow-pricing).
 PRICED_METHODS = ("auto", "flow", "flow-pricing")
+#: With donors (min-cost): the certified column-generation engine (colgen, what auto
+#: runs) or the staged MIP over every (pair, donor) variable (mip).
+DONOR_METHODS = ("auto", "colgen", "mip")
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,16 @@ class Policy(ABC):
 
 def priced_method(policy: str, method: str, has_donors: bool, pairs: int, pricing_min_pairs: int) -> str:
     """The method a ``priced`` policy runs; ``pairs`` = free mentees x mentors."""
+    if has_donors and method in DONOR_METHODS:
+        return "colgen" if method == "auto" else method
+    if has_donors and method in PRICED_METHODS:
+        raise UnsupportedMethodError(f"method {method!r} does not model donor budgets, and this instance has donors; "
+                                     f"use one of {', '.join(DONOR_METHODS)} with policy {policy!r}")
     if method not in PRICED_METHODS:
         raise UnsupportedMethodError(f"policy {policy!r} solves by one of the methods {', '.join(PRICED_METHODS)}; "
                                      f"{method!r} is for the optimal policy")
-    if method == "flow-pricing" and has_donors:
-        raise UnsupportedMethodError(f"method 'flow-pricing' does not model donor budgets, and this instance has "
-                                     f"donors; use 'auto' or 'flow' with policy {policy!r}")
     if method == "auto":
-        return "flow-pricing" if pairs >= pricing_min_pairs and not has_donors else "flow"
+        return "flow-pricing" if pairs >= pricing_min_pairs else "flow"
     return method
 
 
@@ -150,6 +156,12 @@ def priced_assignment(g: CandidateGraph, result: LexResult, source: PairSource, 
         bound_coverage_units=coverage_units, method=f"{method} ({result.rounds} rounds, {source.passes} passes)",
         solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages, graph=working_graph(g, result.work),
         candidates_total=source.eligible)
+
+
+def colgen_solver() -> str:
+    """stats.solver of method colgen: its LPs run in highspy, its MIPs in OR-Tools' HiGHS
+    (and CP-SAT: stats.method)."""
+    return f"ortools-mathopt-highs {ORTOOLS_VERSION} + highspy {version('highspy')}"
 
 
 def budgeted_assignment(found: Budgeted, solver: str, default_objective: bool = True) -> Assignment:

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
+from ..budgets.certify import solve_certified
 from ..budgets.highs import HighsRun
 from ..budgets.staged import solve_with_donors
 from ..graph.encoding import CandidateGraph
@@ -20,6 +21,7 @@ from .base import (
     PolicyOptions,
     UnsupportedMethodError,
     budgeted_assignment,
+    colgen_solver,
     priced_assignment,
 )
 
@@ -29,7 +31,8 @@ ORDER = ("coverage", "cost", "quality")
 class MinCostPolicy(Policy):
     """Lexicographic (max coverage, min cost, max quality): the same stages as
     ``optimal`` with cost before quality. Exact: a staged min-cost flow without
-    donors, the staged MIP (HiGHS) from the greedy start with donors."""
+    donors; with donors the certified column-generation engine (method colgen, what
+    auto runs; budgets/certify.py) or the staged MIP from the greedy start (mip)."""
 
     name = "min-cost"
     exact = True
@@ -50,11 +53,15 @@ class MinCostPolicy(Policy):
                 solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
                 stages=[StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                         for s in result.stages])
+        run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
+                       workers=options.workers)
+        if options.method == "colgen":
+            found = solve_certified(graph, run, options.time_limit, order=ORDER)
+            return budgeted_assignment(found, solver=colgen_solver(), default_objective=False)
         n_vars = int(graph.fundable.sum())
         if n_vars > tuning.budgets.full_mip_max_variables:
-            raise UnsupportedMethodError(f"policy 'min-cost' with donors builds one MIP variable per fundable "
-                                         f"(pair, donor): {n_vars:,} is over {tuning.budgets.full_mip_max_variables:,}")
-        run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets)
+            raise UnsupportedMethodError(f"method 'mip' builds one variable per fundable (pair, donor): {n_vars:,} is "
+                                         f"over {tuning.budgets.full_mip_max_variables:,}; use 'auto' (colgen)")
         found = solve_with_donors(graph, options.time_limit, run, lagrangian=False, order=ORDER)
         return budgeted_assignment(found, solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}", default_objective=False)
 

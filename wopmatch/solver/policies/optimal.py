@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from importlib.metadata import version
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from .base import (
     PolicyOptions,
     UnsupportedMethodError,
     budgeted_assignment,
+    colgen_solver,
     priced_assignment,
 )
 
@@ -77,10 +77,7 @@ class OptimalPolicy(Policy):
         run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
                        workers=options.workers)
         if method == "colgen":
-            # The LPs run in highspy (colgen.py), the MIPs in OR-Tools' HiGHS (and CP-SAT: stats.method).
-            return budgeted_assignment(solve_certified(graph, run, options.time_limit),
-                                       solver=f"ortools-mathopt-highs {ORTOOLS_VERSION} + highspy "
-                                              f"{version('highspy')}")
+            return budgeted_assignment(solve_certified(graph, run, options.time_limit), solver=colgen_solver())
         if method == "lagrangian":
             return budgeted_assignment(solve_lagrangian(graph, run), solver=f"ortools-min-cost-flow+mathopt-highs "
                                                                             f"{ORTOOLS_VERSION}")
