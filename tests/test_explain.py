@@ -65,3 +65,62 @@ def test_greedy_blocks_a_mentee_that_optimal_matches():
     assert o.objective.coverage == 2
     assert g.objective.coverage == 1
     assert [(u.mentee, u.reason) for u in g.unmatched] == [("B", "capacity")]
+
+
+def test_budget_gives_each_donors_shortfall():
+    raw = {"operators": [op("M", mentor={"capacity": 2, "strengths": {"septage": 5}}),
+                         op("A", mentee={"needs": {"septage": 5}}), op("B", mentee={"needs": {"septage": 4}})],
+           "donors": [{"id": "FUND", "budget": 40_000}]}
+    s = solve_checked(parse(raw))
+    (u,) = s.unmatched
+    (p,) = s.partnerships
+    assert f"FUND has {40_000 - p.cost:,} USD left; the cheapest of these partnerships costs {p.cost:,} USD" \
+        in u.detail  # both pairs have the same cost (same places)
+
+
+def _idle(ops, donors, policy="optimal"):
+    s = solve_checked(parse({"operators": ops, "donors": donors}), policy)
+    return {d.id: (d.idle_reason, d.idle_detail) for d in s.donors}
+
+
+SEPTAGE = {"needs": {"septage": 5}}
+
+
+@pytest.mark.parametrize("ops, donor, reason, words", [
+    ([op("M", mentor={"capacity": 2, "strengths": {"septage": 5}}), op("A", mentee=SEPTAGE)],
+     {"budget": 10**6}, "all_mentees_matched", "every mentee is matched"),
+    ([op("M", mentor={"capacity": 2, "strengths": {"septage": 5}}), op("A", mentee=SEPTAGE), op("B", mentee=SEPTAGE)],
+     {"budget": 10**6, "max_partnerships": 1}, "partnership_cap", "its maximum of 1 partnerships"),
+    ([op("M", mentor=MENTOR), op("A", mentee=SEPTAGE), op("B", region="mena", mentee=SEPTAGE)],
+     {"budget": 10**6, "regions": ["mena"]}, "no_mentee_in_scope", "no unmatched mentee is in its regions (mena)"),
+    ([op("M", mentor=MENTOR), op("A", mentee=SEPTAGE), op("B", region="mena", languages=("fr",), mentee=SEPTAGE)],
+     {"budget": 10**6, "regions": ["mena"]}, "no_mentee_in_scope",
+     "its 1 unmatched mentee(s) in its regions (mena) have no eligible mentor"),
+    ([op("M", mentor=MENTOR), op("A", mentee=SEPTAGE)],
+     {"budget": 10**6, "work_areas": ["regulation"]}, "work_areas", "its work areas (regulation)"),
+    ([op("M", mentor=MENTOR), op("A", mentee=SEPTAGE)],
+     {"budget": 10**6, "max_grant": 1000}, "max_grant", "its max grant 1,000 USD is below"),
+    ([op("M", mentor=MENTOR), op("A", mentee=SEPTAGE), op("B", mentee=SEPTAGE)],
+     {"budget": 10**6}, "mentors_full", "every mentor of the unmatched mentees it could fund is full"),
+    ([op("M", mentor={"capacity": 2, "strengths": {"septage": 5}}), op("A", mentee=SEPTAGE), op("B", mentee=SEPTAGE)],
+     {"budget": 40_000}, "too_little_left", "the cheapest partnership it could still fund costs"),
+])
+def test_idle_money_is_explained(ops, donor, reason, words):
+    got = _idle(ops, [{"id": "D", **donor}])
+    assert got["D"][0] == reason and words in got["D"][1], got
+
+
+def test_a_spent_budget_has_no_idle_reason_and_a_false_one_is_caught():
+    from wopmatch.solver import verify_solution
+
+    ops = [op("M", mentor={"capacity": 2, "strengths": {"septage": 5}}), op("A", mentee=SEPTAGE),
+           op("B", mentee=SEPTAGE)]
+    inst = parse({"operators": ops, "donors": [{"id": "D", "budget": 40_000}]})
+    s = solve_checked(inst)
+    assert s.donors[0].idle_reason == "too_little_left"
+    for wrong in ("not_selected", "mentors_full", None):
+        bad = s.model_copy(update={"donors": [s.donors[0].model_copy(update={"idle_reason": wrong})]})
+        assert any("donor D" in v and "idle reason" in v for v in verify_solution(inst, bad)), wrong
+    (p,) = s.partnerships
+    spent = solve_checked(parse({"operators": ops, "donors": [{"id": "D", "budget": p.cost}]}))
+    assert spent.donors[0].committed == p.cost and spent.donors[0].idle_reason is None

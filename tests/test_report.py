@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,11 @@ def test_report_is_self_contained_and_escapes_instance_text(tmp_path):
     raw["operators"][0]["name"] = "<script>alert('x')</script> & Co"
     src = tmp_path / "round.json"
     src.write_bytes(instance_bytes(parse_instance(raw)))
-    html_path, _ = _report(tmp_path, src)
+    html_path, sol_path = _report(tmp_path, src)
     html = html_path.read_text()
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    idle = [d for d in load_solution(sol_path).donors if d.idle_reason]
+    assert idle and all(escape(d.idle_detail) in html for d in idle)  # "Money left unspent"
     for needle in ("http://", "https://", "<script", "<link", "@import", "url("):
         if needle == "http://":  # only the SVG namespace, which is not fetched
             assert html.count(needle) == html.count('xmlns="http://www.w3.org/2000/svg"')

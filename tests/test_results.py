@@ -50,6 +50,8 @@ def test_solve_to_a_workbook_writes_result_sheets_and_the_json_beside_it(tmp_pat
     donors = {d["donor"]: d for d in _rows(wb["donors"])}
     for d in sol.donors:
         assert donors[d.id]["committed"] == d.committed and donors[d.id]["remaining"] == d.budget - d.committed
+        assert (donors[d.id]["idle_reason"], donors[d.id]["idle_detail"]) == (d.idle_reason, d.idle_detail or None)
+    assert any(d.idle_reason for d in sol.donors)  # the demo leaves money with every donor
     load = {m["mentor"]: m["load"] for m in _rows(wb["mentors"])}
     assert sum(load.values()) == len(sol.partnerships)
     summary = {row["figure"]: row["value"] for row in _rows(wb["summary"])}

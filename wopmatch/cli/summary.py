@@ -6,6 +6,7 @@ from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..models import Instance, Solution
 
@@ -62,6 +63,14 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
             used = d.committed / d.budget if d.budget else 0.0
             donors.add_row(d.id, str(d.partnerships), f"{d.committed:,}", f"{d.budget:,}", _pct(used))
         console.print(donors)
+        idle = [d for d in s.donors if d.idle_reason]
+        if idle:
+            why = Table(title="why money is left", show_lines=False)
+            why.add_column("donor", no_wrap=True)
+            why.add_column("reason", overflow="fold")
+            for d in idle:
+                why.add_row(d.id, Text(d.idle_detail))
+            console.print(why, soft_wrap=False)
 
     if s.round is not None:
         r = s.round

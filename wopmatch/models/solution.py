@@ -155,11 +155,27 @@ class Metrics(_Schema):
     gap_quality: Optional[float]
 
 
+IdleReason = Literal[
+    "all_mentees_matched",
+    "partnership_cap",
+    "no_mentee_in_scope",
+    "work_areas",
+    "max_grant",
+    "mentors_full",
+    "too_little_left",
+    "not_selected",
+]
+
+
 class DonorUse(_Schema):
     id: str
     budget: int
     committed: int
     partnerships: int
+    idle_reason: Optional[IdleReason] = Field(
+        None, description="Why a donor with budget left funds no more partnerships (docs/format.md §5, "
+                          "idle money); null when its budget is spent.")
+    idle_detail: str = Field("", description="The same in words, with the figures behind it.")
 
 
 class StageStats(_Schema):

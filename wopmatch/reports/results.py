@@ -41,7 +41,8 @@ def result_tables(instance: Instance, solution: Solution) -> dict[str, Sheet]:
     unmatched = [[u.mentee, _name(ops.get(u.mentee)), _attr(ops.get(u.mentee), "country"),
                   _attr(ops.get(u.mentee), "region"), u.reason, u.detail] for u in solution.unmatched]
     donor_rows = [[d.id, _name(donors.get(d.id)), d.budget, d.committed, d.budget - d.committed,
-                   round(100 * d.committed / d.budget, 1) if d.budget else None, d.partnerships]
+                   round(100 * d.committed / d.budget, 1) if d.budget else None, d.partnerships,
+                   d.idle_reason, d.idle_detail or None]
                   for d in solution.donors]
     mentors = [[op.id, op.name, op.country, op.region, op.mentor.capacity, load.get(op.id, 0),
                 op.mentor.capacity - load.get(op.id, 0)] for op in instance.operators if op.mentor is not None]
@@ -51,7 +52,8 @@ def result_tables(instance: Instance, solution: Solution) -> dict[str, Sheet]:
                           "mentor_country", "mentor_region", "shared_languages", "focus_areas", "distance_km",
                           "score", "cost", "donor", "donor_name", "pinned"], partnerships),
         "unmatched": (["mentee", "mentee_name", "country", "region", "reason", "detail"], unmatched),
-        "donors": (["donor", "name", "budget", "committed", "remaining", "used_percent", "partnerships"],
+        "donors": (["donor", "name", "budget", "committed", "remaining", "used_percent", "partnerships",
+                    "idle_reason", "idle_detail"],
                    donor_rows),
         "mentors": (["mentor", "name", "country", "region", "capacity", "load", "free"], mentors),
     }

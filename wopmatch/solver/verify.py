@@ -359,12 +359,48 @@ class _Verifier:
         todo = [(u, self.ops[u.mentee]) for u in s.unmatched
                 if screen is not None and u.mentee in self.ops and self.ops[u.mentee].mentee is not None]
         step = max(1, SCREEN_PAIRS // max(1, len(screen.mentor_ids))) if screen is not None else 1
+        k = len(self.inst.donors)
+        fundable, with_room, affordable = np.zeros(k, bool), np.zeros(k, bool), np.zeros(k, bool)
         for start in range(0, len(todo), step):
             batch = todo[start:start + step]
             survive, first_empty, costs, funds = screen.screen([mentee for _, mentee in batch])  # type: ignore
             for r, (u, _) in enumerate(batch):
                 out.extend(self.check_reason(u, screen, survive[r], int(first_empty[r]),
                                              None if costs is None else costs[r], funds[r], load_of, left, open_))
+            if k:  # what each donor could still fund, for its idle reason
+                can = survive[:, :, None] & funds
+                room = can & (load_of < screen.capacity)[None, :, None]  # type: ignore[union-attr]
+                fundable |= can.any(axis=(0, 1))
+                with_room |= room.any(axis=(0, 1))
+                affordable |= (room & (costs[:, :, None] <= left[None, None, :])).any(axis=(0, 1))
+        out.extend(self.check_idle(s, spent, funded, bool(todo), fundable, with_room, affordable))
+        return out
+
+    def check_idle(self, s: Solution, spent, funded, unmatched: bool, fundable, with_room, affordable) -> list[str]:
+        """Each donor's idle reason (docs/format.md §5, idle money) against what it could still fund."""
+        out = []
+        reported = {u.id: u for u in s.donors}
+        for x, d in enumerate(self.inst.donors):
+            u = reported.get(d.id)
+            if u is None:
+                continue
+            left = d.budget - spent[d.id]
+            capped = d.max_partnerships is not None and funded[d.id] >= d.max_partnerships
+            if (left > 0) != (u.idle_reason is not None):
+                out.append(f"donor {d.id}: {left:,} left, but idle reason {u.idle_reason}")
+                continue
+            wrong = {
+                "all_mentees_matched": unmatched,
+                "partnership_cap": not capped,
+                "no_mentee_in_scope": bool(fundable[x]), "work_areas": bool(fundable[x]),
+                "max_grant": bool(fundable[x]),
+                "mentors_full": bool(with_room[x]),
+                "too_little_left": bool(affordable[x]) and not capped,
+                "not_selected": not affordable[x] or capped,
+            }.get(u.idle_reason or "", False)
+            if wrong:
+                out.append(f"donor {d.id}: idle reason {u.idle_reason} does not hold (it could still fund "
+                           f"{'a partnership' if affordable[x] else 'none'} within its {left:,} left)")
         return out
 
     def check_reason(self, u, screen, survive, first_empty, cost, fund, load_of, left, open_) -> list[str]:

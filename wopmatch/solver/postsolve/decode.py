@@ -22,7 +22,7 @@ from ...models.solution import (
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from ..policies.base import Assignment
-from .explain import explain_unmatched
+from .explain import explain_idle_donors, explain_unmatched
 
 #: Digits kept for scores and quality in solution files.
 DIGITS = 9
@@ -108,8 +108,10 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
     all_funded = donor >= 0
     committed = np.bincount(donor[all_funded], weights=cost[all_funded], minlength=g.n_donors).astype(np.int64)
     n_funded = np.bincount(donor[all_funded], minlength=g.n_donors)
+    idle = explain_idle_donors(g, matched, load, spent, count) if g.n_donors else {}
     donor_use = [
-        DonorUse(id=d.id, budget=d.budget, committed=int(committed[x]), partnerships=int(n_funded[x]))
+        DonorUse(id=d.id, budget=d.budget, committed=int(committed[x]), partnerships=int(n_funded[x]),
+                 idle_reason=idle[x][0] if x in idle else None, idle_detail=idle[x][1] if x in idle else "")
         for x, d in enumerate(g.instance.donors)
     ]
     return Solution(

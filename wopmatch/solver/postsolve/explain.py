@@ -6,7 +6,9 @@ mentee's possible mentors: the reason is the first filter that leaves none.
 A mentee that still has fundable eligible pairs is unmatched because of the
 solution: ``capacity`` when every such mentor is full, ``budget`` when every
 such mentor with room can only be funded by donors whose budget or count is
-spent, and ``not_selected`` otherwise (a heuristic left it out).
+spent (the detail gives each one's shortfall), and ``not_selected`` otherwise
+(a heuristic left it out). explain_idle_donors says why a donor with budget
+left funds no more.
 """
 
 from __future__ import annotations
@@ -146,12 +148,108 @@ def _explain_one(g, i, r, block, filters, stage_alive, fund, mentor_load, donor_
         affordable = (g.budget - donor_spent >= block.cost[r, with_room][:, None]) & (
             g.max_count - donor_count > 0)
         if not (f & affordable).any():
-            donors = sorted({g.donor_ids[d] for d in np.flatnonzero(f.any(axis=0))})
             return Unmatched(mentee=mentee, reason="budget",
-                             detail=f"mentors with room ({_mentor_names(g, with_room)}) "
-                                    f"can only be funded by exhausted donors: {_names(donors)}")
+                             detail=f"mentors with room ({_mentor_names(g, with_room)}) can only be funded by "
+                                    f"donors without enough left: "
+                                    f"{_shortfalls(g, f, block.cost[r, with_room], donor_spent, donor_count)}")
     return Unmatched(mentee=mentee, reason="not_selected",
                      detail=f"{int((~full).sum())} eligible mentor(s) had room, but the policy left it out")
+
+
+def _shortfalls(g: CandidateGraph, f: np.ndarray, cost: np.ndarray, donor_spent: np.ndarray,
+                donor_count: np.ndarray) -> str:
+    """Per donor that could fund one of the pairs (``f``: (pairs, k)): what it has left
+    against the cheapest of those pairs, or that its partnership cap is reached."""
+    cur = g.instance.currency
+    parts = []
+    for d in np.flatnonzero(f.any(axis=0)):
+        if g.max_count[d] - donor_count[d] <= 0:
+            parts.append(f"{g.donor_ids[d]} has funded its maximum of "
+                         f"{int(g.instance.donors[d].max_partnerships or 0):,} partnerships")
+        else:
+            parts.append(f"{g.donor_ids[d]} has {int(g.budget[d] - donor_spent[d]):,} {cur} left; the cheapest of "
+                         f"these partnerships costs {int(cost[f[:, d]].min()):,} {cur}")
+    more = len(parts) - _MAX_NAMES
+    return "; ".join(parts[:_MAX_NAMES]) + (f"; and {more} more" if more > 0 else "")
+
+
+def explain_idle_donors(
+    g: CandidateGraph,
+    matched: np.ndarray,  # (n,) bool, pinned included
+    mentor_load: np.ndarray,  # (m,) partnerships chosen by the policy (pinned excluded)
+    donor_spent: np.ndarray,  # (k,) committed by the policy (pinned excluded)
+    donor_count: np.ndarray,  # (k,)
+) -> dict[int, tuple[str, str]]:
+    """Why each donor with budget left funds no more partnerships: (reason, detail)
+    by donor index, the first of these that holds (docs/format.md §5, idle money):
+    every mentee matched; its partnership cap reached; no unmatched mentee with an
+    eligible mentor in its regions and countries; none of their eligible pairs in
+    its work areas; every such pair above its max grant; every mentor of the pairs
+    it could fund full; each of those with room costing more than it has left;
+    else the policy left affordable partnerships out (a heuristic)."""
+    k = g.n_donors
+    left = g.budget - donor_spent
+    idle = np.flatnonzero(left > 0)
+    if not len(idle):
+        return {}
+    rows = np.flatnonzero(~matched & g.free_mentee)
+    if not (g.max_count[idle] - donor_count[idle] > 0).any():
+        rows = rows[:0]  # every idle donor is at its cap: nothing to scan (the reasons below say so first)
+    scope, area, fund_any, room_any = (np.zeros(k, bool) for _ in range(4))
+    cheapest_area = np.full(k, np.iinfo(np.int64).max)  # the cheapest pair in scope and area
+    cheapest_room = np.full(k, np.iinfo(np.int64).max)  # ... that it may fund, with a mentor with room
+    affordable = np.zeros(k, np.int64)  # such pairs within what it has left
+    has_room = mentor_load < g.capacity
+    step = max(1, BLOCK_PAIRS // max(1, g.n_mentors * max(k, 1)))
+    big = np.iinfo(np.int64).max
+    for start in range(0, len(rows), step):
+        block = g.pair_block(rows[start:start + step], costs=True)
+        ok = g.eligible(block)[:, :, None]  # (B, m, 1)
+        in_scope = ok & g.donor_mentee_ok[block.rows][:, None, :]  # (B, m, k)
+        in_area = in_scope & ((block.focus[:, :, None] & g.donor_area_bits[None, None, :]) != 0)
+        cost = np.broadcast_to(block.cost[:, :, None], in_area.shape)
+        fund = in_area & (cost <= g.donor_max_grant[None, None, :])
+        room = fund & has_room[None, :, None]
+        scope |= in_scope.any(axis=(0, 1))
+        area |= in_area.any(axis=(0, 1))
+        fund_any |= fund.any(axis=(0, 1))
+        room_any |= room.any(axis=(0, 1))
+        cheapest_area = np.minimum(cheapest_area, np.where(in_area, cost, big).min(axis=(0, 1)))
+        cheapest_room = np.minimum(cheapest_room, np.where(room, cost, big).min(axis=(0, 1)))
+        affordable += (room & (cost <= left[None, None, :])).sum(axis=(0, 1))
+    cur = g.instance.currency
+    out: dict[int, tuple[str, str]] = {}
+    unmatched = bool((~matched & g.free_mentee).any())
+    for d in idle.tolist():
+        donor = g.instance.donors[d]
+        money = f"{int(left[d]):,} {cur} left"
+        if not unmatched:
+            out[d] = ("all_mentees_matched", f"{money}; every mentee is matched")
+        elif g.max_count[d] - donor_count[d] <= 0:
+            out[d] = ("partnership_cap", f"{money}, but it has funded its maximum of "
+                                         f"{int(donor.max_partnerships or 0):,} partnerships")
+        elif not scope[d]:
+            where = [f"regions ({', '.join(donor.regions)})"] if donor.regions is not None else []
+            where += [f"countries ({', '.join(donor.countries)})"] if donor.countries is not None else []
+            inside = int(g.donor_mentee_ok[rows, d].sum())
+            out[d] = ("no_mentee_in_scope", f"{money}; no unmatched mentee is in its {' and '.join(where)}"
+                      if not inside else f"{money}; its {inside:,} unmatched mentee(s) in its "
+                                         f"{' and '.join(where) or 'scope'} have no eligible mentor")
+        elif not area[d]:
+            out[d] = ("work_areas", f"{money}; no eligible pair of an unmatched mentee in its scope is in its "
+                                    f"work areas ({', '.join(donor.work_areas or [])})")
+        elif not fund_any[d]:
+            out[d] = ("max_grant", f"{money}; its max grant {int(donor.max_grant or 0):,} {cur} is below the "
+                                   f"cheapest partnership it could fund ({int(cheapest_area[d]):,} {cur})")
+        elif not room_any[d]:
+            out[d] = ("mentors_full", f"{money}; every mentor of the unmatched mentees it could fund is full")
+        elif not affordable[d]:
+            out[d] = ("too_little_left", f"{money}; the cheapest partnership it could still fund costs "
+                                         f"{int(cheapest_room[d]):,} {cur}")
+        else:
+            out[d] = ("not_selected", f"{money}; it could fund {int(affordable[d]):,} more partnership(s) within "
+                                      "it, but the policy left them out")
+    return out
 
 
 def _count_detail(reason: str, op, n: int) -> str:
