@@ -125,7 +125,8 @@ def run_sensitivity_command(loaded: LoadedInstance, solution: Solution, node_lim
             progress.update(bar, advance=1)
 
         result = analyse(loaded.instance, loaded.sha256, solution, workers, dask, keep or Path(tmp),
-                         node_limit=node_limit, max_resolves=max_resolves, on_done=on_done)
+                         node_limit=node_limit, max_resolves=max_resolves, on_done=on_done,
+                         on_start=lambda n: progress.update(bar, total=n))
     if not quiet:
         _print_sensitivity(out, result)
     out.print(f"{result.resolves} re-solves in {result.seconds:.1f} s ({result.method})")

@@ -8,8 +8,8 @@ sweep gives the same table on a laptop and on a cluster:
 
 - no wall-clock limit reaches a solve (a scenario set has no time limit): MIP
   searches stop at a node limit (colgen's own, else DEFAULT_NODE_LIMIT, unless the
-  set says), which is the same on any machine, and large donor instances run
-  ``--method lagrangian`` (default_method), a fixed amount of work;
+  set says), which is the same on any machine; donor rounds beyond colgen's size
+  run ``--method lagrangian`` (default_method), a fixed amount of work;
 - each task carries everything it needs (the scenario's instance as JSON bytes,
   the policy, seed and limits) and returns the solution as JSON bytes: nothing
   is shared between tasks, so a task re-run after a worker died gives the same
@@ -38,7 +38,7 @@ from ..models import Instance
 from ..models.io import write_atomic
 from ..models.problems import InputError, Problem
 from ..models.scenarios import ScenarioSet, apply_changes
-from ..solver import METHODS, POLICIES, SolveError, SolveOptions, UnknownPolicyError, UnsupportedMethodError
+from ..solver import METHODS, POLICIES, SolveError, SolveOptions, Tuning, UnknownPolicyError, UnsupportedMethodError
 
 #: Attempts per scenario in the local pool when a worker process dies under it.
 MAX_ATTEMPTS = 3
@@ -87,23 +87,19 @@ def run_task(task: Task) -> Outcome:
     return Outcome(task.name, (solution.model_dump_json(indent=2) + "\n").encode(), None, time.perf_counter() - t0)
 
 
-#: Scenario defaults: the optimal policy with donors solves exactly (auto, with
-#: DEFAULT_NODE_LIMIT nodes per MIP solve) up to this many potential (pair, donor)
-#: variables (free mentees x mentors x donors), and by the Lagrangian method (a
-#: fixed amount of work, no MIP) beyond: at 2,000 x 500 with 5 donors (5 million)
-#: the exact method took 43 minutes even with a node limit of 1 (the root is not
-#: bounded by it); the Lagrangian method about 16 s.
-EXACT_MAX_VARIABLES = 200_000
 DEFAULT_NODE_LIMIT = 10_000
 
 
 def default_method(policy: str, instance: Instance) -> str:
-    """How a scenario solves when its set does not say; never by the clock."""
+    """How a scenario solves when its set does not say; never by the clock: ``auto``
+    (with donors method colgen, limited by work, docs/model.md) up to colgen's size
+    (Tuning.budgets.colgen_max_pairs free mentee x mentor pairs), and for the optimal
+    policy with donors beyond it the Lagrangian method (a fixed amount of work, no MIP)."""
     if policy != "optimal" or not instance.donors:
         return "auto"
     mentees = sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)
     mentors = sum(op.mentor is not None for op in instance.operators)
-    return "auto" if mentees * mentors * len(instance.donors) <= EXACT_MAX_VARIABLES else "lagrangian"
+    return "auto" if mentees * mentors <= Tuning().budgets.colgen_max_pairs else "lagrangian"
 
 
 def build_tasks(sset: ScenarioSet, base: Instance, method: Optional[str] = None,

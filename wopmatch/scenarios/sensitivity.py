@@ -20,6 +20,7 @@ re-solve of the unchanged instance; none is read from a dual. Labels say so.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -42,8 +43,10 @@ class _Ask:
 
 
 def analyse(instance: Instance, sha256: str, solution: Solution, workers: int, dask: Optional[str],
-            outdir, node_limit: Optional[int] = None, max_resolves: int = 200, on_done=None) -> Sensitivity:
-    """Build every question as a scenario, re-solve them all, and read the answers."""
+            outdir, node_limit: Optional[int] = None, max_resolves: int = 200, on_done=None,
+            on_start=None) -> Sensitivity:
+    """Build every question as a scenario, re-solve each distinct change once
+    (``on_start`` is told how many), and read the answers."""
     t0 = time.perf_counter()
     asks = [_Ask("base", [])]
     full = {}
@@ -63,16 +66,30 @@ def analyse(instance: Instance, sha256: str, solution: Solution, workers: int, d
     for n, m in enumerate(unmatched):
         for k, p in enumerate(proposals.get(m, [])):
             asks.append(_Ask(f"need-{n}-{k}", [_change(p.change)]))
-    asks = asks[: max_resolves + 1]
-    names = {a.name for a in asks}
+    # The same change asked twice (the language rule for each mentee it concerns, a place at a
+    # mentor asked for the mentor and for a mentee) is re-solved once; its answer serves both.
+    same: dict[str, str] = {}  # ask name -> the name of the ask that is re-solved for it
+    first: dict[str, str] = {}  # the changes, as JSON -> that name
+    unique: list[_Ask] = []
+    for a in asks:
+        key = json.dumps([c.model_dump(exclude_unset=True) for c in a.changes], sort_keys=True)
+        if key not in first and len(unique) <= max_resolves:
+            first[key] = a.name
+            unique.append(a)
+        if key in first:
+            same[a.name] = first[key]
+    names = set(same)
     sset = parse_scenario_set({"base": "-", "policy": solution.policy, "node_limit": node_limit,
                                "scenarios": [{"name": a.name,
                                               "changes": [c.model_dump(exclude_unset=True) for c in a.changes]}
-                                             for a in asks]})
+                                             for a in unique]})
     tasks = build_tasks(sset, instance)
+    if on_start is not None:
+        on_start(len(tasks))
     result = run_sweep(tasks, outdir, workers, dask, on_done)
-    answers = {n: (Solution.model_validate_json(o.solution_json) if o.solution_json else None)
-               for n, o in result.outcomes.items()}
+    solved = {n: (Solution.model_validate_json(o.solution_json) if o.solution_json else None)
+              for n, o in result.outcomes.items()}
+    answers = {name: solved.get(target) for name, target in same.items()}
     base = answers["base"]
     if base is None or base.objective is None:
         raise RuntimeError(f"the unchanged instance could not be re-solved: {result.outcomes['base'].error}")
