@@ -99,3 +99,20 @@ def test_cli_writes_json_and_refuses_a_solution_of_another_instance(tmp_path):
     other.write_text(json.dumps(generate(25, 6, donors=2, seed=15)))
     r = runner.invoke(cli, ["sensitivity", str(other), str(tmp_path / "s.json")])
     assert r.exit_code == 1 and "violation" in r.output
+
+
+def test_a_change_asked_twice_is_solved_once(donor_case):
+    import json as _json
+
+    inst, sol, res = donor_case
+    asked = [_json.dumps(p.change, sort_keys=True) for n in res.mentees for p in n.proposals]
+    repeated = {c for c in asked if asked.count(c) > 1}
+    assert repeated  # this round asks for the language rule for several mentees
+    distinct = 1 + sum(m.delta is not None for m in res.mentors) + len(res.donors) + len(set(asked))
+    assert res.resolves < 1 + sum(m.delta is not None for m in res.mentors) + len(res.donors) + len(asked)
+    # at most the distinct changes (a place asked for a mentor and for a mentee counts once)
+    assert res.resolves <= distinct
+    for change in repeated:  # one answer serves every mentee that asked for it
+        deltas = {(p.delta.coverage, p.delta.cost) for n in res.mentees for p in n.proposals
+                  if _json.dumps(p.change, sort_keys=True) == change}
+        assert len(deltas) == 1
