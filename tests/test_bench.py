@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from wopmatch.bench.runner import cell_key, cells, load_config
 from wopmatch.cli.main import cli
 
-CONFIG = {"name": "tiny", "sizes": [[30, 8], [60, 15]], "donors": [0, 1], "policies": ["optimal", "max-min", "random"],
+CONFIG = {"name": "tiny", "sizes": [[30, 8], [60, 15]], "donors": [0, 1], "policies": ["optimal", "regional-equity", "random"],
           "seeds": [1], "time_limits": [10]}
 
 
@@ -26,7 +26,7 @@ def test_a_study_runs_every_cell_once_resumes_and_reports(tmp_path):
                                                                                      for r in records)
     for rec in records:
         assert rec["git"] and rec["versions"]["ortools"] and rec["machine"]["cpus"] and rec["date"]
-        if rec["cell"]["policy"] == "max-min" and rec["cell"]["donors"]:
+        if rec["cell"]["policy"] == "regional-equity" and rec["cell"]["donors"]:
             assert rec["outcome"] == "refused" and "donor budgets" in rec["reason"]
         else:
             assert rec["outcome"] == "solved" and rec["verified"] and rec["peak_rss_mib"] > 0

@@ -214,8 +214,9 @@ def test_cli_policy_choices_come_from_the_registry(tmp_path):
     src = tmp_path / "i.json"
     assert runner.invoke(cli, ["generate", "--mentees", "30", "--mentors", "8", "--donors", "1",
                                "-o", str(src)]).exit_code == 0
-    r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "s.json"), "--policy", "max-min"])
+    r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "s.json"), "--policy", "regional-equity"])
     assert r.exit_code == 1 and "does not model donor budgets" in r.output and "Traceback" not in r.output
+    assert "max-min" in r.output  # among the policies that do
     r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "s.json"), "--policy", "bogus"])
     assert r.exit_code == 2
 
@@ -272,3 +273,30 @@ def test_min_cost_with_donors_runs_the_certified_engine_with_cost_second():
     for method in ("flow", "flow-pricing"):
         with pytest.raises(UnsupportedMethodError, match=f"method '{method}' does not model donor budgets"):
             solve_checked(inst, "min-cost", method=method)
+
+
+@MORE
+@example(raw={**MAXMIN_CASE, "donors": [{"id": "D", "budget": 10**7}]})
+@given(raw=tiny_instances(donors=True))
+def test_max_min_with_donors_reaches_the_brute_force_bottleneck_then_quality_and_cost(raw):
+    inst = parse(raw)
+    mm = solve_checked(inst, "max-min")
+    if mm.status != "optimal":
+        return
+    pinned = {p.mentee for p in inst.pinned}
+    every = list(feasible_matchings(inst))
+    top = max(sum(w for *_, w, _, _ in m) for m in every)
+    at_top = [m for m in every if math.isclose(sum(w for *_, w, _, _ in m), top, abs_tol=1e-9)]
+
+    def lowest(m) -> float:
+        return min([sc for me, _, _, _, sc, _ in m if me not in pinned], default=math.inf)
+
+    bottleneck = max(lowest(m) for m in at_top)
+    assert math.isclose(mm.objective.coverage, top, abs_tol=1e-9)
+    assert math.isclose(_lowest(mm), bottleneck, abs_tol=1e-9) or _lowest(mm) == bottleneck
+    fair = [m for m in at_top if lowest(m) >= bottleneck - 1e-12]
+    best_q = max(sum(w * sc for *_, w, sc, _ in m) for m in fair)
+    assert math.isclose(mm.objective.quality, best_q, abs_tol=1e-6)
+    cheapest = min(sum(c for *_, c in m) for m in fair
+                   if math.isclose(sum(w * sc for *_, w, sc, _ in m), best_q, abs_tol=1e-6))
+    assert mm.objective.cost == cheapest

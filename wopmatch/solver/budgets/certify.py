@@ -61,7 +61,8 @@ class _StageResult:
 
 
 def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[float] = None,
-                    order: tuple[str, ...] = STAGES) -> Budgeted:
+                    order: tuple[str, ...] = STAGES,
+                    start: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Budgeted:
     """Each stage of ``order`` (coverage first) bounded, filled and, where the core is
     small, proven; see the module docstring. ``time_limit`` only stops the work early
     (the message says so)."""
@@ -69,6 +70,9 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
         raise ValueError(f"stage order {order}: coverage first, then quality and cost in either order")
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     best = _Best(*greedy_assignment(graph))
+    units = graph.mentee_weight_units
+    if start is not None and units[graph.pair_mentee[start[0]]].sum() > units[graph.pair_mentee[best.pairs]].sum():
+        best = _Best(*start)  # a feasible assignment of more coverage than greedy's
     keep: list[Keep] = []
     results: list[_StageResult] = []
     for name in order:
@@ -102,8 +106,23 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
     )
 
 
+def coverage_probe(g: CandidateGraph, run: HighsRun, target: int, deadline: Optional[float] = None,
+                   prefix: str = "") -> tuple[Optional[bool], _Best]:
+    """Whether some assignment of ``g`` covers at least ``target`` units: True (and
+    one such assignment), False (the stage's bound proves none does) or None (its
+    work limits, or the deadline, left it open). The coverage stage below, stopped as
+    soon as either is known."""
+    best = _Best(*greedy_assignment(g))
+    result = _stage(g, "coverage", [], best, run, deadline, enough=target, prefix=prefix)
+    if result.value >= target:
+        return True, best
+    return (False if result.stats.bound < target else None), best
+
+
 def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: HighsRun,
-           deadline: Optional[float]) -> _StageResult:
+           deadline: Optional[float], enough: Optional[int] = None, prefix: str = "") -> _StageResult:
+    """One stage (module docstring); with ``enough`` (coverage only), it stops once
+    its value reaches that or its bound falls below it."""
     t0 = time.perf_counter()
     params = run.params
     obj, maximise = stage_objectives(g)[name]
@@ -121,12 +140,12 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
     steps: list[str] = []
 
     def say(after: str) -> None:
-        log.info("%s", _progress_line(g, name, value, sign * top, after))
+        log.info("%s%s", prefix, _progress_line(g, name, value, sign * top, after))
 
     say(f"LP bound, {relaxed.rounds} column rounds")
 
     def closed() -> bool:
-        return sign * value >= top
+        return sign * value >= top or (enough is not None and (value >= enough or top < enough))
 
     def remaining() -> Optional[float]:
         return None if deadline is None else max(0.0, deadline - time.perf_counter())
@@ -197,7 +216,7 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
             if found.bound is not None:  # the core holds every better assignment
                 top = min(top, _floor(max(found.bound, value), step))
             say(f"CP-SAT on {int(core.sum()):,} columns")
-    proven = closed()
+    proven = sign * value >= top
     stats = StageStats(name=name, status="optimal" if proven else "feasible",
                        seconds=round(time.perf_counter() - t0, 4), value=float(value), bound=float(sign * top))
     return _StageResult(stats, value, proven, tuple(steps))

@@ -8,6 +8,8 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
+from ..budgets.highs import HighsRun
+from ..budgets.threshold import solve_max_min_certified
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from ..network.flow import coverage_cost, max_coverage_units, plain_structure, solve_staged_flow
@@ -22,7 +24,16 @@ from ..network.pricing import (
     solve_lexicographic,
 )
 from ..tuning import PricingParams, Tuning
-from .base import ORTOOLS_VERSION, Assignment, Policy, PolicyOptions, priced_assignment
+from .base import (
+    ORTOOLS_VERSION,
+    Assignment,
+    Policy,
+    PolicyOptions,
+    UnsupportedMethodError,
+    budgeted_assignment,
+    colgen_solver,
+    priced_assignment,
+)
 
 
 class MaxMinPolicy(Policy):
@@ -31,16 +42,25 @@ class MaxMinPolicy(Policy):
     search over the distinct scores, one min-cost flow per probe: coverage can
     only fall as t rises). Then the staged optimum (quality, then cost) over
     those candidates. Pinned partnerships are kept whatever their score; the
-    lowest score is taken over the policy's own partnerships."""
+    lowest score is taken over the policy's own partnerships. With donors the
+    same definition under the budgets, on the certified engine
+    (budgets/threshold.py)."""
 
     name = "max-min"
     exact = True
-    supports_donors = False
     summary = "maximum coverage, then the highest lowest score (egalitarian), then quality and cost"
 
     priced = True
 
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
+        if graph.has_donors:
+            if options.method == "mip":
+                raise UnsupportedMethodError("method 'mip' is for the optimal and min-cost policies; max-min with "
+                                             "donors solves by 'auto' or 'colgen'")
+            run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
+                           workers=options.workers)
+            return budgeted_assignment(solve_max_min_certified(graph, run, options.time_limit), solver=colgen_solver(),
+                                       default_objective=False)
         if options.method == "flow-pricing":
             return _solve_priced(graph, tuning.pricing, tuning.fold)
         target = max_coverage_units(graph)
