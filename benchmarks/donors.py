@@ -1,6 +1,6 @@
 """Donor rounds (issue 16's table): what a default solve gives, stage by stage.
 
-    python benchmarks/donors.py [--method M] [--time-limit S] [--together] [--flow-baseline] CASE...
+    python benchmarks/donors.py [--policy P] [--method M] [--time-limit S] [--together] [--flow-baseline] CASE...
 
 CASE is ``MENTEES,MENTORS,DONORS,SEED`` (generator budgets). Each case runs in a
 fresh child process; ``--together`` starts two children at once on the same case
@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def child(case: str, method: str, time_limit: float | None, without_donors: bool = False) -> dict:
+def child(case: str, method: str, time_limit: float | None, without_donors: bool = False,
+          policy: str = "optimal") -> dict:
     from wopmatch.generator import generate
     from wopmatch.models.io import parse_instance
     from wopmatch.solver import SolveOptions, solve
@@ -36,7 +37,7 @@ def child(case: str, method: str, time_limit: float | None, without_donors: bool
         raw = {key: value for key, value in raw.items() if key != "donors"}
     inst = parse_instance(raw)
     t0 = time.perf_counter()
-    s = solve(inst, "0" * 64, SolveOptions(method=method, time_limit=time_limit))
+    s = solve(inst, "0" * 64, SolveOptions(policy=policy, method=method, time_limit=time_limit))
     wall = time.perf_counter() - t0
     stages = [{"name": st.name, "status": st.status, "value": st.value, "bound": st.bound,
                "gap": _gap(st.name, st.value, st.bound)} for st in s.stats.stages]
@@ -56,8 +57,9 @@ def _gap(name: str, value, bound):
     return round((bound - value) / bound, 6) if bound else 0.0
 
 
-def _run(case: str, method: str, time_limit: float | None, copies: int, without_donors: bool = False) -> list[dict]:
-    cmd = [sys.executable, __file__, "--child", case, "--method", method]
+def _run(case: str, method: str, time_limit: float | None, copies: int, without_donors: bool = False,
+         policy: str = "optimal") -> list[dict]:
+    cmd = [sys.executable, __file__, "--child", case, "--method", method, "--policy", policy]
     if without_donors:
         cmd.append("--without-donors")
     if time_limit is not None:
@@ -76,6 +78,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("cases", nargs="+")
     ap.add_argument("--method", default="auto")
+    ap.add_argument("--policy", default="optimal")
     ap.add_argument("--time-limit", type=float, default=None)
     ap.add_argument("--together", action="store_true")
     ap.add_argument("--flow-baseline", action="store_true",
@@ -84,13 +87,14 @@ def main() -> None:
     ap.add_argument("--without-donors", action="store_true")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.cases[0], args.method, args.time_limit, args.without_donors)))
+        print(json.dumps(child(args.cases[0], args.method, args.time_limit, args.without_donors, args.policy)))
         return
     from report import provenance
 
     for case in args.cases:
-        outs = _run(case, args.method, args.time_limit, 2 if args.together else 1)
-        rec = {"case": case, "method_asked": args.method, "time_limit": args.time_limit, **outs[0]}
+        outs = _run(case, args.method, args.time_limit, 2 if args.together else 1, policy=args.policy)
+        rec = {"case": case, "policy": args.policy, "method_asked": args.method, "time_limit": args.time_limit,
+               **outs[0]}
         rec.pop("partnerships")
         if args.flow_baseline:
             flow = _run(case, "auto", None, 1, without_donors=True)[0]
@@ -103,7 +107,8 @@ def main() -> None:
         with open(HERE / "donors.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
         gaps = ", ".join(f"{s['name']} {s['status']} gap {s['gap']}" for s in rec["stages"])
-        print(f"{case} [{args.method}]: {rec['status']} in {rec['solve']} s; {gaps}; peak {rec['peak_mib']} MiB"
+        print(f"{case} [{args.policy}, {args.method}]: {rec['status']} in {rec['solve']} s; {gaps}; "
+              f"peak {rec['peak_mib']} MiB"
               + (f"; together identical: {rec['together']['identical']}" if args.together else "")
               + (f"; {rec['flow_baseline']['ratio']}x the budget-free flow" if args.flow_baseline else ""), flush=True)
 

@@ -301,22 +301,30 @@ def compare_section() -> list[str]:
     return out
 
 
+def _threshold(rec: dict) -> str:
+    """max-min's threshold stage: proven, or reached but not proven the highest (open)."""
+    stage = next((st for st in rec["stages"] if st["name"] == "threshold"), None)
+    return "-" if stage is None else ("proven" if stage["status"] == "optimal" else "open")
+
+
 def donors_section() -> list[str]:
     """Default solves of donor rounds, stage by stage (donors.jsonl, benchmarks/donors.py): the latest of each."""
-    latest: dict[tuple[str, str, object], dict] = {}
+    latest: dict[tuple[str, str, str, object], dict] = {}
     for rec in _read("donors.jsonl"):
-        latest[(rec["case"], rec["method_asked"], rec["time_limit"])] = rec
+        latest[(rec["case"], rec.get("policy", "optimal"), rec["method_asked"], rec["time_limit"])] = rec
     if not latest:
         return []
     first = next(iter(latest.values()))
     out = ["## Donor rounds, stage by stage", "",
-           "`python benchmarks/donors.py [--together] CASE...`: one solve per case (`mentees,mentors,donors,seed`, "
+           "`python benchmarks/donors.py [--policy P] [--together] CASE...`: one solve per case "
+           "(`mentees,mentors,donors,seed`, "
            "generator budgets) in a fresh process; each stage's gap to its certified bound (quality and cost: among "
            "the assignments of the coverage, and quality, reached). `--together` runs two at once on the 2 cores "
            "and compares their partnerships; `--flow-baseline` also solves the round without its donors (one "
            f"budget-free flow) and gives the ratio of the wall times. {_machine_line(first)}", "",
-           "| case | method asked | time limit | status | solve s | coverage gap | quality gap | cost gap "
-           "| peak MiB | two at once | x flow | method |", "|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|---|"]
+           "| case | policy | method asked | time limit | status | solve s | coverage gap | threshold | quality gap "
+           "| cost gap | peak MiB | two at once | x flow | method |",
+           "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|"]
 
     def gap(rec: dict, name: str) -> str:
         stage = next((st for st in rec["stages"] if st["name"] == name), None)
@@ -324,12 +332,13 @@ def donors_section() -> list[str]:
             return "-"
         return "proven" if stage["status"] == "optimal" else _pct(stage["gap"])
 
-    for (case, method, limit), r in latest.items():
+    for (case, policy, method, limit), r in latest.items():
         together = r.get("together")
         both = "-" if together is None else (("identical" if together["identical"] else "DIFFER") +
                                              f" ({', '.join(str(x) for x in together['solve'])} s)")
-        out.append(f"| {case} | {method} | {limit or '-'} | {r['status']} | {r['solve']} | {gap(r, 'coverage')} | "
-                   f"{gap(r, 'quality')} | {gap(r, 'cost')} | {r['peak_mib']} | {both} | "
+        out.append(f"| {case} | {policy} | {method} | {limit or '-'} | {r['status']} | {r['solve']} | "
+                   f"{gap(r, 'coverage')} | {_threshold(r)} | {gap(r, 'quality')} | {gap(r, 'cost')} | "
+                   f"{r['peak_mib']} | {both} | "
                    f"{r['flow_baseline']['ratio'] if r.get('flow_baseline') else '-'} | {r['method']} |")
     return out + [""]
 
