@@ -214,9 +214,9 @@ def test_cli_policy_choices_come_from_the_registry(tmp_path):
     src = tmp_path / "i.json"
     assert runner.invoke(cli, ["generate", "--mentees", "30", "--mentors", "8", "--donors", "1",
                                "-o", str(src)]).exit_code == 0
-    r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "s.json"), "--policy", "regional-equity"])
-    assert r.exit_code == 1 and "does not model donor budgets" in r.output and "Traceback" not in r.output
-    assert "max-min" in r.output  # among the policies that do
+    for policy in ALL:  # every policy models donors
+        r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "s.json"), "--policy", policy, "--quiet"])
+        assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["solve", str(src), "-o", str(tmp_path / "s.json"), "--policy", "bogus"])
     assert r.exit_code == 2
 
@@ -300,3 +300,31 @@ def test_max_min_with_donors_reaches_the_brute_force_bottleneck_then_quality_and
     cheapest = min(sum(c for *_, c in m) for m in fair
                    if math.isclose(sum(w * sc for *_, w, sc, _ in m), best_q, abs_tol=1e-6))
     assert mm.objective.cost == cheapest
+
+
+@MORE
+@example(raw={**EQUITY_CASE, "donors": [{"id": "D", "budget": 10**7}]})
+@given(raw=tiny_instances(donors=True))
+def test_regional_equity_with_donors_reaches_the_brute_force_lowest_rate_then_the_default(raw):
+    inst = parse(raw)
+    eq = solve_checked(inst, "regional-equity")
+    if eq.status != "optimal":
+        return
+    region = {o.id: o.region for o in inst.operators}
+    size = Counter(o.region for o in inst.operators if o.mentee is not None)
+
+    def lowest(m) -> float:
+        got = Counter(region[me] for me, *_ in m)
+        return min(got[r] / n for r, n in size.items())
+
+    every = list(feasible_matchings(inst))
+    rate = max(lowest(m) for m in every)
+    assert math.isclose(min(_group_rates(inst, eq).values()), rate, abs_tol=1e-9)
+    fair = [m for m in every if lowest(m) >= rate - 1e-9]
+    top = max(sum(w for *_, w, _, _ in m) for m in fair)
+    assert math.isclose(eq.objective.coverage, top, abs_tol=1e-9)
+    fair = [m for m in fair if math.isclose(sum(w for *_, w, _, _ in m), top, abs_tol=1e-9)]
+    best_q = max(sum(w * sc for *_, w, sc, _ in m) for m in fair)
+    assert math.isclose(eq.objective.quality, best_q, abs_tol=1e-6)
+    assert eq.objective.cost == min(sum(c for *_, c in m) for m in fair
+                                    if math.isclose(sum(w * sc for *_, w, sc, _ in m), best_q, abs_tol=1e-6))

@@ -89,16 +89,15 @@ def test_every_problem_is_named_by_scenario_change_and_field(base):
         {"name": "unknown-donor", "changes": [{"op": "set_budget", "donor": "NOPE", "budget": 1}]},
         {"name": "bad-cost", "changes": [{"op": "costs", "set": {"per_km": -3}}]},
         {"name": "bad-policy", "policy": "optimum"},
-        {"name": "free-only", "policy": "max-min"},
+        {"name": "fine-max-min", "policy": "max-min"},
         {"name": "fine"}])
     with pytest.raises(InputError) as exc:
         build_tasks(sset, base)
     got = _problems(exc)
-    assert len(got) == 4, got
+    assert len(got) == 3, got
     assert got[0].startswith("scenarios[0] (unknown-donor).changes[0].donor: unknown donor 'NOPE'")
     assert got[1].startswith("scenarios[1] (bad-cost) (the changed instance): costs.per_km")
     assert got[2].startswith("scenarios[2] (bad-policy).policy") and "valid policies" in got[2]
-    assert got[3].startswith("scenarios[3] (free-only).policy") and "does not model donor budgets" in got[3]
 
 
 def test_yaml_sets_and_their_syntax_errors(tmp_path):

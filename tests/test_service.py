@@ -130,8 +130,8 @@ def test_an_uploaded_workbook_solves_like_its_json(client):
 
 def test_options_a_solve_would_refuse_are_refused_before_queueing(client):
     free = generate(30, 10, seed=2)
-    r = client.post("/v1/jobs", json={"instance": _demo(), "policy": "max-min"})
-    assert r.status_code == 422 and r.json()["problems"][0]["where"] == "policy"
+    r = client.post("/v1/jobs", json={"instance": _demo(), "policy": "max-min", "method": "mip"})
+    assert r.status_code == 422 and r.json()["problems"][0]["where"] == "method"
     r = client.post("/v1/jobs", json={"instance": free, "policy": "greedy", "method": "flow"})
     assert r.status_code == 422 and r.json()["problems"][0]["where"] == "method"
     r = client.post("/v1/jobs", json={"instance": free, "policy": "nope"})

@@ -62,18 +62,22 @@ class _StageResult:
 
 def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[float] = None,
                     order: tuple[str, ...] = STAGES,
-                    start: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Budgeted:
+                    start: Optional[tuple[np.ndarray, np.ndarray]] = None,
+                    rows: Optional[list[Keep]] = None) -> Budgeted:
     """Each stage of ``order`` (coverage first) bounded, filled and, where the core is
     small, proven; see the module docstring. ``time_limit`` only stops the work early
-    (the message says so)."""
+    (the message says so). ``rows``: linear rows every stage keeps besides the
+    model's own, met by ``start`` (the assignment to start from instead of greedy's
+    when greedy's breaks a row or covers less)."""
     if order[0] != "coverage" or sorted(order) != sorted(STAGES):
         raise ValueError(f"stage order {order}: coverage first, then quality and cost in either order")
     deadline = None if time_limit is None else time.perf_counter() + time_limit
+    keep: list[Keep] = list(rows or [])  # rows every stage keeps (they must hold for ``start``)
     best = _Best(*greedy_assignment(graph))
     units = graph.mentee_weight_units
-    if start is not None and units[graph.pair_mentee[start[0]]].sum() > units[graph.pair_mentee[best.pairs]].sum():
-        best = _Best(*start)  # a feasible assignment of more coverage than greedy's
-    keep: list[Keep] = []
+    if start is not None and (not _meets(graph, keep, best.pairs) or
+                              units[graph.pair_mentee[start[0]]].sum() > units[graph.pair_mentee[best.pairs]].sum()):
+        best = _Best(*start)  # feasible under ``rows``, and of more coverage than greedy's where both are
     results: list[_StageResult] = []
     for name in order:
         if deadline is not None and time.perf_counter() >= deadline:
@@ -107,13 +111,15 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
 
 
 def coverage_probe(g: CandidateGraph, run: HighsRun, target: int, deadline: Optional[float] = None,
-                   prefix: str = "") -> tuple[Optional[bool], _Best]:
-    """Whether some assignment of ``g`` covers at least ``target`` units: True (and
-    one such assignment), False (the stage's bound proves none does) or None (its
-    work limits, or the deadline, left it open). The coverage stage below, stopped as
-    soon as either is known."""
-    best = _Best(*greedy_assignment(g))
-    result = _stage(g, "coverage", [], best, run, deadline, enough=target, prefix=prefix)
+                   prefix: str = "", rows: Optional[list[Keep]] = None,
+                   start: Optional[tuple[np.ndarray, np.ndarray]] = None) -> tuple[Optional[bool], _Best]:
+    """Whether some assignment of ``g`` under ``rows`` covers at least ``target``
+    units: True (and one such assignment), False (the stage's bound proves none
+    does) or None (its work limits, or the deadline, left it open). The coverage
+    stage below, from ``start`` (greedy's when None; it must meet ``rows``), stopped
+    as soon as either is known."""
+    best = _Best(*(greedy_assignment(g) if start is None else start))
+    result = _stage(g, "coverage", list(rows or []), best, run, deadline, enough=target, prefix=prefix)
     if result.value >= target:
         return True, best
     return (False if result.stats.bound < target else None), best

@@ -1,4 +1,5 @@
-"""``max-min`` with donors on the certified engine (docs/policies.md, max-min).
+"""``max-min`` and ``regional-equity`` with donors on the certified engine
+(docs/policies.md). max-min:
 
 1. The coverage stage of certify.py over every candidate: C (C* when proven).
 2. A binary search over the distinct candidate scores for the largest threshold t
@@ -10,11 +11,15 @@
 3. Quality, then cost, over the candidates scoring at least t, keeping coverage
    at least C: certify.solve_certified on that restricted graph, started from the
    probe's assignment that reached C.
+
+regional-equity: solve_equity_certified.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
@@ -75,3 +80,72 @@ def solve_max_min_certified(graph: CandidateGraph, run: HighsRun, time_limit: Op
         pairs=keep[rest.pairs], donors=rest.donors, proven=decided and later_proven,
         method=f"colgen coverage+threshold search ({probes} probes)+{rest.method}",
         stages=stages, bound_coverage_units=first.stats.bound, message=message)
+
+
+def solve_equity_certified(graph: CandidateGraph, run: HighsRun, group: np.ndarray, pinned: np.ndarray,
+                           time_limit: Optional[float] = None) -> Budgeted:
+    """``regional-equity`` with donors (docs/policies.md): the largest rate t that
+    every group can reach at once under the budgets, then coverage, quality and
+    cost with each group's matches kept at least ceil(t N_g) - pinned_g. A probe
+    of t counts partnerships (every mentee weighing 1) with each group's capped at
+    its need: the counts reach the sum of the needs exactly when some assignment
+    meets them all (dropping partnerships keeps an assignment feasible). Probes
+    the work limits leave open count as out of reach, as in max-min."""
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+
+    def remaining() -> Optional[float]:
+        return None if deadline is None else max(0.0, deadline - time.perf_counter())
+
+    g_count = len(pinned)
+    size = np.bincount(group, minlength=g_count)
+    in_group = [(group[graph.pair_mentee] == k).astype(np.int64) for k in range(g_count)]
+    counting = replace(graph, mentee_weight_units=np.ones_like(graph.mentee_weight_units))
+    greedy = greedy_assignment(graph)
+    rates = sorted({k / int(n) for n in size if n for k in range(int(n) + 1)})
+    lo, hi, probes, open_probes = 0, len(rates) - 1, 0, 0
+    witness = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # rate 0 needs nothing
+    t1 = time.perf_counter()
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        probes += 1
+        need = need_for_rate(rates[mid], size, pinned)
+        caps = [(in_group[k], int(need[k]), -1) for k in range(g_count)]
+        reached, found = coverage_probe(counting, run, int(need.sum()), deadline, prefix=f"rate >= {rates[mid]:.3f}? ",
+                                        rows=caps, start=_capped(graph, greedy, group, need))
+        if reached:
+            lo, witness = mid, (found.pairs, found.donors)
+        else:
+            open_probes += reached is None
+            hi = mid - 1
+    rate = rates[lo] if rates else 0.0
+    need = need_for_rate(rate, size, pinned)
+    rows = [(in_group[k], int(need[k]), 1) for k in range(g_count) if need[k] > 0]
+    rest = solve_certified(graph, run, remaining(), start=witness, rows=rows)
+    stages = [StageStats(name="lowest-rate", status="optimal" if open_probes == 0 else "feasible",
+                         seconds=round(time.perf_counter() - t1, 4), value=rate)] + rest.stages
+    message = rest.message
+    if open_probes:
+        message = (f"{open_probes} of {probes} rate probes were left open by the work limits: the lowest rate is "
+                   "reached but not proven the highest")
+    return Budgeted(pairs=rest.pairs, donors=rest.donors, proven=open_probes == 0 and rest.proven,
+                    method=f"rate search ({probes} probes, colgen)+{rest.method}", stages=stages,
+                    bound_coverage_units=None, message=message)
+
+
+def need_for_rate(rate: float, size: np.ndarray, pinned: np.ndarray) -> np.ndarray:
+    """Mentees each group must have matched by the policy for a rate of at least ``rate``."""
+    need = np.array([math.ceil(rate * int(n) - 1e-9) for n in size], np.int64)
+    return np.maximum(need - pinned, 0)
+
+
+def _capped(graph: CandidateGraph, found: tuple[np.ndarray, np.ndarray], group: np.ndarray,
+            need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``found`` with each group's partnerships beyond its need dropped (still feasible)."""
+    pairs, donors = found
+    g = group[graph.pair_mentee[pairs]]
+    order = np.argsort(g, kind="stable")
+    rank = np.empty(len(g), np.int64)
+    starts = np.searchsorted(g[order], g[order])
+    rank[order] = np.arange(len(g)) - starts
+    keep = rank < need[g]
+    return pairs[keep], donors[keep]

@@ -25,8 +25,8 @@ ORTOOLS_VERSION = ortools.__version__
 #: How min-cost, max-min and regional-equity may solve (``--method``): on the
 #: whole candidate graph (flow) or on a priced working set (flow-pricing).
 PRICED_METHODS = ("auto", "flow", "flow-pricing")
-#: With donors (min-cost): the certified column-generation engine (colgen, what auto
-#: runs) or the staged MIP over every (pair, donor) variable (mip).
+#: With donors: the certified column-generation engine (colgen, what auto runs) or,
+#: for min-cost, the staged MIP over every (pair, donor) variable (mip).
 DONOR_METHODS = ("auto", "colgen", "mip")
 
 
@@ -96,6 +96,9 @@ class Policy(ABC):
 
 def priced_method(policy: str, method: str, has_donors: bool, pairs: int, pricing_min_pairs: int) -> str:
     """The method a ``priced`` policy runs; ``pairs`` = free mentees x mentors."""
+    if has_donors and method == "mip" and policy != "min-cost":
+        raise UnsupportedMethodError(f"method 'mip' is for the optimal and min-cost policies; {policy!r} with donors "
+                                     "solves by 'auto' or 'colgen'")
     if has_donors and method in DONOR_METHODS:
         return "colgen" if method == "auto" else method
     if has_donors and method in PRICED_METHODS:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-import math
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from ...models.solution import StageStats
+from ..budgets.highs import HighsRun
+from ..budgets.threshold import need_for_rate, solve_equity_certified
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from ..network.flow import FlowError, Structure, coverage_cost, min_cost_flow, plain_structure, solve_staged
@@ -23,7 +25,15 @@ from ..network.pricing import (
     solve_lexicographic,
 )
 from ..tuning import PricingParams, Tuning
-from .base import ORTOOLS_VERSION, Assignment, Policy, PolicyOptions, priced_assignment
+from .base import (
+    ORTOOLS_VERSION,
+    Assignment,
+    Policy,
+    PolicyOptions,
+    budgeted_assignment,
+    colgen_solver,
+    priced_assignment,
+)
 
 GROUP_KEYS = ("region", "country")
 
@@ -47,7 +57,6 @@ class RegionalEquityPolicy(Policy):
 
     name = "regional-equity"
     exact = True
-    supports_donors = False
     summary = "the highest lowest share of mentees matched across regions (or --group-by), then the default"
 
     priced = True
@@ -61,30 +70,30 @@ class RegionalEquityPolicy(Policy):
         size = np.bincount(group, minlength=g_count)
         pinned = np.bincount(group[graph.pinned.mentee], minlength=g_count) if len(graph.pinned.mentee) \
             else np.zeros(g_count, np.int64)
+        if graph.has_donors:
+            run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
+                           workers=options.workers)
+            found = solve_equity_certified(graph, run, group, pinned, options.time_limit)
+            found = replace(found, method=found.method.replace("rate search", f"rate search by {options.group_by}"))
+            return budgeted_assignment(found, solver=colgen_solver(), default_objective=False)
         net = _GroupNetwork(graph, group, g_count)
         rates = sorted({k / int(n) for n in size if n for k in range(int(n) + 1)})
         lo, hi, probes = 0, len(rates) - 1, 0  # rate 0 is always reachable
         while lo < hi:
             mid = (lo + hi + 1) // 2
             probes += 1
-            if net.feasible(_lower(rates[mid], size, pinned)):
+            if net.feasible(need_for_rate(rates[mid], size, pinned)):
                 lo = mid
             else:
                 hi = mid - 1
         t_star = rates[lo] if rates else 0.0
-        chosen, stage_stats = net.staged(_lower(t_star, size, pinned))
+        chosen, stage_stats = net.staged(need_for_rate(t_star, size, pinned))
         stages = [StageStats(name="lowest-rate", status="optimal", seconds=round(time.perf_counter() - t0, 4),
                              value=t_star)] + stage_stats
         return Assignment(
             pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
             method=f"max-min-rate search by {options.group_by} ({probes} circulations)+staged-min-cost-flow",
             solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages)
-
-
-def _lower(t: float, size: np.ndarray, pinned: np.ndarray) -> np.ndarray:
-    """Mentees each group must have matched by the policy for a rate of at least t."""
-    need = np.array([math.ceil(t * int(n) - 1e-9) for n in size], np.int64)
-    return np.maximum(need - pinned, 0)
 
 
 class _GroupNetwork:
@@ -188,7 +197,7 @@ def _solve_priced(graph: CandidateGraph, group_by: str, params: PricingParams, f
     probes = checks = 0
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        lower_group = _lower(rates[mid], size, pinned)
+        lower_group = need_for_rate(rates[mid], size, pinned)
         if not reachable(lower_group):
             hi = mid - 1
             continue
@@ -209,7 +218,7 @@ def _solve_priced(graph: CandidateGraph, group_by: str, params: PricingParams, f
             hi = mid - 1
     t_star = rates[lo] if rates else 0.0
     search = time.perf_counter() - t0
-    structure, cost = _group_structure(graph, group, g_count, _lower(t_star, size, pinned), probe=False)
+    structure, cost = _group_structure(graph, group, g_count, need_for_rate(t_star, size, pinned), probe=False)
     zero = np.zeros(len(structure.tail), np.int64)
     coverage, quality = Stage("coverage", cost), Stage("quality", zero, quality=1)
     both = fold(coverage, quality, source, structure) if folding else None

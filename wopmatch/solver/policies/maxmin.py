@@ -29,7 +29,6 @@ from .base import (
     Assignment,
     Policy,
     PolicyOptions,
-    UnsupportedMethodError,
     budgeted_assignment,
     colgen_solver,
     priced_assignment,
@@ -54,9 +53,6 @@ class MaxMinPolicy(Policy):
 
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         if graph.has_donors:
-            if options.method == "mip":
-                raise UnsupportedMethodError("method 'mip' is for the optimal and min-cost policies; max-min with "
-                                             "donors solves by 'auto' or 'colgen'")
             run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
                            workers=options.workers)
             return budgeted_assignment(solve_max_min_certified(graph, run, options.time_limit), solver=colgen_solver(),
