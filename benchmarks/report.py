@@ -302,8 +302,8 @@ def compare_section() -> list[str]:
 
 
 def _threshold(rec: dict) -> str:
-    """max-min's threshold stage: proven, or reached but not proven the highest (open)."""
-    stage = next((st for st in rec["stages"] if st["name"] == "threshold"), None)
+    """max-min's threshold (regional-equity's lowest rate): proven, or reached but not proven the highest."""
+    stage = next((st for st in rec["stages"] if st["name"] in ("threshold", "lowest-rate")), None)
     return "-" if stage is None else ("proven" if stage["status"] == "optimal" else "open")
 
 
