@@ -12,6 +12,7 @@ import numpy as np
 import ortools
 
 from ...models.solution import StageStats, Status
+from ..budgets.highs import HighsRun
 from ..budgets.staged import Budgeted
 from ..errors import UnsupportedMethodError
 from ..graph.encoding import CandidateGraph
@@ -159,6 +160,11 @@ def priced_assignment(g: CandidateGraph, result: LexResult, source: PairSource, 
         bound_coverage_units=coverage_units, method=f"{method} ({result.rounds} rounds, {source.passes} passes)",
         solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages, graph=working_graph(g, result.work),
         candidates_total=source.eligible)
+
+
+def highs_run(options: PolicyOptions, tuning: Tuning) -> HighsRun:
+    """What every HiGHS and CP-SAT solve of one solve with donors shares."""
+    return HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets, workers=options.workers)
 
 
 def colgen_solver() -> str:

@@ -9,7 +9,6 @@ from dataclasses import replace
 import numpy as np
 
 from ...models.solution import StageStats
-from ..budgets.highs import HighsRun
 from ..budgets.threshold import need_for_rate, solve_equity_certified
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
@@ -32,6 +31,7 @@ from .base import (
     PolicyOptions,
     budgeted_assignment,
     colgen_solver,
+    highs_run,
     priced_assignment,
 )
 
@@ -71,8 +71,7 @@ class RegionalEquityPolicy(Policy):
         pinned = np.bincount(group[graph.pinned.mentee], minlength=g_count) if len(graph.pinned.mentee) \
             else np.zeros(g_count, np.int64)
         if graph.has_donors:
-            run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
-                           workers=options.workers)
+            run = highs_run(options, tuning)
             found = solve_equity_certified(graph, run, group, pinned, options.time_limit)
             found = replace(found, method=found.method.replace("rate search", f"rate search by {options.group_by}"))
             return budgeted_assignment(found, solver=colgen_solver(), default_objective=False)

@@ -8,7 +8,6 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
-from ..budgets.highs import HighsRun
 from ..budgets.threshold import solve_max_min_certified
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
@@ -31,6 +30,7 @@ from .base import (
     PolicyOptions,
     budgeted_assignment,
     colgen_solver,
+    highs_run,
     priced_assignment,
 )
 
@@ -53,8 +53,7 @@ class MaxMinPolicy(Policy):
 
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         if graph.has_donors:
-            run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
-                           workers=options.workers)
+            run = highs_run(options, tuning)
             return budgeted_assignment(solve_max_min_certified(graph, run, options.time_limit), solver=colgen_solver(),
                                        default_objective=False)
         if options.method == "flow-pricing":

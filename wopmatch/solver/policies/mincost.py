@@ -8,7 +8,6 @@ import numpy as np
 
 from ...models.solution import StageStats
 from ..budgets.certify import solve_certified
-from ..budgets.highs import HighsRun
 from ..budgets.staged import solve_with_donors
 from ..graph.encoding import CandidateGraph
 from ..network.flow import coverage_cost, plain_structure, solve_staged_flow
@@ -22,6 +21,7 @@ from .base import (
     UnsupportedMethodError,
     budgeted_assignment,
     colgen_solver,
+    highs_run,
     priced_assignment,
 )
 
@@ -53,8 +53,7 @@ class MinCostPolicy(Policy):
                 solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}",
                 stages=[StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                         for s in result.stages])
-        run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
-                       workers=options.workers)
+        run = highs_run(options, tuning)
         if options.method == "colgen":
             found = solve_certified(graph, run, options.time_limit, order=ORDER)
             return budgeted_assignment(found, solver=colgen_solver(), default_objective=False)

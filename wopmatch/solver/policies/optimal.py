@@ -14,7 +14,6 @@ import numpy as np
 
 from ...models.solution import StageStats
 from ..budgets.certify import solve_certified
-from ..budgets.highs import HighsRun
 from ..budgets.staged import solve_lagrangian, solve_with_donors
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
@@ -29,6 +28,7 @@ from .base import (
     UnsupportedMethodError,
     budgeted_assignment,
     colgen_solver,
+    highs_run,
     priced_assignment,
 )
 
@@ -74,8 +74,7 @@ class OptimalPolicy(Policy):
             return _solve_flow(graph, tuning.fold)
         if method == "flow-pricing":
             return _solve_flow_pricing(graph, tuning.optimal_pricing_for(pairs), tuning.fold)
-        run = HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets,
-                       workers=options.workers)
+        run = highs_run(options, tuning)
         if method == "colgen":
             return budgeted_assignment(solve_certified(graph, run, options.time_limit), solver=colgen_solver())
         if method == "lagrangian":
