@@ -164,7 +164,7 @@ def test_a_round_is_proven_and_the_node_limits_are_work_not_time(caplog):
     real_cp = certify.solve_cp
 
     def cp_spy(*args):
-        asked.append(args[-2])  # (..., workers, seed)
+        asked.append(args[-3])  # (..., workers, seed, time_limit)
         return real_cp(*args)
 
     from unittest import mock

@@ -215,7 +215,7 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
         if to_cp and not closed() and (deadline is None or remaining() > 0):
             core = relaxed.core(g, value + step)  # the incumbent may have improved
             found = solve_cp(g, name, keep, core, value, step, top, params.cp_sat_deterministic_time,
-                             run.workers, run.seed)
+                             run.workers, run.seed, remaining())
             steps.append("cp-sat")
             if found.pairs is not None and found.value > value:
                 best.pairs, best.donors, value = found.pairs, found.donors, found.value

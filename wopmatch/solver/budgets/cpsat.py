@@ -36,14 +36,16 @@ class CpOutcome:
 
 
 def solve_cp(g: CandidateGraph, name: str, keep: list[Keep], allowed: np.ndarray, better_than: int, step: int,
-             cap: Optional[int], deterministic_time: float, workers: int, seed: int) -> CpOutcome:
+             cap: Optional[int], deterministic_time: float, workers: int, seed: int,
+             time_limit: Optional[float] = None) -> CpOutcome:
     """The best assignment of value above ``better_than`` (stage ``name``, maximised,
     counted in ``step``s and at most ``cap``, a proven bound that only prunes) over
     the columns ``allowed`` ((E, k) mask, which must hold every better assignment:
     a core), under every row and ``keep``. Asking for a better assignment rather
     than the best one lets CP-SAT prove the incumbent optimal by infeasibility:
     measured at 200 x 60 x 5 seed 1, 7 units of deterministic time against 30
-    without an answer when it only maximised from the incumbent as a hint."""
+    without an answer when it only maximised from the incumbent as a hint.
+    ``time_limit``: seconds, when the solve has a time limit (else work alone stops it)."""
     from ortools.sat.python import cp_model  # here: importing it costs every process 0.16 s
 
     t0 = time.perf_counter()
@@ -66,6 +68,8 @@ def solve_cp(g: CandidateGraph, name: str, keep: list[Keep], allowed: np.ndarray
     solver.parameters.num_workers = workers
     solver.parameters.interleave_search = True
     solver.parameters.max_deterministic_time = deterministic_time
+    if time_limit is not None:  # the solve's outer safety stop (the answer then says the clock cut the work)
+        solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
     solver.parameters.random_seed = seed
     status = solver.solve(model)
     seconds = time.perf_counter() - t0

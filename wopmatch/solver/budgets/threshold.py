@@ -72,8 +72,8 @@ def solve_max_min_certified(graph: CandidateGraph, run: HighsRun, time_limit: Op
     later_proven = all(s.status == "optimal" for s in rest.stages)
     message = None
     if open_probes:
-        message = (f"{open_probes} of {probes} threshold probes were left open by the work limits: the threshold "
-                   "is reached but not proven the highest")
+        message = (f"{open_probes} of {probes} threshold probes were left open by the {_stopper(deadline)}: the "
+                   "threshold is reached but not proven the highest")
     elif not (first.proven and later_proven):
         message = rest.message or "coverage not proven optimal within the work limits: its bound certifies its gap"
     return Budgeted(
@@ -125,11 +125,16 @@ def solve_equity_certified(graph: CandidateGraph, run: HighsRun, group: np.ndarr
                          seconds=round(time.perf_counter() - t1, 4), value=rate)] + rest.stages
     message = rest.message
     if open_probes:
-        message = (f"{open_probes} of {probes} rate probes were left open by the work limits: the lowest rate is "
-                   "reached but not proven the highest")
+        message = (f"{open_probes} of {probes} rate probes were left open by the {_stopper(deadline)}: the lowest "
+                   "rate is reached but not proven the highest")
     return Budgeted(pairs=rest.pairs, donors=rest.donors, proven=open_probes == 0 and rest.proven,
                     method=f"rate search ({probes} probes, colgen)+{rest.method}", stages=stages,
                     bound_coverage_units=None, message=message)
+
+
+def _stopper(deadline: Optional[float]) -> str:
+    """What left work open: the solve's time limit once it has passed, else the work limits."""
+    return "time limit" if deadline is not None and time.perf_counter() >= deadline else "work limits"
 
 
 def need_for_rate(rate: float, size: np.ndarray, pinned: np.ndarray) -> np.ndarray:
