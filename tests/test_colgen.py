@@ -143,14 +143,17 @@ def test_colgen_reaches_the_brute_force_optimum_or_bounds_it(raw):
 
 def test_a_round_is_proven_and_the_node_limits_are_work_not_time(caplog):
     inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
-    with caplog.at_level("INFO", logger="wopmatch.solver"):
-        s = solve_checked(inst)
+    s = solve_checked(inst)
     assert s.stats.method.startswith("colgen-lp") and s.status == "optimal"
     # Its coverage stage ends one weight step short of the bound after the restricted MIPs
-    # (37 of 37.5): CP-SAT then runs without HiGHS's core MIP before it.
+    # (37 of 37.5), with a core of 299 columns: a core that large or larger goes to CP-SAT
+    # without HiGHS's core MIP before it.
+    cp_first = replace(Tuning(), budgets=replace(BudgetParams(), cp_sat_first_min_columns=299))
+    with caplog.at_level("INFO", logger="wopmatch.solver"):
+        first = solve_checked(inst, tuning=cp_first)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("coverage ")]
-    assert "(<= 37.5," in lines[-2] and "CP-SAT" in lines[-1]
-    assert not any("core MIP" in line for line in lines)
+    assert "(<= 37.5," in lines[-2] and "CP-SAT on 299 columns" in lines[-1]
+    assert not any("core MIP" in line for line in lines) and first.objective == s.objective
     # HiGHS alone proves it (its core MIP), and so does CP-SAT without HiGHS's coverage core MIP.
     highs = solve_checked(inst, tuning=replace(Tuning(), budgets=replace(BudgetParams(), cp_sat_max_columns=0)))
     assert "core-mip" in highs.stats.method and "cp-sat" not in highs.stats.method

@@ -275,7 +275,6 @@ def test_min_cost_with_donors_runs_the_certified_engine_with_cost_second():
             solve_checked(inst, "min-cost", method=method)
 
 
-@MORE
 @example(raw={**MAXMIN_CASE, "donors": [{"id": "D", "budget": 10**7}]})
 @given(raw=tiny_instances(donors=True))
 def test_max_min_with_donors_reaches_the_brute_force_bottleneck_then_quality_and_cost(raw):
@@ -302,7 +301,6 @@ def test_max_min_with_donors_reaches_the_brute_force_bottleneck_then_quality_and
     assert mm.objective.cost == cheapest
 
 
-@MORE
 @example(raw={**EQUITY_CASE, "donors": [{"id": "D", "budget": 10**7}]})
 @given(raw=tiny_instances(donors=True))
 def test_regional_equity_with_donors_reaches_the_brute_force_lowest_rate_then_the_default(raw):

@@ -192,10 +192,10 @@ def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: Hig
         core = relaxed.core(g, sign * value + step)
         size = int(core.sum())
         # With one step left, HiGHS's core MIP can only close the stage outright; its use before
-        # CP-SAT is the tighter cap it leaves, and one step left has nothing to tighten. So
-        # CP-SAT alone (300 x 70 x 3 s5: 12.5 s of core MIP that moved nothing).
+        # CP-SAT is the tighter cap it leaves, and one step left has nothing to tighten. So on a
+        # large core, where its root is dear, CP-SAT alone (tuning.cp_sat_first_min_columns).
         to_cp = name == "coverage" and size <= params.cp_sat_max_columns
-        one_step_to_cp = to_cp and top - sign * value <= step
+        one_step_to_cp = to_cp and top - sign * value <= step and size >= params.cp_sat_first_min_columns
         if not one_step_to_cp and size <= (params.later_core_max_columns if later else params.core_max_variables):
             out = solve_stage(g, name, keep, best.pairs, best.donors, remaining(),
                               replace(run, node_limit=_nodes(run, max(params.core_nodes, params.core_work // size))),
