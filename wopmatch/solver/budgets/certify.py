@@ -47,7 +47,9 @@ log = logging.getLogger("wopmatch.solver")
 
 
 @dataclass
-class _Best:
+class Best:
+    """The best assignment so far; each stage improves it in place."""
+
     pairs: np.ndarray
     donors: np.ndarray
 
@@ -73,16 +75,16 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
         raise ValueError(f"stage order {order}: coverage first, then quality and cost in either order")
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     keep: list[Keep] = list(rows or [])  # rows every stage keeps (they must hold for ``start``)
-    best = _Best(*greedy_assignment(graph))
+    best = Best(*greedy_assignment(graph))
     units = graph.mentee_weight_units
     if start is not None and (not _meets(graph, keep, best.pairs) or
                               units[graph.pair_mentee[start[0]]].sum() > units[graph.pair_mentee[best.pairs]].sum()):
-        best = _Best(*start)  # feasible under ``rows``, and of more coverage than greedy's where both are
+        best = Best(*start)  # feasible under ``rows``, and of more coverage than greedy's where both are
     results: list[_StageResult] = []
     for name in order:
         if deadline is not None and time.perf_counter() >= deadline:
             break
-        result = _stage(graph, name, keep, best, run, deadline)
+        result = certify_stage(graph, name, keep, best, run, deadline)
         results.append(result)
         report(f"{name}: {result.stats.status}", results[0].stats.bound, pinned_coverage(graph))
         obj, maximise = stage_objectives(graph)[name]
@@ -112,21 +114,21 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
 
 def coverage_probe(g: CandidateGraph, run: HighsRun, target: int, deadline: Optional[float] = None,
                    prefix: str = "", rows: Optional[list[Keep]] = None,
-                   start: Optional[tuple[np.ndarray, np.ndarray]] = None) -> tuple[Optional[bool], _Best]:
+                   start: Optional[tuple[np.ndarray, np.ndarray]] = None) -> tuple[Optional[bool], Best]:
     """Whether some assignment of ``g`` under ``rows`` covers at least ``target``
     units: True (and one such assignment), False (the stage's bound proves none
     does) or None (its work limits, or the deadline, left it open). The coverage
     stage below, from ``start`` (greedy's when None; it must meet ``rows``), stopped
     as soon as either is known."""
-    best = _Best(*(greedy_assignment(g) if start is None else start))
-    result = _stage(g, "coverage", list(rows or []), best, run, deadline, enough=target, prefix=prefix)
+    best = Best(*(greedy_assignment(g) if start is None else start))
+    result = certify_stage(g, "coverage", list(rows or []), best, run, deadline, enough=target, prefix=prefix)
     if result.value >= target:
         return True, best
     return (False if result.stats.bound < target else None), best
 
 
-def _stage(g: CandidateGraph, name: str, keep: list[Keep], best: _Best, run: HighsRun,
-           deadline: Optional[float], enough: Optional[int] = None, prefix: str = "") -> _StageResult:
+def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: HighsRun,
+                  deadline: Optional[float], enough: Optional[int] = None, prefix: str = "") -> _StageResult:
     """One stage (module docstring); with ``enough`` (coverage only), it stops once
     its value reaches that or its bound falls below it."""
     t0 = time.perf_counter()

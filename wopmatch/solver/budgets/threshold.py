@@ -28,7 +28,7 @@ from ...models.solution import StageStats
 from ..graph.encoding import CandidateGraph
 from ..heuristics.greedy import greedy_assignment
 from ..progress import report
-from .certify import _Best, _stage, coverage_probe, solve_certified
+from .certify import Best, certify_stage, coverage_probe, solve_certified
 from .highs import HighsRun
 from .staged import Budgeted, pinned_coverage
 
@@ -40,8 +40,8 @@ def solve_max_min_certified(graph: CandidateGraph, run: HighsRun, time_limit: Op
     def remaining() -> Optional[float]:
         return None if deadline is None else max(0.0, deadline - time.perf_counter())
 
-    best = _Best(*greedy_assignment(graph))
-    first = _stage(graph, "coverage", [], best, run, deadline)
+    best = Best(*greedy_assignment(graph))
+    first = certify_stage(graph, "coverage", [], best, run, deadline)
     target = first.value
     report("coverage", first.stats.bound, pinned_coverage(graph))
     scores = np.unique(graph.score)  # ascending
