@@ -244,3 +244,23 @@ def test_shipped_example_set_is_valid():
     base = load_instance(ROOT / "instances" / sset.base).instance
     tasks = build_tasks(sset, base)
     assert len(tasks) == len(sset.scenarios) >= 8
+
+
+def test_the_sweep_table_fits_80_columns_without_cutting_names():
+    from rich.console import Console
+
+    from wopmatch.scenarios.cli import _print_table
+
+    rows = [{"scenario": name, "policy": policy, "status": "feasible", "matched": 1041, "coverage": 1315.5,
+             "quality": 1029.123, "cost": 31_700_123, "total_budget": 53_900_000, "budget_used": 0.589,
+             "gap_coverage": 0.0017} for name, policy in (("plus-100k-donor-03", "optimal"),
+                                                          ("language-ignored", "optimal"), ("base", "greedy"))]
+    for width in (80, 120):
+        console = Console(width=width, record=True, color_system=None)
+        _print_table(console, rows)
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width and "…" not in text
+        assert "policy optimal" in text and "(greedy)" in text
+        assert ("total budget" in text) == (width >= 100)
+        first = "".join(line.replace("│", " ").split()[0] for line in text.splitlines() if line.strip())
+        assert "plus-100k-donor-03" in first and "language-ignored" in first  # folded at 80 columns, not cut

@@ -3,9 +3,11 @@ scenario, run the sweep with a progress bar, write the table and plots."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -88,26 +90,37 @@ def run_scenarios_command(set_path: Path, output: Path, budget_scale: Optional[s
     if not quiet:
         _print_table(out, rows)
     out.print(f"{len(tasks) - len(failed)} of {len(tasks)} scenarios solved in {result.seconds:.1f} s "
-              f"({result.executor}); wrote {output}/scenarios.csv, scenarios.md"
-              + "".join(f", {p.name}" for p in pngs))
+              f"({result.executor})")
+    out.print(f"wrote {output}/: scenarios.csv, scenarios.md" + "".join(f", {p.name}" for p in pngs))
     for r in failed:
         err.print(f"[bold red]failed[/]: {r['scenario']}: {r.get('error', '')}", markup=True)
     return 1 if failed else 0
 
 
 def _print_table(out: Console, rows: list[dict[str, Any]]) -> None:
-    t = Table(title="scenarios")
-    for c in ("scenario", "policy", "status", "matched", "coverage", "quality", "cost", "total budget", "used",
-              "gap"):
-        t.add_column(c, justify="left" if c in ("scenario", "policy", "status") else "right")
-
+    """The sweep's table, fitted to the terminal: the most common policy goes in the title
+    (another one follows its scenario's name), and below 100 columns the total budget (in
+    scenarios.csv) is left out and the frame is lighter."""
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
+    main = Counter(r["policy"] for r in rows).most_common(1)[0][0] if rows else ""
+    cells = {
+        "scenario": lambda r: r["scenario"] + ("" if r["policy"] == main else f" ({r['policy']})"),
+        "status": lambda r: r["status"], "matched": lambda r: f(r.get("matched"), ","),
+        "coverage": lambda r: f(r.get("coverage"), "g"), "quality": lambda r: f(r.get("quality"), ".3f"),
+        "cost": lambda r: f(r.get("cost"), ","), "total budget": lambda r: f(r.get("total_budget"), ","),
+        "used": lambda r: f(r.get("budget_used"), ".1%"), "gap": lambda r: f(r.get("gap_coverage"), ".2%"),
+    }
+    narrow = out.width < 100
+    shown = [c for c in cells if not (c == "total budget" and narrow)]
+    t = Table(title=f"scenarios (policy {main})", box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+              pad_edge=not narrow, collapse_padding=narrow)
+    for c in shown:
+        t.add_column(c, justify="left" if c in ("scenario", "status") else "right", overflow="fold",
+                     no_wrap=c != "scenario", min_width=14 if c == "scenario" else None)
     for r in rows:
-        t.add_row(r["scenario"], r["policy"], r["status"], f(r.get("matched"), ","), f(r.get("coverage"), "g"),
-                  f(r.get("quality"), ".3f"), f(r.get("cost"), ","), f(r.get("total_budget"), ","),
-                  f(r.get("budget_used"), ".1%"), f(r.get("gap_coverage"), ".2%"))
+        t.add_row(*(cells[c](r) for c in shown))
     out.print(t)
 
 
