@@ -233,8 +233,9 @@ def test_cli_grid_and_set_and_bad_input(tmp_path):
     assert r.exit_code == 1 and "no scenario" in r.output
     r = runner.invoke(cli, ["scenarios", str(inst), "--donor", "X", "-o", str(out2)])
     assert r.exit_code == 2
-    r = runner.invoke(cli, ["scenarios", str(inst), "--budget-scale", "1", "-o", str(out2), "--dask",
-                            "tcp://127.0.0.1:9"])  # nothing listens there
+    with mock.patch("wopmatch.scenarios.runner.DASK_CONNECT_SECONDS", 1.0):  # not the 10 s a user gets
+        r = runner.invoke(cli, ["scenarios", str(inst), "--budget-scale", "1", "-o", str(out2), "--dask",
+                                "tcp://127.0.0.1:9"])  # nothing listens there
     assert r.exit_code == 1 and "cannot reach the Dask scheduler" in r.output
     assert not out2.exists()
 

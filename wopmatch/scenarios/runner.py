@@ -42,6 +42,8 @@ from ..solver import METHODS, POLICIES, SolveError, SolveOptions, Tuning, Unknow
 
 #: Attempts per scenario in the local pool when a worker process dies under it.
 MAX_ATTEMPTS = 3
+#: How long a sweep tries to reach a Dask scheduler before it says it cannot.
+DASK_CONNECT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,7 @@ def dask_executor(address: str, workers: int) -> Iterator[tuple[Executor, str]]:
     else:
         cluster = None
         try:
-            client = Client(address, timeout="10s")
+            client = Client(address, timeout=DASK_CONNECT_SECONDS)
         except (OSError, TimeoutError) as exc:
             raise InputError([Problem("--dask", f"cannot reach the Dask scheduler at {address}: {exc}")]) from None
         label = f"Dask cluster at {address}"
