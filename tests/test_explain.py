@@ -118,9 +118,15 @@ def test_a_spent_budget_has_no_idle_reason_and_a_false_one_is_caught():
     inst = parse({"operators": ops, "donors": [{"id": "D", "budget": 40_000}]})
     s = solve_checked(inst)
     assert s.donors[0].idle_reason == "too_little_left"
-    for wrong in ("not_selected", "mentors_full", None):
+    for wrong in ("not_selected", "mentors_full", "partnership_cap"):
         bad = s.model_copy(update={"donors": [s.donors[0].model_copy(update={"idle_reason": wrong})]})
         assert any("donor D" in v and "idle reason" in v for v in verify_solution(inst, bad)), wrong
+    # a file written before idle reasons (none given) still verifies
+    old = s.model_copy(update={"donors": [s.donors[0].model_copy(update={"idle_reason": None, "idle_detail": ""})]})
+    assert verify_solution(inst, old) == []
     (p,) = s.partnerships
     spent = solve_checked(parse({"operators": ops, "donors": [{"id": "D", "budget": p.cost}]}))
     assert spent.donors[0].committed == p.cost and spent.donors[0].idle_reason is None
+    claimed = spent.model_copy(update={"donors": [spent.donors[0].model_copy(update={"idle_reason": "mentors_full"})]})
+    assert any("nothing left" in v for v in verify_solution(parse({"operators": ops, "donors": [
+        {"id": "D", "budget": p.cost}]}), claimed))

@@ -377,7 +377,8 @@ class _Verifier:
         return out
 
     def check_idle(self, s: Solution, spent, funded, unmatched: bool, fundable, with_room, affordable) -> list[str]:
-        """Each donor's idle reason (docs/format.md §5, idle money) against what it could still fund."""
+        """Each donor's idle reason (docs/format.md §5, idle money), where one is given, against
+        what it could still fund."""
         out = []
         reported = {u.id: u for u in s.donors}
         for x, d in enumerate(self.inst.donors):
@@ -386,8 +387,10 @@ class _Verifier:
                 continue
             left = d.budget - spent[d.id]
             capped = d.max_partnerships is not None and funded[d.id] >= d.max_partnerships
-            if (left > 0) != (u.idle_reason is not None):
-                out.append(f"donor {d.id}: {left:,} left, but idle reason {u.idle_reason}")
+            if u.idle_reason is None:  # none given (money spent, or a file written before idle reasons)
+                continue
+            if left <= 0:
+                out.append(f"donor {d.id}: nothing left, but idle reason {u.idle_reason}")
                 continue
             wrong = {
                 "all_mentees_matched": unmatched,
