@@ -146,8 +146,6 @@ def plan(instance: Instance, options: SolveOptions, tuning: Tuning = Tuning(), k
         method = choose_method(options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs,
                                tuning.budgets.colgen_max_pairs)
     elif chosen.priced:
-        if instance.donors and not chosen.supports_donors:
-            chosen.check_donors()
         method = priced_method(options.policy, options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs)
     elif options.method != "auto":
         raise UnsupportedMethodError(f"--method chooses how the optimal, min-cost, max-min and regional-equity "
@@ -156,8 +154,6 @@ def plan(instance: Instance, options: SolveOptions, tuning: Tuning = Tuning(), k
         if options.method == "flow-pricing":
             raise UnsupportedMethodError("--keep-stable needs the whole candidate graph; use --method flow")
         method = "flow"
-    if instance.donors and not chosen.supports_donors:
-        chosen.check_donors()
     streamed = chosen.streams and pairs >= tuning.pricing_min_pairs and not keep_stable
     candidates = method != "flow-pricing" and not streamed
     if candidates and pairs > tuning.max_graph_pairs:

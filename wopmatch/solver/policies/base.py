@@ -72,12 +72,10 @@ class Assignment:
 
 class Policy(ABC):
     """A matching policy. ``exact``: its answer is proven optimal for its own
-    objective (with a bound when stopped); ``supports_donors``: it models donor
-    budgets (a policy that does not refuses instances with donors)."""
+    objective (with a bound when stopped). Every policy models donor budgets."""
 
     name: ClassVar[str]
     exact: ClassVar[bool]
-    supports_donors: ClassVar[bool] = True
     #: Works from mentee streams when the graph is encoded without candidates (graph/streams.py).
     streams: ClassVar[bool] = False
     #: Without donors, solves on a priced working set (network/pricing.py) when
@@ -87,12 +85,6 @@ class Policy(ABC):
 
     @abstractmethod
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment: ...
-
-    def check_donors(self) -> None:
-        """Refuse an instance with donors when the policy does not model them (before any work)."""
-        if not self.supports_donors:
-            raise UnsupportedMethodError(f"policy {self.name!r} does not model donor budgets, and this instance "
-                                         "has donors; policies that do: " + ", ".join(donor_policies()))
 
 
 def priced_method(policy: str, method: str, has_donors: bool, pairs: int, pricing_min_pairs: int) -> str:
@@ -121,10 +113,6 @@ def concrete_policies(cls: type[Policy] = Policy) -> list[type[Policy]]:
             out.append(sub)
         out.extend(concrete_policies(sub))
     return out
-
-
-def donor_policies() -> list[str]:
-    return sorted(cls.name for cls in concrete_policies() if cls.supports_donors)
 
 
 def heuristic_assignment(pairs: np.ndarray, donors: np.ndarray, method: str, t0: float) -> Assignment:

@@ -193,8 +193,8 @@ def explain_idle_donors(
     if not len(idle):
         return {}
     rows = np.flatnonzero(~matched & g.free_mentee)
-    if not (g.max_count[idle] - donor_count[idle] > 0).any():
-        rows = rows[:0]  # every idle donor is at its cap: nothing to scan (the reasons below say so first)
+    # every idle donor at its cap: nothing to scan (the reasons below say so first)
+    scan = rows if (g.max_count[idle] - donor_count[idle] > 0).any() else rows[:0]
     scope, area, fund_any, room_any = (np.zeros(k, bool) for _ in range(4))
     cheapest_area = np.full(k, np.iinfo(np.int64).max)  # the cheapest pair in scope and area
     cheapest_room = np.full(k, np.iinfo(np.int64).max)  # ... that it may fund, with a mentor with room
@@ -202,8 +202,8 @@ def explain_idle_donors(
     has_room = mentor_load < g.capacity
     step = max(1, BLOCK_PAIRS // max(1, g.n_mentors * max(k, 1)))
     big = np.iinfo(np.int64).max
-    for start in range(0, len(rows), step):
-        block = g.pair_block(rows[start:start + step], costs=True)
+    for start in range(0, len(scan), step):
+        block = g.pair_block(scan[start:start + step], costs=True)
         ok = g.eligible(block)[:, :, None]  # (B, m, 1)
         in_scope = ok & g.donor_mentee_ok[block.rows][:, None, :]  # (B, m, k)
         in_area = in_scope & ((block.focus[:, :, None] & g.donor_area_bits[None, None, :]) != 0)
@@ -219,7 +219,7 @@ def explain_idle_donors(
         affordable += (room & (cost <= left[None, None, :])).sum(axis=(0, 1))
     cur = g.instance.currency
     out: dict[int, tuple[str, str]] = {}
-    unmatched = bool((~matched & g.free_mentee).any())
+    unmatched = len(rows) > 0
     for d in idle.tolist():
         donor = g.instance.donors[d]
         money = f"{int(left[d]):,} {cur} left"
