@@ -145,27 +145,43 @@ def test_a_round_is_proven_and_the_node_limits_are_work_not_time(caplog):
     inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
     s = solve_checked(inst)
     assert s.stats.method.startswith("colgen-lp") and s.status == "optimal"
-    # Its coverage stage ends one weight step short of the bound after the restricted MIPs
-    # (37 of 37.5), with a core of 299 columns: a core that large or larger goes to CP-SAT
-    # without HiGHS's core MIP before it.
-    cp_first = replace(Tuning(), budgets=replace(BudgetParams(), cp_sat_first_min_columns=299))
+    # Every core is small (tuning.small_core_columns): coverage goes from the LP-fill straight to
+    # CP-SAT on one worker over its core, without the restricted MIPs; so does cost, whose gap is
+    # wide; quality's gap (0.68%) is tight, so HiGHS's core MIP proves it at its root.
     with caplog.at_level("INFO", logger="wopmatch.solver"):
+        caplog.clear()
+        solve_checked(inst)
+    lines = [r.getMessage() for r in caplog.records]
+    cover = [line for line in lines if line.startswith("coverage ")]
+    assert "LP-fill" in cover[-2] and "CP-SAT on 574 columns" in cover[-1], cover
+    assert any(line.startswith("quality ") and "core MIP" in line for line in lines)
+    assert "CP-SAT" in [line for line in lines if line.startswith("cost ")][-1]
+    assert "core-cp-sat" in s.stats.method and "+cp-sat" not in s.stats.method and s.stats.workers == 1
+    # Without that rule its coverage stage ends one weight step short of the bound after the
+    # restricted MIPs (37 of 37.5), with a core of 299 columns: a core that large or larger goes
+    # to CP-SAT without HiGHS's core MIP before it.
+    big = replace(BudgetParams(), small_core_columns=0)
+    cp_first = replace(Tuning(), budgets=replace(big, cp_sat_first_min_columns=299))
+    with caplog.at_level("INFO", logger="wopmatch.solver"):
+        caplog.clear()
         first = solve_checked(inst, tuning=cp_first)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("coverage ")]
     assert "(<= 37.5," in lines[-2] and "CP-SAT on 299 columns" in lines[-1]
     assert not any("core MIP" in line for line in lines) and first.objective == s.objective
     # HiGHS alone proves it (its core MIP), and so does CP-SAT without HiGHS's coverage core MIP.
-    assert "core-mip" in s.stats.method and "cp-sat" not in s.stats.method
-    no_core = replace(Tuning(), budgets=replace(BudgetParams(), core_max_variables=0))
+    highs = solve_checked(inst, tuning=replace(Tuning(), budgets=big))
+    assert "core-mip" in highs.stats.method and "cp-sat" not in highs.stats.method
+    assert highs.objective == s.objective and highs.status == "optimal"
+    no_core = replace(Tuning(), budgets=replace(big, core_max_variables=0))
     cp = solve_checked(inst, tuning=no_core)
-    assert "cp-sat" in cp.stats.method and cp.status == "optimal" and cp.objective == s.objective
-    assert cp.stats.workers == 2 and s.stats.workers == 1  # CP-SAT's workers, stated when it ran
+    assert "+cp-sat" in cp.stats.method and cp.status == "optimal" and cp.objective == s.objective
+    assert cp.stats.workers == 2 and highs.stats.workers == 1  # CP-SAT's workers, stated when it ran
     from wopmatch.solver.budgets import certify
     asked = []
     real_cp = certify.solve_cp
 
     def cp_spy(*args):
-        asked.append(args[-3])  # (..., workers, seed, time_limit)
+        asked.append(args[8])  # (g, name, keep, allowed, better_than, step, cap, work, workers, ...)
         return real_cp(*args)
 
     from unittest import mock
@@ -233,7 +249,8 @@ def test_the_later_stages_and_the_restricted_mips_keep_to_their_work_caps():
             rungs.append(args[1])
         return real_stage(*args, **kw)
 
-    params = replace(BudgetParams(), later_lp_work=123, core_max_variables=0, cp_sat_max_columns=0)
+    params = replace(BudgetParams(), later_lp_work=123, core_max_variables=0, cp_sat_max_columns=0,
+                     small_core_columns=0)
     with mock.patch.object(certify, "relax", relax_spy), mock.patch.object(certify, "solve_stage", stage_spy):
         solve_checked(inst, tuning=replace(Tuning(), budgets=params))
         assert works == [None, 123, 123] and "coverage" in rungs

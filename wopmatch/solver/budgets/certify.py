@@ -100,7 +100,8 @@ def solve_certified(graph: CandidateGraph, run: HighsRun, time_limit: Optional[f
                    "work limits: each stage's bound certifies its gap")
     steps = [step for r in results for step in r.steps]
     by_name = {r.stats.name: r.stats for r in results}
-    method = "+".join(["colgen-lp"] + [s for s in ("lp-fill", "restricted-mip", "core-mip", "cp-sat") if s in steps])
+    named = ("lp-fill", "restricted-mip", "core-mip", "core-cp-sat", "cp-sat")
+    method = "+".join(["colgen-lp"] + [s for s in named if s in steps])
     return Budgeted(
         pairs=best.pairs, donors=best.donors, proven=all_proven,
         method=method if order == STAGES else f"{method} ({', '.join(order)})",
@@ -155,6 +156,9 @@ def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, ru
     def closed() -> bool:
         return sign * value >= top or (enough is not None and (value >= enough or top < enough))
 
+    def tight() -> bool:  # a gap HiGHS's core MIP closes at its root, where CP-SAT can take seconds
+        return later and top - sign * value <= params.tight_gap * abs(top) + 1
+
     def remaining() -> Optional[float]:
         return None if deadline is None else max(0.0, deadline - time.perf_counter())
 
@@ -166,8 +170,12 @@ def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, ru
             steps.append("lp-fill")
             say("LP-fill")
     support = relaxed.col_x > 1e-9  # the LP optimum's columns join every rung
+    # A small core (tuning.small_core_columns) and a gap wider than the LP's rounding: CP-SAT over
+    # the core at once (below) proves the stage sooner than the ladder of restricted MIPs improves it.
+    direct = g.fundable.size <= params.early_core_max_cells and not closed() and not tight() and \
+        int(relaxed.core(g, sign * value + step).sum()) <= params.small_core_columns
     for per in params.restricted_ladder:
-        if closed() or (deadline is not None and remaining() <= 0):
+        if direct or closed() or (deadline is not None and remaining() <= 0):
             break
         # Each rung is hinted with the best so far: from a good hint HiGHS solves a rung
         # that it cannot improve from a poor one (measured at 2,000 x 500 x 5, quality).
@@ -190,19 +198,38 @@ def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, ru
         say(f"MIP on {int(mask.sum()):,} columns")
         if out.status != "optimal":  # cut by its node limit: a larger rung would be too
             break
+    def cp_sat(allowed: np.ndarray) -> None:
+        nonlocal value, top
+        small = int(allowed.sum()) <= params.small_core_columns  # one worker, its LP relaxation in full
+        found = solve_cp(g, name, keep, allowed, sign * value, step, top,
+                         params.small_core_deterministic_time if small else params.cp_sat_deterministic_time,
+                         1 if small else run.workers, run.seed, remaining(), 2 if small else None)
+        steps.append("core-cp-sat" if small else "cp-sat")
+        if found.pairs is not None and sign * found.value > sign * value:
+            best.pairs, best.donors, value = found.pairs, found.donors, found.value
+        if found.bound is not None:  # the core holds every better assignment; CP-SAT's bound is exact
+            top = min(top, int(round(max(found.bound, sign * value))) // step * step)
+        say(f"CP-SAT on {int(allowed.sum()):,} columns")
+
     if not closed() and (deadline is None or remaining() > 0):
         core = relaxed.core(g, sign * value + step)
         size = int(core.sum())
-        # With one step left, HiGHS's core MIP can only close the stage outright; its use before
-        # CP-SAT is the tighter cap it leaves, and one step left has nothing to tighten. So on a
-        # large core, where its root is dear, CP-SAT alone (tuning.cp_sat_first_min_columns).
-        to_cp = name == "coverage" and size <= params.cp_sat_max_columns
-        one_step_to_cp = to_cp and top - sign * value <= step and size >= params.cp_sat_first_min_columns
-        if not one_step_to_cp and size <= (params.later_core_max_columns if later else params.core_max_variables):
+        # A small core (tuning.small_core_columns) with more than rounding open: CP-SAT on one worker
+        # first, as it proves such stages in a fraction of HiGHS's time (the demo's sensitivity: 47
+        # re-solves in 6 s against 51 s). A larger coverage core: HiGHS's core MIP, then CP-SAT with
+        # the tighter cap it left, except one weight step short, where the MIP's root is dear and
+        # cannot tighten one step (tuning.cp_sat_first_min_columns). Larger quality and cost cores:
+        # HiGHS's core MIP alone.
+        cp_first = size <= params.small_core_columns and not tight()
+        to_cp = cp_first or (not later and size <= params.cp_sat_max_columns)
+        if cp_first:
+            cp_sat(core)
+        one_step = not later and to_cp and top - sign * value <= step and size >= params.cp_sat_first_min_columns
+        if not closed() and not one_step and (deadline is None or remaining() > 0) \
+                and size <= (params.later_core_max_columns if later else params.core_max_variables):
             out = solve_stage(g, name, keep, best.pairs, best.donors, remaining(),
                               replace(run, node_limit=_nodes(run, max(params.core_nodes, params.core_work // size))),
-                              step, allowed=core,
-                              bound_cap=float(sign * top))
+                              step, allowed=core, bound_cap=float(sign * top))
             steps.append("core-mip")
             if out is not None:
                 if sign * out.value > sign * value:
@@ -212,18 +239,10 @@ def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, ru
                 elif out.bound is not None:  # the bound over the core, which holds every better assignment
                     top = min(top, _floor(sign * out.bound, step))
             say(f"core MIP on {size:,} columns")
-        # CP-SAT after HiGHS: the tighter cap HiGHS leaves helps it prove (200 x 60 x 5 s2: 13 s
-        # with HiGHS's 98.0, no answer in 30 units of deterministic time with the LP's 99.0).
-        if to_cp and not closed() and (deadline is None or remaining() > 0):
-            core = relaxed.core(g, value + step)  # the incumbent may have improved
-            found = solve_cp(g, name, keep, core, value, step, top, params.cp_sat_deterministic_time,
-                             run.workers, run.seed, remaining())
-            steps.append("cp-sat")
-            if found.pairs is not None and found.value > value:
-                best.pairs, best.donors, value = found.pairs, found.donors, found.value
-            if found.bound is not None:  # the core holds every better assignment
-                top = min(top, _floor(max(found.bound, value), step))
-            say(f"CP-SAT on {int(core.sum()):,} columns")
+        # Coverage: CP-SAT after HiGHS, as the tighter cap HiGHS leaves helps it prove (200 x 60 x 5
+        # s2: 13 s with HiGHS's 98.0, no answer in 30 units of deterministic time with the LP's 99.0).
+        if to_cp and not cp_first and not closed() and (deadline is None or remaining() > 0):
+            cp_sat(relaxed.core(g, sign * value + step))  # the incumbent may have improved
     proven = sign * value >= top
     stats = StageStats(name=name, status="optimal" if proven else "feasible",
                        seconds=round(time.perf_counter() - t0, 4), value=float(value), bound=float(sign * top))

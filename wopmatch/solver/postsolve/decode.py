@@ -149,6 +149,7 @@ def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: l
         seed=info.seed,
         time_limit=info.time_limit,
         node_limit=info.node_limit,
-        workers=info.workers if "cp-sat" in method else 1,
+        # CP-SAT's workers where it ran on several ("core-cp-sat" runs on one)
+        workers=info.workers if "cp-sat" in method.replace(" ", "+").split("+") else 1,
         stages=stages,
     )
