@@ -108,11 +108,57 @@ def test_a_change_asked_twice_is_solved_once(donor_case):
     asked = [_json.dumps(p.change, sort_keys=True) for n in res.mentees for p in n.proposals]
     repeated = {c for c in asked if asked.count(c) > 1}
     assert repeated  # this round asks for the language rule for several mentees
-    distinct = 1 + sum(m.delta is not None for m in res.mentors) + len(res.donors) + len(set(asked))
-    assert res.resolves < 1 + sum(m.delta is not None for m in res.mentors) + len(res.donors) + len(asked)
+    paired = [_json.dumps([p.change, p.then], sort_keys=True) for n in res.mentees for p in n.pairs]
+    distinct = 1 + sum(m.delta is not None for m in res.mentors) + len(res.donors) + len(set(asked)) + len(set(paired))
+    assert res.resolves < 1 + sum(m.delta is not None for m in res.mentors) + len(res.donors) + len(asked) + \
+        len(paired)
     # at most the distinct changes (a place asked for a mentor and for a mentee counts once)
     assert res.resolves <= distinct
     for change in repeated:  # one answer serves every mentee that asked for it
         deltas = {(p.delta.coverage, p.delta.cost) for n in res.mentees for p in n.proposals
                   if _json.dumps(p.change, sort_keys=True) == change}
         assert len(deltas) == 1
+
+
+def test_where_no_single_change_works_pairs_along_its_reasons_are_tried(donor_case):
+    inst, sol, res = donor_case
+    worked = 0
+    for n in res.mentees:
+        if n.cheapest is not None or not n.proposals:
+            assert not n.pairs  # pairs only where every single change failed
+            continue
+        for p in n.pairs:
+            assert p.matched is not None  # every pair was re-solved
+            changes = [p.change] + ([p.then] if p.then else [])
+            changed = apply_changes(inst, Scenario.model_validate({"name": "x", "changes": changes}), "x")
+            if p.matched and worked < 3:  # an independent solve agrees
+                assert _matched(changed, n.mentee, "optimal")
+                worked += 1
+        if n.cheapest_pair is not None:
+            assert n.pairs[n.cheapest_pair].matched and n.verdict == n.pairs[n.cheapest_pair].text
+        else:
+            assert n.verdict.startswith("no change tried works") and not any(p.matched for p in n.pairs)
+    # this round has both kinds: a second place at the same mentor (one larger change) and a
+    # rule of the round relaxed, then a donor's rule
+    assert worked >= 2
+    assert any(p.then is None and "2 more places" in p.text for n in res.mentees for p in n.pairs if p.matched)
+    assert any(p.then is not None for n in res.mentees for p in n.pairs if p.matched)
+
+
+def test_a_mentee_no_change_of_the_round_can_match_is_told_so(tmp_path):
+    raw = generate(12, 4, seed=3)
+    lonely = dict(raw["operators"][0], id="ZZ-000099", country="ZA", region="sub-saharan-africa")
+    lonely["mentee"] = {"needs": {"septage": 5}, "weight": 1.0}
+    lonely.pop("mentor", None)
+    for op in raw["operators"]:  # nobody mentors septage
+        if op.get("mentor"):
+            op["mentor"]["strengths"]["septage"] = 0
+    raw["operators"].append(lonely)
+    inst = parse(raw)
+    sol = solve_checked(inst, "optimal")
+    reason = next(u.reason for u in sol.unmatched if u.mentee == "ZZ-000099")
+    assert reason == "no_mentor_strength"
+    res = analyse(inst, "0" * 64, sol, workers=1, dask=None, outdir=tmp_path)
+    need = next(n for n in res.mentees if n.mentee == "ZZ-000099")
+    assert need.proposals == [] and need.pairs == []
+    assert need.verdict == "nothing within the round can match it: no mentor in the round is strong in an area it needs"

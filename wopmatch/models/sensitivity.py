@@ -45,6 +45,8 @@ class Proposal(_Schema):
     text: str
     amount: int = Field(default=0, description="Extra money the change needs (budget proposals).")
     change: dict[str, Any]
+    then: Optional[dict[str, Any]] = Field(
+        default=None, description="A second change made together with `change` (a pair along the mentee's reasons).")
     matched: Optional[bool] = Field(default=None, description="Matched in the re-solved answer (None: not run).")
     partner: Optional[str] = None
     delta: Optional[Delta] = None
@@ -55,6 +57,11 @@ class MenteeNeed(_Schema):
     reason: str
     proposals: list[Proposal]
     cheapest: Optional[int] = Field(default=None, description="Index of the cheapest proposal that worked.")
+    pairs: list[Proposal] = Field(
+        default_factory=list, description="Where no single change worked: two changes together, the second built "
+                                          "from the mentee's reason after the first.")
+    cheapest_pair: Optional[int] = Field(default=None, description="Index of the cheapest pair that worked.")
+    verdict: str = Field(default="", description="In a sentence: what it takes, or that nothing tried did.")
 
 
 class Sensitivity(_Schema):

@@ -170,7 +170,8 @@ def _print_sensitivity(out: Console, s: Sensitivity) -> None:
     for c in ("mentee", "reason", "cheapest change that gets it matched", "partner then", "tried"):
         t.add_column(c)
     for n in s.mentees:
-        best = n.proposals[n.cheapest] if n.cheapest is not None else None
-        t.add_row(n.mentee, n.reason, best.text if best else "none of the single changes tried",
-                  (best.partner or "-") if best else "-", str(len(n.proposals)))
+        best = n.proposals[n.cheapest] if n.cheapest is not None else \
+            n.pairs[n.cheapest_pair] if n.cheapest_pair is not None else None
+        t.add_row(n.mentee, n.reason, n.verdict, (best.partner or "-") if best else "-",
+                  str(len(n.proposals) + len(n.pairs)))
     out.print(t)

@@ -27,10 +27,12 @@ def _rules(**fields: Any) -> SetRules:
     return SetRules(op="rules", set=fields)
 
 
-def mentee_proposals(instance: Instance, solution: Solution, per_kind: int = 2) -> dict[str, list[Proposal]]:
-    """Candidate single changes for each unmatched mentee, built from its reason
-    (at most ``per_kind`` of each kind). Only the unmatched mentees' rows of pairs
-    are encoded, block by block: the whole candidate graph is never built."""
+def mentee_proposals(instance: Instance, solution: Solution, per_kind: int = 2,
+                     mentees: Optional[set[str]] = None) -> dict[str, list[Proposal]]:
+    """Candidate single changes for each unmatched mentee (of ``mentees`` only, when
+    given), built from its reason (at most ``per_kind`` of each kind). Only those
+    mentees' rows of pairs are encoded, block by block: the whole candidate graph is
+    never built."""
     g = build_graph(instance, candidates=False)
     loads: dict[str, int] = {}
     for p in solution.partnerships:
@@ -41,7 +43,8 @@ def mentee_proposals(instance: Instance, solution: Solution, per_kind: int = 2) 
     count_left = {d.id: (None if d.max_partnerships is None else d.max_partnerships - used.get(d.id, 0))
                   for d in instance.donors}
     caps = {op.id: op.mentor.capacity for op in instance.operators if op.mentor is not None}
-    unmatched = {g.mentee_index[u.mentee]: u for u in solution.unmatched if u.mentee in g.mentee_index}
+    unmatched = {g.mentee_index[u.mentee]: u for u in solution.unmatched
+                 if u.mentee in g.mentee_index and (mentees is None or u.mentee in mentees)}
     rows_all = np.array(sorted(unmatched), np.int64)
     out: dict[str, list[Proposal]] = {}
     step = max(1, BLOCK_PAIRS // max(1, g.n_mentors))
