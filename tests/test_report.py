@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape as markup_escape
 
 from wopmatch.cli.main import cli
 from wopmatch.generator import generate
@@ -43,6 +44,8 @@ def test_report_is_self_contained_and_escapes_instance_text(tmp_path):
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
     idle = [d for d in load_solution(sol_path).donors if d.idle_reason]
     assert idle and all(escape(d.idle_detail) in html for d in idle)  # "Money left unspent"
+    warnings = load_solution(sol_path).warnings
+    assert warnings and 'id="warnings"' in html and all(str(markup_escape(w)) in html for w in warnings)
     for needle in ("http://", "https://", "<script", "<link", "@import", "url("):
         if needle == "http://":  # only the SVG namespace, which is not fetched
             assert html.count(needle) == html.count('xmlns="http://www.w3.org/2000/svg"')

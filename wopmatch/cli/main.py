@@ -25,6 +25,7 @@ from ..models import (
     Instance,
     LoadedInstance,
     Solution,
+    instance_warnings,
     load_instance,
     load_solution,
     solution_bytes,
@@ -38,7 +39,7 @@ from ..solver import PreviousRound, SolveError, rebuild_round, verify_solution
 from ..solver import solve as solve_instance
 from .diffview import print_diff
 from .options import options_from, solve_options
-from .summary import print_summary
+from .summary import print_summary, print_warnings
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -101,6 +102,7 @@ def validate(instance: Path) -> None:
     n_mentors = sum(op.mentor is not None for op in inst.operators)
     out.print(f"{instance}: valid: {len(inst.operators)} operators ({n_mentees} mentees, {n_mentors} mentors), "
               f"{len(inst.donors)} donors, {len(inst.pinned)} pinned, {len(inst.forbidden)} forbidden")
+    print_warnings(out, [w.message for w in instance_warnings(inst)])
 
 
 @cli.command()
@@ -144,6 +146,7 @@ def solve(instance: Path, output: Path, previous: Optional[Path], quiet: bool, v
             err.print(f"  {v}", markup=False)
         sys.exit(1)
     written = _write_solution(output, kind, solved, solution)
+    print_warnings(err, solution.warnings)  # even with --quiet: they may explain an idle budget
     if not quiet:
         print_summary(out, loaded.instance, solution)
         out.print(f"solution written to {written}")

@@ -88,3 +88,9 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
                 console.print(f"  {c.change}: {c.mentee} (was with {c.mentor_before}; {after})", markup=False)
         for note in r.dropped:
             console.print(f"  not carried: {note}", markup=False)
+
+
+def print_warnings(console: Console, warnings: list[str] | None) -> None:
+    """What the instance holds that is valid but probably not meant, one line each."""
+    for w in warnings or []:
+        console.print(Text("warning: ", style="yellow bold") + Text(w))

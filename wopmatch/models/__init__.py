@@ -1,6 +1,6 @@
 """Schemas, readers and writers. Never imports OR-Tools."""
 
-from .instance import DEFAULT_WORK_AREAS, INSTANCE_FORMAT, Instance, parse_instance
+from .instance import DEFAULT_WORK_AREAS, INSTANCE_FORMAT, Instance, instance_warnings, parse_instance
 from .io import LoadedInstance, load_instance, load_solution, parse_solution, solution_bytes, write_atomic
 from .problems import InputError, Problem
 from .solution import SOLUTION_FORMAT, Solution
@@ -14,6 +14,7 @@ __all__ = [
     "LoadedInstance",
     "Problem",
     "Solution",
+    "instance_warnings",
     "load_instance",
     "load_solution",
     "parse_instance",

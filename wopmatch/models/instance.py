@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .problems import InputError, Problem, json_path
+from .vocab import closest, country_problem, language_problem, near_duplicates
 
 INSTANCE_FORMAT = "wopmatch.instance/1"
 DEFAULT_WORK_AREAS = (
@@ -81,19 +82,27 @@ class MenteeProfile(_Schema):
 class Operator(_Schema):
     id: str = Field(min_length=1, pattern=r"\S")
     name: Optional[str] = None
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
+    country: str = Field(description="ISO 3166-1 alpha-2 code.")
     region: str = Field(min_length=1, pattern=r"\S")
     languages: list[str] = Field(min_length=1)
     location: Optional[Location] = None
     mentor: Optional[MentorProfile] = None
     mentee: Optional[MenteeProfile] = None
 
+    @field_validator("country")
+    @classmethod
+    def _country_code(cls, country: str) -> str:
+        problem = country_problem(country)
+        if problem:
+            raise ValueError(problem)
+        return country
+
     @field_validator("languages")
     @classmethod
     def _language_codes(cls, languages: list[str]) -> list[str]:
-        bad = [c for c in languages if not c or c != c.lower() or not c.strip()]
-        if bad:
-            raise ValueError(f"languages must be non-empty lower-case codes, got {bad}")
+        problems = [p for p in (language_problem(c) for c in languages) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
         return languages
 
 
@@ -259,15 +268,31 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
 
     donors = _records(raw.get("donors"))
     donor_first = _first_positions(donors, "donors", problems)
+    labels = {"regions": {op.get("region") for _, op in operators if isinstance(op.get("region"), str)},
+              "countries": {op.get("country") for _, op in operators if isinstance(op.get("country"), str)}}
     for i, donor in donors:
         ident = donor.get("id")
         wa = donor.get("work_areas")
         if isinstance(wa, list) and areas:
             for k, area in enumerate(wa):
-                if area not in known_areas:
+                if isinstance(area, str) and area not in known_areas:
+                    like = closest(area, areas)
                     problems.append(
-                        Problem(f"donors[{i}].work_areas[{k}]", f"unknown work area {area!r}{_for(ident, 'donor')}")
-                    )
+                        Problem(f"donors[{i}].work_areas[{k}]", f"unknown work area {area!r}{_for(ident, 'donor')}"
+                                + (f"; did you mean {like!r}?" if like else f"; known: {', '.join(areas)}")))
+        for key, what in (("regions", "region"), ("countries", "country")):
+            entries = donor.get(key)
+            if not isinstance(entries, list) or not labels[key]:
+                continue
+            for k, value in enumerate(entries):
+                # a label like one of the round's but not it is a typo (an entry naming a region or
+                # country absent from this round is only a warning: instance_warnings)
+                like = closest(value, labels[key]) if isinstance(value, str) and value not in labels[key] else None
+                if like is not None:
+                    problems.append(Problem(
+                        f"donors[{i}].{key}[{k}]",
+                        f"no operator of the round has the {what} {value!r}{_for(ident, 'donor')}, so this entry "
+                        f"funds nobody; did you mean {like!r}?"))
 
     def check_pair(path: str, rec: dict[str, Any]) -> None:
         mentee, mentor = rec.get("mentee"), rec.get("mentor")
@@ -305,6 +330,38 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
         if (mentee, rec.get("mentor")) in forbidden_pairs:
             problems.append(Problem(path, "this pair is both pinned and forbidden"))
     return problems
+
+
+def instance_warnings(inst: Instance) -> list[Problem]:
+    """What is valid but probably not meant (docs/format.md, "Warnings"): a donor's region or
+    country that no operator of the round has (it funds nobody there), region labels that
+    differ only in case, spaces, hyphens or underscores, and a language one operator alone
+    speaks (it can never be shared)."""
+    out: list[Problem] = []
+    regions = {op.region for op in inst.operators}
+    countries = {op.country for op in inst.operators}
+    for i, d in enumerate(inst.donors):
+        for key, have in (("regions", regions), ("countries", countries)):
+            entries = getattr(d, key) or []
+            absent = [v for v in entries if v not in have]
+            if absent:
+                what = "region" if key == "regions" else "country"
+                out.append(Problem(f"donors[{i}].{key}", f"donor {d.id}: no operator of the round has the {what}"
+                                   f"{'s' if len(absent) > 1 and what == 'region' else ''}"
+                                   f"{' codes' if len(absent) > 1 and what == 'country' else ''} "
+                                   f"{', '.join(absent)}: those entries fund nobody in this round"))
+    for a, b in near_duplicates(regions | {r for d in inst.donors for r in d.regions or []}):
+        out.append(Problem("operators", f"the regions {a!r} and {b!r} differ only in case, spaces or hyphens: "
+                                        "if they are one region, write it one way"))
+    speakers: dict[str, list[str]] = {}
+    for op in inst.operators:
+        for lang in set(op.languages):
+            speakers.setdefault(lang, []).append(op.id)
+    lonely = sorted((lang, ids[0]) for lang, ids in speakers.items() if len(ids) == 1)
+    if lonely and inst.rules.language == "hard":
+        listed = ", ".join(f"{lang!r} ({who})" for lang, who in lonely)
+        out.append(Problem("operators", f"spoken by one operator only, so never shared: {listed}"))
+    return out
 
 
 def _first_positions(records: list[tuple[int, dict[str, Any]]], field: str,

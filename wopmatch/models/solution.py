@@ -214,6 +214,9 @@ class Solution(_Schema):
     policy: str
     status: Status
     message: Optional[str] = None
+    warnings: Optional[list[str]] = Field(
+        default=None, description="What the instance holds that is valid but probably not meant (docs/format.md, "
+                                  "\"Warnings\"); absent when there is none.")
     objective: Optional[Objective] = Field(
         default=None, description="Null when there is no solution (never zeros for failure)."
     )

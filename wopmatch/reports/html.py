@@ -17,7 +17,7 @@ from typing import Any, Optional
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from ..models.instance import Instance
+from ..models.instance import Instance, instance_warnings
 from ..models.solution import Solution
 from ..solver import pair_facts
 
@@ -92,6 +92,7 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         area_svg=bar_chart(areas, "mentees"), donor_svg=bar_chart(donor_bars, instance.currency) if donor_bars
         else None, violations=verified, sha_matches=sha_matches, colours={"mentee": MENTEE, "unmatched": UNMATCHED,
                                                                           "mentor": MENTOR},
+        warnings=[w.message for w in instance_warnings(instance)],
     )
 
 

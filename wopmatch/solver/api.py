@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple, Optional, Protocol, Sequence
 
-from ..models.instance import WEIGHT_RESOLUTION, Instance
+from ..models.instance import WEIGHT_RESOLUTION, Instance, instance_warnings
 from ..models.solution import Solution, Verification
 from .errors import SolveError, UnsupportedMethodError
 from .graph.encoding import build_graph
@@ -62,7 +62,8 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
         PROGRESS.reset(token)
     if carried is not None and previous is not None:
         solution = with_round(solution, carried, previous, options)
-    return solution
+    warnings = [p.message for p in instance_warnings(instance)]
+    return solution.model_copy(update={"warnings": warnings}) if warnings else solution
 
 
 def check_request(instance: Instance, options: SolveOptions, previous: Optional[PreviousRound] = None,
