@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..models.instance import plain_message
 from ..models.problems import InputError, Problem, json_path
 
 
@@ -65,7 +66,7 @@ def load_config(path: Path) -> StudyConfig:
     try:
         return StudyConfig.model_validate(raw)
     except ValidationError as exc:
-        raise InputError([Problem(json_path(e["loc"]) or "(config)", e["msg"].removeprefix("Value error, "))
+        raise InputError([Problem(json_path(e["loc"]) or "(config)", plain_message(e))
                           for e in exc.errors(include_url=False)], str(path)) from None
 
 

@@ -211,10 +211,83 @@ def _pydantic_problems(exc: ValidationError, raw: Any) -> list[Problem]:
     out = []
     for err in exc.errors(include_url=False):
         loc = err["loc"]
-        msg = err["msg"].removeprefix("Value error, ")
         hint = _id_hint(raw, loc)
-        out.append(Problem(json_path(loc) or "(instance)", msg + hint))
+        out.append(Problem(json_path(loc) or "(instance)", plain_message(err) + hint))
     return out
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def plain_message(err: dict[str, Any]) -> str:
+    """A pydantic error in plain words, with the value given (never a type name or a regex)."""
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    got = f", got {_shown(value)}"
+    if kind == "value_error":
+        return err["msg"].removeprefix("Value error, ")
+    if kind == "missing":
+        return "missing: this field is required"
+    if kind == "extra_forbidden":
+        return f"unknown field {str(err['loc'][-1])!r} (check its spelling; docs/format.md lists the fields)"
+    if kind in ("int_parsing", "float_parsing", "int_from_float", "int_type", "float_type"):
+        whole = kind.startswith("int")
+        want = "a whole number" if whole else "a number"
+        if isinstance(value, str):
+            fixed = _number_fix(value.strip(), whole)
+            if fixed is not None:
+                return f"expected {want}{got}: {fixed}"
+        if kind == "int_from_float":
+            return f"expected a whole number{got}"
+        return f"expected {want}{got}"
+    if kind == "finite_number":
+        return f"expected a finite number{got}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt"))))
+        words = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
+                 "less_than": "less than"}[kind]
+        return f"must be {words} {bound:g}{got}" if isinstance(bound, (int, float)) else f"must be {words} {bound}{got}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}{got}"
+    if kind == "string_type":
+        return f"expected text{got}"
+    if kind in ("list_type", "tuple_type"):
+        return f"expected a list{got}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected an object (a mapping of fields){got}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false{got}"
+    if kind == "too_short":
+        return "must not be empty" if isinstance(value, (list, dict, str)) else f"too short{got}"
+    if kind == "too_long":
+        return f"too long: at most {ctx.get('max_length')} entries{got}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        return "must not be blank"
+    return err["msg"] + got
+
+
+def _number_fix(text: str, whole: bool) -> Optional[str]:
+    """How to write a number a person typed with separators, or None."""
+    body = text.lstrip("-+")
+    if not body or not all(ch.isdigit() or ch in ",. \u00a0'" for ch in body) or not any(ch.isdigit() for ch in body):
+        return None
+    spaced = any(ch in body for ch in " \u00a0'")
+    plain = "".join(ch for ch in body if ch not in " \u00a0'")
+    sign = "-" if text.startswith("-") else ""
+    last_comma, last_point = plain.rfind(","), plain.rfind(".")
+    if last_comma > last_point and (last_point >= 0 or len(plain) - last_comma - 1 != 3):
+        # 1.234,5 or 2,5: a decimal comma (points, if any, separate thousands)
+        number = sign + plain.replace(".", "").replace(",", ".")
+        if whole:
+            return f"a decimal comma? a whole number has no decimals (it would be {number})"
+        return f"write the decimals with a point{' and no thousands separators' if '.' in plain else ''} ({number})"
+    number = sign + plain.replace(",", "")
+    if "," in plain or spaced:
+        return f"write it without thousands separators ({number})"
+    return None
 
 
 def _id_hint(raw: Any, loc: tuple[Any, ...]) -> str:
@@ -223,7 +296,7 @@ def _id_hint(raw: Any, loc: tuple[Any, ...]) -> str:
         items = raw.get(loc[0]) if isinstance(raw, dict) else None
         if isinstance(items, list) and loc[1] < len(items) and isinstance(items[loc[1]], dict):
             ident = items[loc[1]].get("id")
-            if isinstance(ident, str) and ident:
+            if isinstance(ident, str) and ident.strip():
                 return f" ({loc[0][:-1]} {ident})"
     return ""
 
@@ -232,7 +305,7 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
     """Relations between fields, checked on raw JSON-like data (best effort:
     entries too malformed to read are left to the field validation)."""
     if not isinstance(raw, dict):
-        return []  # field validation reports "Input should be an object"
+        return []  # field validation reports "expected an object"
     problems: list[Problem] = []
     areas_raw = raw.get("work_areas", list(DEFAULT_WORK_AREAS))
     areas = [a for a in areas_raw if isinstance(a, str)] if isinstance(areas_raw, list) else []
@@ -333,11 +406,17 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
 
 
 def instance_warnings(inst: Instance) -> list[Problem]:
-    """What is valid but probably not meant (docs/format.md, "Warnings"): a donor's region or
-    country that no operator of the round has (it funds nobody there), region labels that
-    differ only in case, spaces, hyphens or underscores, and a language one operator alone
-    speaks (it can never be shared)."""
+    """What is valid but probably not meant (docs/format.md, "Warnings"): a round with no
+    mentee or no mentor, a donor's region or country that no operator of the round has (it
+    funds nobody there), region labels that differ only in case, spaces, hyphens or
+    underscores, and a language one operator alone speaks (it can never be shared)."""
     out: list[Problem] = []
+    if not any(op.mentee for op in inst.operators):
+        out.append(Problem("operators", "no operator has a mentee profile (role mentee or both): there is "
+                                        "nothing to match"))
+    elif not any(op.mentor for op in inst.operators):
+        out.append(Problem("operators", "no operator has a mentor profile (role mentor or both): no mentee can "
+                                        "be matched"))
     regions = {op.region for op in inst.operators}
     countries = {op.country for op in inst.operators}
     for i, d in enumerate(inst.donors):

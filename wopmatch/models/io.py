@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import ValidationError
 
-from .instance import Instance, parse_instance
+from .instance import Instance, parse_instance, plain_message
 from .problems import InputError, Problem, json_path
 from .solution import Solution
 
@@ -104,7 +104,7 @@ def parse_solution(raw: Any, source: str = "solution") -> Solution:
         return Solution.model_validate(raw)
     except ValidationError as exc:
         raise InputError(
-            [Problem(json_path(e["loc"]) or "(solution)", e["msg"]) for e in exc.errors(include_url=False)],
+            [Problem(json_path(e["loc"]) or "(solution)", plain_message(e)) for e in exc.errors(include_url=False)],
             source,
         ) from None
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .instance import MAX_CAPACITY, MAX_MONEY, Donor, Instance, parse_instance
+from .instance import MAX_CAPACITY, MAX_MONEY, Donor, Instance, parse_instance, plain_message
 from .io import decode_json, read_bytes
 from .problems import InputError, Problem, json_path
 
@@ -157,7 +157,7 @@ def parse_scenario_set(raw: Any, source: str = "") -> ScenarioSet:
     try:
         s = ScenarioSet.model_validate(raw)
     except ValidationError as exc:
-        raise InputError([Problem(json_path(e["loc"]) or "(scenario set)", e["msg"])
+        raise InputError([Problem(json_path(e["loc"]) or "(scenario set)", plain_message(e))
                           for e in exc.errors(include_url=False)], source) from None
     seen: dict[str, int] = {}
     problems = []

@@ -263,13 +263,44 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
     try:
         instance = parse_instance(raw, source)
     except InputError as exc:
+        headers = {t.where: {c if c in dict(spec) else c.lower() for c in t.header}
+                   for t, spec in ((tables.get(n), s) for n, s in specs.items()) if t is not None}
+        missing: set[tuple[str, str]] = set()
         for p in exc.problems:
             cell = located.cell(p.where)
+            where, column = _sheet_and_column(cell) if cell else (None, None)
+            if where is not None and column and p.message.startswith("missing") and \
+                    column not in headers.get(where, {column}):
+                # a column the sheet lacks: once for the sheet, not once per row
+                if (where, column) not in missing:
+                    missing.add((where, column))
+                    problems.append(Problem(where, f"missing column {column!r}: every row needs it"))
+                continue
             problems.append(Problem(cell or p.where, located.rows_in(p.message)))
-        raise InputError(problems, source) from None
+        raise InputError(_in_file_order(problems), source) from None
     if problems:
-        raise InputError(problems, source)
+        raise InputError(_in_file_order(problems), source)
     return instance
+
+
+def _sheet_and_column(where: str) -> tuple[Optional[str], Optional[str]]:
+    """"sheet operators, row 3, column region" -> ("sheet operators", "region")."""
+    m = re.match(r"^(.*?)(?:, row \d+)?(?:, column (.+))?$", where)
+    return (m.group(1), m.group(2)) if m else (None, None)
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Sheet by sheet (in the template's order), then row by row; a sheet's own problems
+    (a missing column) before its rows'."""
+    order = {name: k for k, name in enumerate(TABLE_NAMES)}
+
+    def key(p: Problem) -> tuple[int, int]:
+        m = re.match(r"^(?:sheet )?([a-z_]+)(?:\.csv)?(?:, row (\d+))?", p.where)
+        if not m or m.group(1) not in order:
+            return (-1 if p.where == "" or not m else len(order), 0)
+        return (order[m.group(1)], int(m.group(2) or 0))
+
+    return sorted(problems, key=key)
 
 
 def _check_header(table: Table, kinds: dict[str, Kind], problems: list[Problem],

@@ -1,4 +1,4 @@
-"""Typos that used to validate cleanly (issue 18, item 1): codes checked against ISO 3166-1
+"""The front door (issue 18): typos that used to validate cleanly: codes checked against ISO 3166-1
 and ISO 639, a donor's label that is a misspelling of the round's is an error naming the
 donor, the value and the label meant, and what is valid but probably not meant is a
 warning, through every input format."""
@@ -123,3 +123,69 @@ def test_what_is_valid_but_probably_not_meant_is_a_warning_in_validate_and_in_th
     r = runner.invoke(cli, ["verify", str(path), str(tmp_path / "s.json")])
     assert r.exit_code == 0, r.output
 
+
+
+def _csv_round(tmp_path, edit_ops=None, edit_donors=None):
+    inst = parse_instance(_round())
+    folder = tmp_path / "csv"
+    write_folder_atomic(folder, instance_files(inst, "csv"))
+    for name, edit in (("operators.csv", edit_ops), ("donors.csv", edit_donors)):
+        if edit is None:
+            continue
+        path = folder / name
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        rows = edit(rows)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_a_deleted_column_is_one_problem_and_problems_come_in_sheet_and_row_order(tmp_path, fmt):
+    def ops(rows):
+        k = rows[0].index("region")
+        rows = [r[:k] + r[k + 1:] for r in rows]
+        rows[5][rows[0].index("country")] = "Kenya"
+        rows[2][rows[0].index("languages")] = "english"
+        return rows
+
+    def donors(rows):
+        rows[1][rows[0].index("budget")] = "150,000"
+        return rows
+
+    folder = _csv_round(tmp_path, ops, donors)
+    path = folder
+    if fmt == "xlsx":  # the same tables as a workbook
+        from wopmatch.models.tables import read_csv_folder
+
+        tables, _ = read_csv_folder(folder)
+        book = openpyxl.Workbook()
+        book.remove(book.active)
+        for name, table in tables.items():
+            sheet = book.create_sheet(name)
+            sheet.append(table.header)
+            for _, cells in table.rows:
+                sheet.append(cells)
+        path = tmp_path / "r.xlsx"
+        book.save(path)
+    with pytest.raises(InputError) as exc:
+        load_instance(path)
+    text = [str(p) for p in exc.value.problems]
+    sheet = "sheet operators" if fmt == "xlsx" else "operators.csv"
+    assert sum("region" in t for t in text) == 1, text  # not once per row
+    assert text[0] == f"{sheet}: missing column 'region': every row needs it"
+    assert "row 3" in text[1] and "'english'" in text[1] and "row 6" in text[2] and "'Kenya'" in text[2], text
+    assert "donors" in text[3] and "without thousands separators (150000)" in text[3], text
+    assert len(text) == 4
+
+
+def test_an_empty_round_is_warned_not_silently_optimal(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(cli, ["template", "-o", str(tmp_path / "t.xlsx")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["validate", str(tmp_path / "t.xlsx")])
+    assert r.exit_code == 0 and "warning: no operator has a mentee profile" in r.output
+    r = runner.invoke(cli, ["solve", str(tmp_path / "t.xlsx"), "-o", str(tmp_path / "s.json"), "--quiet"])
+    assert "nothing to match" in r.output
+    assert json.loads((tmp_path / "s.json").read_text())["warnings"][0].startswith("no operator has a mentee")
