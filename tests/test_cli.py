@@ -151,8 +151,17 @@ def test_infeasible_pins_exit_1_and_name_the_mentor(run, tmp_path):
     assert load_solution(out).status == "infeasible"
 
 
+def test_solve_without_output_prints_the_summary_and_writes_nothing(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("solve", DEMO, "--quiet")
+    assert r.exit_code == 0 and "matched" in r.output and "nothing written" in r.output
+    # the figures say what they count
+    assert "priority weight of the matched mentees" in r.output and "weight x match score" in r.output
+    assert "would both rather be together" in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_usage_errors_exit_2(run, tmp_path):
-    assert run("solve", DEMO).exit_code == 2  # -o is required
     r = run("solve", DEMO, "-o", tmp_path / "s.json", "--policy", "magic")
     assert r.exit_code == 2 and "optimal" in r.output and "greedy" in r.output
     assert run("schema", "other").exit_code == 2

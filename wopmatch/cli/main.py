@@ -100,16 +100,19 @@ def validate(instance: Path) -> None:
     inst = loaded.instance
     n_mentees = sum(op.mentee is not None for op in inst.operators)
     n_mentors = sum(op.mentor is not None for op in inst.operators)
-    out.print(f"{instance}: valid: {len(inst.operators)} operators ({n_mentees} mentees, {n_mentors} mentors), "
+    both = sum(op.mentee is not None and op.mentor is not None for op in inst.operators)
+    roles = f"{n_mentees} mentees, {n_mentors} mentors" + (f"; {both} are both" if both else "")
+    out.print(f"{instance}: valid: {len(inst.operators)} operators ({roles}), "
               f"{len(inst.donors)} donors, {len(inst.pinned)} pinned, {len(inst.forbidden)} forbidden")
     print_warnings(out, [w.message for w in instance_warnings(inst)])
 
 
 @cli.command()
 @click.argument("instance", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Solution to write: FILE.json; FILE.xlsx (result sheets, and FILE.json beside it); "
-                   "or a folder (result CSV files and solution.json).")
+                   "or a folder (result CSV files and solution.json). Without it the summary is printed "
+                   "and nothing is written.")
 @solve_options()
 @click.option("--previous", type=click.Path(path_type=Path), default=None,
               help="Solution of an earlier round whose partnerships are still running (docs/rounds.md); "
@@ -117,15 +120,18 @@ def validate(instance: Path) -> None:
 @click.option("--quiet", is_flag=True, help="No progress lines and no summary table.")
 @click.option("--verbose", is_flag=True, help="Log every progress line (each pricing round, each donor "
                                                "stage's step) to stderr with its time.")
-def solve(instance: Path, output: Path, previous: Optional[Path], quiet: bool, verbose: bool, **chosen) -> None:
-    """Solve INSTANCE (.json, .xlsx or a folder of CSV files) and write the verified solution to OUTPUT."""
+def solve(instance: Path, output: Optional[Path], previous: Optional[Path], quiet: bool, verbose: bool,
+          **chosen) -> None:
+    """Solve INSTANCE (.json, .xlsx or a folder of CSV files), print a summary and write the
+    verified solution to OUTPUT (with -o)."""
     options = options_from(chosen)
-    kind = _output_kind(output, "a solution")
+    kind = None if output is None else _output_kind(output, "a solution")
     if previous is None and options.round_options():
         raise click.UsageError("--ended, --forbid-repeat and --keep-stable need --previous")
     inputs = (instance,) if previous is None else (instance, previous)
-    _check_output(output, *inputs, folder_ok=kind == "csv")
-    if kind == "xlsx":
+    if output is not None:
+        _check_output(output, *inputs, folder_ok=kind == "csv")
+    if output is not None and kind == "xlsx":
         _check_output(output.with_suffix(".json"), *inputs)
     try:
         loaded = load_instance(instance)
@@ -145,11 +151,11 @@ def solve(instance: Path, output: Path, previous: Optional[Path], quiet: bool, v
         for v in solution.verification.violations:
             err.print(f"  {v}", markup=False)
         sys.exit(1)
-    written = _write_solution(output, kind, solved, solution)
+    written = None if output is None or kind is None else _write_solution(output, kind, solved, solution)
     print_warnings(err, solution.warnings)  # even with --quiet: they may explain an idle budget
-    if not quiet:
+    if not quiet or written is None:
         print_summary(out, loaded.instance, solution)
-        out.print(f"solution written to {written}")
+        out.print(f"solution written to {written}" if written else "nothing written (add -o FILE to keep it)")
     if solution.status == "infeasible":
         err.print(f"[bold red]infeasible[/]: {solution.message}", markup=True)
         sys.exit(1)

@@ -25,9 +25,9 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
         o, b = s.objective, s.bound
         head.add_row("matched", f"{len(s.partnerships)} of {n_mentees} mentees")
         head.add_row("coverage", f"{o.coverage:g}  (bound {b.coverage if b.coverage is not None else '-'}, "
-                                 f"gap {_pct(s.gap.coverage)})")
+                                 f"gap {_pct(s.gap.coverage)})\n[dim]priority weight of the matched mentees[/]")
         head.add_row("quality", f"{o.quality:.4f}  (bound {'-' if b.quality is None else f'{b.quality:.4f}'}, "
-                                f"gap {_pct(s.gap.quality)})")
+                                f"gap {_pct(s.gap.quality)})\n[dim]sum of weight x match score (0..1)[/]")
         head.add_row("cost", f"{o.cost:,} {instance.currency}")
     if s.metrics is not None:
         m = s.metrics
@@ -36,7 +36,8 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
         head.add_row("scores", "-" if m.mean_score is None else f"mean {m.mean_score:.3f}, lowest {m.min_score:.3f}")
         if low is not None:
             head.add_row("lowest region", f"{low}: {_pct(rates[low])} of its mentees matched")
-        head.add_row("blocking pairs", f"{m.blocking_pairs:,}")
+        head.add_row("blocking pairs", f"{m.blocking_pairs:,}" + (
+            "\n[dim]pairs who would both rather be together than with their match[/]" if m.blocking_pairs else ""))
         if m.cost_per_matched is not None:
             head.add_row("cost per match", f"{m.cost_per_matched:,.0f} {instance.currency}")
     st = s.stats
