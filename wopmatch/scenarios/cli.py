@@ -160,15 +160,16 @@ def _print_sensitivity(out: Console, s: Sensitivity) -> None:
         out.print(t)
     if s.donors:
         t = Table(title="more budget per donor (re-solved)")
-        for c in ("donor", "committed / budget", "re-solved with", "gain", "coverage per unit"):
-            t.add_column(c)
+        for c in ("donor", "spent / budget", "added", "gain", "coverage per unit added"):
+            t.add_column(c, no_wrap=c in ("donor", "added"), overflow="fold")
         for v in s.donors:
             t.add_row(v.donor, f"{v.committed:,} / {v.budget:,}", f"+{v.step:,}", d(v.delta),
                       "-" if v.coverage_per_unit is None else f"{v.coverage_per_unit:.3g}")
         out.print(t)
     t = Table(title="what would it take to match each unmatched mentee (each proposal re-solved)")
-    for c in ("mentee", "reason", "cheapest change that gets it matched", "partner then", "tried"):
-        t.add_column(c)
+    for c in ("mentee", "reason", "cheapest change that gets it matched", "partner", "tried"):
+        # the change's sentence takes the width a narrow terminal has; ids and counts stay whole
+        t.add_column(c, no_wrap=c in ("mentee", "partner", "tried"), overflow="fold")
     for n in s.mentees:
         best = n.proposals[n.cheapest] if n.cheapest is not None else \
             n.pairs[n.cheapest_pair] if n.cheapest_pair is not None else None
