@@ -262,3 +262,23 @@ def test_verbose_logs_each_pricing_round_to_stderr(tmp_path):
     quiet = CliRunner().invoke(cli, ["solve", str(inst), "-o", str(tmp_path / "t.json"), "--policy", "min-cost",
                                      "--method", "flow-pricing", "--quiet"])
     assert quiet.exit_code == 0 and "pricing:" not in quiet.stderr
+
+
+def test_every_option_of_every_command_is_described():
+    import click
+
+    from wopmatch.cli.main import cli as root
+
+    missing = []
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{path} {name}")
+            return
+        for p in cmd.params:
+            if isinstance(p, click.Option) and p.name != "help" and not (p.help or "").strip():
+                missing.append(f"{path} {p.opts[-1]}")
+
+    walk(root, "wopmatch")
+    assert missing == []

@@ -131,7 +131,7 @@ def markdown(rows: list[dict[str, Any]], records: list[dict[str, Any]], title: s
 
 
 def plots(rows: list[dict[str, Any]], records: list[dict[str, Any]], out: Path) -> list[Path]:
-    """quality-coverage.png, time.png, regions.png; needs matplotlib (the bench extra)."""
+    """quality-coverage.png, time.png, regions.png; needs matplotlib (the plots extra)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -246,14 +246,18 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
 
 
 @cli.command()
-@click.option("--mentees", type=click.IntRange(min=0), required=True)
-@click.option("--mentors", type=click.IntRange(min=0), required=True)
-@click.option("--donors", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--mentees", type=click.IntRange(min=0), required=True,
+              help="Utilities with a mentee profile (a few of them also mentor).")
+@click.option("--mentors", type=click.IntRange(min=0), required=True, help="Utilities with a mentor profile.")
+@click.option("--donors", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Donors with budgets and eligibility rules (0: a budget-free round).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Same parameters and seed, same bytes.")
 @click.option("--tightness", type=click.FloatRange(min=0, min_open=True), default=0.4, show_default=True,
               help="Total donor budget as a share of what funding every mentee would cost.")
 @click.option("--name", default=None, help="Name of the round.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The instance to write, as JSON (wopmatch convert makes a workbook of it).")
 def generate(mentees: int, mentors: int, donors: int, seed: int, tightness: float, name: Optional[str],
              output: Path) -> None:
     """Write a realistic synthetic instance (same parameters and seed -> same bytes)."""
@@ -353,9 +357,10 @@ def bench_run(config: Path, output: Path) -> None:
 @click.argument("results", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Folder for report.md and the PNG plots.")
-@click.option("--title", default="Policy study")
+@click.option("--title", default="Policy study", show_default=True, help="Heading of report.md.")
 def bench_report(results: Path, output: Path, title: str) -> None:
-    """Turn a study's JSON lines into report.md and PNG plots (needs the bench extra)."""
+    """Turn a study's JSON lines into report.md and PNG plots (the plots need matplotlib:
+    pip install 'wopmatch[plots]')."""
     from ..bench.report import load_records, markdown, plots, summarise
 
     if not results.exists():
@@ -371,7 +376,7 @@ def bench_report(results: Path, output: Path, title: str) -> None:
     try:
         written = plots(rows, records, output)
     except ImportError:
-        err.print("note: matplotlib is not installed (pip install 'wopmatch[bench]'): report.md only, no plots")
+        err.print("note: matplotlib is not installed (pip install 'wopmatch[plots]'): report.md only, no plots")
         written = []
     out.print(f"{output}/report.md" + "".join(f", {p.name}" for p in written))
 
@@ -491,7 +496,8 @@ def schema(kind: str) -> None:
 @click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("wopmatch-data"),
               show_default=True, help="Folder of the job database (SQLite, created if missing).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="TCP port to listen on.")
 @click.option("--tokens-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Bearer tokens, one per line (also $WOPMATCH_TOKENS, comma-separated).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,

@@ -30,8 +30,17 @@ def solve_options(only: Optional[tuple[str, ...]] = None, optional: bool = False
     return decorate
 
 
+#: Flags named otherwise than their field: ``--workers`` means parallel solves (scenarios,
+#: sensitivity) or concurrent jobs (serve) elsewhere, so one solve's CP-SAT threads are ``--threads``.
+FLAGS = {"workers": "--threads"}
+
+
+def flag_of(name: str) -> str:
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
 def _option(field: OptionField, optional: bool, help_text: Optional[str]):
-    flag = "--" + field.name.replace("_", "-")
+    flag = flag_of(field.name)
     kw: dict[str, Any] = {"help": help_text or field.description}
     if field.kind == "bool":
         return click.option(flag, field.name, is_flag=True, default=None if optional else field.default, **kw)
@@ -53,5 +62,6 @@ def options_from(values: dict[str, Any]) -> SolveOptions:
     try:
         return SolveOptions(**chosen)
     except ValidationError as exc:  # what click does not check (limits across fields)
-        raise click.UsageError("; ".join(f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
+        raise click.UsageError("; ".join(f"{flag_of(str(e['loc'][0])) if e['loc'] else 'options'}: "
+                                         f"{e['msg'].removeprefix('Value error, ')}"
                                          for e in exc.errors())) from None

@@ -50,9 +50,9 @@ class SolveOptions(BaseModel):
                                       description="Branch-and-bound nodes per MIP solve: stops the search at the "
                                                   "same point on any machine.")
     seed: int = Field(0, ge=0, le=INT32_MAX, description="Seed of the random policy, HiGHS and CP-SAT.")
-    workers: int = Field(2, ge=1, le=64, description="CP-SAT's workers (method colgen); the same input, seed "
-                                                     "and workers give the same answer. HiGHS and the flows "
-                                                     "run on one thread.")
+    workers: int = Field(2, ge=1, le=64, description="Threads of CP-SAT on large coverage cores with donors "
+                                                     "(stats.workers); the same input, seed and threads give the "
+                                                     "same answer. Everything else runs on one thread.")
     alternates: int = Field(0, ge=0, le=50, description="List each mentee's K best runner-up mentors and why each "
                                                         "was not chosen.")
     ended: tuple[str, ...] = Field((), description="With a previous round: this mentee's partnership has ended "
