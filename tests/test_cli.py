@@ -282,3 +282,27 @@ def test_every_option_of_every_command_is_described():
 
     walk(root, "wopmatch")
     assert missing == []
+
+
+def test_docs_are_readable_from_the_installed_package(run):
+    from wopmatch import guide
+
+    topics = guide.topics()
+    assert {"format", "policies", "model", "scenarios", "spreadsheets"} <= set(topics)
+    r = run("docs")
+    assert r.exit_code == 0 and all(name in r.output for name in topics)
+    r = run("docs", "docs/format.md")  # as messages name it
+    assert r.exit_code == 0 and r.output.startswith("# File formats")
+    r = run("docs", "../../etc/passwd")
+    assert r.exit_code == 1 and "no topic" in r.output
+    # every docs/NAME.md a message, help or page of the package names is a topic
+    import re
+    from pathlib import Path
+
+    import wopmatch
+
+    named = set()
+    for path in Path(wopmatch.__file__).parent.rglob("*"):
+        if path.suffix in (".py", ".html", ".js", ".j2") and "docs" not in path.parts[-2:-1]:
+            named |= set(re.findall(r"docs/([a-z_]+)\.md", path.read_text(encoding="utf-8")))
+    assert named and named <= set(topics), named - set(topics)

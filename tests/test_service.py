@@ -67,6 +67,18 @@ def test_health_is_open_and_everything_else_needs_a_valid_token(server):
         assert almost.get("/v1/jobs").status_code == 401
 
 
+def test_the_guide_is_served_without_a_token(server):
+    with server.client(token=None) as anon:
+        topics = anon.get("/guide").json()
+        assert "policies" in topics
+        r = anon.get("/guide/policies")
+        assert r.status_code == 200 and r.text.startswith("# Matching policies")
+        assert r.headers["content-type"].startswith("text/markdown")
+        assert anon.get("/guide/..%2F..%2Fpyproject.toml").status_code == 404
+        page = anon.get("/").text
+        assert 'href="/guide/policies"' in page and "docs/policies.md" not in page
+
+
 def test_validation_errors_are_the_clis(client, tmp_path):
     raw = _demo()
     raw["operators"][3]["mentor"]["capacity"] = -2

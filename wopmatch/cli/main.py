@@ -17,6 +17,7 @@ from typing import Iterator, NoReturn, Optional
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from ..generator import generate as generate_instance
 from ..generator import to_json_bytes
@@ -480,6 +481,32 @@ def sensitivity(instance: Path, solution: Path, output: Optional[Path], node_lim
     if output is not None:
         write_atomic(output, (result.model_dump_json(indent=2) + "\n").encode("utf-8"))
         out.print(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("topic", required=False)
+def docs(topic: Optional[str]) -> None:
+    """Read the documentation installed with wopmatch: the list of topics, or TOPIC
+    (for example format, or docs/format.md as messages name it)."""
+    from .. import guide
+
+    if topic is None:
+        table = Table(title="wopmatch docs TOPIC", show_header=False, box=None)
+        for name, title in guide.topics().items():
+            table.add_row(name, title)
+        out.print(table)
+        return
+    text = guide.read(topic)
+    if text is None:
+        err.print(f"[bold red]error[/]: no topic {topic!r}; topics: {', '.join(guide.topics())}")
+        sys.exit(1)
+    if out.is_terminal:
+        from rich.markdown import Markdown
+
+        with out.pager(styles=True):
+            out.print(Markdown(text))
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command()

@@ -43,6 +43,26 @@ def static(name: str) -> Response:
     return _static(name)
 
 
+@router.get("/guide", tags=["service"])
+def guide_topics() -> dict[str, str]:
+    """The documentation's topics (name -> title), as installed with the service."""
+    from ... import guide
+
+    return guide.topics()
+
+
+@router.get("/guide/{topic}", tags=["service"])
+def guide_topic(topic: str) -> Response:
+    """One topic of the documentation, as Markdown (what `wopmatch docs TOPIC` prints)."""
+    from ... import guide
+
+    text = guide.read(topic)
+    if text is None:
+        raise HTTPException(404, f"no topic {topic!r}; topics: {', '.join(guide.topics())}")
+    return Response(text, media_type="text/markdown; charset=utf-8",
+                    headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"})
+
+
 @router.get("/v1/health", response_model=HealthOut, tags=["service"])
 def health(store: StoreDep) -> dict[str, Any]:
     counts = store.counts()
