@@ -339,6 +339,31 @@ def test_restart_recovery_requeues_then_fails_with_a_reason(tmp_path):
     assert store.recover(max_attempts=2) == (0, 0)
 
 
+def test_a_job_ends_with_progress_and_summary_that_agree(tmp_path):
+    from wopmatch.service.store import Store
+
+    store = Store(tmp_path)
+    best = {"status": "feasible", "matched": 18, "mentees": 46, "coverage": 20.0, "quality": 14.0, "cost": 5,
+            "bound_coverage": None, "gap_coverage": None}
+    for state in ("cancelled", "done"):
+        job, _ = store.submit("me", "solve", {}, "sha", {}, None, 10)
+        claimed = store.claim()
+        store.progress(job.id, claimed.lease, {"phase": "solving: staged MIP", "bound_coverage": 25.0,
+                                                "best": {"matched": 12, "coverage": 15.0}})
+        final = best if state == "cancelled" else dict(best, matched=23, coverage=27.5, bound_coverage=27.5,
+                                                       gap_coverage=0.0, status="optimal")
+        assert store.finish(job.id, claimed.lease, state, summary=final)
+        ended = store.get(job.id)
+        # the last phase and its best give way to the final figures
+        assert ended.progress["phase"] == state
+        assert ended.progress["best"]["matched"] == ended.summary["matched"]
+        assert ended.progress["bound_coverage"] == ended.summary["bound_coverage"]
+        if state == "cancelled":  # the bound the progress had proven is kept
+            assert ended.summary["bound_coverage"] == 25.0 and ended.summary["gap_coverage"] == 0.2
+        else:
+            assert ended.summary["bound_coverage"] == 27.5
+
+
 def test_a_graceful_stop_does_not_count_the_attempt(tmp_path):
     from wopmatch.service.store import Store
 

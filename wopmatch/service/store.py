@@ -254,10 +254,14 @@ class Store:
         """End a running job (once: a second finish, or a stale lease, changes nothing)."""
         assert state in FINAL
         with self.connect() as db:
+            row = db.execute("SELECT progress FROM jobs WHERE id = ? AND lease = ? AND state = 'running'",
+                             (job_id, lease)).fetchone()
+            before = json.loads(row["progress"]) if row is not None and row["progress"] else {}
+            summary, progress = _final(state, summary, before if isinstance(before, dict) else {})
             cur = db.execute("UPDATE jobs SET state = ?, finished = ?, summary = ?, error = ?, lease = NULL, "
-                             "pid = NULL WHERE id = ? AND lease = ? AND state = 'running'",
+                             "pid = NULL, progress = ? WHERE id = ? AND lease = ? AND state = 'running'",
                              (state, time.time(), None if summary is None else json.dumps(summary), error,
-                              job_id, lease))
+                              json.dumps(progress), job_id, lease))
             if cur.rowcount != 1:
                 return False
             for name, data in (files or {}).items():
@@ -275,3 +279,21 @@ class KeyReused(Exception):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"this idempotency key was used for job {job_id} with another request")
         self.job_id = job_id
+
+
+def _final(state: str, summary: Optional[dict[str, Any]],
+           progress: dict[str, Any]) -> tuple[Optional[dict[str, Any]], dict[str, Any]]:
+    """The summary and the progress a job ends with, consistent with each other: the
+    progress's last phase and best give way to the final figures, and a summary made
+    from the best solution before a cancel or the time cap keeps the bound the
+    progress had proven."""
+    if summary is not None and "coverage" in summary:
+        bound = summary.get("bound_coverage")
+        if bound is None and progress.get("bound_coverage") is not None:
+            bound = progress["bound_coverage"]
+            coverage = summary.get("coverage")
+            summary = dict(summary, bound_coverage=bound, gap_coverage=None if coverage is None or not bound
+                           else round(max(0.0, (bound - coverage) / bound), 6))
+        best = {k: summary.get(k) for k in ("coverage", "quality", "cost", "matched")}
+        return summary, {"phase": state, "bound_coverage": bound, "best": best}
+    return summary, dict(progress, phase=state)
