@@ -92,12 +92,14 @@ def test_report_renders_in_headless_chromium_with_no_errors_and_no_network(tmp_p
             assert page.inner_text("#status") == sol.status
             assert page.locator("#partnership-table tbody tr").count() == len(sol.partnerships)
             assert page.locator("#unmatched-table tbody tr").count() == len(sol.unmatched)
-            assert page.locator("svg#world-map circle").count() == len(located_ops)
-            assert page.locator("svg#world-map path.link").count() == len(located_links)
+            # the main map draws every located operator once (the inset draws its window again)
+            assert page.locator("svg#world-map > g.dots circle").count() == len(located_ops)
+            assert page.locator("svg#world-map > g.links path.link").count() == len(located_links)
+            assert page.locator("svg#world-map svg.inset").count() == 1  # the demo's European mentors crowd
             assert page.locator("svg.chart").count() == 3  # regions, work areas, donors
             box = page.locator("svg#world-map").bounding_box()
             assert box is not None and box["width"] > 800 and box["height"] > 350  # drawn, at its 2:1 shape
-            land = page.locator("svg#world-map path.land").bounding_box()
+            land = page.locator("svg#world-map > use.land").bounding_box()
             assert land is not None and land["width"] > 0.9 * box["width"]
             shot = page.screenshot(full_page=True)
             assert len(shot) > 10_000
@@ -106,3 +108,26 @@ def test_report_renders_in_headless_chromium_with_no_errors_and_no_network(tmp_p
     assert errors == []
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     assert requests == [html.as_uri()]  # the page itself and nothing else
+
+
+def test_the_map_is_cropped_labelled_and_enlarges_where_partnerships_converge(tmp_path):
+    import re
+
+    from wopmatch.reports.html import INSET_MIN, MAP_LAT, world_map
+    from wopmatch.solver import SolveOptions, solve
+
+    inst = load_instance(Path(__file__).resolve().parent.parent / "instances" / "demo.json").instance
+    s = solve(inst, "0" * 64, SolveOptions(policy="greedy"))
+    svg = str(world_map(inst, s))
+    x, y, w, h = (float(v) for v in re.search(r'id="world-map" viewBox="([^"]+)"', svg).group(1).split())
+    assert y == 90 - MAP_LAT[1] > 0 and y + h == 90 - MAP_LAT[0] < 180  # no empty polar bands
+    assert x < 0 and x + w > 360  # a dot at the date line is drawn whole
+    mentors = [op.id for op in inst.operators if op.mentor is not None and op.location is not None]
+    labelled = set(re.findall(r">([A-Z]{2}-\d{6})</text>", svg))
+    assert len(labelled) >= len(mentors) * 0.8, (len(labelled), len(mentors))  # most ids are written
+    assert labelled <= set(mentors)
+    # the demo's European mentors crowd: an inset draws them again, enlarged, with their labels
+    assert 'class="inset"' in svg and "the crowded area, enlarged" in svg
+    inset = svg[svg.index('class="inset"'):]
+    assert sum(1 for m in mentors if f">{m}</text>" in inset) >= 4
+    assert INSET_MIN > 1

@@ -114,44 +114,124 @@ def _land_path() -> str:
     return resources.files("wopmatch.reports").joinpath("land-110m.path").read_text().strip()
 
 
+#: The map's crop (degrees): no empty polar bands, and room for a dot at the date line.
+MAP_LON = (-184.0, 184.0)
+MAP_LAT = (-60.0, 84.0)
+#: The inset's window (degrees) and how many operators in it make the main map too crowded.
+INSET_SIZE = (40.0, 24.0)
+INSET_MIN = 8
+
+
 def world_map(instance: Instance, solution: Solution) -> Markup:
-    """An equirectangular SVG map (x = lon + 180, y = 90 - lat): land, a line per
-    partnership from mentor to mentee, and a dot per located operator."""
+    """An equirectangular SVG map (x = lon + 180, y = 90 - lat) cropped to inhabited
+    latitudes: land, a line per partnership from mentor to mentee, a dot per located
+    operator and each mentor's id. Where operators crowd (the densest window of
+    INSET_SIZE degrees holds at least INSET_MIN of them, as European mentors do), that
+    window is drawn again, enlarged, in an inset with its own labels."""
     ops = {op.id: op for op in instance.operators}
     matched = {p.mentee for p in solution.partnerships}
-    lines, dots = [], []
+    points = {op.id: (op.location.lon + 180, 90 - op.location.lat) for op in instance.operators
+              if op.location is not None and (op.mentee is not None or op.mentor is not None)}
+    lines = []
     for p in solution.partnerships:
-        a, b = ops[p.mentor].location, ops[p.mentee].location
-        if a is None or b is None:
+        if p.mentor not in points or p.mentee not in points:
             continue
-        x1, y1, x2, y2 = a.lon + 180, 90 - a.lat, b.lon + 180, 90 - b.lat
+        (x1, y1), (x2, y2) = points[p.mentor], points[p.mentee]
         # a gentle arc, bowed to the left of the mentor -> mentee direction
         mx, my = (x1 + x2) / 2 - (y2 - y1) * 0.15, (y1 + y2) / 2 + (x2 - x1) * 0.15
         title = escape(f"{p.mentor} mentors {p.mentee}")
         lines.append(f'<path class="link" d="M{x1:.2f},{y1:.2f}Q{mx:.2f},{my:.2f} {x2:.2f},{y2:.2f}">'
                      f"<title>{title}</title></path>")
-    missing = 0
-    for op in instance.operators:
-        if op.location is None:
-            missing += op.mentee is not None or op.mentor is not None
-            continue
-        x, y = op.location.lon + 180, 90 - op.location.lat
-        if op.mentee is not None:
-            cls = "mentee" if op.id in matched else "unmatched"
-        elif op.mentor is not None:
-            cls = "mentor"
-        else:
-            continue
-        title = escape(f"{op.name or op.id} ({op.country}): {cls}")
-        dots.append(f'<circle class="{cls}" cx="{x:.2f}" cy="{y:.2f}" r="1.1"><title>{title}</title></circle>')
-    note = f'<text x="4" y="176" class="note">{missing} operator(s) without a location are not drawn</text>' \
-        if missing else ""
-    svg = ('<svg id="world-map" viewBox="0 0 360 180" role="img" aria-label="World map of partnerships" '
-           'xmlns="http://www.w3.org/2000/svg">'
-           '<rect width="360" height="180" class="sea"/>'
-           f'<path class="land" d="{_land_path()}"/>'
-           f'<g class="links">{"".join(lines)}</g><g class="dots">{"".join(dots)}</g>{note}</svg>')
+    dots = []
+    mentors = []
+    for op_id, (x, y) in points.items():
+        op = ops[op_id]
+        cls = ("mentee" if op_id in matched else "unmatched") if op.mentee is not None else "mentor"
+        if op.mentor is not None:
+            mentors.append((op_id, x, y))
+        title = escape(f"{op.name or op.id} ({op.country}): {cls}" + (", mentor" if op.mentor and op.mentee else ""))
+        dots.append(f'<circle class="{cls}{" mentor-ring" if op.mentor and op.mentee else ""}" cx="{x:.2f}" '
+                    f'cy="{y:.2f}" r="1.1"><title>{title}</title></circle>')
+    missing = sum(1 for op in instance.operators if op.location is None and (op.mentee or op.mentor))
+    x0, x1 = MAP_LON[0] + 180, MAP_LON[1] + 180
+    y0, y1 = 90 - MAP_LAT[1], 90 - MAP_LAT[0]
+    width, height = x1 - x0, y1 - y0
+    note = f'<text x="{x0 + 3}" y="{y1 - 3}" class="note">{missing} operator(s) without a location are not ' \
+        f"drawn</text>" if missing else ""
+    body = '<use href="#world-land" class="land"/>' f'<g class="links">{"".join(lines)}</g>' \
+           f'<g class="dots">{"".join(dots)}</g>'
+    window = _crowded(points)
+    labels = _labels([(i, x, y) for i, x, y in mentors
+                      if window is None or not _inside(x, y, window)], 2.4, (x0, y0, width, height))
+    inset = ""
+    if window is not None:
+        wx, wy, ww, wh = window
+        scale = 2.0
+        iw, ih = ww * scale, wh * scale
+        ix, iy = x0 + 2, y1 - ih - (9 if missing else 2)  # bottom left: the South Pacific
+        inset_labels = _labels([(i, x, y) for i, x, y in mentors if _inside(x, y, window)], 2.4 / scale, window)
+        small_body = body.replace('r="1.1"', f'r="{1.1 / scale * 1.25:.2f}"')  # dots a little larger
+        inset = (f'<rect class="inset-area" x="{wx:.2f}" y="{wy:.2f}" width="{ww:.2f}" height="{wh:.2f}"/>'
+                 f'<rect class="inset-frame" x="{ix:.2f}" y="{iy:.2f}" width="{iw:.2f}" height="{ih:.2f}"/>'
+                 f'<svg x="{ix:.2f}" y="{iy:.2f}" width="{iw:.2f}" height="{ih:.2f}" '
+                 f'viewBox="{wx:.2f} {wy:.2f} {ww:.2f} {wh:.2f}" class="inset">'
+                 f'<rect x="{wx:.2f}" y="{wy:.2f}" width="{ww:.2f}" height="{wh:.2f}" class="sea"/>'
+                 f'{small_body}'
+                 f'<g class="labels">{inset_labels}</g></svg>'
+                 f'<text x="{ix + 1:.2f}" y="{iy - 1:.2f}" class="note">the crowded area, enlarged</text>')
+    svg = (f'<svg id="world-map" viewBox="{x0} {y0} {width} {height}" role="img" '
+           'aria-label="World map of partnerships" xmlns="http://www.w3.org/2000/svg">'
+           f'<defs><path id="world-land" d="{_land_path()}"/></defs>'
+           f'<rect x="{x0}" y="{y0}" width="{width}" height="{height}" class="sea"/>'
+           f'{body}<g class="labels">{labels}</g>{inset}{note}</svg>')
     return Markup(svg)
+
+
+def _inside(x: float, y: float, window: tuple[float, float, float, float]) -> bool:
+    wx, wy, ww, wh = window
+    return wx <= x <= wx + ww and wy <= y <= wy + wh
+
+
+def _crowded(points: dict[str, tuple[float, float]]) -> Optional[tuple[float, float, float, float]]:
+    """The window of INSET_SIZE degrees holding the most operators, when they are at
+    least INSET_MIN (ties: the westernmost, then northernmost), in map units."""
+    ww, wh = INSET_SIZE
+    best, where = 0, None
+    coords = sorted(points.values())
+    for cx, cy in coords:  # windows whose left and top edges pass through an operator's neighbourhood
+        for left in (cx - ww / 2, cx - ww / 4):
+            for top in (cy - wh / 2, cy - wh / 4):
+                n = sum(1 for x, y in coords if left <= x <= left + ww and top <= y <= top + wh)
+                if n > best:
+                    best, where = n, (left, top, ww, wh)
+    if best < INSET_MIN or where is None:
+        return None
+    left, top, w, h = where  # a margin, so that dots on the edge are drawn whole
+    return left - w * 0.08, top - h * 0.08, w * 1.16, h * 1.16
+
+
+def _labels(mentors: list[tuple[str, float, float]], size: float,
+            bounds: tuple[float, float, float, float]) -> str:
+    """Each mentor's id beside its dot, placed inside ``bounds`` (x, y, width, height) where
+    it overlaps no label placed before (right, left, above, below); an id with no free
+    place is left to the dot's tooltip."""
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for ident, x, y in sorted(mentors, key=lambda m: (m[2], m[1])):
+        w, h = len(ident) * size * 0.58, size
+        for dx, dy, anchor in ((size * 0.7, size * 0.35, "start"), (-size * 0.7, size * 0.35, "end"),
+                               (0, -size * 0.6, "middle"), (0, size * 1.3, "middle")):
+            left = x + dx - (w if anchor == "end" else w / 2 if anchor == "middle" else 0)
+            box = (left, y + dy - h, left + w, y + dy)
+            if box[0] < bounds[0] or box[2] > bounds[0] + bounds[2] or box[1] < bounds[1] or \
+                    box[3] > bounds[1] + bounds[3]:
+                continue
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                placed.append(box)
+                out.append(f'<text x="{x + dx:.2f}" y="{y + dy:.2f}" text-anchor="{anchor}" '
+                           f'style="font-size:{size:.2f}px;stroke-width:{size / 5:.2f}px">{escape(ident)}</text>')
+                break
+    return "".join(out)
 
 
 def bar_chart(bars: list[Bar], unit: str, width: int = 560) -> Markup:
