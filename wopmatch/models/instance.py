@@ -360,7 +360,8 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
             for k, value in enumerate(entries):
                 # a label like one of the round's but not it is a typo (an entry naming a region or
                 # country absent from this round is only a warning: instance_warnings)
-                like = closest(value, labels[key]) if isinstance(value, str) and value not in labels[key] else None
+                like = closest(value, labels[key], TYPO_CUTOFF) if isinstance(value, str) and \
+                    value not in labels[key] else None
                 if like is not None:
                     problems.append(Problem(
                         f"donors[{i}].{key}[{k}]",
@@ -403,6 +404,11 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
         if (mentee, rec.get("mentor")) in forbidden_pairs:
             problems.append(Problem(path, "this pair is both pinned and forbidden"))
     return problems
+
+
+#: How alike (difflib's ratio) a donor's label must be to one of the round's to count as its typo:
+#: 'europa' and 'europe' are (0.83); 'asia' and 'africa' (0.6) are two regions.
+TYPO_CUTOFF = 0.8
 
 
 def instance_warnings(inst: Instance) -> list[Problem]:

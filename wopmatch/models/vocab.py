@@ -78,14 +78,15 @@ def language_problem(value: str) -> Optional[str]:
     return f"{value!r} is not an ISO 639 language code{hint}"
 
 
-def closest(value: str, labels: Iterable[str]) -> Optional[str]:
-    """The label most like ``value`` (case, spaces, hyphens and underscores aside first)."""
+def closest(value: str, labels: Iterable[str], cutoff: float = 0.6) -> Optional[str]:
+    """The label most like ``value`` (case, spaces, hyphens and underscores aside first;
+    then difflib's ratio of at least ``cutoff``)."""
     labels = list(labels)
     norm = _norm(value)
     for label in labels:
         if _norm(label) == norm:
             return label
-    found = difflib.get_close_matches(value, labels, n=1, cutoff=0.6)
+    found = difflib.get_close_matches(value, labels, n=1, cutoff=cutoff)
     return found[0] if found else None
 
 

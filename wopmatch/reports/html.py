@@ -31,6 +31,16 @@ class Bar:
     value: float
     total: float
     note: str = ""
+    colour: Optional[str] = None  # the bar's fill (a donor's colour), else the chart's
+
+
+#: One colour per donor, in the instance's donor order, in every chart, table and list of
+#: the report (colour-blind-safe: Okabe and Ito's palette, then repeated).
+DONOR_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
+
+
+def donor_colours(instance: Instance) -> dict[str, str]:
+    return {d.id: DONOR_COLOURS[k % len(DONOR_COLOURS)] for k, d in enumerate(instance.donors)}
 
 
 def render_report(instance: Instance, solution: Solution, verified: list[str],
@@ -53,7 +63,7 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         f = facts(p.mentee, p.mentor)
         rows.append({"p": p, "mentee": me, "mentor": mo, "shared": sorted(f.shared),
                      "distance": f.distance, "donor": donors.get(p.donor) if p.donor else None,
-                     "why": _why(p, f, donors)})
+                     "why": _why(p, f, donors, me, mo)})
     unmatched = [{"u": u, "op": ops.get(u.mentee)} for u in solution.unmatched]
 
     by_region: dict[str, list[int]] = {}
@@ -63,12 +73,14 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         by_region[op.region][0] += op.id in matched
     regions = [Bar(r, m, t, f"{m} of {t}") for r, (m, t) in sorted(by_region.items())]
     areas = []
-    for area in instance.work_areas:
-        needing = [op for op in mentees if op.mentee and op.mentee.needs.get(area, 0) >= 1]
+    for area in instance.work_areas:  # a mentee counts in the areas of its highest need (its priorities)
+        needing = [op for op in mentees if op.mentee and op.mentee.needs.get(area, 0) >= 1
+                   and op.mentee.needs[area] == max(op.mentee.needs.values())]
         got = sum(op.id in matched for op in needing)
         areas.append(Bar(area.replace("_", " "), got, len(needing), f"{got} of {len(needing)}"))
-    donor_bars = [Bar(f"{d.id} ({d.partnerships})", d.committed, d.budget, f"{d.committed:,} of {d.budget:,}")
-                  for d in solution.donors]
+    colours = donor_colours(instance)
+    donor_bars = [Bar(f"{_donor_name(donors, d.id)} ({d.partnerships})", d.committed, d.budget,
+                      f"{d.committed:,} of {d.budget:,}", colours.get(d.id)) for d in solution.donors]
 
     n_mentors = sum(op.mentor is not None for op in instance.operators)
     used_mentors = len({p.mentor for p in solution.partnerships})
@@ -92,19 +104,34 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         area_svg=bar_chart(areas, "mentees"), donor_svg=bar_chart(donor_bars, instance.currency) if donor_bars
         else None, violations=verified, sha_matches=sha_matches, colours={"mentee": MENTEE, "unmatched": UNMATCHED,
                                                                           "mentor": MENTOR},
-        warnings=[w.message for w in instance_warnings(instance)],
+        warnings=[w.message for w in instance_warnings(instance)], donor_colours=colours,
+        donor_names={d.id: _donor_name(donors, d.id) for d in instance.donors},
     )
 
 
-def _why(p: Any, f: dict[str, Any], donors: dict[str, Any]) -> str:
+def _donor_name(donors: dict[str, Any], donor_id: str) -> str:
+    d = donors.get(donor_id)
+    return d.name if d is not None and d.name else donor_id
+
+
+def _focus(p: Any, mentee: Any, mentor: Any) -> str:
+    """The pair's focus areas, strongest first (the mentee's need times the mentor's
+    strength): the first two with their levels, then how many more."""
+    need, strength = mentee.mentee.needs, mentor.mentor.strengths
+    ranked = sorted(p.focus, key=lambda a: (-need.get(a, 0) * strength.get(a, 0), -need.get(a, 0), a))
+    shown = [f"{a.replace('_', ' ')} (need {need.get(a, 0)}, strength {strength.get(a, 0)})" for a in ranked[:2]]
+    more = f" and {len(ranked) - 2} more" if len(ranked) > 2 else ""
+    return "for " + ", ".join(shown) + more
+
+
+def _why(p: Any, f: dict[str, Any], donors: dict[str, Any], mentee: Any, mentor: Any) -> str:
     parts = []
     parts.append(f"shares {', '.join(sorted(f.shared))}" if f.shared else "no shared language")
     if p.focus:
-        parts.append(f"mentor strong in {', '.join(a.replace('_', ' ') for a in p.focus)}")
+        parts.append(_focus(p, mentee, mentor))
     parts.append(f"{f.distance:,.0f} km" + ("" if f.same_region else ", across regions"))
     if p.donor:
-        d = donors.get(p.donor)
-        parts.append(f"funded by {d.name if d is not None and d.name else p.donor}")
+        parts.append(f"funded by {_donor_name(donors, p.donor)}")
     if p.pinned:
         parts.append("pinned by the facilitator")
     return "; ".join(parts)
@@ -245,8 +272,9 @@ def bar_chart(bars: list[Bar], unit: str, width: int = 560) -> Markup:
         share = b.value / b.total if b.total else 0.0
         out.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end" class="label">{escape(b.label)}</text>')
         out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="16" class="track"/>')
+        fill = f' style="fill:{b.colour}"' if b.colour else ""
         out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar_w * min(share, 1.0):.1f}" height="16" '
-                   f'class="fill"><title>{escape(b.note)}</title></rect>')
+                   f'class="fill"{fill}><title>{escape(b.note)}</title></rect>')
         out.append(f'<text x="{label_w + bar_w + 6}" y="{y + 16}" class="value">'
                    f'{escape(b.note)} &#183; {100 * share:.0f}%</text>')
     out.append("</svg>")
