@@ -258,3 +258,12 @@ def test_the_later_stages_and_the_restricted_mips_keep_to_their_work_caps():
         s = solve_checked(inst, tuning=replace(Tuning(), budgets=replace(
             params, restricted_max_columns=0, later_restricted_max_columns=0)))
     assert rungs == [] and "restricted-mip" not in s.stats.method
+
+
+@pytest.mark.parametrize("policy", ["max-min", "regional-equity"])
+def test_a_time_limit_stops_the_threshold_search_and_says_so(policy):
+    inst = parse(generate(200, 60, donors=5, seed=1))  # its probes alone take seconds
+    s = solve_checked(inst, policy=policy, time_limit=0.3)
+    assert s.status == "feasible" and "time limit" in s.message, s.message
+    search = next(st for st in s.stats.stages if st.name in ("threshold", "lowest-rate"))
+    assert search.status == "feasible"

@@ -46,9 +46,12 @@ def solve_max_min_certified(graph: CandidateGraph, run: HighsRun, time_limit: Op
     report("coverage", first.stats.bound, pinned_coverage(graph))
     scores = np.unique(graph.score)  # ascending
     witness = (best.pairs, best.donors)  # reaches the target with every candidate
-    lo, hi, probes, open_probes = 0, len(scores) - 1, 0, 0
+    lo, hi, probes, open_probes, cut = 0, len(scores) - 1, 0, 0, False
     t1 = time.perf_counter()
     while target > 0 and lo < hi:
+        if deadline is not None and time.perf_counter() >= deadline:  # each probe costs an LP round at least
+            cut = True
+            break
         mid = (lo + hi + 1) // 2
         probes += 1
         keep = np.flatnonzero(graph.score >= scores[mid])
@@ -64,14 +67,17 @@ def solve_max_min_certified(graph: CandidateGraph, run: HighsRun, time_limit: Op
     at = {int(e): k for k, e in enumerate(keep.tolist())}
     start = (np.array([at[int(e)] for e in witness[0]], np.int64), witness[1])
     rest = solve_certified(graph.restrict(keep), run, remaining(), start=start)
-    decided = open_probes == 0 and first.proven
+    decided = open_probes == 0 and not cut and first.proven
     stages = [first.stats,
               StageStats(name="threshold", status="optimal" if decided else "feasible",
                          seconds=round(time.perf_counter() - t1, 4), value=threshold)]
     stages += [s for s in rest.stages if s.name != "coverage"]
     later_proven = all(s.status == "optimal" for s in rest.stages)
     message = None
-    if open_probes:
+    if cut:
+        message = (f"the time limit stopped the threshold search after {probes} probes: the threshold is reached "
+                   "but not proven the highest")
+    elif open_probes:
         message = (f"{open_probes} of {probes} threshold probes were left open by the {_stopper(deadline)}: the "
                    "threshold is reached but not proven the highest")
     elif not (first.proven and later_proven):
@@ -102,10 +108,13 @@ def solve_equity_certified(graph: CandidateGraph, run: HighsRun, group: np.ndarr
     counting = replace(graph, mentee_weight_units=np.ones_like(graph.mentee_weight_units))
     greedy = greedy_assignment(graph)
     rates = sorted({k / int(n) for n in size if n for k in range(int(n) + 1)})
-    lo, hi, probes, open_probes = 0, len(rates) - 1, 0, 0
+    lo, hi, probes, open_probes, cut = 0, len(rates) - 1, 0, 0, False
     witness = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # rate 0 needs nothing
     t1 = time.perf_counter()
     while lo < hi:
+        if deadline is not None and time.perf_counter() >= deadline:  # each probe costs an LP round at least
+            cut = True
+            break
         mid = (lo + hi + 1) // 2
         probes += 1
         need = need_for_rate(rates[mid], size, pinned)
@@ -121,13 +130,16 @@ def solve_equity_certified(graph: CandidateGraph, run: HighsRun, group: np.ndarr
     need = need_for_rate(rate, size, pinned)
     rows = [(in_group[k], int(need[k]), 1) for k in range(g_count) if need[k] > 0]
     rest = solve_certified(graph, run, remaining(), start=witness, rows=rows)
-    stages = [StageStats(name="lowest-rate", status="optimal" if open_probes == 0 else "feasible",
+    stages = [StageStats(name="lowest-rate", status="optimal" if open_probes == 0 and not cut else "feasible",
                          seconds=round(time.perf_counter() - t1, 4), value=rate)] + rest.stages
     message = rest.message
-    if open_probes:
+    if cut:
+        message = (f"the time limit stopped the rate search after {probes} probes: the lowest rate is reached but "
+                   "not proven the highest")
+    elif open_probes:
         message = (f"{open_probes} of {probes} rate probes were left open by the {_stopper(deadline)}: the lowest "
                    "rate is reached but not proven the highest")
-    return Budgeted(pairs=rest.pairs, donors=rest.donors, proven=open_probes == 0 and rest.proven,
+    return Budgeted(pairs=rest.pairs, donors=rest.donors, proven=open_probes == 0 and not cut and rest.proven,
                     method=f"rate search ({probes} probes, colgen)+{rest.method}", stages=stages,
                     bound_coverage_units=None, message=message)
 
