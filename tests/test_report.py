@@ -101,7 +101,7 @@ def test_report_renders_in_headless_chromium_with_no_errors_and_no_network(tmp_p
             assert box is not None and box["width"] > 800 and box["height"] > 350  # drawn, at its 2:1 shape
             land = page.locator("svg#world-map > use.land").bounding_box()
             assert land is not None and land["width"] > 0.9 * box["width"]
-            shot = page.screenshot(full_page=True)
+            shot = page.screenshot(full_page=True, path=str(tmp_path / "report.png"))  # kept for a look
             assert len(shot) > 10_000
         finally:
             browser.close()

@@ -162,3 +162,18 @@ def test_a_mentee_no_change_of_the_round_can_match_is_told_so(tmp_path):
     need = next(n for n in res.mentees if n.mentee == "ZZ-000099")
     assert need.proposals == [] and need.pairs == []
     assert need.verdict == "nothing within the round can match it: no mentor in the round is strong in an area it needs"
+
+
+def test_the_sensitivity_tables_fit_80_columns_without_cutting(donor_case):
+    from rich.console import Console
+
+    from wopmatch.scenarios.cli import _print_sensitivity
+
+    _, _, res = donor_case
+    console = Console(width=80, record=True, color_system=None)
+    _print_sensitivity(console, res)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    for n in res.mentees:  # every mentee id whole, and every verdict's words there
+        assert n.mentee in text
+        assert all(word in text for word in n.verdict.split()[:3])

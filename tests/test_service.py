@@ -95,6 +95,9 @@ def test_validation_errors_are_the_clis(client, tmp_path):
     assert len(r.json()["problems"]) >= 3
     ok = client.post("/v1/validate", json=_demo())
     assert ok.status_code == 200 and ok.json()["mentees"] == 46 and ok.json()["donors"] == 4
+    from wopmatch.models import instance_warnings
+
+    assert ok.json()["warnings"] == [w.message for w in instance_warnings(load_instance(DEMO).instance)] != []
 
 
 def test_an_uploaded_workbook_is_read_as_the_cli_reads_it(client, tmp_path):

@@ -53,6 +53,8 @@ class ValidationOut(BaseModel):
     pinned: int
     forbidden: int
     sha256: str = Field(description="Of the instance as the service stores it (canonical JSON).")
+    warnings: list[str] = Field(default_factory=list, description="What is valid but probably not meant "
+                                                                  "(as wopmatch validate lists it).")
 
 
 class JobOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ...models import Instance, parse_instance
+from ...models import Instance, instance_warnings, parse_instance
 from ...models.io import instance_bytes
 from ..deps import Owner, Upload, read_upload
 from ..requests import ERRORS, ValidationOut
@@ -32,4 +32,5 @@ def _validation(inst: Instance) -> dict[str, Any]:
             "mentees": sum(op.mentee is not None for op in inst.operators),
             "mentors": sum(op.mentor is not None for op in inst.operators), "donors": len(inst.donors),
             "pinned": len(inst.pinned), "forbidden": len(inst.forbidden),
-            "sha256": hashlib.sha256(instance_bytes(inst)).hexdigest()}
+            "sha256": hashlib.sha256(instance_bytes(inst)).hexdigest(),
+            "warnings": [w.message for w in instance_warnings(inst)]}
