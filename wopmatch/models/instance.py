@@ -383,10 +383,15 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
         if isinstance(mentee, str) and mentee and mentee == mentor:
             problems.append(Problem(path, f"operator {mentee!r} cannot be paired with itself"))
 
+    def pair_of(rec: dict[str, Any]) -> Optional[tuple[str, str]]:  # None unless both are ids (text)
+        mentee, mentor = rec.get("mentee"), rec.get("mentor")
+        return (mentee, mentor) if isinstance(mentee, str) and isinstance(mentor, str) else None
+
     forbidden_pairs = set()
     for i, rec in _records(raw.get("forbidden")):
         check_pair(f"forbidden[{i}]", rec)
-        forbidden_pairs.add((rec.get("mentee"), rec.get("mentor")))
+        if pair_of(rec) is not None:
+            forbidden_pairs.add(pair_of(rec))
     pinned_mentee_at: dict[str, int] = {}
     for i, rec in _records(raw.get("pinned")):
         path = f"pinned[{i}]"
@@ -401,7 +406,7 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
                 problems.append(Problem(f"{path}.mentee", f"mentee {mentee!r} is already pinned at pinned[{first}]"))
             else:
                 pinned_mentee_at[mentee] = i
-        if (mentee, rec.get("mentor")) in forbidden_pairs:
+        if pair_of(rec) is not None and pair_of(rec) in forbidden_pairs:
             problems.append(Problem(path, "this pair is both pinned and forbidden"))
     return problems
 

@@ -54,6 +54,9 @@ def decode_json(data: bytes, source: str) -> Any:
         ) from None
     except RecursionError:
         raise InputError([Problem("", "the JSON is nested too deeply to be an instance")], source) from None
+    except ValueError:  # Python refuses an integer of more than 4,300 digits
+        raise InputError([Problem("", "a number in the JSON has more than 4,300 digits: no field of an instance "
+                                      "takes one that long")], source) from None
 
 
 def load_instance(path: str | os.PathLike[str]) -> LoadedInstance:

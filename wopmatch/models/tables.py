@@ -423,8 +423,13 @@ def read_csv_folder(folder: Any) -> tuple[dict[str, Table], list[Problem]]:
             problems.append(Problem(path.name, f"cannot read: {exc.strerror}"))
             continue
         delimiter = _delimiter(text)
-        tables[name] = _table_from_rows(name, path.name, csv.reader(io.StringIO(text, newline=""),
-                                                                    delimiter=delimiter))
+        try:
+            tables[name] = _table_from_rows(name, path.name, csv.reader(io.StringIO(text, newline=""),
+                                                                        delimiter=delimiter))
+        except csv.Error as exc:  # a cell over csv's field limit (131,072 characters), a NUL byte
+            why = "a cell is longer than 131,072 characters" if "field limit" in str(exc) else str(exc)
+            problems.append(Problem(path.name, f"not a readable CSV table: {why}"))
+            continue
         tables[name].decimal_comma = delimiter == ";"
     return tables, problems
 
@@ -444,6 +449,7 @@ def read_workbook(file: Any, source: str = "") -> tuple[dict[str, Table], list[P
     """The tables of an ``.xlsx`` workbook (a path or a binary file object;
     cell values as Excel last computed them)."""
     import zipfile
+    from xml.etree import ElementTree
 
     from openpyxl import load_workbook
 
@@ -463,7 +469,13 @@ def read_workbook(file: Any, source: str = "") -> tuple[dict[str, Table], list[P
                 problems.append(Problem(f"sheet {ws.title}", f"unknown sheet {ws.title!r}; expected "
                                         f"{', '.join(TABLE_NAMES)} (and optionally notes)"))
                 continue
-            tables[name] = _table_from_rows(name, f"sheet {ws.title}", ws.iter_rows(values_only=True))
+            try:
+                tables[name] = _table_from_rows(name, f"sheet {ws.title}", ws.iter_rows(values_only=True))
+            except (ElementTree.ParseError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+                # a damaged sheet (its XML cut short): named, and the other sheets still read
+                problems.append(Problem(f"sheet {ws.title}", "the sheet is damaged and cannot be read "
+                                        f"({exc.__class__.__name__}: {exc}); save the workbook again from "
+                                        "a spreadsheet program"))
     finally:
         wb.close()
     return tables, problems

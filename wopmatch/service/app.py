@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..models.instance import plain_message
 from ..models.problems import InputError, json_path
 from .config import ServiceConfig
 from .limits import BodyLimit
@@ -61,7 +62,9 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [{"where": json_path(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+    problems = [{"where": json_path(e.get("loc", ())),
+                 "message": plain_message(e) if "type" in e and "loc" in e else e.get("msg", "invalid")}
+                for e in exc.errors()]
     return JSONResponse(status_code=422, content={"detail": f"{len(problems)} problem(s) in the request",
                                                   "problems": problems})
 
@@ -73,7 +76,16 @@ async def _invalid_input(_request: Request, exc: Exception) -> JSONResponse:
         "problems": [{"where": p.where, "message": p.message} for p in exc.problems]})
 
 
+#: What FastAPI answers (400) when a body is JSON that Python cannot read, such as an
+#: integer of more than 4,300 digits: an input problem like any other (422).
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        return JSONResponse(status_code=422, content={"detail": "1 problem(s) in the request", "problems": [
+            {"where": "body", "message": "the body cannot be read as JSON: a number with more than 4,300 "
+                                         "digits, or text that is not UTF-8"}]})
     return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail), "problems": []},
                         headers=exc.headers)
