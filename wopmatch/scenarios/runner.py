@@ -38,7 +38,16 @@ from ..models import Instance
 from ..models.io import write_atomic
 from ..models.problems import InputError, Problem
 from ..models.scenarios import ScenarioSet, apply_changes
-from ..solver import METHODS, POLICIES, SolveError, SolveOptions, Tuning, UnknownPolicyError, UnsupportedMethodError
+from ..solver import (
+    METHODS,
+    POLICIES,
+    SolveError,
+    SolveOptions,
+    Tuning,
+    UnknownPolicyError,
+    UnsupportedMethodError,
+    die_with_parent,
+)
 
 #: Attempts per scenario in the local pool when a worker process dies under it.
 MAX_ATTEMPTS = 3
@@ -197,7 +206,8 @@ def _run_local(tasks: list[Task], workers: int, done: Callable[[Outcome], None])
     while pending:
         for t in pending:
             attempts[t.name] += 1
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=ctx,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             futures: dict[Future, Task] = {pool.submit(run_task, t): t for t in pending}
             finished = set()
             try:

@@ -3,7 +3,8 @@
 The supervisor starts one of these per job, so a solve that crashes or runs
 out of memory takes only itself down. It caps its own address space
 (RLIMIT_AS) before importing the solver and asks Linux to kill it if its parent
-(the API process) dies, so no solve outlives the service that owns it.
+(the API process) dies, so no solve outlives the service that owns it; a HiGHS
+child it starts asks the same of it (solver/children.py).
 
 What it writes, always under its lease (store.py): progress, ``best.json``
 (a verified solution that is never labelled optimal, for cancel and the time
@@ -13,11 +14,9 @@ cap), and at the end ``solution.json`` or, for a scenario set,
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -25,16 +24,6 @@ from typing import Any, Optional
 
 from ..models.io import solution_bytes
 from .store import Store
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not Linux: the supervisor's own checks remain
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(3)
 
 
 def _cap_memory(mib: int) -> None:
@@ -133,8 +122,10 @@ def run_scenarios(store: Store, job_id: str, lease: str, request: dict[str, Any]
 
 def main(argv: list[str]) -> int:
     data_dir, job_id, lease, memory_mib, time_cap, parent = argv
-    _die_with_parent(int(parent))
-    _cap_memory(int(memory_mib))
+    _cap_memory(int(memory_mib))  # before the solver is imported
+    from ..solver import die_with_parent  # the supervisor's own checks remain where it is not Linux
+
+    die_with_parent(int(parent))  # exits at once if the API died meanwhile
     store = Store(Path(data_dir))
     job = store.get(job_id)
     if job is None or job.lease != lease or job.state != "running":

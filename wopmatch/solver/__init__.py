@@ -8,6 +8,7 @@ metrics, what-if) and verify.py (the independent check).
 """
 
 from .api import Watch, check_request, coverage_bound, plan, solve
+from .children import die_with_parent
 from .errors import SolveError, UnknownPolicyError, UnsupportedMethodError
 from .options import DEFAULT_CHANGE_PENALTY, OptionField, SolveOptions, option_fields
 from .policies import GROUP_KEYS, METHODS, POLICIES
@@ -31,6 +32,7 @@ __all__ = [
     "Watch",
     "check_request",
     "coverage_bound",
+    "die_with_parent",
     "mentee_proposals",
     "option_fields",
     "pair_facts",

@@ -24,6 +24,7 @@ from ortools.math_opt.core.python import solver as core_solver
 from ortools.math_opt.python import mathopt
 from pybind11_abseil import status
 
+from ..children import die_with_parent
 from ..errors import SolveError
 from ..tuning import BudgetParams
 
@@ -118,7 +119,7 @@ def _solve_with_deadline(model, params, model_params, seconds: float) -> Optiona
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_solve, args=(send, model.SerializeToString(), params.SerializeToString(),
-                                                   model_params.SerializeToString()))
+                                                   model_params.SerializeToString(), os.getpid()))
     proc.start()
     send.close()
     try:
@@ -138,7 +139,8 @@ def _solve_with_deadline(model, params, model_params, seconds: float) -> Optiona
         receive.close()
 
 
-def _child_solve(send, model: bytes, params: bytes, model_params: bytes) -> None:
+def _child_solve(send, model: bytes, params: bytes, model_params: bytes, parent: int) -> None:
+    die_with_parent(parent)  # a killed wopmatch leaves no HiGHS running on
     try:
         result = _solve_checked(model_pb2.ModelProto.FromString(model),
                                 parameters_pb2.SolveParametersProto.FromString(params),
