@@ -138,3 +138,22 @@ def test_a_killed_sweep_leaves_no_worker_running(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_solve_past_its_time_limit_says_so(monkeypatch):
+    from wopmatch.models import parse_instance
+    from wopmatch.solver import SolveOptions, api, solve
+
+    inst = parse_instance(generate(40, 12, seed=3))  # budget-free: the flow, which a limit does not stop
+    quick = solve(inst, "0" * 64, SolveOptions(time_limit=5))
+    assert quick.message is None  # within its limit: nothing to say
+    real = api.solve_preferring
+
+    def slow_solve(*args, **kw):  # the same answer, as if its solve had taken 100 s
+        s = real(*args, **kw)
+        return s.model_copy(update={"stats": s.stats.model_copy(update={"solve_seconds": 100.0})})
+
+    monkeypatch.setattr(api, "solve_preferring", slow_solve)
+    slow = solve(inst, "0" * 64, SolveOptions(time_limit=5))
+    assert slow.status == "optimal" and "past the time limit of 5 s" in (slow.message or ""), slow.message
+    assert solve(inst, "0" * 64, SolveOptions()).message is None  # no limit, nothing to say

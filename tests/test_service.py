@@ -438,7 +438,8 @@ def test_a_solve_process_killed_alone_fails_its_job_with_the_reason(tmp_path):
             (child,) = _children(s.process.pid)
             os.kill(child, signal.SIGKILL)
             job = wait_for(c, slow)
-            assert job["state"] == "failed" and "killed by signal 9" in job["error"], job
+            assert job["state"] == "failed" and "killed (SIGKILL)" in job["error"], job
+            assert "someone outside" in job["error"], job
             assert wait_for(c, after)["state"] == "done"
     finally:
         s.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -110,13 +111,15 @@ class Supervisor:
             current = self.store.get(job_id)
             if current is None or current.state != "running" or current.lease != r.job.lease:
                 continue  # it ended itself
-            if code < 0:
-                why = f"the solve process was killed by signal {-code}"
+            if code == -signal.SIGKILL:
+                why = (f"the solve process was killed (SIGKILL) before finishing: by the kernel if it ran out of "
+                       f"memory (the job's cap is {self.config.memory_mib} MiB), or by someone outside the service")
+            elif code < 0:
+                why = f"the solve process was stopped by signal {-code} before finishing, from outside the service"
             else:
-                why = f"the solve process exited with code {code}"
-            self.store.finish(job_id, r.job.lease, "failed",
-                              error=f"{why} before finishing; with a memory cap of {self.config.memory_mib} MiB, "
-                                    "it may have run out of memory")
+                why = (f"the solve process exited with code {code} before finishing (with a memory cap of "
+                       f"{self.config.memory_mib} MiB, a failed allocation ends it so)")
+            self.store.finish(job_id, r.job.lease, "failed", error=why)
 
     def _stop_requested(self) -> None:
         cancels = {j.id for j in self.store.cancel_requests()}

@@ -62,8 +62,16 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
         PROGRESS.reset(token)
     if carried is not None and previous is not None:
         solution = with_round(solution, carried, previous, options)
+    update: dict = {}
     warnings = [p.message for p in instance_warnings(instance)]
-    return solution.model_copy(update={"warnings": warnings}) if warnings else solution
+    if warnings:
+        update["warnings"] = warnings
+    limit, took = options.time_limit, solution.stats.solve_seconds
+    if limit is not None and took > limit + 1.0 and solution.message is None:
+        # the flow methods always finish; other steps check the clock only between themselves
+        update["message"] = (f"the solve took {took:.1f} s, past the time limit of {limit:g} s: the limit is "
+                             "checked between steps, and the flow methods always finish (docs/format.md, §6)")
+    return solution.model_copy(update=update) if update else solution
 
 
 def check_request(instance: Instance, options: SolveOptions, previous: Optional[PreviousRound] = None,
