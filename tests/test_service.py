@@ -111,6 +111,19 @@ def test_hostile_bodies_are_422_not_500(client):
             assert r.status_code == 422, (route, r.status_code, r.text[:300])
 
 
+def test_an_upload_with_two_files_or_a_bad_option_is_refused(client):
+    demo = DEMO.read_bytes()
+    empty = json.dumps({"operators": []}).encode()
+    for route in ("/v1/validate/upload", "/v1/jobs/upload"):
+        r = client.post(route, files=[("file", ("a.json", empty)), ("file", ("demo.json", demo))])
+        assert r.status_code == 422 and "sent 2 times" in r.text, (route, r.text)
+    for field, value in (("policy", "magic"), ("time_limit", "-3"), ("seed", "x")):
+        r = client.post("/v1/validate/upload", files={"file": ("demo.json", demo)}, data={field: value})
+        assert r.status_code == 422 and field in r.text, (field, r.text)
+    ok = client.post("/v1/validate/upload", files={"file": ("demo.json", demo)}, data={"policy": "greedy"})
+    assert ok.status_code == 200
+
+
 def test_an_uploaded_workbook_is_read_as_the_cli_reads_it(client, tmp_path):
     r = client.post("/v1/validate/upload", files={"file": ("demo.xlsx", DEMO_XLSX.read_bytes())})
     assert r.status_code == 200, r.text

@@ -52,6 +52,19 @@ Key = Annotated[Optional[str], Header(max_length=200, description="The same key 
 Upload = Annotated[UploadFile, File(description="An .xlsx workbook or a .json instance")]
 
 
+async def one_file_each(request: Request) -> None:
+    """A form with a file part sent twice (two ``file`` parts) is refused: only one of them
+    would be read, silently. (A list option, such as ``ended``, is repeated on purpose.)"""
+    form = await request.form()  # parsed once; FastAPI reuses it for the route's fields
+    twice = [key for key in ("file", "previous") if len(form.getlist(key)) > 1]
+    if twice:
+        raise InputError([Problem(key, f"sent {len(form.getlist(key))} times; send it once") for key in twice],
+                         "upload")
+
+
+OneFileEach = Depends(one_file_each)
+
+
 def job_of(job_id: str, who: str, store: Store) -> Job:
     """The caller's job (404 for a missing one and for another owner's alike)."""
     job = store.get(job_id, who) if re.match(JOB_ID, job_id) else None

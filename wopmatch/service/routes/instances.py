@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from ...models import Instance, instance_warnings, parse_instance
 from ...models.io import instance_bytes
-from ..deps import Owner, Upload, read_upload
-from ..requests import ERRORS, ValidationOut
+from ...solver import SolveOptions
+from ..deps import OneFileEach, Owner, Upload, read_upload
+from ..requests import ERRORS, ValidationOut, solve_form
 
 router = APIRouter(prefix="/v1", tags=["instances"])
 
@@ -21,9 +22,12 @@ def validate(instance: dict[str, Any], who: Owner) -> dict[str, Any]:
     return _validation(parse_instance(instance, "instance"))
 
 
-@router.post("/validate/upload", response_model=ValidationOut, responses=ERRORS)
-def validate_upload(file: Upload, who: Owner) -> dict[str, Any]:
-    """Validate an uploaded workbook or JSON file: 422 names the sheet, row and column of every problem."""
+@router.post("/validate/upload", response_model=ValidationOut, responses=ERRORS, dependencies=[OneFileEach])
+def validate_upload(file: Upload, who: Owner,
+                    options: Annotated[SolveOptions, Depends(solve_form())]) -> dict[str, Any]:
+    """Validate an uploaded workbook or JSON file: 422 names the sheet, row and column of every problem.
+    The solve options the page sends with it (policy, time_limit, seed, ...) are checked as a solve
+    would check them, so that "check only" catches a bad one before "solve"."""
     return _validation(read_upload(file.file.read(), file.filename or ""))
 
 

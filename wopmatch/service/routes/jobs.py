@@ -14,7 +14,7 @@ from ...models.io import decode_json, instance_bytes
 from ...models.problems import InputError, Problem
 from ...models.scenarios import parse_scenario_set
 from ...solver import PreviousRound, SolveOptions, UnknownPolicyError, UnsupportedMethodError, check_request
-from ..deps import ConfigDep, Key, Owner, StoreDep, Upload, job_of, read_upload, submit
+from ..deps import ConfigDep, Key, OneFileEach, Owner, StoreDep, Upload, job_of, read_upload, submit
 from ..requests import (
     ERRORS,
     QUEUE_ERRORS,
@@ -42,7 +42,8 @@ def submit_solve(body: SolveRequest, who: Owner, store: StoreDep, config: Config
     return _solve_job(store, config, who, instance, options, previous, idempotency_key)
 
 
-@router.post("/jobs/upload", status_code=202, response_model=JobOut, responses=QUEUE_ERRORS)
+@router.post("/jobs/upload", status_code=202, response_model=JobOut, responses=QUEUE_ERRORS,
+             dependencies=[OneFileEach])
 def submit_upload(file: Upload, who: Owner, store: StoreDep, config: ConfigDep,
                   options: Annotated[SolveOptions, Depends(solve_form())], previous: PreviousUpload = None,
                   idempotency_key: Key = None):
