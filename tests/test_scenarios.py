@@ -173,7 +173,10 @@ def _kill_one_child(pids_seen: list[int]) -> None:
 
 def test_local_pool_sweep_writes_verifiable_files_and_survives_a_killed_worker(base, tmp_path):
     tasks = _grid_tasks(base)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "scenarios.csv").write_text("an earlier sweep's table\n")
     first = run_sweep(tasks, tmp_path / "a", workers=2)
+    assert not (tmp_path / "a" / "scenarios.csv").exists()  # the table comes after, from these answers
     assert first.retried == 0 and all(o.error is None for o in first.outcomes.values())
     killed: list[int] = []
 

@@ -49,6 +49,8 @@ from ..solver import (
     die_with_parent,
 )
 
+#: What a finished sweep writes besides each scenario's files (scenarios/cli.py, report.py).
+STALE = ("scenarios.csv", "scenarios.md", "frontier.png", "donors.png")
 #: Attempts per scenario in the local pool when a worker process dies under it.
 MAX_ATTEMPTS = 3
 #: How long a sweep tries to reach a Dask scheduler before it says it cannot.
@@ -168,6 +170,10 @@ def run_sweep(tasks: list[Task], outdir: Path, workers: int, dask: Optional[str]
     def prepare() -> None:  # only once the executor is there: a cluster out of reach leaves nothing behind
         (outdir / "instances").mkdir(parents=True, exist_ok=True)
         (outdir / "solutions").mkdir(parents=True, exist_ok=True)
+        # an earlier sweep's table and plots describe other answers: gone before this sweep writes any,
+        # so a sweep stopped half-way never leaves an old table beside its new files
+        for stale in STALE:
+            (outdir / stale).unlink(missing_ok=True)
         for t in tasks:
             write_atomic(outdir / "instances" / f"{t.name}.json", t.instance_json)
 
