@@ -453,9 +453,12 @@ def read_workbook(file: Any, source: str = "") -> tuple[dict[str, Table], list[P
 
     from openpyxl import load_workbook
 
+    # what openpyxl raises on a damaged or foreign file (the fuzz test finds these)
+    damaged = (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, ElementTree.ParseError, IndexError,
+               AttributeError, EOFError)
     try:
         wb = load_workbook(file, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+    except damaged as exc:
         raise InputError([Problem("", f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})")],
                          source or str(file)) from None
     tables: dict[str, Table] = {}
@@ -471,7 +474,7 @@ def read_workbook(file: Any, source: str = "") -> tuple[dict[str, Table], list[P
                 continue
             try:
                 tables[name] = _table_from_rows(name, f"sheet {ws.title}", ws.iter_rows(values_only=True))
-            except (ElementTree.ParseError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+            except damaged as exc:
                 # a damaged sheet (its XML cut short): named, and the other sheets still read
                 problems.append(Problem(f"sheet {ws.title}", "the sheet is damaged and cannot be read "
                                         f"({exc.__class__.__name__}: {exc}); save the workbook again from "
