@@ -87,7 +87,10 @@ def _output_kind(path: Path, what: str) -> OutputKind:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wopmatch")
 def cli() -> None:
-    """Match water and sanitation utilities into Water Operators' Partnerships."""
+    """Match water and sanitation utilities into Water Operators' Partnerships.
+
+    The documents these helps name (docs/format.md, ...) come with wopmatch: read them
+    with `wopmatch docs TOPIC`."""
 
 
 @cli.command()
