@@ -267,3 +267,31 @@ def test_a_time_limit_stops_the_threshold_search_and_says_so(policy):
     assert s.status == "feasible" and "time limit" in s.message, s.message
     search = next(st for st in s.stats.stages if st.name in ("threshold", "lowest-rate"))
     assert search.status == "feasible"
+
+
+def test_a_later_stage_rung_highs_cannot_improve_goes_to_cp_sat():
+    """When HiGHS's restricted MIP of quality or cost is cut by its node limit without
+    improving (here: made to), CP-SAT works on the same small rung and the ladder goes on."""
+    from wopmatch.solver.budgets import certify
+    from wopmatch.solver.budgets.mip import StageOutcome
+
+    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
+    g = build_graph(inst)
+    params = replace(BudgetParams(), small_core_columns=3_000, early_core_max_cells=0)  # the ladder runs
+    exact = certify.solve_certified(g, HighsRun(params=params))
+    rungs = []
+
+    def stuck(g_, name, keep, hint_pairs, hint_donors, time_limit, run, step=1, allowed=None, bound_cap=None,
+              incumbent=None):
+        if bound_cap is None and name != "coverage":  # a later rung: HiGHS "cut" with the hint only
+            rungs.append(name)
+            value = int(stage_objectives(g_)[name][0][hint_pairs].sum())
+            return StageOutcome(hint_pairs, hint_donors, "feasible", value, None, 0.0)
+        return solve_stage(g_, name, keep, hint_pairs, hint_donors, time_limit, run, step, allowed, bound_cap,
+                           incumbent)
+
+    with mock.patch.object(certify, "solve_stage", stuck):
+        helped = certify.solve_certified(g, HighsRun(params=params))
+    assert rungs and "restricted-cp-sat" in helped.method
+    assert [s.value for s in helped.stages] == [s.value for s in exact.stages]  # the same optimum, proven
+    assert helped.proven and exact.proven
