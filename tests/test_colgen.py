@@ -277,7 +277,8 @@ def test_a_later_stage_rung_highs_cannot_improve_goes_to_cp_sat():
 
     inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
     g = build_graph(inst)
-    params = replace(BudgetParams(), small_core_columns=3_000, early_core_max_cells=0)  # the ladder runs
+    params = replace(BudgetParams(), small_core_columns=3_000, early_core_max_cells=0,  # the ladder runs
+                     rung_cp_sat_gap=0.0)  # whatever the gap (the default asks for more than 10%)
     exact = certify.solve_certified(g, HighsRun(params=params))
     rungs = []
 

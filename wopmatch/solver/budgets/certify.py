@@ -201,12 +201,12 @@ def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, ru
         say(f"MIP on {int(mask.sum()):,} columns")
         if out.status != "optimal":  # cut by its node limit: a larger rung would be too ...
             if not (later and sign * out.value <= sign * value and int(mask.sum()) <= params.small_core_columns
-                    and not tight()):
+                    and top - sign * value > params.rung_cp_sat_gap * abs(top)):
                 break
-            # ... unless, in quality or cost with more than tight_gap open, HiGHS found nothing better on a
-            # small rung: CP-SAT on the same columns (regional-equity 200 x 60 x 5 s1, quality: HiGHS 76.40
-            # after 100 nodes, CP-SAT 94.86 in 2.5 s), and on up the ladder from what it found. (Within
-            # tight_gap the core MIP closes more for the time: 300 x 70 x 3 s5 took 38 s instead of 27.)
+            # ... unless, in quality or cost with more than rung_cp_sat_gap open, HiGHS found nothing better
+            # on a small rung: CP-SAT on the same columns (regional-equity 200 x 60 x 5 s1, quality: HiGHS
+            # 76.40 after 100 nodes, CP-SAT 94.86 in 2.5 s), and on up the ladder from what it found. (With
+            # less open the core MIP closes more for the time: 300 x 70 x 3 s5 took 38 s instead of 27.)
             found = solve_cp(g, name, keep, mask, sign * value, step, None, params.small_core_deterministic_time,
                              1, run.seed, remaining(), 2)
             if found.pairs is None or sign * found.value <= sign * value:
