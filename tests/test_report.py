@@ -131,3 +131,10 @@ def test_the_map_is_cropped_labelled_and_enlarges_where_partnerships_converge(tm
     inset = svg[svg.index('class="inset"'):]
     assert sum(1 for m in mentors if f">{m}</text>" in inset) >= 4
     assert INSET_MIN > 1
+    # a large round's map is dots only: placing thousands of labels would cost more than it shows
+    from wopmatch.reports.html import MAX_LABELS, _labels
+
+    spread = [(f"M{k}", 10.0 * k + 10, 10.0 * k + 10) for k in range(MAX_LABELS + 1)]
+    bounds = (0.0, 0.0, 1e5, 1e5)
+    assert _labels(spread[:MAX_LABELS], 2.4, bounds).count("</text>") == MAX_LABELS
+    assert _labels(spread, 2.4, bounds) == ""

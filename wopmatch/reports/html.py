@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Optional
 
+import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
@@ -147,12 +148,14 @@ MAP_LAT = (-60.0, 84.0)
 #: The inset's window (degrees) and how many operators in it make the main map too crowded.
 INSET_SIZE = (40.0, 24.0)
 INSET_MIN = 8
+#: Mentor ids are written on a map (or inset) of at most this many mentors.
+MAX_LABELS = 400
 
 
 def world_map(instance: Instance, solution: Solution) -> Markup:
     """An equirectangular SVG map (x = lon + 180, y = 90 - lat) cropped to inhabited
     latitudes: land, a line per partnership from mentor to mentee, a dot per located
-    operator and each mentor's id. Where operators crowd (the densest window of
+    operator and each mentor's id (up to MAX_LABELS mentors). Where operators crowd (the densest window of
     INSET_SIZE degrees holds at least INSET_MIN of them, as European mentors do), that
     window is drawn again, enlarged, in an inset with its own labels."""
     ops = {op.id: op for op in instance.operators}
@@ -220,28 +223,33 @@ def _inside(x: float, y: float, window: tuple[float, float, float, float]) -> bo
 
 
 def _crowded(points: dict[str, tuple[float, float]]) -> Optional[tuple[float, float, float, float]]:
-    """The window of INSET_SIZE degrees holding the most operators, when they are at
-    least INSET_MIN (ties: the westernmost, then northernmost), in map units."""
-    ww, wh = INSET_SIZE
-    best, where = 0, None
-    coords = sorted(points.values())
-    for cx, cy in coords:  # windows whose left and top edges pass through an operator's neighbourhood
-        for left in (cx - ww / 2, cx - ww / 4):
-            for top in (cy - wh / 2, cy - wh / 4):
-                n = sum(1 for x, y in coords if left <= x <= left + ww and top <= y <= top + wh)
-                if n > best:
-                    best, where = n, (left, top, ww, wh)
-    if best < INSET_MIN or where is None:
+    """The window of INSET_SIZE degrees, on a grid of quarter windows, holding the most
+    operators, when they are at least INSET_MIN (ties: the westernmost, then
+    northernmost), in map units, with a margin. One histogram and its sliding sums, so a
+    round of any size costs the same."""
+    if not points:
         return None
-    left, top, w, h = where  # a margin, so that dots on the edge are drawn whole
-    return left - w * 0.08, top - h * 0.08, w * 1.16, h * 1.16
+    ww, wh = INSET_SIZE
+    cw, ch = ww / 4, wh / 4
+    nx, ny = int(np.ceil(360 / cw)), int(np.ceil(180 / ch))
+    xs, ys = np.array(list(points.values()), np.float64).T
+    counts, _, _ = np.histogram2d(xs, ys, bins=[nx, ny], range=[[0, nx * cw], [0, ny * ch]])
+    total = np.pad(counts.cumsum(0).cumsum(1), ((1, 0), (1, 0)))  # sums of every 4 x 4 block of cells
+    windows = total[4:, 4:] - total[:-4, 4:] - total[4:, :-4] + total[:-4, :-4]
+    i, j = np.unravel_index(int(np.argmax(windows)), windows.shape)
+    if windows[i, j] < INSET_MIN:
+        return None
+    left, top = i * cw, j * ch  # a margin, so that dots on the edge are drawn whole
+    return left - ww * 0.08, top - wh * 0.08, ww * 1.16, wh * 1.16
 
 
 def _labels(mentors: list[tuple[str, float, float]], size: float,
             bounds: tuple[float, float, float, float]) -> str:
     """Each mentor's id beside its dot, placed inside ``bounds`` (x, y, width, height) where
     it overlaps no label placed before (right, left, above, below); an id with no free
-    place is left to the dot's tooltip."""
+    place is left to the dot's tooltip; none beyond MAX_LABELS mentors."""
+    if len(mentors) > MAX_LABELS:  # each is checked against those placed: a large round's map is dots only
+        return ""
     placed: list[tuple[float, float, float, float]] = []
     out = []
     for ident, x, y in sorted(mentors, key=lambda m: (m[2], m[1])):

@@ -52,7 +52,7 @@ class _Sweep:
 
     def __init__(self, instance: Instance, policy: str, node_limit: Optional[int], max_resolves: int, workers: int,
                  dask: Optional[str], outdir, on_done, on_start) -> None:
-        self.instance_, self.policy, self.node_limit, self.max_resolves = instance, policy, node_limit, max_resolves
+        self.base, self.policy, self.node_limit, self.max_resolves = instance, policy, node_limit, max_resolves
         self.workers, self.dask, self.outdir, self.on_done, self.on_start = workers, dask, outdir, on_done, on_start
         self.same: dict[str, str] = {}  # ask name -> the name of the ask re-solved for it
         self.first: dict[str, str] = {}  # the changes, as JSON -> that name
@@ -75,7 +75,7 @@ class _Sweep:
                                    "scenarios": [{"name": a.name,
                                                   "changes": [c.model_dump(exclude_unset=True) for c in a.changes]}
                                                  for a in unique]})
-        tasks = build_tasks(sset, self.instance_)
+        tasks = build_tasks(sset, self.base)
         self.tasks.update({t.name: t for t in tasks})
         if self.on_start is not None:
             self.on_start(len(self.tasks))

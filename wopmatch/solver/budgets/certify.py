@@ -170,10 +170,11 @@ def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, ru
             steps.append("lp-fill")
             say("LP-fill")
     support = relaxed.col_x > 1e-9  # the LP optimum's columns join every rung
-    # A small core (tuning.small_core_columns) and a gap wider than the LP's rounding: CP-SAT over
-    # the core at once (below) proves the stage sooner than the ladder of restricted MIPs improves it.
-    direct = g.fundable.size <= params.early_core_max_cells and not closed() and not tight() and \
-        int(relaxed.core(g, sign * value + step).sum()) <= params.small_core_columns
+    # A small core (tuning.small_core_columns) and more than tight_gap open: CP-SAT over the core at
+    # once (below) proves the stage sooner than the ladder of restricted MIPs improves it.
+    early = relaxed.core(g, sign * value + step) if g.fundable.size <= params.early_core_max_cells \
+        and not closed() and not tight() else None
+    direct = early is not None and int(early.sum()) <= params.small_core_columns
     for per in params.restricted_ladder:
         if direct or closed() or (deadline is not None and remaining() <= 0):
             break
@@ -229,9 +230,9 @@ def certify_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, ru
         say(f"CP-SAT on {int(allowed.sum()):,} columns")
 
     if not closed() and (deadline is None or remaining() > 0):
-        core = relaxed.core(g, sign * value + step)
+        core = early if direct else relaxed.core(g, sign * value + step)  # direct: the incumbent is unchanged
         size = int(core.sum())
-        # A small core (tuning.small_core_columns) with more than rounding open: CP-SAT on one worker
+        # A small core (tuning.small_core_columns) with more than tight_gap open: CP-SAT on one worker
         # first, as it proves such stages in a fraction of HiGHS's time (the demo's sensitivity: 47
         # re-solves in 6 s against 51 s). A larger coverage core: HiGHS's core MIP, then CP-SAT with
         # the tighter cap it left, except one weight step short, where the MIP's root is dear and
