@@ -79,67 +79,6 @@ def test_a_hostile_input_is_a_located_problem_not_a_traceback(tmp_path, case):
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def _children(pid: int) -> set[int]:
-    """Every descendant of ``pid`` (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    out, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - out
-        out |= frontier
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_a_killed_sweep_leaves_no_worker_running(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    path = tmp_path / "round.json"
-    path.write_text(json.dumps(generate(200, 60, donors=5, seed=1)))  # each scenario solves for seconds
-    wopmatch = str(Path(sys.executable).parent / "wopmatch")
-    proc = subprocess.Popen([wopmatch, "scenarios", str(path), "--budget-scale", "0.8:1.2:0.1", "-o",
-                             str(tmp_path / "out"), "--workers", "2", "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        workers: set[int] = set()
-        while time.monotonic() < deadline and len(workers) < 2:
-            time.sleep(0.5)
-            workers = {p for p in _children(proc.pid)
-                       if b"spawn_main" in (Path("/proc") / str(p) / "cmdline").read_bytes()} \
-                if proc.poll() is None else set()
-        assert len(workers) >= 2, "the pool never started"
-        time.sleep(2)  # the workers are solving
-        helpers = _children(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(p) for p in helpers):
-            time.sleep(0.5)
-        assert not [p for p in helpers if _alive(p)], "processes outlived the killed sweep"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
 def test_a_solve_past_its_time_limit_says_so(monkeypatch):
     from wopmatch.models import parse_instance
     from wopmatch.solver import SolveOptions, api, solve
