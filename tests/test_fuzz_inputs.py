@@ -1,6 +1,6 @@
-"""A seeded mutator over the shipped instance, workbook and CSV folder (issue 19): every
+"""A seeded mutator over the shipped instance, workbook, CSV folder and scenario set (issue 19): every
 broken input is a located problem list, exit 1 on the command line, 422 in the service;
-never a traceback, never a 500. 600 inputs per run (seed fixed: the same inputs each run)."""
+never a traceback, never a 500. 700 inputs per run (seed fixed: the same inputs each run)."""
 
 from __future__ import annotations
 
@@ -123,13 +123,34 @@ def _csv_inputs(n: int, rng: random.Random, tmp: Path) -> list[Path]:
     return out
 
 
+def _yaml_inputs(n: int, rng: random.Random, tmp: Path) -> list[Path]:
+    """The shipped scenario set, broken as text (cut short, nested deep, a huge integer, a
+    tag, tabs) or in its values (the mutator above), beside a copy of its base instance."""
+    import yaml
+
+    text = (ROOT / "instances" / "demo-scenarios.yaml").read_text()
+    raw = yaml.safe_load(text)
+    (tmp / "demo.json").write_bytes(DEMO.read_bytes())
+    out = []
+    for k in range(n):
+        path = tmp / f"s{k}.yaml"
+        if k % 5 == 0:
+            path.write_text(rng.choice([text[: rng.randint(0, len(text))], "[" * 3000 + "]" * 3000,
+                                        "base: demo.json\nseed: " + "9" * 5000, "name: !!python/object:os.system x",
+                                        text.replace("  ", "\t", 3), "- a\nb: c", "&a [*a]", "? [a]\n: b"]))
+        else:
+            path.write_text(yaml.safe_dump(_mutate(raw, rng), allow_unicode=True))
+        out.append(path)
+    return out
+
+
 def _check(result) -> None:
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
-def test_600_broken_inputs_through_the_command_line(tmp_path):
+def test_700_broken_inputs_through_the_command_line(tmp_path):
     rng = random.Random(19)
     runner = CliRunner()
     failed = 0
@@ -143,7 +164,17 @@ def test_600_broken_inputs_through_the_command_line(tmp_path):
         r = runner.invoke(cli, ["validate", str(path)])
         _check(r)
         failed += r.exit_code == 1
-    assert failed >= 400  # most mutations break the round (some leave it valid: an odd name is a name)
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    for path in _yaml_inputs(100, rng, sets):
+        r = runner.invoke(cli, ["validate", str(path)])
+        _check(r)
+        if r.exit_code == 1:  # the sweep refuses it the same way, before writing anything
+            failed += 1
+            swept = runner.invoke(cli, ["scenarios", str(path), "-o", str(tmp_path / "out"), "--quiet"])
+            _check(swept)
+            assert swept.exit_code == 1 and not (tmp_path / "out").exists(), swept.output
+    assert failed >= 450  # most mutations break the input (some leave it valid: an odd name is a name)
 
 
 def test_broken_inputs_through_the_service_are_422(tmp_path):

@@ -96,3 +96,17 @@ def test_a_solve_past_its_time_limit_says_so(monkeypatch):
     slow = solve(inst, "0" * 64, SolveOptions(time_limit=5))
     assert slow.status == "optimal" and "past the time limit of 5 s" in (slow.message or ""), slow.message
     assert solve(inst, "0" * 64, SolveOptions()).message is None  # no limit, nothing to say
+
+
+def test_a_path_the_system_refuses_is_one_line_not_a_traceback(tmp_path):
+    """A name too long for the file system, as an input, an output, a scenario set's base."""
+    runner = CliRunner()
+    long = str(tmp_path / ("x" * 300))
+    demo = str(ROOT / "instances" / "demo.json")
+    (tmp_path / "set.yaml").write_text(f"base: {'x' * 300}.json\nscenarios: [{{name: a}}]\n")
+    for args in (["validate", long + ".json"], ["solve", demo, "-o", long + ".json"],
+                 ["scenarios", demo, "--budget-scale", "1", "-o", long], ["validate", str(tmp_path / "set.yaml")]):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 1 and "File name too long" in r.output and "Traceback" not in r.output, (args, r.output)
+        assert isinstance(r.exception, SystemExit), (args, repr(r.exception))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set.yaml"]  # nothing written

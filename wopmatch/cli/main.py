@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 bad input, infeasible instance or failed verification,
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -84,7 +85,24 @@ def _output_kind(path: Path, what: str) -> OutputKind:
     return kind
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands, with what the system refuses about a path (a name too long, no
+    permission, a full disk) said in one line, exit 1, rather than a traceback. Output files
+    are written to a temporary name and renamed, so a refused write leaves nothing half-done."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # the reader went away: click's own handling
+                raise
+            name = str(exc.filename) if exc.filename else ""
+            where = (name if len(name) <= 80 else name[:60] + "..." + name[-17:]) + ": " if name else ""
+            err.print(f"[bold red]error[/]: {where}{exc.strerror or exc}", markup=True, highlight=False)
+            sys.exit(1)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wopmatch")
 def cli() -> None:
     """Match water and sanitation utilities into Water Operators' Partnerships.
@@ -96,8 +114,16 @@ def cli() -> None:
 @cli.command()
 @click.argument("instance", type=click.Path(path_type=Path))
 def validate(instance: Path) -> None:
-    """List every problem of INSTANCE; exit 1 if there is any."""
+    """List every problem of INSTANCE (or of a scenario set: itself, its base and every
+    scenario's changes); exit 1 if there is any."""
+    from ..scenarios.cli import is_scenario_set, prepare_sweep
+
     try:
+        if is_scenario_set(instance):
+            sset, base_path, base, tasks = prepare_sweep(instance)
+            out.print(f"{instance}: valid scenario set: {len(tasks)} scenario(s) on {base_path.name} "
+                      f"({len(base.instance.operators)} operators, {len(base.instance.donors)} donors)")
+            return
         loaded = load_instance(instance)
     except InputError as exc:
         _fail(exc)
@@ -411,7 +437,7 @@ def diff(a: Path, b: Path, output: Optional[Path], rows: int) -> None:
 @click.argument("set_path", metavar="SET", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Folder for scenarios.csv/.md, the plots, and each scenario's instance and solution.")
-@click.option("--budget-scale", metavar="START:STOP:STEP", default=None,
+@click.option("--budget-scale", metavar="START:STOP:STEP", default=None, callback=lambda ctx, param, v: _grid(v),
               help="Grid: one scenario per factor, budgets scaled by it (STOP included), e.g. 0.25:2.0:0.25.")
 @click.option("--donor", "donors", multiple=True, metavar="ID",
               help="With --budget-scale: scale only this donor's budget (repeatable; default every donor).")
@@ -441,9 +467,19 @@ def scenarios(set_path: Path, output: Path, budget_scale: Optional[str], donors:
                                      workers or os.cpu_count() or 1, dask, quiet, out, err)
     except InputError as exc:
         _fail(exc)
-    except ValueError as exc:  # the grid's syntax
-        raise click.BadParameter(str(exc), param_hint="--budget-scale") from None
     sys.exit(code)
+
+
+def _grid(spec: Optional[str]) -> Optional[str]:
+    """--budget-scale checked before any file is read: its syntax, and at most 1000 factors."""
+    from ..models.scenarios import budget_grid
+
+    if spec is not None:
+        try:
+            budget_grid(spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return spec
 
 
 @cli.command()

@@ -28,9 +28,19 @@ class LoadedInstance:
     path: Path
 
 
+def unreachable(path: Path, what: str = "file") -> Optional[str]:
+    """Why ``path`` cannot be read, or None: missing, or a name the system refuses (too
+    long, a NUL byte) rather than the OSError that checking it raises."""
+    try:
+        return None if path.exists() else f"no such {what}: {path}"
+    except (OSError, ValueError) as exc:
+        return f"cannot use this path: {getattr(exc, 'strerror', None) or exc}"
+
+
 def read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise InputError([Problem("", f"no such file: {path}")], str(path))
+    missing = unreachable(path)
+    if missing:
+        raise InputError([Problem("", missing)], str(path)[:200])
     if path.is_dir():
         raise InputError([Problem("", "is a folder, not a file")], str(path))
     try:
@@ -65,8 +75,9 @@ def load_instance(path: str | os.PathLike[str]) -> LoadedInstance:
     from .tables import read_csv_folder, read_workbook, tables_to_instance
 
     p = Path(path)
-    if not p.exists():
-        raise InputError([Problem("", f"no such file or folder: {p}")], str(p))
+    missing = unreachable(p, "file or folder")
+    if missing:
+        raise InputError([Problem("", missing)], str(p)[:200])
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix.lower() == ".csv" and f.is_file())
         if not files:

@@ -151,6 +151,11 @@ def _yaml(data: bytes, source: str) -> Any:
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         raise InputError([Problem("", f"malformed YAML{where}: {getattr(exc, 'problem', None) or exc}")],
                          source) from None
+    except RecursionError:
+        raise InputError([Problem("", "the YAML is nested too deeply to be a scenario set")], source) from None
+    except ValueError:  # Python refuses an integer of more than 4,300 digits
+        raise InputError([Problem("", "a number in the YAML has more than 4,300 digits: no field of a scenario set "
+                                      "takes one that long")], source) from None
 
 
 def parse_scenario_set(raw: Any, source: str = "") -> ScenarioSet:

@@ -24,7 +24,7 @@ from ..models.scenarios import (
     read_scenario_set,
 )
 from .report import plots, rows_csv, rows_markdown, scenario_rows
-from .runner import Outcome, build_tasks, run_sweep
+from .runner import Outcome, Task, build_tasks, run_sweep
 from .sensitivity import Sensitivity, analyse
 
 
@@ -43,9 +43,26 @@ def load_set(path: Path) -> tuple[ScenarioSet, Path]:
     return ScenarioSet(base=str(path)), path
 
 
-def run_scenarios_command(set_path: Path, output: Path, budget_scale: Optional[str], donors: list[str],
-                          policy: Optional[str], method: Optional[str], node_limit: Optional[int], workers: int,
-                          dask: Optional[str], quiet: bool, out: Console, err: Console) -> int:
+def is_scenario_set(path: Path) -> bool:
+    """A .yaml/.yml file, or a .json file whose object names the scenario set format or
+    has ``scenarios`` (an unreadable .json is not one: the instance reader says why)."""
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return True
+    if suffix != ".json" or not path.is_file():
+        return False
+    try:
+        raw = decode_json(read_bytes(path), str(path))
+    except InputError:
+        return False
+    return isinstance(raw, dict) and (raw.get("format") == SCENARIOS_FORMAT or "scenarios" in raw)
+
+
+def prepare_sweep(set_path: Path, budget_scale: Optional[str] = None, donors: Optional[list[str]] = None,
+                  policy: Optional[str] = None, method: Optional[str] = None, node_limit: Optional[int] = None,
+                  ) -> tuple[ScenarioSet, Path, LoadedInstance, list[Task]]:
+    """The set (with its grid), its base instance and every scenario's task, all checked:
+    InputError with every problem before anything runs."""
     sset, base_path = load_set(set_path)
     if budget_scale is not None:
         grid = grid_scenarios(budget_grid(budget_scale), donors or None)
@@ -59,7 +76,17 @@ def run_scenarios_command(set_path: Path, output: Path, budget_scale: Optional[s
         base = load_instance(base_path)
     except InputError as exc:
         raise InputError(exc.problems, f"base instance {exc.source or base_path}") from None
-    tasks = build_tasks(sset, base.instance, method=method, node_limit=node_limit, policy=policy)
+    try:
+        tasks = build_tasks(sset, base.instance, method=method, node_limit=node_limit, policy=policy)
+    except InputError as exc:
+        raise InputError(exc.problems, exc.source or str(set_path)) from None
+    return sset, base_path, base, tasks
+
+
+def run_scenarios_command(set_path: Path, output: Path, budget_scale: Optional[str], donors: list[str],
+                          policy: Optional[str], method: Optional[str], node_limit: Optional[int], workers: int,
+                          dask: Optional[str], quiet: bool, out: Console, err: Console) -> int:
+    sset, base_path, base, tasks = prepare_sweep(set_path, budget_scale, donors, policy, method, node_limit)
 
     progress = Progress(TextColumn("scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.description}"), console=err, disable=quiet, transient=False)
