@@ -405,10 +405,11 @@ def fuzz_section() -> list[str]:
             "`python benchmarks/fuzz.py`: the suite's seeded mutator (tests/fuzzkit.py) with its own seed, each "
             "input through `wopmatch validate` and `solve`/`scenarios` over an existing output, and through the "
             "service's validate routes.", "",
-            "| inputs | by reader | refused (exit 1) | valid | tracebacks | other exit codes | changed outputs | "
-            "service requests | 5xx | seconds |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-            f"| {r['inputs']} | {readers} | {r['refused']} | {r['valid']} | {r['tracebacks']} | {r['bad_exit']} | "
+            "| inputs | by reader | refused (exit 1) | infeasible (written, exit 1) | valid | tracebacks | "
+            "other exit codes | changed outputs | service requests | 5xx | seconds |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {r['inputs']} | {readers} | {r['refused']} | {r.get('infeasible', '-')} | {r['valid']} | "
+            f"{r['tracebacks']} | {r['bad_exit']} | "
             f"{r['changed_outputs']} | {r['service_requests']} | {r['service_5xx']} | {r['seconds']} |", "",
             f"git {r['git']}, {r['date'][:10]}.", ""]
 
