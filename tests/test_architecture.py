@@ -100,16 +100,43 @@ def test_shells_use_only_the_solvers_public_names():
     assert not bad, "\n".join(bad)
 
 
+def test_shells_solve_through_the_python_api_and_use_no_private_name():
+    """The command line, the service, sweeps and the bench solve with ``wopmatch.api.solve``
+    (so the Python API stays complete), and take no ``_name`` from another package."""
+    bad = []
+    for name in TREE.paths:
+        if not name.startswith(SHELLS):
+            continue
+        own = ".".join(name.split(".")[:2])
+        for line, target, names in TREE.imports(name):
+            if target == "wopmatch.solver" and "solve" in names:
+                bad.append(f"{name}:{line} solves with wopmatch.solver.solve, not wopmatch.api.solve")
+            if not target.startswith(own):
+                bad += [f"{name}:{line} imports the private {n} from {target}" for n in names
+                        if n.startswith("_") and n != "__version__"]
+    assert not bad, "\n".join(bad)
+    solvers = [name for name in TREE.paths if name.startswith(SHELLS)
+               and any(t == "wopmatch.api" and "solve" in n for _, t, n in TREE.imports(name))]
+    assert {s.split(".")[1] for s in solvers} >= {"cli", "service", "scenarios", "bench"}, solvers
+
+
 def test_every_public_name_is_documented():
     missing = [n for n in wopmatch.solver.__all__
                if callable(getattr(wopmatch.solver, n)) and not (getattr(wopmatch.solver, n).__doc__ or "").strip()]
     assert not missing, f"public names without a docstring: {missing}"
 
 
-@pytest.mark.parametrize("lower,upper", [("wopmatch.models", ("wopmatch.solver", *SHELLS)),
-                                         ("wopmatch.solver", SHELLS)])
+#: The shells that enter through the Python API (reports render for it, below it).
+ENTRY_SHELLS = tuple(s for s in SHELLS if s != "wopmatch.reports")
+
+
+@pytest.mark.parametrize("lower,upper", [("wopmatch.models", ("wopmatch.solver", "wopmatch.api", *SHELLS)),
+                                         ("wopmatch.solver", ("wopmatch.api", *SHELLS)),
+                                         ("wopmatch.reports", ("wopmatch.api", *ENTRY_SHELLS)),
+                                         ("wopmatch.api", ENTRY_SHELLS)])
 def test_dependencies_point_one_way(lower, upper):
-    """models <- solver <- shells: a lower layer never imports a higher one."""
+    """models <- solver <- reports <- the Python API <- the other shells: a lower layer never
+    imports a higher one."""
     bad = [f"{name} imports {t}" for name in TREE.paths if name.startswith(lower)
            for t in TREE.edges(name) if t.startswith(upper)]
     assert not bad, "\n".join(bad)

@@ -302,7 +302,7 @@ def test_after_sigkill_of_the_api_and_its_solves_every_job_ends(tmp_path):
     s = Server(tmp_path / "data", "--workers", "1", "--max-attempts", "2").start()
     try:
         with s.client() as c:
-            slow = c.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "time_limit": 5}).json()["id"]
+            slow = c.post("/v1/jobs", json={"instance": _long(), "policy": "optimal", "time_limit": 3}).json()["id"]
             quick = [c.post("/v1/jobs", json={"instance": generate(40, 12, seed=k), "policy": "optimal"}).json()["id"]
                      for k in range(3)]
             wait_for(c, slow, states=("running",), phase="solving")  # mid-job: its greedy start is stored

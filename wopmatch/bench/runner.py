@@ -149,17 +149,16 @@ def run_cell(cell: dict[str, Any], timeout: Optional[float], alternates: int = 0
 
 def child_main(cell: dict[str, Any], alternates: int) -> dict[str, Any]:
     """Generate, solve, and summarise one cell (in the child process)."""
-    from ..generator import generate
-    from ..models import parse_instance
-    from ..solver import SolveError, SolveOptions, solve
+    from ..api import generate, solve
+    from ..solver import SolveError
 
     t0 = time.perf_counter()
-    inst = parse_instance(generate(cell["mentees"], cell["mentors"], cell["donors"], seed=cell["seed"],
-                                   tightness=cell["tightness"], dual_share=cell["dual_share"]))
+    inst = generate(cell["mentees"], cell["mentors"], donors=cell["donors"], seed=cell["seed"],
+                    tightness=cell["tightness"], dual_share=cell["dual_share"])
     t_gen = time.perf_counter() - t0
     try:
-        s = solve(inst, "0" * 64, SolveOptions(policy=cell["policy"], time_limit=cell["time_limit"], seed=cell["seed"],
-                                               alternates=alternates))
+        s = solve(inst, cell["policy"], time_limit=cell["time_limit"], seed=cell["seed"], alternates=alternates,
+                  sha256="0" * 64)
     except SolveError as exc:  # a policy that does not model this instance, or a size it refuses
         return {"cell": cell, "outcome": "refused", "reason": str(exc),
                 "seconds": {"generate": round(t_gen, 3)}, "peak_rss_mib": _peak()}

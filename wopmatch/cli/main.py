@@ -20,8 +20,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..generator import generate as generate_instance
-from ..generator import to_json_bytes
+from ..api import generate as generate_round
+from ..api import solve as solve_round
+from ..api import write as write_round
 from ..models import (
     InputError,
     Instance,
@@ -38,7 +39,6 @@ from ..models.io import OutputKind, instance_files, output_kind, write_folder_at
 from ..models.tables import TableWriteError
 from ..reports.results import results_csv_files, results_workbook_bytes
 from ..solver import PreviousRound, SolveError, rebuild_round, verify_solution
-from ..solver import solve as solve_instance
 from .diffview import print_diff
 from .options import options_from, solve_options
 from .summary import print_summary, print_warnings
@@ -169,7 +169,7 @@ def solve(instance: Path, output: Optional[Path], previous: Optional[Path], quie
         spinner = err.status("solving...", spinner="dots") if not quiet and err.is_terminal and not verbose \
             else None
         with spinner or nullcontext(), _logging_to_stderr(verbose), _progress_to_stderr(spinner, quiet or verbose):
-            solution = solve_instance(loaded.instance, loaded.sha256, options, previous=before)
+            solution = solve_round(loaded.instance, solve_options=options, sha256=loaded.sha256, previous=before)
         solved, _ = rebuild_round(loaded.instance, solution, before)  # the instance as solved: pins carried
     except InputError as exc:
         _fail(exc)
@@ -287,14 +287,22 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
               help="Total donor budget as a share of what funding every mentee would cost.")
 @click.option("--name", default=None, help="Name of the round.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="The instance to write, as JSON (wopmatch convert makes a workbook of it).")
+              help="The instance to write: FILE.json, FILE.xlsx, or a folder (a name without a suffix) of CSV "
+                   "files.")
 def generate(mentees: int, mentors: int, donors: int, seed: int, tightness: float, name: Optional[str],
              output: Path) -> None:
     """Write a realistic synthetic instance (same parameters and seed -> same bytes)."""
-    _check_output(output)
-    raw = generate_instance(mentees, mentors, donors, seed=seed, tightness=tightness, name=name)
-    write_atomic(output, to_json_bytes(raw))
-    out.print(f"{output}: {len(raw['operators'])} operators, {len(raw['donors'])} donors")
+    kind = _output_kind(output, "an instance")
+    _check_output(output, folder_ok=kind == "csv")
+    try:
+        round_ = generate_round(mentees, mentors, donors=donors, seed=seed, tightness=tightness, name=name)
+        write_round(round_, output)
+    except InputError as exc:
+        _fail(exc)
+    except TableWriteError as exc:
+        err.print(f"[bold red]error[/]: {exc}", markup=False)
+        sys.exit(1)
+    out.print(f"{output}: {len(round_.operators)} operators, {len(round_.donors)} donors")
 
 
 @cli.command()

@@ -88,13 +88,13 @@ class Outcome:
 
 def run_task(task: Task) -> Outcome:
     """Solve one scenario (in a worker process): parse, solve with one thread, verify."""
+    from ..api import solve
     from ..models import parse_instance
-    from ..solver import solve
 
     t0 = time.perf_counter()
     try:
         instance = parse_instance(json.loads(task.instance_json), task.name)
-        solution = solve(instance, task.sha256, task.options())
+        solution = solve(instance, solve_options=task.options(), sha256=task.sha256)
     except (InputError, SolveError) as exc:
         return Outcome(task.name, None, str(exc), time.perf_counter() - t0)
     return Outcome(task.name, (solution.model_dump_json(indent=2) + "\n").encode(), None, time.perf_counter() - t0)

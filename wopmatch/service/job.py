@@ -71,9 +71,10 @@ class _JobWatch:
 
 
 def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], time_cap: float) -> None:
+    from ..api import solve
     from ..models import parse_instance, parse_solution
     from ..models.problems import InputError
-    from ..solver import PreviousRound, SolveError, SolveOptions, solve
+    from ..solver import PreviousRound, SolveError, SolveOptions
 
     raw = store.file(job_id, "input.json")
     assert raw is not None
@@ -85,8 +86,8 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
     limit = chosen.get("time_limit")
     chosen["time_limit"] = time_cap if limit is None else min(limit, time_cap)  # the cap applies to every job
     try:
-        solution = solve(instance, request["instance_sha256"], SolveOptions(**chosen), previous=previous,
-                         watch=_JobWatch(store, job_id, lease))
+        solution = solve(instance, solve_options=SolveOptions(**chosen), sha256=request["instance_sha256"],
+                         previous=previous, watch=_JobWatch(store, job_id, lease))
     except (InputError, SolveError) as exc:
         store.finish(job_id, lease, "failed", error=str(exc))
         return

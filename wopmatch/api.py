@@ -1,0 +1,743 @@
+"""The Python API (docs/python.md): load, generate, solve, verify, explain, compare,
+tabulate, plot and write, as a notebook cell calls them. ``import wopmatch as wm``
+gives every name here; the command line, the service, scenario sweeps and the bench
+call the same functions for the same work.
+
+Bad input raises :class:`InputError` (every problem with its location, the lines the
+command line prints); a request that cannot run raises :class:`SolveError`. Tables
+need pandas and plots matplotlib (``pip install 'wopmatch[notebook]'``); without them
+the call raises :class:`MissingExtraError` saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
+
+from pydantic import ValidationError
+
+from .models import InputError, Instance, Problem, Solution, load_instance, parse_instance, parse_solution
+from .models.instance import plain_message
+from .models.io import (
+    decode_json,
+    instance_files,
+    output_kind,
+    read_bytes,
+    solution_bytes,
+    write_atomic,
+    write_folder_atomic,
+)
+from .models.problems import json_path
+from .models.scenarios import Scenario, ScenarioSet, apply_changes, grid_scenarios, read_scenario_set
+from .solver import POLICIES, PreviousRound, SolveError, SolveOptions, Watch, rebuild_round, verify_solution
+from .solver import solve as _solve_with
+
+if TYPE_CHECKING:  # only for the annotations: pandas and matplotlib are optional
+    import pandas
+    from matplotlib.figure import Figure
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+__all__ = [
+    "Comparison",
+    "InputError",
+    "Instance",
+    "MissingExtraError",
+    "POLICY_NAMES",
+    "Solution",
+    "SolveError",
+    "SolveOptions",
+    "compare",
+    "donor_use",
+    "explain",
+    "generate",
+    "load",
+    "load_solution",
+    "metrics",
+    "options",
+    "partnerships",
+    "plot_coverage",
+    "plot_frontier",
+    "plot_times",
+    "sha256_of",
+    "solve",
+    "sweep_budgets",
+    "unmatched",
+    "verify",
+    "write",
+]
+
+#: Every policy, in the order the command line lists them (docs/policies.md).
+POLICY_NAMES: tuple[str, ...] = tuple(POLICIES)
+
+
+class MissingExtraError(ImportError):
+    """A table or a plot was asked for without the package it needs."""
+
+
+def _need(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(f"this needs {module.split('.')[0]}: pip install 'wopmatch[notebook]' "
+                                "(pandas and matplotlib)") from None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load(source: Union[PathLike, Mapping[str, Any], Instance]) -> Instance:
+    """Read and validate an instance.
+
+    Parameters
+    ----------
+    source
+        A ``.json`` file, an ``.xlsx`` workbook, a folder of CSV files, a dict in
+        the JSON format (docs/format.md), or an :class:`Instance` (returned as is).
+
+    Returns
+    -------
+    Instance
+        The validated round.
+
+    Raises
+    ------
+    InputError
+        Listing every problem with its location (``operators[3].country: ...``).
+    """
+    if isinstance(source, Instance):
+        return source
+    if isinstance(source, Mapping):
+        return parse_instance(dict(source), "instance")
+    return load_instance(source).instance
+
+
+def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
+    """Read a solution written by :func:`write` or ``wopmatch solve -o``.
+
+    Parameters
+    ----------
+    source
+        A solution ``.json`` file or the same as a dict.
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    InputError
+        When it is not a readable solution.
+    """
+    if isinstance(source, Mapping):
+        return parse_solution(dict(source))
+    p = Path(source)
+    return parse_solution(decode_json(read_bytes(p), str(p)), str(p))
+
+
+def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tightness: float = 0.4,
+             name: Optional[str] = None, dual_share: float = 0.3) -> Instance:
+    """A realistic synthetic round (docs/generator.md).
+
+    Parameters
+    ----------
+    mentees, mentors
+        Utilities with a mentee profile and with a mentor profile (a few play both).
+    donors
+        Donors with budgets and eligibility rules; 0 for a budget-free round.
+    seed
+        The same parameters and seed give the same round: :func:`write` of it gives
+        the same bytes as ``wopmatch generate``.
+    tightness
+        Total donor budget as a share of what funding every mentee would cost.
+    name
+        The round's name.
+    dual_share
+        The share of mentors that also take a mentee profile.
+
+    Returns
+    -------
+    Instance
+
+    Raises
+    ------
+    InputError
+        For a negative count or a tightness that is not positive.
+    """
+    from .generator import generate as _generate
+
+    try:
+        raw = _generate(mentees, mentors, donors=donors, seed=seed, tightness=tightness, name=name,
+                        dual_share=dual_share)
+    except ValueError as exc:
+        raise InputError([Problem("", str(exc))], "generate") from None
+    return parse_instance(raw, "generated round")
+
+
+def sha256_of(instance: Instance) -> str:
+    """The SHA-256 a solution records for an instance given in memory: that of the
+    bytes :func:`write` gives it as JSON."""
+    return hashlib.sha256(_instance_json(instance)).hexdigest()
+
+
+def _instance_json(instance: Instance) -> bytes:
+    from .generator import to_json_bytes
+
+    return to_json_bytes(instance.model_dump(mode="json", exclude_unset=True))
+
+
+# --------------------------------------------------------------------------- solving
+
+
+def options(policy: str = "optimal", **chosen: Any) -> SolveOptions:
+    """:class:`SolveOptions` from keywords, with bad values as :class:`InputError`."""
+    try:
+        return SolveOptions(policy=policy, **chosen)
+    except ValidationError as exc:
+        raise InputError([Problem(json_path(e["loc"]) or "(options)", plain_message(e))
+                          for e in exc.errors(include_url=False)], "options") from None
+
+
+def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = "optimal", *,
+          method: str = "auto", time_limit: Optional[float] = None, node_limit: Optional[int] = None,
+          seed: int = 0, threads: int = 2, alternates: int = 0, group_by: str = "region",
+          previous: Union[Solution, PreviousRound, None] = None, ended: Sequence[str] = (), forbid_repeat: bool = False,
+          keep_stable: bool = False, change_penalty: Optional[float] = None,
+          sha256: Optional[str] = None, watch: Optional[Watch] = None,
+          solve_options: Optional[SolveOptions] = None) -> Solution:
+    """Solve a round with a policy; the solution is checked by the independent verifier.
+
+    Parameters
+    ----------
+    instance
+        An :class:`Instance`, or anything :func:`load` reads.
+    policy
+        One of :data:`POLICY_NAMES` (docs/policies.md).
+    method, time_limit, node_limit, seed, threads, alternates, group_by
+        As ``wopmatch solve``'s options (docs/format.md); ``threads`` is ``--threads``.
+    previous, ended, forbid_repeat, keep_stable, change_penalty
+        A later round: the earlier round's solution and how its partnerships carry
+        (docs/rounds.md). ``previous`` as a :class:`Solution` records the SHA-256 of
+        its JSON; a ``PreviousRound`` carries that of its file.
+    sha256
+        The SHA-256 the solution records as its instance's; default: that of the bytes
+        of the file ``instance`` was read from, or of :func:`write`'s JSON of it.
+    watch
+        Progress callbacks (the service's job uses them).
+    solve_options
+        All of the options above as one :class:`SolveOptions` (then they must not be
+        given one by one).
+
+    Returns
+    -------
+    Solution
+        Its ``verification`` holds the verifier's report.
+
+    Raises
+    ------
+    InputError
+        For a bad instance or option value, or a previous round that does not fit.
+    SolveError
+        For a request that cannot run (a method the policy does not take).
+    """
+    sha = sha256
+    if not isinstance(instance, Instance):
+        if isinstance(instance, Mapping):
+            instance = load(instance)
+        else:
+            loaded = load_instance(instance)
+            instance, sha = loaded.instance, sha or loaded.sha256
+    if solve_options is None:
+        chosen: dict[str, Any] = dict(method=method, time_limit=time_limit, node_limit=node_limit, seed=seed,
+                                      workers=threads, alternates=alternates, group_by=group_by,
+                                      ended=tuple(ended), forbid_repeat=forbid_repeat, keep_stable=keep_stable)
+        if change_penalty is not None:
+            chosen["change_penalty"] = change_penalty
+        solve_options = options(policy, **chosen)
+    if previous is None and solve_options.round_options():
+        raise InputError([Problem(name, "needs previous= (an earlier round's solution)")
+                          for name in solve_options.round_options()], "options")
+    return _solve_with(instance, sha or sha256_of(instance), solve_options, previous=_previous(previous),
+                       watch=watch)
+
+
+def _previous(previous: Union[Solution, PreviousRound, None]) -> Optional[PreviousRound]:
+    if previous is None or isinstance(previous, PreviousRound):
+        return previous
+    return PreviousRound(previous, hashlib.sha256(solution_bytes(previous)).hexdigest())
+
+
+def verify(instance: Union[Instance, PathLike, Mapping[str, Any]], solution: Union[Solution, PathLike],
+           *, previous: Union[Solution, PreviousRound, None] = None) -> list[str]:
+    """Re-check a solution against its round with the independent verifier.
+
+    Parameters
+    ----------
+    instance
+        The round, as :func:`load` reads it.
+    solution
+        A :class:`Solution` or a solution file.
+    previous
+        For a solution of a later round: the earlier round's solution.
+
+    Returns
+    -------
+    list of str
+        Every violation in words; empty when the solution is valid.
+    """
+    inst = load(instance)
+    sol = solution if isinstance(solution, Solution) else load_solution(solution)
+    effective, problems = rebuild_round(inst, sol, _previous(previous))
+    return problems + verify_solution(effective, sol)
+
+
+def explain(solution: Solution, mentee: str) -> str:
+    """Why a mentee got the match it got, or none, in one paragraph.
+
+    Parameters
+    ----------
+    solution
+        A solution (solve with ``alternates=K`` to hear about runner-up mentors).
+    mentee
+        The mentee's id.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        When the solution has no such mentee.
+    """
+    pairs = {p.mentee: p for p in solution.partnerships}
+    missing = {u.mentee: u for u in solution.unmatched}
+    alts = {a.mentee: a.alternates for a in solution.alternates or []}
+    if mentee in pairs:
+        p = pairs[mentee]
+        text = (f"{mentee} is matched with {p.mentor} (score {p.score:g}"
+                + (f", funded by {p.donor}" if p.donor else "") + f", cost {p.cost:,}"
+                + (", pinned" if p.pinned else "") + ")"
+                + (f"; they would work on {', '.join(p.focus)}" if p.focus else "") + ".")
+    elif mentee in missing:
+        u = missing[mentee]
+        text = f"{mentee} is unmatched ({u.reason.replace('_', ' ')})" + (f": {u.detail}" if u.detail else "") + "."
+    else:
+        raise InputError([Problem("mentee", f"no mentee {mentee!r} in this solution")], "explain")
+    others = alts.get(mentee) or []
+    if others:
+        text += " Runner-up mentors: " + "; ".join(
+            f"{a.mentor} (score {a.score:g}, {a.status.replace('_', ' ')})" for a in others) + "."
+    return text
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+@dataclass
+class Comparison:
+    """Several solves of one round: one per policy, scenario, or both.
+
+    ``solutions`` maps a row's name to its solution, ``rows`` holds each row's
+    labels (policy, scenario, the scenario's instance) and ``seconds`` each
+    solve's wall time. :meth:`table` is one DataFrame with a row per solve.
+    """
+
+    instance: Instance
+    solutions: dict[str, Solution] = field(default_factory=dict)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    instances: dict[str, Instance] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> "pandas.DataFrame":
+        """One row per solve: labels, status, headline metrics, bounds, gaps and times.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the row's name.
+        """
+        pd = _need("pandas")
+        records = []
+        for name, sol in self.solutions.items():
+            inst = self.instances.get(name, self.instance)
+            m = sol.metrics
+            records.append({
+                "name": name, **self.rows.get(name, {}), "status": sol.status,
+                "mentees": sum(op.mentee is not None for op in inst.operators),
+                "mentors": sum(op.mentor is not None for op in inst.operators),
+                "donors": len(inst.donors), "budget": sum(d.budget for d in inst.donors),
+                "matched": len(sol.partnerships),
+                "coverage": None if sol.objective is None else sol.objective.coverage,
+                "quality": None if sol.objective is None else sol.objective.quality,
+                "cost": None if sol.objective is None else sol.objective.cost,
+                "coverage_rate": None if m is None else m.coverage_rate,
+                "mean_score": None if m is None else m.mean_score,
+                "min_score": None if m is None else m.min_score,
+                "blocking_pairs": None if m is None else m.blocking_pairs,
+                "bound_coverage": sol.bound.coverage, "gap_coverage": sol.gap.coverage,
+                "gap_quality": sol.gap.quality, "method": sol.stats.method,
+                "build_seconds": sol.stats.build_seconds, "solve_seconds": sol.stats.solve_seconds,
+                "seconds": self.seconds.get(name),
+            })
+        return pd.DataFrame.from_records(records).set_index("name")
+
+
+def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Optional[Iterable[str]] = None, *,
+            scenarios: Union[None, PathLike, ScenarioSet, Sequence[Union[Scenario, Mapping[str, Any]]]] = None,
+            progress: Optional[Any] = None, **solve_kw: Any) -> Comparison:
+    """Solve one round with several policies, or several scenarios of it, or both.
+
+    Parameters
+    ----------
+    instance
+        The base round, as :func:`load` reads it.
+    policies
+        Policy names (default: every one of :data:`POLICY_NAMES`).
+    scenarios
+        A scenario set (a ``.yaml``/``.json`` file or a :class:`ScenarioSet`) or a list
+        of scenarios (dicts as in docs/scenarios.md); each is applied to ``instance``.
+        With both, every scenario is solved with every policy.
+    progress
+        Called with each row's name and solution as it finishes.
+    **solve_kw
+        Passed to :func:`solve` for every solve (``time_limit``, ``seed``, ...).
+
+    Returns
+    -------
+    Comparison
+        Rows named by policy, by scenario, or ``scenario/policy``.
+
+    Raises
+    ------
+    InputError
+        For a bad round, scenario or option, before anything is solved.
+    """
+    base = load(instance)
+    names = list(POLICY_NAMES if policies is None else policies)
+    unknown = [p for p in names if p not in POLICIES]
+    if unknown:
+        raise InputError([Problem("policies", f"unknown policy {unknown[0]!r}; valid: {', '.join(POLICIES)}")],
+                         "compare")
+    cases: list[tuple[Optional[str], Instance]] = [(None, base)]
+    if scenarios is not None:
+        cases = [(sc.name, inst) for sc, inst in _scenario_instances(base, scenarios)]
+    out = Comparison(base)
+    for scenario, inst in cases:
+        for policy in names:
+            name = policy if scenario is None else scenario if len(names) == 1 else f"{scenario}/{policy}"
+            t0 = time.perf_counter()
+            sol = solve(inst, policy, **solve_kw)
+            out.seconds[name] = time.perf_counter() - t0
+            out.solutions[name] = sol
+            out.rows[name] = {"policy": policy, **({"scenario": scenario} if scenario is not None else {})}
+            out.instances[name] = inst
+            if progress is not None:
+                progress(name, sol)
+    return out
+
+
+def sweep_budgets(instance: Union[Instance, PathLike, Mapping[str, Any]], factors: Iterable[float],
+                  policies: Iterable[str] = ("optimal",), *, donors: Optional[Sequence[str]] = None,
+                  **solve_kw: Any) -> Comparison:
+    """The funding frontier: the round solved with every donor's budget (or the named
+    donors') scaled by each factor.
+
+    Parameters
+    ----------
+    instance
+        The round, with donors.
+    factors
+        Budget factors (1.0 is the round as it is).
+    policies
+        Policies to solve each point with.
+    donors
+        Scale only these donors' budgets.
+    **solve_kw
+        Passed to :func:`solve`.
+
+    Returns
+    -------
+    Comparison
+        Its table has a ``factor`` column; :func:`plot_frontier` draws it.
+    """
+    values = [float(f) for f in factors]
+    bad = [f for f in values if not f >= 0]
+    if bad:
+        raise InputError([Problem("factors", f"a budget factor must be 0 or more, got {bad[0]!r}")], "sweep_budgets")
+    grid = grid_scenarios(values, list(donors) if donors else None)
+    result = compare(instance, policies, scenarios=grid, **solve_kw)
+    for name, row in result.rows.items():
+        row["factor"] = values[[g.name for g in grid].index(row["scenario"])]
+    return result
+
+
+def _scenario_instances(base: Instance, scenarios: Any) -> list[tuple[Scenario, Instance]]:
+    if isinstance(scenarios, (str, os.PathLike)):
+        scenarios = read_scenario_set(scenarios).scenarios
+    elif isinstance(scenarios, ScenarioSet):
+        scenarios = scenarios.scenarios
+    listed = []
+    problems: list[Problem] = []
+    for k, sc in enumerate(scenarios):
+        try:
+            listed.append(sc if isinstance(sc, Scenario) else Scenario.model_validate(sc))
+        except ValidationError as exc:
+            problems += [Problem(f"scenarios[{k}]" + ("." + json_path(e["loc"]) if e["loc"] else ""),
+                                 plain_message(e)) for e in exc.errors(include_url=False)]
+    out = []
+    for k, sc in enumerate(listed):
+        try:
+            out.append((sc, apply_changes(base, sc, f"scenarios[{k}] ({sc.name})")))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems, "scenarios")
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def partnerships(solution: Solution) -> "pandas.DataFrame":
+    """One row per partnership: mentee, mentor, donor, score, cost, focus, pinned.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    pd = _need("pandas")
+    cols = ["mentee", "mentor", "donor", "score", "cost", "focus", "pinned"]
+    return pd.DataFrame([{**p.model_dump(), "focus": ", ".join(p.focus)} for p in solution.partnerships],
+                        columns=cols)
+
+
+def unmatched(solution: Solution) -> "pandas.DataFrame":
+    """One row per unmatched mentee, with the reason and its detail (docs/format.md §5).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    pd = _need("pandas")
+    return pd.DataFrame([u.model_dump() for u in solution.unmatched], columns=["mentee", "reason", "detail"])
+
+
+def donor_use(solution: Solution) -> "pandas.DataFrame":
+    """One row per donor: budget, committed, partnerships, share used, and why money is idle.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    pd = _need("pandas")
+    rows = [{**d.model_dump(), "used": d.committed / d.budget if d.budget else None} for d in solution.donors]
+    return pd.DataFrame(rows, columns=["id", "budget", "committed", "partnerships", "used", "idle_reason",
+                                       "idle_detail"])
+
+
+def metrics(solution: Solution, by: Optional[str] = None) -> "pandas.DataFrame":
+    """The solution's metrics (docs/policies.md#metrics).
+
+    Parameters
+    ----------
+    by
+        None for the headline figures (one row); ``"region"``, ``"language"`` or
+        ``"work_area"`` for one row per group (mentees, matched, coverage and rates).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    pd = _need("pandas")
+    m = solution.metrics
+    if by is None:
+        if m is None:
+            return pd.DataFrame()
+        flat = {k: v for k, v in m.model_dump().items() if not isinstance(v, dict)}
+        return pd.DataFrame([flat])
+    if by not in ("region", "language", "work_area"):
+        raise InputError([Problem("by", f"expected region, language or work_area, got {by!r}")], "metrics")
+    groups = {} if m is None else getattr(m, f"by_{by}")
+    return pd.DataFrame([{by: k, **g.model_dump()} for k, g in groups.items()],
+                        columns=[by, "mentees", "matched", "coverage", "coverage_rate", "match_rate"])
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def plot_frontier(sweep: Comparison, y: str = "coverage") -> "Figure":
+    """The funding frontier of :func:`sweep_budgets`: ``y`` against the total budget,
+    one line per policy.
+
+    Parameters
+    ----------
+    sweep
+        What :func:`sweep_budgets` returned.
+    y
+        A column of :meth:`Comparison.table` (``coverage``, ``matched``, ``quality``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _need("matplotlib")
+    from matplotlib.figure import Figure
+
+    table = sweep.table()
+    if "factor" not in table.columns:
+        raise InputError([Problem("sweep", "not a budget sweep: use sweep_budgets()")], "plot_frontier")
+    fig = Figure(figsize=(6.4, 4))
+    ax = fig.add_subplot()
+    for policy, rows in table.groupby("policy", sort=False):
+        rows = rows.sort_values("budget")
+        ax.plot(rows["budget"], rows[y], marker="o", label=policy)
+    ax.set_xlabel("total donor budget")
+    ax.set_ylabel(y)
+    ax.set_title("Funding frontier")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_coverage(comparison: Comparison, by: str = "region") -> "Figure":
+    """Coverage rate per group (region, language or work area), one bar per row of
+    the comparison.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _need("matplotlib")
+    from matplotlib.figure import Figure
+
+    tables = {name: metrics(sol, by=by).set_index(by)["coverage_rate"] for name, sol in comparison.solutions.items()}
+    groups = sorted({g for t in tables.values() for g in t.index})
+    fig = Figure(figsize=(max(6.4, 0.9 * len(groups) + 2), 4))
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(tables))
+    for k, (name, t) in enumerate(tables.items()):
+        ax.bar([i + k * width for i in range(len(groups))], [t.get(g, 0.0) or 0.0 for g in groups], width,
+               label=name)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups, rotation=30, ha="right")
+    ax.set_ylabel("coverage rate")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Coverage by {by.replace('_', ' ')}")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_times(table: "pandas.DataFrame", x: str = "mentees", y: str = "solve_seconds") -> "Figure":
+    """Time against size, one line per policy, on log-log axes: for the tables of
+    several :func:`compare` runs at different sizes, concatenated.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _need("matplotlib")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4))
+    ax = fig.add_subplot()
+    for policy, rows in table.groupby("policy", sort=False):
+        rows = rows.sort_values(x)
+        ax.plot(rows[x], rows[y], marker="o", label=policy)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{y.replace('_', ' ')}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _markdown(table: "pandas.DataFrame") -> str:
+    def cell(v: Any) -> str:
+        if v is None or v != v:  # None or NaN
+            return "-"
+        return f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")
+
+    head = [table.index.name or "", *map(str, table.columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(v) for v in (name, *row)) + " |"
+              for name, row in zip(table.index, table.itertuples(index=False))]
+    return "\n".join(lines) + "\n"
+
+
+def write(obj: Union[Instance, Solution, Comparison], path: PathLike, *,
+          instance: Optional[Instance] = None) -> Path:
+    """Write what the command line writes.
+
+    Parameters
+    ----------
+    obj
+        An :class:`Instance` (``.json``, ``.xlsx`` or a folder of CSV files; JSON as
+        ``wopmatch generate`` writes it); a :class:`Solution` (``.json``; ``.xlsx``
+        result sheets and ``.csv`` folders need ``instance=``; ``.html`` is the report);
+        a :class:`Comparison` (``.csv`` or ``.md`` table).
+    path
+        Where to write; written atomically (nothing half-written on failure).
+    instance
+        The round a solution belongs to (for result sheets and the report).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if isinstance(obj, Comparison):
+        table = obj.table()
+        if suffix not in (".csv", ".md"):
+            raise InputError([Problem("path", f"a comparison is written as .csv or .md, got {p.suffix!r}")], str(p))
+        write_atomic(p, (table.to_csv() if suffix == ".csv" else _markdown(table)).encode())
+        return p
+    if isinstance(obj, Instance):
+        kind = output_kind(p)
+        if kind is None:
+            raise InputError([Problem("path", f"an instance is written as .json, .xlsx or a folder, got "
+                                              f"{p.suffix!r}")], str(p))
+        if kind == "json":
+            write_atomic(p, _instance_json(obj))
+        else:
+            data = instance_files(obj, kind)
+            write_atomic(p, data) if isinstance(data, bytes) else write_folder_atomic(p, data)
+        return p
+    if not isinstance(obj, Solution):
+        raise InputError([Problem("obj", f"cannot write a {type(obj).__name__}")], str(p))
+    if suffix == ".json":
+        write_atomic(p, solution_bytes(obj))
+        return p
+    if instance is None:
+        raise InputError([Problem("instance", f"writing a solution as {p.suffix or 'a folder'!r} needs "
+                                              "instance= (the round it solves)")], str(p))
+    solved, _ = rebuild_round(instance, obj, None)  # a later round's solution: InputError (write it as .json)
+    if suffix == ".html":
+        from .reports.html import render_report
+
+        write_atomic(p, render_report(solved, obj, verify_solution(solved, obj)).encode())
+    elif suffix == ".xlsx":
+        from .reports.results import results_workbook_bytes
+
+        write_atomic(p, results_workbook_bytes(solved, obj))
+    elif suffix == "":
+        from .reports.results import results_csv_files
+
+        write_folder_atomic(p, {**results_csv_files(solved, obj), "solution.json": solution_bytes(obj)})
+    else:
+        raise InputError([Problem("path", f"a solution is written as .json, .xlsx, .html or a folder, got "
+                                          f"{p.suffix!r}")], str(p))
+    return p
