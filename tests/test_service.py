@@ -453,9 +453,28 @@ def test_a_solve_process_killed_alone_fails_its_job_with_the_reason(tmp_path):
             job = wait_for(c, slow)
             assert job["state"] == "failed" and "killed (SIGKILL)" in job["error"], job
             assert "someone outside" in job["error"], job
+            from wopmatch.service.supervisor import oom_kills
+            if oom_kills() is not None:  # the kernel's count is readable here: the kill was not for memory
+                assert "not for memory" in job["error"], job
             assert wait_for(c, after)["state"] == "done"
     finally:
         s.stop()
+
+
+def test_an_out_of_memory_kill_is_told_from_a_kill_from_outside(monkeypatch):
+    """The kernel's out-of-memory count decides which: up since the job started, or not."""
+    from types import SimpleNamespace
+
+    from wopmatch.service import supervisor
+
+    sup = supervisor.Supervisor(SimpleNamespace(memory_mib=700), None)
+    run = supervisor._Running(None, None, 0.0, oom_kills=4)
+    monkeypatch.setattr(supervisor, "oom_kills", lambda: 5)
+    assert "out-of-memory killer" in sup._kill_reason(run)
+    monkeypatch.setattr(supervisor, "oom_kills", lambda: 4)
+    assert "someone outside the service" in sup._kill_reason(run) and "not for memory" in sup._kill_reason(run)
+    monkeypatch.setattr(supervisor, "oom_kills", lambda: None)
+    assert "if it ran out of memory" in sup._kill_reason(run)
 
 
 def test_progress_shows_the_bounds_the_solver_proves_as_it_goes(client):

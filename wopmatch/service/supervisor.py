@@ -34,11 +34,31 @@ log = logging.getLogger("wopmatch.service")
 GRACE = 10.0
 
 
+#: Where Linux counts the processes its out-of-memory killer ended in this service's
+#: cgroup (v2, then v1): a SIGKILL with the count unchanged came from someone else.
+OOM_COUNTERS = (("/sys/fs/cgroup/memory.events", "oom_kill"), ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"))
+
+
+def oom_kills() -> Optional[int]:
+    """The out-of-memory killer's count for this cgroup, or None where it cannot be read."""
+    for path, key in OOM_COUNTERS:
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 @dataclass
 class _Running:
     job: Job
     process: subprocess.Popen
     started: float
+    oom_kills: Optional[int] = None
 
 
 class Supervisor:
@@ -98,7 +118,7 @@ class Supervisor:
             log.error("job %s: could not start the solve process: %s", job.id, exc)
             return
         self.store.set_pid(job.id, job.lease, process.pid)
-        self.running[job.id] = _Running(job, process, time.monotonic())
+        self.running[job.id] = _Running(job, process, time.monotonic(), oom_kills())
         log.info("job %s started (attempt %d, pid %d)", job.id, job.attempts, process.pid)
 
     def _reap(self) -> None:
@@ -112,14 +132,25 @@ class Supervisor:
             if current is None or current.state != "running" or current.lease != r.job.lease:
                 continue  # it ended itself
             if code == -signal.SIGKILL:
-                why = (f"the solve process was killed (SIGKILL) before finishing: by the kernel if it ran out of "
-                       f"memory (the job's cap is {self.config.memory_mib} MiB), or by someone outside the service")
+                why = self._kill_reason(r)
             elif code < 0:
                 why = f"the solve process was stopped by signal {-code} before finishing, from outside the service"
             else:
                 why = (f"the solve process exited with code {code} before finishing (with a memory cap of "
                        f"{self.config.memory_mib} MiB, a failed allocation ends it so)")
             self.store.finish(job_id, r.job.lease, "failed", error=why)
+
+    def _kill_reason(self, r: _Running) -> str:
+        now = oom_kills()
+        if r.oom_kills is not None and now is not None and now > r.oom_kills:
+            return ("the solve process was killed by the kernel's out-of-memory killer: the machine (or the "
+                    "service's memory limit) ran out of memory; the job's own cap is "
+                    f"{self.config.memory_mib} MiB (--memory-mib)")
+        if r.oom_kills is not None and now is not None:
+            return ("the solve process was killed (SIGKILL) by someone outside the service before finishing; "
+                    "not for memory (the kernel's out-of-memory count did not change)")
+        return (f"the solve process was killed (SIGKILL) before finishing: by the kernel if it ran out of "
+                f"memory (the job's cap is {self.config.memory_mib} MiB), or by someone outside the service")
 
     def _stop_requested(self) -> None:
         cancels = {j.id for j in self.store.cancel_requests()}
