@@ -321,7 +321,7 @@ def explain(solution: Solution, mentee: str) -> str:
     alts = {a.mentee: a.alternates for a in solution.alternates or []}
     if mentee in pairs:
         p = pairs[mentee]
-        text = (f"{mentee} is matched with {p.mentor} (score {p.score:g}"
+        text = (f"{mentee} is matched with {p.mentor} (score {p.score:.2f}"
                 + (f", funded by {p.donor}" if p.donor else "") + f", cost {p.cost:,}"
                 + (", pinned" if p.pinned else "") + ")"
                 + (f"; they would work on {', '.join(p.focus)}" if p.focus else "") + ".")
@@ -333,7 +333,7 @@ def explain(solution: Solution, mentee: str) -> str:
     others = alts.get(mentee) or []
     if others:
         text += " Runner-up mentors: " + "; ".join(
-            f"{a.mentor} (score {a.score:g}, {a.status.replace('_', ' ')})" for a in others) + "."
+            f"{a.mentor} (score {a.score:.2f}, {a.status.replace('_', ' ')})" for a in others) + "."
     return text
 
 
@@ -599,6 +599,7 @@ def plot_frontier(sweep: Comparison, y: str = "coverage") -> "Figure":
         rows = rows.sort_values("budget")
         ax.plot(rows["budget"], rows[y], marker="o", label=policy)
     ax.set_xlabel("total donor budget")
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v / 1e6:g}M" if v >= 1e6 else f"{v:,.0f}")
     ax.set_ylabel(y)
     ax.set_title("Funding frontier")
     ax.grid(alpha=0.3)
@@ -619,8 +620,9 @@ def plot_coverage(comparison: Comparison, by: str = "region") -> "Figure":
     from matplotlib.figure import Figure
 
     tables = {name: metrics(sol, by=by).set_index(by)["coverage_rate"] for name, sol in comparison.solutions.items()}
-    groups = sorted({g for t in tables.values() for g in t.index})
-    fig = Figure(figsize=(max(6.4, 0.9 * len(groups) + 2), 4))
+    # a group without mentees (mentors only) has no rate: left out rather than drawn as 0
+    groups = sorted({g for t in tables.values() for g, v in t.items() if v == v and v is not None})
+    fig = Figure(figsize=(max(7.5, 1.1 * len(groups) + 3.5), 4))
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(tables))
     for k, (name, t) in enumerate(tables.items()):
@@ -630,7 +632,7 @@ def plot_coverage(comparison: Comparison, by: str = "region") -> "Figure":
     ax.set_ylabel("coverage rate")
     ax.set_ylim(0, 1)
     ax.set_title(f"Coverage by {by.replace('_', ' ')}")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -653,6 +655,10 @@ def plot_times(table: "pandas.DataFrame", x: str = "mentees", y: str = "solve_se
         ax.plot(rows[x], rows[y], marker="o", label=policy)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import ScalarFormatter
+
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ScalarFormatter())
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y.replace('_', ' ')}")
     ax.grid(alpha=0.3, which="both")
