@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Un
 from pydantic import ValidationError
 
 from .models import InputError, Instance, Problem, Solution, load_instance, parse_instance, parse_solution
+from .models.diff import SolutionDiff, diff_solutions
 from .models.instance import plain_message
 from .models.io import (
     decode_json,
@@ -52,6 +53,7 @@ __all__ = [
     "SolveError",
     "SolveOptions",
     "compare",
+    "diff",
     "donor_use",
     "explain",
     "generate",
@@ -335,6 +337,21 @@ def explain(solution: Solution, mentee: str) -> str:
         text += " Runner-up mentors: " + "; ".join(
             f"{a.mentor} (score {a.score:.2f}, {a.status.replace('_', ' ')})" for a in others) + "."
     return text
+
+
+def diff(a: Union[Solution, PathLike], b: Union[Solution, PathLike]) -> SolutionDiff:
+    """What changed from solution ``a`` to solution ``b`` (``wopmatch diff``): partnerships
+    added, removed and changed, mentees newly matched or unmatched, and every figure that
+    differs (docs/scenarios.md).
+
+    Returns
+    -------
+    SolutionDiff
+        :func:`write` writes it as the JSON ``wopmatch diff -o`` writes.
+    """
+    sa = a if isinstance(a, Solution) else load_solution(a)
+    sb = b if isinstance(b, Solution) else load_solution(b)
+    return diff_solutions(sa, sb)
 
 
 # --------------------------------------------------------------------------- comparing
@@ -683,7 +700,7 @@ def _markdown(table: "pandas.DataFrame") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(obj: Union[Instance, Solution, Comparison], path: PathLike, *,
+def write(obj: Union[Instance, Solution, Comparison, SolutionDiff], path: PathLike, *,
           instance: Optional[Instance] = None) -> Path:
     """Write what the command line writes.
 
@@ -693,7 +710,7 @@ def write(obj: Union[Instance, Solution, Comparison], path: PathLike, *,
         An :class:`Instance` (``.json``, ``.xlsx`` or a folder of CSV files; JSON as
         ``wopmatch generate`` writes it); a :class:`Solution` (``.json``; ``.xlsx``
         result sheets and ``.csv`` folders need ``instance=``; ``.html`` is the report);
-        a :class:`Comparison` (``.csv`` or ``.md`` table).
+        a :class:`Comparison` (``.csv`` or ``.md`` table); a :func:`diff` (``.json``).
     path
         Where to write; written atomically (nothing half-written on failure).
     instance
@@ -705,6 +722,11 @@ def write(obj: Union[Instance, Solution, Comparison], path: PathLike, *,
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    if isinstance(obj, SolutionDiff):
+        if suffix != ".json":
+            raise InputError([Problem("path", f"a diff is written as .json, got {p.suffix!r}")], str(p))
+        write_atomic(p, (obj.model_dump_json(indent=2) + "\n").encode("utf-8"))
+        return p
     if isinstance(obj, Comparison):
         table = obj.table()
         if suffix not in (".csv", ".md"):
