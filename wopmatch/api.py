@@ -12,6 +12,7 @@ the call raises :class:`MissingExtraError` saying so.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -117,7 +118,14 @@ def load(source: Union[PathLike, Mapping[str, Any], Instance]) -> Instance:
         return source
     if isinstance(source, Mapping):
         return parse_instance(dict(source), "instance")
-    return load_instance(source).instance
+    return load_instance(_path(source, "an Instance, a dict or a path")).instance
+
+
+def _path(source: Any, expected: str) -> Path:
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError([Problem("", f"expected {expected}, got {type(source).__name__} {source!r:.80}")],
+                         "input")
+    return Path(source)
 
 
 def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
@@ -139,7 +147,7 @@ def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
     """
     if isinstance(source, Mapping):
         return parse_solution(dict(source))
-    p = Path(source)
+    p = _path(source, "a Solution, a dict or a path")
     return parse_solution(decode_json(read_bytes(p), str(p)), str(p))
 
 
@@ -174,10 +182,19 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
     """
     from .generator import generate as _generate
 
+    counts = {"mentees": mentees, "mentors": mentors, "donors": donors, "seed": seed}
+    problems = [Problem(k, f"expected a whole number of 0 or more, got {v!r}") for k, v in counts.items()
+                if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0]
+    for k, v in (("tightness", tightness), ("dual_share", dual_share)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0 or (k == "tightness" and v == 0):
+            problems.append(Problem(k, f"expected a number more than 0, got {v!r}" if k == "tightness"
+                                    else f"expected a number of 0 or more, got {v!r}"))
+    if problems:
+        raise InputError(problems, "generate")
     try:
-        raw = _generate(mentees, mentors, donors=donors, seed=seed, tightness=tightness, name=name,
-                        dual_share=dual_share)
-    except ValueError as exc:
+        raw = _generate(int(mentees), int(mentors), donors=int(donors), seed=int(seed), tightness=float(tightness),
+                        name=name, dual_share=float(dual_share))
+    except (ValueError, TypeError) as exc:  # a negative count; a count that is not a whole number
         raise InputError([Problem("", str(exc))], "generate") from None
     return parse_instance(raw, "generated round")
 
@@ -253,7 +270,7 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
         if isinstance(instance, Mapping):
             instance = load(instance)
         else:
-            loaded = load_instance(instance)
+            loaded = load_instance(_path(instance, "an Instance, a dict or a path"))
             instance, sha = loaded.instance, sha or loaded.sha256
     if solve_options is None:
         chosen: dict[str, Any] = dict(method=method, time_limit=time_limit, node_limit=node_limit, seed=seed,
@@ -349,8 +366,7 @@ def diff(a: Union[Solution, PathLike], b: Union[Solution, PathLike]) -> Solution
     SolutionDiff
         :func:`write` writes it as the JSON ``wopmatch diff -o`` writes.
     """
-    sa = a if isinstance(a, Solution) else load_solution(a)
-    sb = b if isinstance(b, Solution) else load_solution(b)
+    sa, sb = (x if isinstance(x, Solution) else load_solution(x) for x in (a, b))
     return diff_solutions(sa, sb)
 
 
@@ -416,7 +432,7 @@ def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Op
     instance
         The base round, as :func:`load` reads it.
     policies
-        Policy names (default: every one of :data:`POLICY_NAMES`).
+        Policy names, or one name (default: every one of :data:`POLICY_NAMES`).
     scenarios
         A scenario set (a ``.yaml``/``.json`` file or a :class:`ScenarioSet`) or a list
         of scenarios (dicts as in docs/scenarios.md); each is applied to ``instance``.
@@ -437,7 +453,7 @@ def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Op
         For a bad round, scenario or option, before anything is solved.
     """
     base = load(instance)
-    names = list(POLICY_NAMES if policies is None else policies)
+    names = list(POLICY_NAMES if policies is None else [policies] if isinstance(policies, str) else policies)
     unknown = [p for p in names if p not in POLICIES]
     if unknown:
         raise InputError([Problem("policies", f"unknown policy {unknown[0]!r}; valid: {', '.join(POLICIES)}")],
