@@ -142,7 +142,7 @@ def test_colgen_reaches_the_brute_force_optimum_or_bounds_it(raw):
 
 
 def test_a_round_is_proven_and_the_node_limits_are_work_not_time(caplog):
-    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
+    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3, needs="legacy"))
     s = solve_checked(inst)
     assert s.stats.method.startswith("colgen-lp") and s.status == "optimal"
     # Every core is small (tuning.small_core_columns): coverage goes from the LP-fill straight to
@@ -212,7 +212,8 @@ from dataclasses import replace
 from wopmatch.solver import SolveOptions, Tuning, solve
 from wopmatch.solver.tuning import BudgetParams
 tuning = replace(Tuning(), budgets=replace(BudgetParams(), core_max_variables=0))  # CP-SAT proves coverage
-s = solve(parse_instance(generate(120, 35, donors=3, seed=8, tightness=0.3)), "0" * 64, SolveOptions(), tuning=tuning)
+raw = generate(120, 35, donors=3, seed=8, tightness=0.3, needs="legacy")
+s = solve(parse_instance(raw), "0" * 64, SolveOptions(), tuning=tuning)
 print(json.dumps([s.stats.method, s.status, [(p.mentee, p.mentor, p.donor) for p in s.partnerships],
                   [(st.name, st.value, st.bound) for st in s.stats.stages]]))
 """
@@ -236,7 +237,7 @@ def test_a_time_limit_cuts_the_work_and_says_so():
 def test_the_later_stages_and_the_restricted_mips_keep_to_their_work_caps():
     from wopmatch.solver.budgets import certify
 
-    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
+    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3, needs="legacy"))
     works, rungs = [], []
     real_relax, real_stage = certify.relax, certify.solve_stage
 
@@ -275,7 +276,7 @@ def test_a_later_stage_rung_highs_cannot_improve_goes_to_cp_sat():
     from wopmatch.solver.budgets import certify
     from wopmatch.solver.budgets.mip import StageOutcome
 
-    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
+    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3, needs="legacy"))
     g = build_graph(inst)
     params = replace(BudgetParams(), small_core_columns=3_000, early_core_max_cells=0,  # the ladder runs
                      rung_cp_sat_gap=0.0)  # whatever the gap (the default asks for more than 10%)

@@ -32,7 +32,7 @@ def test_the_registry_has_every_policy_and_names_them_on_a_typo():
 @pytest.mark.parametrize("policy", ALL)
 @pytest.mark.parametrize("donors", [0, 3])
 def test_conformance_verified_deterministic_and_within_limits(policy, donors):
-    inst = parse(generate(120, 30, donors=donors, seed=21))
+    inst = parse(generate(120, 30, donors=donors, seed=21, needs="legacy"))
     a = solve_checked(inst, policy, seed=5)  # the verifier checks capacity, budgets, eligibility, reasons
     b = solve_checked(inst, policy, seed=5)
     assert a.partnerships == b.partnerships and a.objective == b.objective
@@ -249,7 +249,7 @@ def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
 
 
 def test_min_cost_with_donors_runs_the_certified_engine_with_cost_second():
-    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
+    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3, needs="legacy"))
     mc, best = solve_checked(inst, "min-cost"), solve_checked(inst, "optimal")
     assert mc.stats.method.startswith("colgen-lp") and mc.stats.method.endswith("(coverage, cost, quality)")
     assert [s.name for s in mc.stats.stages] == ["coverage", "cost", "quality"]

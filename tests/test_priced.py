@@ -52,7 +52,7 @@ def test_priced_equals_the_whole_graph_on_tiny_instances(raw, tuning, policy):
 @pytest.mark.parametrize("policy", PRICED)
 @pytest.mark.parametrize("seed,folded", [(1, True), (2, True), (1, False)])
 def test_priced_equals_the_whole_graph_after_many_rounds(policy, seed, folded):
-    inst = parse(generate(300, 80, seed=seed))
+    inst = parse(generate(300, 80, seed=seed, needs="legacy"))
     full = solve_checked(inst, policy, method="flow")
     priced = solve_checked(inst, policy, method="flow-pricing", tuning=STARVED if folded else STARVED.unfolded())
     _same_answer(full, priced, policy)

@@ -22,7 +22,8 @@ def _matched(inst, mentee: str, policy: str) -> bool:
 
 @pytest.fixture(scope="module")
 def donor_case(tmp_path_factory):
-    inst = parse(generate(45, 10, donors=2, seed=17, tightness=0.3))  # budget, capacity, donor rules, language
+    # budget, capacity, donor rules, language
+    inst = parse(generate(45, 10, donors=2, seed=17, tightness=0.3, needs="legacy"))
     sol = solve_checked(inst, "optimal", node_limit=10_000)
     res = analyse(inst, "0" * 64, sol, workers=2, dask=None, outdir=tmp_path_factory.mktemp("sens"))
     return inst, sol, res

@@ -480,7 +480,7 @@ def test_an_out_of_memory_kill_is_told_from_a_kill_from_outside(monkeypatch):
 def test_progress_shows_the_bounds_the_solver_proves_as_it_goes(client):
     from wopmatch.solver.api import coverage_bound
 
-    raw = generate(600, 150, donors=4, seed=7)
+    raw = generate(600, 150, donors=4, seed=7, needs="legacy")
     budget_free = coverage_bound(parse_instance(raw))
     r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal", "method": "lagrangian-mip"})
     mid = wait_for(client, r.json()["id"], states=("running",), phase="solving: staged MIP")

@@ -152,7 +152,7 @@ def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
 
 
 def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tightness: float = 0.4,
-             name: Optional[str] = None, dual_share: float = 0.3) -> Instance:
+             name: Optional[str] = None, dual_share: float = 0.3, needs: str = "priorities") -> Instance:
     """A realistic synthetic round (docs/generator.md).
 
     Parameters
@@ -170,6 +170,10 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
         The round's name.
     dual_share
         The share of mentors that also take a mentee profile.
+    needs
+        ``"priorities"`` (two or three priority needs, lower levels elsewhere; durations
+        from the issues each pair addresses) or ``"legacy"`` (the rounds of wopmatch 0.1,
+        byte for byte).
 
     Returns
     -------
@@ -193,7 +197,7 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
         raise InputError(problems, "generate")
     try:
         raw = _generate(int(mentees), int(mentors), donors=int(donors), seed=int(seed), tightness=float(tightness),
-                        name=name, dual_share=float(dual_share))
+                        name=name, dual_share=float(dual_share), needs=needs)
     except (ValueError, TypeError) as exc:  # a negative count; a count that is not a whole number
         raise InputError([Problem("", str(exc))], "generate") from None
     return parse_instance(raw, "generated round")

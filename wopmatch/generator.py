@@ -1,8 +1,8 @@
 """Synthetic WOP rounds for demos, tests and benchmarks.
 
 Shapes follow docs/generator.md (from the public figures in DOMAIN.md): regional
-shares, 1-3 languages per utility, 1-3 needs per mentee, 1-4 strengths per
-mentor, capacities 1-5, a share of dual-role utilities, and donors with region,
+shares, 1-3 languages per utility, 2-3 priority needs per mentee (lower levels
+elsewhere), 1-4 strengths per mentor, capacities 1-5, a share of dual-role utilities, and donors with region,
 country and work-area eligibility whose budgets cover a ``tightness`` fraction
 of what funding every mentee would cost. The output depends only on the
 parameters: the same seed gives the same bytes.
@@ -65,6 +65,12 @@ MENTEE_REGION_SHARE = (0.35, 0.30, 0.15, 0.10, 0.10)
 MENTOR_REGION_SHARE = (0.30, 0.15, 0.15, 0.10, 0.30)  # Europe's utilities mostly mentor
 #: Mean cash cost of one partnership used to size budgets (USD, default costs).
 TYPICAL_COST = 45_000
+#: A mentee's level in an area that is not one of its priorities: 0, 1 or 2 with these shares.
+LOW_NEED_SHARE = (0.4, 0.35, 0.25)
+#: How mentees' needs are drawn (docs/generator.md): "priorities", two or three priority
+#: needs and lower levels elsewhere, durations from the issues addressed; "legacy", the
+#: rounds of wopmatch 0.1 (one to three needs at level 2-5, one fixed duration), byte for byte.
+NEEDS_PROFILES = ("priorities", "legacy")
 
 
 def generate(
@@ -76,6 +82,7 @@ def generate(
     name: Optional[str] = None,
     dual_share: float = 0.3,
     work_areas: tuple[str, ...] = DEFAULT_WORK_AREAS,
+    needs: str = "priorities",
 ) -> dict[str, Any]:
     """A JSON-ready instance dict. ``tightness`` = total donor budget / cost of funding
     every mentee at a typical cost; ``dual_share`` = share of mentors that also
@@ -84,6 +91,8 @@ def generate(
         raise ValueError("mentees, mentors and donors must be >= 0")
     if not 0 < tightness:
         raise ValueError("tightness must be > 0")
+    if needs not in NEEDS_PROFILES:
+        raise ValueError(f"needs must be one of {', '.join(NEEDS_PROFILES)}, got {needs!r}")
     rng = np.random.default_rng(seed)
     dual = min(mentees, mentors, int(round(dual_share * mentors)))
     n_ops = mentees + mentors - dual
@@ -116,10 +125,19 @@ def generate(
                     strengths[areas[a]] = int(rng.integers(1, 3))
             op["mentor"] = {"capacity": int(rng.integers(1, 6)),
                             "strengths": {a: strengths[a] for a in areas if a in strengths}}
-        if is_mentee:
+        if is_mentee and needs == "legacy":  # the rounds of wopmatch 0.1: the same bytes for the same seed
             wanted = rng.choice(len(areas), size=int(rng.integers(1, 4)), replace=False)
-            needs = {areas[a]: int(rng.integers(2, 6)) for a in sorted(wanted)}
-            mentee: dict[str, Any] = {"needs": needs}
+            mentee: dict[str, Any] = {"needs": {areas[a]: int(rng.integers(2, 6)) for a in sorted(wanted)}}
+            if rng.random() < 0.2:
+                mentee["weight"] = float(rng.choice([1.5, 2.0]))
+            op["mentee"] = mentee
+        elif is_mentee:
+            # two or three priority needs (level 3-5: costs.priority_need's default is 3), lower levels elsewhere
+            wanted = set(int(a) for a in rng.choice(len(areas), size=min(len(areas), int(rng.integers(2, 4))),
+                                                   replace=False))
+            levels = {a: int(rng.integers(3, 6)) if a in wanted else int(rng.choice(3, p=LOW_NEED_SHARE))
+                      for a in range(len(areas))}
+            mentee = {"needs": {areas[a]: v for a, v in levels.items() if v > 0}}
             if rng.random() < 0.2:
                 mentee["weight"] = float(rng.choice([1.5, 2.0]))
             op["mentee"] = mentee
@@ -155,6 +173,8 @@ def generate(
     raw: dict[str, Any] = {"format": INSTANCE_FORMAT}
     raw["name"] = name or f"Synthetic round: {mentees} mentees, {mentors} mentors, {donors} donors, seed {seed}"
     raw["currency"] = "USD"
+    if needs == "priorities":
+        raw["costs"] = {"duration_rule": "issues"}  # months from the issues each pair addresses (docs/format.md §3)
     raw["operators"] = operators
     raw["donors"] = donor_list
     parse_instance(raw)  # a generator bug must not produce an invalid file

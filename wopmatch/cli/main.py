@@ -286,16 +286,20 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
 @click.option("--tightness", type=click.FloatRange(min=0, min_open=True), default=0.4, show_default=True,
               help="Total donor budget as a share of what funding every mentee would cost.")
 @click.option("--name", default=None, help="Name of the round.")
+@click.option("--needs", type=click.Choice(["priorities", "legacy"]), default="priorities", show_default=True,
+              help="priorities: 2-3 priority needs per mentee, lower levels elsewhere, durations from the issues "
+                   "addressed; legacy: the rounds of wopmatch 0.1 (1-3 needs, one fixed duration), byte for byte.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="The instance to write: FILE.json, FILE.xlsx, or a folder (a name without a suffix) of CSV "
                    "files.")
 def generate(mentees: int, mentors: int, donors: int, seed: int, tightness: float, name: Optional[str],
-             output: Path) -> None:
+             needs: str, output: Path) -> None:
     """Write a realistic synthetic instance (same parameters and seed -> same bytes)."""
     kind = _output_kind(output, "an instance")
     _check_output(output, folder_ok=kind == "csv")
     try:
-        round_ = generate_round(mentees, mentors, donors=donors, seed=seed, tightness=tightness, name=name)
+        round_ = generate_round(mentees, mentors, donors=donors, seed=seed, tightness=tightness, name=name,
+                                needs=needs)
         write_round(round_, output)
     except InputError as exc:
         _fail(exc)
@@ -334,8 +338,11 @@ def template(output: Path) -> None:
                   "`wopmatch schema instance` describes the JSON format")
         sys.exit(1)
     _check_output(output, folder_ok=kind == "csv")
-    _write_instance(output, kind, Instance())
-    out.print(f"{output}: empty round with the default settings; see its notes sheet or docs/spreadsheets.md")
+    from ..models.instance import Costs
+
+    _write_instance(output, kind, Instance(costs=Costs(duration_rule="issues")))  # months from the issues
+    out.print(f"{output}: empty round with the default settings, durations from the issues each pair addresses; "
+              "see its notes sheet or docs/spreadsheets.md")
 
 
 def _write_instance(output: Path, kind: OutputKind, instance: Instance) -> None:

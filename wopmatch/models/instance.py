@@ -124,12 +124,28 @@ class DefaultDistance(_Schema):
 
 class Costs(_Schema):
     base: float = Field(default=20000, ge=0, le=1e9)
-    duration_months: int = Field(default=24, ge=1, le=120)
+    duration_months: int = Field(default=24, ge=1, le=120, description="Every partnership's duration under the "
+                                                                        "fixed rule.")
+    duration_rule: Literal["fixed", "issues"] = Field(
+        default="fixed", description="fixed: every partnership lasts duration_months; issues: months from the "
+                                     "number of issues it addresses (docs/format.md §3).")
+    priority_need: int = Field(default=3, ge=1, le=MAX_LEVEL, description="A mentee's need at or above this level "
+                                                                          "is a priority issue.")
+    months_first_issue: int = Field(default=12, ge=1, le=120, description="issues rule: months for one issue.")
+    months_per_issue: int = Field(default=6, ge=0, le=120, description="issues rule: months for each further issue.")
+    max_months: int = Field(default=36, ge=1, le=120, description="issues rule: the longest partnership.")
     mentor_visits_per_year: int = Field(default=1, ge=0, le=100)
     mentee_visits: int = Field(default=1, ge=0, le=100)
     trip_fixed: float = Field(default=3000, ge=0, le=1e7)
     per_km: float = Field(default=0.5, ge=0, le=1000)
     default_distance_km: DefaultDistance = Field(default_factory=DefaultDistance)
+
+    @model_validator(mode="after")
+    def _months(self) -> "Costs":
+        if self.months_first_issue > self.max_months:
+            raise ValueError(f"months_first_issue ({self.months_first_issue}) is more than max_months "
+                             f"({self.max_months})")
+        return self
 
 
 class Rules(_Schema):

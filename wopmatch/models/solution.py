@@ -68,6 +68,12 @@ class Partnership(_Schema):
     cost: int
     focus: list[str]
     pinned: bool = False
+    duration_months: Optional[int] = Field(
+        default=None, description="The partnership's months under the round's duration rule (docs/format.md §3); "
+                                  "absent in solutions written before the rule existed.")
+    issues: Optional[list[str]] = Field(
+        default=None, description="The mentee's priority needs (need >= costs.priority_need) the mentor is strong "
+                                  "in, strongest first.")
 
 
 class Unmatched(_Schema):

@@ -48,6 +48,15 @@ class PairFacts:
     raw_cost: float  # before rounding
     same_region: bool
     shared: set[str]  # languages both speak
+    issues: list[str]  # the mentee's priority needs the mentor is strong in, strongest first
+    months: int  # the partnership's duration under the round's rule
+
+
+def _months(c, issues: int) -> int:
+    """A partnership's months under the round's duration rule (docs/format.md §3)."""
+    if c.duration_rule == "fixed":
+        return c.duration_months
+    return min(c.max_months, c.months_first_issue + c.months_per_issue * max(0, issues - 1))
 
 
 def pair_facts(instance: Instance) -> Callable[[str, str], PairFacts]:
@@ -64,8 +73,6 @@ class _Verifier:
         self.donors: dict[str, Donor] = {d.id: d for d in inst.donors}
         self.mentors = [op for op in inst.operators if op.mentor is not None]
         self.forbidden = {(f.mentee, f.mentor) for f in inst.forbidden}
-        c = inst.costs
-        self.trips = c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
 
     # --- docs/format.md §3, from scratch -----------------------------------------
     def pair(self, mentee: Operator, mentor: Operator) -> PairFacts:
@@ -87,9 +94,15 @@ class _Verifier:
             dd = inst.costs.default_distance_km
             distance = dd.same_region if same_region else dd.cross_region
         c = inst.costs
-        raw_cost = c.base + self.trips * (c.trip_fixed + c.per_km * distance)
+        order = {a: k for k, a in enumerate(inst.work_areas)}
+        issues = sorted((a for a in inst.work_areas
+                         if needs.get(a, 0) >= c.priority_need and strengths.get(a, 0) >= rules.min_strength),
+                        key=lambda a: (-strengths.get(a, 0), -needs.get(a, 0), order[a]))
+        months = _months(c, len(issues))
+        trips = c.mentor_visits_per_year * math.ceil(months / 12) + c.mentee_visits
+        raw_cost = c.base + trips * (c.trip_fixed + c.per_km * distance)
         shared = set(mentee.languages) & set(mentor.languages)
-        return PairFacts(focus, score, distance, raw_cost, same_region, shared)
+        return PairFacts(focus, score, distance, raw_cost, same_region, shared, issues, months)
 
     def failed_filter(self, mentee: Operator, mentor: Operator, p: PairFacts) -> Optional[str]:
         """The first docs/format.md §5 filter this pair fails (donors aside), or None."""
@@ -217,6 +230,10 @@ class _Verifier:
             out.append(f"{where}: cost {part.cost} but recomputed {p.raw_cost:.2f}")
         if part.focus != p.focus:
             out.append(f"{where}: focus {part.focus} but recomputed {p.focus}")
+        if getattr(part, "duration_months", None) is not None and part.duration_months != p.months:
+            out.append(f"{where}: duration_months {part.duration_months} but recomputed {p.months}")
+        if getattr(part, "issues", None) is not None and part.issues != p.issues:
+            out.append(f"{where}: issues {part.issues} but recomputed {p.issues}")
         return out
 
     def check_capacities(self, tally: "_Tally", out: list[str]) -> None:
@@ -487,8 +504,6 @@ class _MentorScreen:
             self.forbidden.setdefault(f.mentee, set()).add(f.mentor)
         self.donor_areas = np.array([[d.work_areas is None or a in d.work_areas for a in areas]
                                      for d in inst.donors], dtype=np.float64).reshape(len(inst.donors), len(areas))
-        c = inst.costs
-        self.trips = c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
 
     def screen(self, mentees: list[Operator]) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray], np.ndarray]:
         """For each of ``mentees`` (rows) against every mentor (columns): whether the
@@ -521,7 +536,14 @@ class _MentorScreen:
             haversine = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
             distance = np.where(has[:, None] & self.has_loc[None, :], haversine, distance)
             c = inst.costs
-            cost = np.rint(c.base + self.trips * (c.trip_fixed + c.per_km * distance)).astype(np.int64)
+            if c.duration_rule == "fixed":
+                months = np.full((rows, m), c.duration_months, dtype=np.int64)
+            else:  # issues: the mentee's priority needs the mentor is strong in (small counts: exact products)
+                priority = (need >= c.priority_need).astype(np.float64)
+                count = np.rint(priority @ self.strong_t).astype(np.int64)
+                months = np.minimum(c.max_months, c.months_first_issue + c.months_per_issue * np.maximum(count - 1, 0))
+            trips = c.mentor_visits_per_year * -(-months // 12) + c.mentee_visits
+            cost = np.rint(c.base + trips * (c.trip_fixed + c.per_km * distance)).astype(np.int64)
         not_self = np.ones((rows, m), bool)
         allowed = np.ones((rows, m), bool)
         speaks = np.zeros((rows, self.speaks.shape[1]))

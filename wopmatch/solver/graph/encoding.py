@@ -42,6 +42,7 @@ class OperatorFeatures:
     has_loc: np.ndarray  # (k,) bool
     lat: np.ndarray  # (k,) radians
     lon: np.ndarray  # (k,) radians
+    priority: np.ndarray  # (k,) int64 bitmask: needs >= costs.priority_need (mentees; mentors: as bits)
 
 
 @dataclass(frozen=True)
@@ -218,8 +219,29 @@ def _id_ranks(ids: list[str]) -> np.ndarray:
 
 
 def trips(instance: Instance) -> int:
+    """Trips of every partnership under the fixed duration rule."""
     c = instance.costs
     return c.mentor_visits_per_year * math.ceil(c.duration_months / 12) + c.mentee_visits
+
+
+def issue_months(instance: Instance, issues: np.ndarray) -> np.ndarray:
+    """Months of partnerships whose issue bitmasks (priority needs the mentor is strong
+    in) are ``issues``, under the round's duration rule (docs/format.md §3)."""
+    c = instance.costs
+    if c.duration_rule == "fixed":
+        return np.full(np.shape(issues), c.duration_months, dtype=np.int64)
+    count = np.zeros(np.shape(issues), dtype=np.int64)
+    for k in range(len(instance.work_areas)):
+        count += (issues >> k) & 1
+    return np.minimum(c.max_months, c.months_first_issue + c.months_per_issue * np.maximum(count - 1, 0))
+
+
+def _trips(instance: Instance, issues: np.ndarray):
+    """Trips per partnership: one mentee visit, the mentor's visits per started year."""
+    c = instance.costs
+    if c.duration_rule == "fixed":
+        return trips(instance)  # one number: the costs of every round before the issues rule, bit for bit
+    return c.mentor_visits_per_year * ((issue_months(instance, issues) + 11) // 12) + c.mentee_visits
 
 
 def _side(instance: Instance, ops: list[int], role: str, lang_index: dict[str, int],
@@ -253,8 +275,10 @@ def _side(instance: Instance, ops: list[int], role: str, lang_index: dict[str, i
     threshold = instance.rules.min_strength if role == "mentor" else 1
     weights = np.int64(1) << np.arange(len(areas), dtype=np.int64)
     bits = ((levels >= threshold) * weights).sum(axis=1).astype(np.int64)
+    priority = bits if role == "mentor" else \
+        ((levels >= instance.costs.priority_need) * weights).sum(axis=1).astype(np.int64)
     return OperatorFeatures(np.asarray(ops, dtype=np.int64), levels, bits, lang, region, country,
-                            has_loc, lat, lon)
+                            has_loc, lat, lon, priority)
 
 
 def _pair_block(g: CandidateGraph, rows: np.ndarray, costs: bool = True) -> PairBlock:
@@ -301,7 +325,8 @@ def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.n
     cost = None
     if costs:
         c = inst.costs
-        raw_cost = c.base + trips(inst) * (c.trip_fixed + c.per_km * distance)
+        issues = me.priority[mi] & mo.bits[mj] if c.duration_rule == "issues" else None
+        raw_cost = c.base + _trips(inst, issues) * (c.trip_fixed + c.per_km * distance)
         cost = np.rint(raw_cost).astype(np.int64)  # round half to even, as Python's round()
     return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden)
 

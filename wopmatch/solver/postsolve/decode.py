@@ -19,7 +19,7 @@ from ...models.solution import (
     StageStats,
     Stats,
 )
-from ..graph.encoding import CandidateGraph
+from ..graph.encoding import CandidateGraph, issue_months
 from ..graph.units import QUALITY_SCALE
 from ..policies.base import Assignment
 from .explain import explain_idle_donors, explain_unmatched
@@ -38,6 +38,13 @@ class RunInfo:
     time_limit: Optional[float]
     node_limit: Optional[int] = None
     workers: int = 1  # CP-SAT's workers: stated in stats when CP-SAT ran
+
+
+def _strongest_first(g: CandidateGraph, bits: int, need: np.ndarray, strength: np.ndarray) -> list[str]:
+    """The issue areas of ``bits``: the mentor's strongest first, then the mentee's
+    greatest need, then work_areas order."""
+    areas = [k for k in range(len(g.work_areas)) if bits >> k & 1]
+    return [g.work_areas[k] for k in sorted(areas, key=lambda k: (-int(strength[k]), -int(need[k]), k))]
 
 
 def infeasible_solution(g: CandidateGraph, info: RunInfo, solver: str) -> Solution:
@@ -64,6 +71,9 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
     pinned = np.r_[np.ones(len(p.mentee), bool), np.zeros(len(pairs), bool)]
     weight = g.mentee_weight[mentee]
 
+    need, strength = g.mentees.levels[mentee], g.mentors.levels[mentor]
+    issue_bits = g.mentees.priority[mentee] & g.mentors.bits[mentor]
+    months = issue_months(g.instance, issue_bits)
     partnerships = [
         Partnership(
             mentee=g.mentee_id(int(mentee[t])),
@@ -73,6 +83,8 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
             cost=int(cost[t]),
             focus=g.focus_names(int(focus[t])),
             pinned=bool(pinned[t]),
+            duration_months=int(months[t]),
+            issues=_strongest_first(g, int(issue_bits[t]), need[t], strength[t]),
         )
         for t in range(len(mentee))
     ]
