@@ -21,7 +21,9 @@ demo: $(STAMP)
 	$(BIN)/wopmatch verify instances/demo.json demo-solution.json
 	@echo "--- the same round as a facilitator's workbook: solve to result sheets, then the HTML report"
 	$(BIN)/wopmatch solve instances/demo.xlsx -o demo-result.xlsx --quiet
-	$(BIN)/wopmatch report instances/demo.xlsx demo-result.json -o demo-report.html
+	@echo "--- a draft work plan per partnership (one A4 page each), linked from the report"
+	$(BIN)/wopmatch plans instances/demo.xlsx demo-result.json -o demo-plans
+	$(BIN)/wopmatch report instances/demo.xlsx demo-result.json -o demo-report.html --plans demo-plans
 
 # The report test renders in Debian's chromium: installed here when missing and
 # running as root (CI); otherwise that one test is skipped with a note.
@@ -44,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/peers.py
 
 clean:
-	rm -rf $(VENV) demo-solution.json demo-result.xlsx demo-result.json demo-report.html .pytest_cache
+	rm -rf $(VENV) demo-solution.json demo-result.xlsx demo-result.json demo-report.html demo-plans .pytest_cache

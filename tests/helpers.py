@@ -68,6 +68,11 @@ def tiny_instances(draw, max_ops: int = 6, donors: Optional[bool] = None) -> dic
         "max_distance_km": draw(st.sampled_from([None, None, 5000.0])),
         "cross_region_penalty": draw(st.sampled_from([0.0, 0.1, 0.5])),
     }
+    # durations: the fixed rule, or months from the issues each pair addresses (docs/format.md §3)
+    raw["costs"] = {"duration_rule": draw(st.sampled_from(["fixed", "issues"])),
+                    "priority_need": draw(st.sampled_from([3, 1, 4])),
+                    "months_per_issue": draw(st.sampled_from([6, 0, 12])),
+                    "duration_months": draw(st.sampled_from([24, 12, 30]))}
     with_donors = draw(st.booleans()) if donors is None else donors
     if with_donors:
         ds = []

@@ -253,7 +253,9 @@ def verify(instance: Path, solution: Path, previous: Optional[Path]) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="report.html to write.")
 @click.option("--previous", type=click.Path(path_type=Path), default=None,
               help="The earlier round's solution, for a SOLUTION solved with --previous.")
-def report(instance: Path, solution: Path, output: Path, previous: Optional[Path]) -> None:
+@click.option("--plans", "plans_dir", type=click.Path(path_type=Path), default=None,
+              help="The folder `wopmatch plans` wrote: each partnership links to its work plan there.")
+def report(instance: Path, solution: Path, output: Path, previous: Optional[Path], plans_dir: Optional[Path]) -> None:
     """Write one self-contained HTML report of SOLUTION for a steering committee."""
     from ..reports.html import render_report
 
@@ -268,11 +270,46 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
         for v in violations:
             err.print(f"  {v}", markup=False)
         sys.exit(1)
+    link = None
+    if plans_dir is not None:
+        if not (plans_dir / "index.html").is_file():
+            err.print(f"[bold red]error[/]: {plans_dir} holds no work plans (write them with `wopmatch plans "
+                      f"{instance} {solution} -o {plans_dir}`)")
+            sys.exit(1)
+        link = os.path.relpath(plans_dir.resolve(), output.resolve().parent).replace(os.sep, "/")
     html = render_report(effective, sol, violations, instance.name,
-                         sha_matches=sol.instance.sha256 == loaded.sha256)
+                         sha_matches=sol.instance.sha256 == loaded.sha256, plans=link)
     write_atomic(output, html.encode("utf-8"))
     out.print(f"{output}: report of {len(sol.partnerships)} partnerships and {len(sol.unmatched)} unmatched "
               f"mentees ({len(html) // 1024} KiB, no network needed)")
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder for index.html and one page per partnership.")
+@click.option("--previous", type=click.Path(path_type=Path), default=None,
+              help="The earlier round's solution, for a SOLUTION solved with --previous.")
+def plans(instance: Path, solution: Path, output: Path, previous: Optional[Path]) -> None:
+    """Write a draft work plan per partnership of SOLUTION: issues, timeline, budget, partners, and
+    space for their commitments and targets (one A4 page each, and an index)."""
+    from ..reports.plans import plan_files
+
+    if output.exists() and not output.is_dir():
+        err.print(f"[bold red]error[/]: output {output} is a file; give a folder")
+        sys.exit(1)
+    _check_output(output, instance, solution, folder_ok=True)
+    loaded, sol, effective, violations = _checked(instance, solution, previous, with_sha=False)
+    if violations:
+        err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
+                  "no plans written")
+        for v in violations:
+            err.print(f"  {v}", markup=False)
+        sys.exit(1)
+    files = plan_files(effective, sol)
+    write_folder_atomic(output, files)
+    out.print(f"{output}/: {len(files) - 1} work plan(s) and index.html")
 
 
 @cli.command()

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 from ..models.instance import Instance, instance_warnings
 from ..models.solution import Solution
 from ..solver import pair_facts
+from .plans import page_name
 
 #: Colours: matched mentee, unmatched mentee, mentor, partnership line.
 MENTEE, UNMATCHED, MENTOR, LINK = "#1f6feb", "#d9480f", "#2f9e44", "#1f6feb"
@@ -45,8 +46,10 @@ def donor_colours(instance: Instance) -> dict[str, str]:
 
 
 def render_report(instance: Instance, solution: Solution, verified: list[str],
-                  instance_label: str = "", sha_matches: Optional[bool] = None) -> str:
-    """The report's HTML. ``verified``: the verifier's violations (empty = valid)."""
+                  instance_label: str = "", sha_matches: Optional[bool] = None, plans: Optional[str] = None) -> str:
+    """The report's HTML. ``verified``: the verifier's violations (empty = valid); ``plans``:
+    the folder (a link relative to the report) that holds the work plans, linked from each
+    partnership (none when None)."""
     env = Environment(loader=PackageLoader("wopmatch.reports", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = lambda v: "-" if v is None else f"{int(v):,}"
@@ -107,6 +110,7 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
                                                                           "mentor": MENTOR},
         warnings=[w.message for w in instance_warnings(instance)], donor_colours=colours,
         donor_names={d.id: _donor_name(donors, d.id) for d in instance.donors},
+        plans=None if plans is None else plans.rstrip("/"), page_name=page_name,
     )
 
 

@@ -1,7 +1,8 @@
 """A solution as tables a facilitator reads: ``solve -o result.xlsx`` (or a CSV folder).
 
 Sheets: ``summary`` (headline figures), ``partnerships`` (with operator names,
-countries, shared languages, focus areas, distance, score, cost and donor),
+countries, shared languages, focus areas, distance, score, cost and donor), ``plans``
+(each partnership's months, issues, trips, budget split and timeline: reports/plans.py),
 ``unmatched`` (with the reason), ``donors`` (budget use), ``mentors``
 (load against capacity), with ``--alternates K`` ``alternates`` (each
 mentee's runner-up mentors and why each was not chosen), and with
@@ -57,6 +58,9 @@ def result_tables(instance: Instance, solution: Solution) -> dict[str, Sheet]:
                    donor_rows),
         "mentors": (["mentor", "name", "country", "region", "capacity", "load", "free"], mentors),
     }
+    from .plans import plan_rows
+
+    tables["plans"] = plan_rows(instance, solution)
     if solution.alternates is not None:
         partner = {p.mentee: p.mentor for p in solution.partnerships}
         rows = [[a.mentee, _name(ops.get(a.mentee)), partner.get(a.mentee), rank, alt.mentor,

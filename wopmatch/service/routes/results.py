@@ -1,5 +1,5 @@
-"""A job's results: the solution (JSON, result workbook, HTML report), its input,
-and a scenario set's table and solutions."""
+"""A job's results: the solution (JSON, result workbook, HTML report, work plans), its
+input, and a scenario set's table and solutions."""
 
 from __future__ import annotations
 
@@ -76,6 +76,38 @@ def report(job_id: str, who: Owner, store: StoreDep) -> HTMLResponse:
     inst = _solved_instance(job_id, store, sol)
     return HTMLResponse(render_report(inst, sol, verify_solution(inst, sol),
                                       job_row.request.get("instance_name") or job_row.id, sha_matches=True))
+
+
+def _plans(job_id: str, who: str, store: Store) -> tuple[Job, dict[str, bytes]]:
+    from ...reports.plans import plan_files
+
+    job_row, data = _solution(job_id, who, store)
+    sol = Solution.model_validate_json(data)
+    return job_row, plan_files(_solved_instance(job_id, store, sol), sol)
+
+
+@router.get("/{job_id}/plans", responses={**CONFLICT, 200: {"content": {"application/zip": {}}}})
+def plans_zip(job_id: str, who: Owner, store: StoreDep) -> Response:
+    """Every partnership's draft work plan and their index, as the folder `wopmatch plans` writes, zipped."""
+    import io
+    import zipfile
+
+    job_row, files = _plans(job_id, who, store)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in sorted(files.items()):
+            z.writestr(f"plans/{name}", body)
+    return Response(buf.getvalue(), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="wopmatch-{job_row.id}-plans.zip"'})
+
+
+@router.get("/{job_id}/plans/{page}", response_class=HTMLResponse, responses=CONFLICT)
+def plan_page(job_id: str, page: str, who: Owner, store: StoreDep) -> HTMLResponse:
+    """One page of the work plans (``index.html``, or a partnership's, named by its mentee)."""
+    _, files = _plans(job_id, who, store)
+    if page not in files:
+        raise HTTPException(404, f"no work plan {page!r} in job {job_id}")
+    return HTMLResponse(files[page])
 
 
 @router.get("/{job_id}/scenarios", responses=CONFLICT)

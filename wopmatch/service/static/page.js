@@ -184,5 +184,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("download-json").addEventListener("click", () => download("solution", `wopmatch-${jobId}.json`));
   $("download-xlsx").addEventListener("click", () => download("solution.xlsx", `wopmatch-${jobId}.xlsx`));
   $("download-report").addEventListener("click", () => download("report", `wopmatch-${jobId}-report.html`));
+  $("download-plans").addEventListener("click", () => download("plans", `wopmatch-${jobId}-plans.zip`));
   policies();
 });
