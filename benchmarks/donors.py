@@ -26,13 +26,13 @@ sys.path.insert(0, str(HERE))
 
 
 def child(case: str, method: str, time_limit: float | None, without_donors: bool = False,
-          policy: str = "optimal") -> dict:
+          policy: str = "optimal", needs: str = "legacy") -> dict:
     from wopmatch.generator import generate
     from wopmatch.models.io import parse_instance
     from wopmatch.solver import SolveOptions, solve
 
     n, m, k, seed = (int(x) for x in case.split(","))
-    raw = generate(n, m, donors=k, seed=seed)
+    raw = generate(n, m, donors=k, seed=seed, needs=needs)
     if without_donors:  # the same round, budget-free: the baseline of issue 16's scale target
         raw = {key: value for key, value in raw.items() if key != "donors"}
     inst = parse_instance(raw)
@@ -58,8 +58,8 @@ def _gap(name: str, value, bound):
 
 
 def _run(case: str, method: str, time_limit: float | None, copies: int, without_donors: bool = False,
-         policy: str = "optimal") -> list[dict]:
-    cmd = [sys.executable, __file__, "--child", case, "--method", method, "--policy", policy]
+         policy: str = "optimal", needs: str = "legacy") -> list[dict]:
+    cmd = [sys.executable, __file__, "--child", case, "--method", method, "--policy", policy, "--needs", needs]
     if without_donors:
         cmd.append("--without-donors")
     if time_limit is not None:
@@ -85,19 +85,24 @@ def main() -> None:
                     help="also solve each round without its donors (one budget-free flow) and record the ratio")
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--without-donors", action="store_true")
+    ap.add_argument("--needs", choices=["legacy", "priorities"], default="legacy",
+                    help="the generator's mentee profile: legacy (the rounds of the committed results) or priorities")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.cases[0], args.method, args.time_limit, args.without_donors, args.policy)))
+        print(json.dumps(child(args.cases[0], args.method, args.time_limit, args.without_donors, args.policy,
+                               args.needs)))
         return
     from report import provenance
 
     for case in args.cases:
-        outs = _run(case, args.method, args.time_limit, 2 if args.together else 1, policy=args.policy)
-        rec = {"case": case, "policy": args.policy, "method_asked": args.method, "time_limit": args.time_limit,
+        outs = _run(case, args.method, args.time_limit, 2 if args.together else 1, policy=args.policy,
+                    needs=args.needs)
+        rec = {"case": case if args.needs == "legacy" else f"{case} ({args.needs})", "needs": args.needs,
+               "policy": args.policy, "method_asked": args.method, "time_limit": args.time_limit,
                **outs[0]}
         rec.pop("partnerships")
         if args.flow_baseline:
-            flow = _run(case, "auto", None, 1, without_donors=True)[0]
+            flow = _run(case, "auto", None, 1, without_donors=True, needs=args.needs)[0]
             rec["flow_baseline"] = {"wall": flow["wall"], "method": flow["method"], "peak_mib": flow["peak_mib"],
                                     "ratio": round(rec["wall"] / flow["wall"], 2)}
         if args.together:

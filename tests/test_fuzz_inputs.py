@@ -1,6 +1,6 @@
 """A seeded mutator over the shipped instance, workbook, CSV folder and scenario set (issue 19): every
 broken input is a located problem list, exit 1 on the command line, 422 in the service;
-never a traceback, never a 500. 560 inputs per run on the command line and 175 through the
+never a traceback, never a 500. 480 inputs per run on the command line and 175 through the
 service (seeds fixed: the same inputs each run)."""
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ def _check(result) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
-def test_560_broken_inputs_through_the_command_line(tmp_path):
+def test_480_broken_inputs_through_the_command_line(tmp_path):
     runner = CliRunner()
     failed = 0
-    for k, data in enumerate(json_inputs(300, random.Random(19))):
+    for k, data in enumerate(json_inputs(250, random.Random(19))):
         path = tmp_path / f"j{k}.json"
         path.write_bytes(data)
         r = runner.invoke(cli, ["validate", str(path)])
         _check(r)
         failed += r.exit_code == 1
     rng = random.Random(1919)  # each reader its own stream: one reader's count does not change another's inputs
-    for path in workbook_inputs(100, rng, tmp_path) + csv_inputs(100, rng, tmp_path):
+    for path in workbook_inputs(70, rng, tmp_path) + csv_inputs(100, rng, tmp_path):
         r = runner.invoke(cli, ["validate", str(path)])
         _check(r)
         failed += r.exit_code == 1
@@ -44,7 +44,7 @@ def test_560_broken_inputs_through_the_command_line(tmp_path):
             swept = runner.invoke(cli, ["scenarios", str(path), "-o", str(tmp_path / "out"), "--quiet"])
             _check(swept)
             assert swept.exit_code == 1 and not (tmp_path / "out").exists(), swept.output
-    assert failed >= 360  # most mutations break the input (some leave it valid: an odd name is a name)
+    assert failed >= 300  # most mutations break the input (some leave it valid: an odd name is a name)
 
 
 def test_broken_inputs_through_the_service_are_422(tmp_path):

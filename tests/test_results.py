@@ -35,7 +35,7 @@ def test_solve_to_a_workbook_writes_result_sheets_and_the_json_beside_it(tmp_pat
     inst = load_instance(DEMO).instance
     assert verify_solution(inst, sol) == []
     wb = load_workbook(out, read_only=True)
-    assert wb.sheetnames == ["summary", "partnerships", "unmatched", "donors", "mentors"]
+    assert wb.sheetnames == ["summary", "partnerships", "unmatched", "donors", "mentors", "plans"]
     ops = {op.id: op for op in inst.operators}
     partnerships = _rows(wb["partnerships"])
     assert [(p["mentee"], p["mentor"], p["donor"]) for p in partnerships] == \
@@ -65,7 +65,7 @@ def test_solve_to_a_folder_writes_csv_files_and_solution_json(tmp_path):
     r = CliRunner().invoke(cli, ["solve", str(DEMO), "-o", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["donors.csv", "mentors.csv", "partnerships.csv", "solution.json", "summary.csv",
+    assert names == ["donors.csv", "mentors.csv", "partnerships.csv", "plans.csv", "solution.json", "summary.csv",
                      "unmatched.csv"]
     sol = json.loads((out / "solution.json").read_text())
     with open(out / "partnerships.csv", newline="", encoding="utf-8") as fh:
