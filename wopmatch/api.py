@@ -72,6 +72,7 @@ __all__ = [
     "unmatched",
     "verify",
     "write",
+    "write_plans",
 ]
 
 #: Every policy, in the order the command line lists them (docs/policies.md).
@@ -788,4 +789,38 @@ def write(obj: Union[Instance, Solution, Comparison, SolutionDiff], path: PathLi
     else:
         raise InputError([Problem("path", f"a solution is written as .json, .xlsx, .html or a folder, got "
                                           f"{p.suffix!r}")], str(p))
+    return p
+
+
+def write_plans(solution: Solution, folder: PathLike, *, instance: Instance) -> Path:
+    """Write a draft work plan per partnership and their index, as ``wopmatch plans`` does
+    (docs/spreadsheets.md, "Work plans").
+
+    Parameters
+    ----------
+    solution
+        A solution of ``instance``; it is re-verified first.
+    folder
+        The folder to write (created whole, or its pages replaced one by one).
+    instance
+        The round the solution solves.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    InputError
+        When the solution is not a valid solution of ``instance``.
+    """
+    from .reports.plans import plan_files
+
+    solved, problems = rebuild_round(instance, solution, None)
+    problems += verify_solution(solved, solution)
+    if problems:
+        raise InputError([Problem("solution", v) for v in problems], "write_plans")
+    p = Path(folder)
+    write_folder_atomic(p, plan_files(solved, solution))
     return p
