@@ -72,3 +72,21 @@ def test_the_verifier_rejects_wrong_months_or_issues():
     wrong = s.model_copy(update={"partnerships": [p.model_copy(update={"issues": list(reversed(p.issues)) + ["x"]}),
                                                   *s.partnerships[1:]]})
     assert any("issues" in v for v in verify_solution(inst, wrong))
+
+
+def test_the_summary_counts_partnerships_by_duration(tmp_path):
+    from collections import Counter
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from wopmatch.cli.main import cli
+    from wopmatch.models import load_solution
+
+    demo = Path(__file__).resolve().parents[1] / "instances" / "demo.json"
+    r = CliRunner().invoke(cli, ["solve", str(demo), "-o", str(tmp_path / "s.json")])
+    assert r.exit_code == 0, r.output
+    months = Counter(p.duration_months for p in load_solution(tmp_path / "s.json").partnerships)
+    line = next(x for x in r.output.splitlines() if "months " in x and "(" in x)
+    assert ", ".join(f"{k} ({n})" for k, n in sorted(months.items())) in line
+    assert "from the issues each addresses" in r.output

@@ -40,6 +40,12 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
             "\n[dim]pairs who would both rather be together than with their match[/]" if m.blocking_pairs else ""))
         if m.cost_per_matched is not None:
             head.add_row("cost per match", f"{m.cost_per_matched:,.0f} {instance.currency}")
+    months = Counter(p.duration_months for p in s.partnerships if p.duration_months is not None)
+    if months:
+        rule = ("from the issues each addresses" if instance.costs.duration_rule == "issues"
+                else "the round's fixed duration")
+        head.add_row("months", ", ".join(f"{k} ({n})" for k, n in sorted(months.items()))
+                     + f"\n[dim]partnerships by duration: {rule}[/]")
     st = s.stats
     head.add_row("candidates", f"{st.candidates:,}")
     head.add_row("time", f"build {st.build_seconds:.2f} s, solve {st.solve_seconds:.2f} s, "
