@@ -1,7 +1,8 @@
 """The Python API (docs/python.md): load, generate, solve, verify, explain, compare,
 tabulate, plot and write, as a notebook cell calls them. ``import wopmatch as wm``
-gives every name here; the command line, the service, scenario sweeps and the bench
-call the same functions for the same work.
+gives every name here. The command line, the service's jobs, scenario sweeps and the
+bench solve through :func:`solve`, and ``wopmatch generate`` writes :func:`generate`'s
+round with :func:`write` (tests/test_architecture.py checks the solving).
 
 Bad input raises :class:`InputError` (every problem with its location, the lines the
 command line prints); a request that cannot run raises :class:`SolveError`. Tables
