@@ -90,6 +90,8 @@ def test_bad_input_raises_the_projects_errors_with_located_problems(tmp_path):
         (lambda: wm.solve(round_, keep_stable=True), "keep_stable: needs previous="),
         (lambda: wm.write(wm.solve(round_), tmp_path / "r.xlsx"), "needs instance="),
         (lambda: wm.sweep_budgets(round_, [1, -1]), "got -1.0"),
+        (lambda: wm.compare(round_, ["greedy"], timelimit=5), "timelimit: unknown option; did you mean 'time_limit'?"),
+        (lambda: wm.compare(round_, ["greedy"], threads=0), "threads: must be at least 1, got 0"),
     ]
     for call, words in cases:
         with pytest.raises(wm.InputError) as caught:

@@ -284,7 +284,7 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
                                       ended=tuple(ended), forbid_repeat=forbid_repeat, keep_stable=keep_stable)
         if change_penalty is not None:
             chosen["change_penalty"] = change_penalty
-        solve_options = options(policy, **chosen)
+        solve_options = _api_options(policy, chosen)
     if previous is None and solve_options.round_options():
         raise InputError([Problem(name, "needs previous= (an earlier round's solution)")
                           for name in solve_options.round_options()], "options")
@@ -464,6 +464,7 @@ def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Op
     if unknown:
         raise InputError([Problem("policies", f"unknown policy {unknown[0]!r}; valid: {', '.join(POLICIES)}")],
                          "compare")
+    _check_solve_kw(names, solve_kw)
     cases: list[tuple[Optional[str], Instance]] = [(None, base)]
     if scenarios is not None:
         cases = [(sc.name, inst) for sc, inst in _scenario_instances(base, scenarios)]
@@ -480,6 +481,34 @@ def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Op
             if progress is not None:
                 progress(name, sol)
     return out
+
+
+def _api_options(policy: str, chosen: dict[str, Any]) -> SolveOptions:
+    """:func:`options` with problems named as :func:`solve` names them (``threads``, not ``workers``)."""
+    try:
+        return options(policy, **chosen)
+    except InputError as exc:
+        raise InputError([Problem("threads" if p.where == "workers" else p.where, p.message) for p in exc.problems],
+                         exc.source) from None
+
+
+def _check_solve_kw(policies: list[str], solve_kw: dict[str, Any]) -> None:
+    """The options given for every solve, checked before the first: unknown names (with the
+    closest one) and bad values are an InputError."""
+    import difflib
+    import inspect
+
+    known = [n for n in inspect.signature(solve).parameters if n not in ("instance", "policy")]
+    unknown = [k for k in solve_kw if k not in known]
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], known, n=1)
+        raise InputError([Problem(unknown[0], "unknown option" + (f"; did you mean {near[0]!r}?" if near else
+                                                                  f"; the options are {', '.join(known)}"))],
+                         "options")
+    plain = {k: v for k, v in solve_kw.items() if k not in ("previous", "sha256", "watch", "solve_options")}
+    renamed = {("workers" if k == "threads" else k): (tuple(v) if k == "ended" else v) for k, v in plain.items()}
+    for policy in policies:
+        _api_options(policy, renamed)
 
 
 def sweep_budgets(instance: Union[Instance, PathLike, Mapping[str, Any]], factors: Iterable[float],
