@@ -111,7 +111,7 @@ def plans(instance: Instance, solution: Solution) -> list[Plan]:
         months = p.duration_months if p.duration_months is not None else f.months
         issues = p.issues if p.issues is not None else f.issues
         needs, strengths = me.mentee.needs, mo.mentor.strengths
-        trips = c.mentor_visits_per_year * math.ceil(months / 12) + c.mentee_visits
+        trips = f.trips
         d = donors.get(p.donor) if p.donor else None
         plan = Plan(p, me, mo, p.donor, (d.name or d.id) if d else None, months,
                     [(a, needs.get(a, 0), strengths.get(a, 0)) for a in issues],

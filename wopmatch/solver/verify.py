@@ -50,6 +50,7 @@ class PairFacts:
     shared: set[str]  # languages both speak
     issues: list[str]  # the mentee's priority needs the mentor is strong in, strongest first
     months: int  # the partnership's duration under the round's rule
+    trips: int  # the mentee's visits and the mentor's in every started year
 
 
 def _months(c, issues: int) -> int:
@@ -102,7 +103,7 @@ class _Verifier:
         trips = c.mentor_visits_per_year * math.ceil(months / 12) + c.mentee_visits
         raw_cost = c.base + trips * (c.trip_fixed + c.per_km * distance)
         shared = set(mentee.languages) & set(mentor.languages)
-        return PairFacts(focus, score, distance, raw_cost, same_region, shared, issues, months)
+        return PairFacts(focus, score, distance, raw_cost, same_region, shared, issues, months, trips)
 
     def failed_filter(self, mentee: Operator, mentor: Operator, p: PairFacts) -> Optional[str]:
         """The first docs/format.md §5 filter this pair fails (donors aside), or None."""
