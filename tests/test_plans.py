@@ -150,3 +150,24 @@ def test_the_service_serves_the_plans(tmp_path):
             assert c.get(f"/v1/jobs/{job['id']}/plans/..%2Finput").status_code == 404
     finally:
         s.stop()
+
+
+def test_a_second_run_removes_its_own_stale_pages_and_nothing_else(demo_plans, tmp_path):
+    tmp, inst, sol = demo_plans
+    folder = tmp_path / "plans"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["plans", str(DEMO), str(tmp / "s.json"), "-o", str(folder)]).exit_code == 0
+    (folder / "notes.html").write_text("<p>the facilitator's own page</p>")
+    fewer = sol.model_copy(update={"partnerships": sol.partnerships[1:],
+                                   "unmatched": sol.unmatched})  # as if the first mentee were not matched
+    gone = page_name(sol.partnerships[0].mentee)
+    from wopmatch.reports.plans import plan_files, stale_pages
+
+    stale = stale_pages(folder, plan_files(inst, fewer))
+    assert [p.name for p in stale] == [gone]
+    r = runner.invoke(cli, ["plans", str(DEMO), str(tmp / "s.json"), "-o", str(folder)])
+    assert r.exit_code == 0 and "removed" not in r.output  # the same solution: nothing stale
+    (folder / "old-mentee.html").write_bytes((folder / gone).read_bytes())
+    r = runner.invoke(cli, ["plans", str(DEMO), str(tmp / "s.json"), "-o", str(folder)])
+    assert r.exit_code == 0 and "removed 1 page(s)" in r.output, r.output
+    assert not (folder / "old-mentee.html").exists() and (folder / "notes.html").exists()

@@ -845,12 +845,16 @@ def write_plans(solution: Solution, folder: PathLike, *, instance: Instance) -> 
     InputError
         When the solution is not a valid solution of ``instance``.
     """
-    from .reports.plans import plan_files
+    from .reports.plans import plan_files, stale_pages
 
     solved, problems = rebuild_round(instance, solution, None)
     problems += verify_solution(solved, solution)
     if problems:
         raise InputError([Problem("solution", v) for v in problems], "write_plans")
     p = Path(folder)
-    write_folder_atomic(p, plan_files(solved, solution))
+    files = plan_files(solved, solution)
+    stale = stale_pages(p, files)
+    write_folder_atomic(p, files)
+    for page in stale:  # an earlier run's page of a partnership this solution does not have
+        page.unlink(missing_ok=True)
     return p

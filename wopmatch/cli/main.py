@@ -294,7 +294,7 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
 def plans(instance: Path, solution: Path, output: Path, previous: Optional[Path]) -> None:
     """Write a draft work plan per partnership of SOLUTION: issues, timeline, budget, partners, and
     space for their commitments and targets (one A4 page each, and an index)."""
-    from ..reports.plans import plan_files
+    from ..reports.plans import plan_files, stale_pages
 
     if output.exists() and not output.is_dir():
         err.print(f"[bold red]error[/]: output {output} is a file; give a folder")
@@ -308,8 +308,13 @@ def plans(instance: Path, solution: Path, output: Path, previous: Optional[Path]
             err.print(f"  {v}", markup=False)
         sys.exit(1)
     files = plan_files(effective, sol)
+    stale = stale_pages(output, files)
     write_folder_atomic(output, files)
-    out.print(f"{output}/: {len(files) - 1} work plan(s) and index.html")
+    for path in stale:  # an earlier run's page of a partnership this solution does not have
+        path.unlink(missing_ok=True)
+    out.print(f"{output}/: {len(files) - 1} work plan(s) and index.html"
+              + (f"; removed {len(stale)} page(s) an earlier run wrote for partnerships not in this solution"
+                 if stale else ""))
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -141,6 +142,28 @@ def plan_files(instance: Instance, solution: Solution) -> dict[str, bytes]:
     files["index.html"] = env.get_template("plans-index.html.j2").render(
         plans=found, round_name=instance.name or "", policy=solution.policy).encode("utf-8")
     return files
+
+
+#: Marks every page ``plan_files`` makes, so a later run can tell its own stale pages.
+GENERATOR_MARK = b'<meta name="generator" content="wopmatch plans">'
+
+
+def stale_pages(folder: Path, files: dict[str, bytes]) -> list[Path]:
+    """Pages an earlier ``wopmatch plans`` wrote in ``folder`` that ``files`` does not
+    rewrite (a mentee no longer matched): they would describe a partnership that is gone."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.html")):
+        if path.name not in files:
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(400)
+            except OSError:
+                continue
+            if GENERATOR_MARK in head:
+                out.append(path)
+    return out
 
 
 def plan_rows(instance: Instance, solution: Solution) -> tuple[list[str], list[list[Any]]]:
