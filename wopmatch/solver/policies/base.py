@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import TYPE_CHECKING, ClassVar, Optional
 
@@ -43,27 +43,6 @@ class PolicyOptions:
     #: limit it stops the search at the same point on any machine (budgets/highs.py).
     node_limit: Optional[int] = None
     workers: int = 2  # CP-SAT's workers (method colgen)
-
-
-class SearchDeadline:
-    """The time limit as the outer stop of a budget-free threshold or rate search: checked
-    between its flows (each flow always finishes). ``cut`` records that it stopped one."""
-
-    def __init__(self, seconds: Optional[float]) -> None:
-        self.at = None if seconds is None else time.perf_counter() + seconds
-        self.cut = False
-
-    def passed(self) -> bool:
-        if self.at is not None and time.perf_counter() > self.at:
-            self.cut = True
-        return self.cut
-
-
-def search_cut(a: "Assignment", message: str) -> "Assignment":
-    """``a`` as a search the time limit stopped: its first stage (the threshold or the
-    lowest rate) and the whole answer feasible, not proven, with ``message``."""
-    first = [a.stages[0].model_copy(update={"status": "feasible"})] if a.stages else []
-    return replace(a, status="feasible", stages=first + list(a.stages[1:]), message=message)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Optional
 
 import numpy as np
 
@@ -30,12 +29,10 @@ from .base import (
     Assignment,
     Policy,
     PolicyOptions,
-    SearchDeadline,
     budgeted_assignment,
     colgen_solver,
     highs_run,
     priced_assignment,
-    search_cut,
 )
 
 GROUP_KEYS = ("region", "country")
@@ -65,9 +62,8 @@ class RegionalEquityPolicy(Policy):
     priced = True
 
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
-        deadline = SearchDeadline(options.time_limit)
         if options.method == "flow-pricing":
-            return _cut(_solve_priced(graph, options.group_by, tuning.pricing, tuning.fold, deadline), deadline)
+            return _solve_priced(graph, options.group_by, tuning.pricing, tuning.fold)
         t0 = time.perf_counter()
         names, group = mentee_groups(graph, options.group_by)
         g_count = len(names)
@@ -82,7 +78,7 @@ class RegionalEquityPolicy(Policy):
         net = _GroupNetwork(graph, group, g_count)
         rates = sorted({k / int(n) for n in size if n for k in range(int(n) + 1)})
         lo, hi, probes = 0, len(rates) - 1, 0  # rate 0 is always reachable
-        while lo < hi and not deadline.passed():
+        while lo < hi:
             mid = (lo + hi + 1) // 2
             probes += 1
             if net.feasible(need_for_rate(rates[mid], size, pinned)):
@@ -93,17 +89,10 @@ class RegionalEquityPolicy(Policy):
         chosen, stage_stats = net.staged(need_for_rate(t_star, size, pinned))
         stages = [StageStats(name="lowest-rate", status="optimal", seconds=round(time.perf_counter() - t0, 4),
                              value=t_star)] + stage_stats
-        return _cut(Assignment(
+        return Assignment(
             pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
             method=f"max-min-rate search by {options.group_by} ({probes} circulations)+staged-min-cost-flow",
-            solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages), deadline)
-
-
-def _cut(a: Assignment, deadline: SearchDeadline) -> Assignment:
-    if not deadline.cut:
-        return a
-    return search_cut(a, "the time limit stopped the rate search between its flows: the lowest rate is met but "
-                         "not proven the highest; coverage, quality and cost are optimal with it")
+            solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages)
 
 
 class _GroupNetwork:
@@ -174,8 +163,7 @@ def _group_structure(graph: CandidateGraph, group: np.ndarray, g_count: int, low
     return structure, cost
 
 
-def _solve_priced(graph: CandidateGraph, group_by: str, params: PricingParams, folding: bool,
-                  deadline: Optional[SearchDeadline] = None) -> Assignment:
+def _solve_priced(graph: CandidateGraph, group_by: str, params: PricingParams, folding: bool) -> Assignment:
     """The same binary search over the rates, each probe answered for the whole
     graph: a rate met on the working set is met; otherwise a priced probe either
     proves it out of reach or meets it, and its working set joins ours. Then
@@ -206,7 +194,7 @@ def _solve_priced(graph: CandidateGraph, group_by: str, params: PricingParams, f
         work = solve_lexicographic(source, plain, [both0.stage], work=work, scale=both0.scale).work
     lo, hi = 0, len(rates) - 1  # rates[lo] (0 at first) is met on work; rates above hi on no graph
     probes = checks = 0
-    while lo < hi and not (deadline is not None and deadline.passed()):
+    while lo < hi:
         mid = (lo + hi + 1) // 2
         lower_group = need_for_rate(rates[mid], size, pinned)
         if not reachable(lower_group):

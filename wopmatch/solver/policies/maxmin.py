@@ -4,7 +4,6 @@ lowest partnership score; then maximum quality; then minimum cost."""
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import numpy as np
 
@@ -29,12 +28,10 @@ from .base import (
     Assignment,
     Policy,
     PolicyOptions,
-    SearchDeadline,
     budgeted_assignment,
     colgen_solver,
     highs_run,
     priced_assignment,
-    search_cut,
 )
 
 
@@ -59,13 +56,12 @@ class MaxMinPolicy(Policy):
             run = highs_run(options, tuning)
             return budgeted_assignment(solve_max_min_certified(graph, run, options.time_limit), solver=colgen_solver(),
                                        default_objective=False)
-        deadline = SearchDeadline(options.time_limit)
         if options.method == "flow-pricing":
-            return _cut(_solve_priced(graph, tuning.pricing, tuning.fold, deadline), deadline)
+            return _solve_priced(graph, tuning.pricing, tuning.fold)
         target = max_coverage_units(graph)
         scores = np.unique(graph.score)  # ascending
         lo, hi, probes = 0, len(scores) - 1, 0  # scores[lo] always reaches the target
-        while lo < hi and not deadline.passed():
+        while lo < hi:
             mid = (lo + hi + 1) // 2
             probes += 1
             if max_coverage_units(graph.restrict(graph.score >= scores[mid])) == target:
@@ -79,21 +75,13 @@ class MaxMinPolicy(Policy):
                              value=float(scores[lo]) if len(scores) and target > 0 else None)]
         stages += [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                    for s in result.stages]
-        return _cut(Assignment(
+        return Assignment(
             pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
             bound_coverage_units=target, method=f"bottleneck-search ({probes} flows)+staged-min-cost-flow",
-            solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages), deadline)
+            solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages)
 
 
-def _cut(a: Assignment, deadline: SearchDeadline) -> Assignment:
-    if not deadline.cut:
-        return a
-    return search_cut(a, "the time limit stopped the threshold search between its flows: the threshold reaches "
-                         "maximum coverage but is not proven the highest; quality and cost are optimal above it")
-
-
-def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool,
-                  deadline: Optional[SearchDeadline] = None) -> Assignment:
+def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool) -> Assignment:
     """The same bottleneck over a working set of candidates.
 
     1. C* by a priced coverage stage. 2. A binary search over the working set's
@@ -134,11 +122,10 @@ def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool,
             return True
         return False
 
-    stop = deadline.passed if deadline is not None else (lambda: False)
-    while target < 0 and not stop():  # some mentee can be matched (else there is no bottleneck)
+    while target < 0:  # some mentee can be matched (else there is no bottleneck)
         cand = np.unique(work.score[(work.score > lo_score) & (work.score < hi_score)])
         lo, hi = -1, len(cand) - 1  # -1 stands for lo_score
-        while lo < hi and not stop():
+        while lo < hi:
             mid = (lo + hi + 1) // 2
             probes += 1
             if flow_on(work.select(np.flatnonzero(work.score >= cand[mid])), structure, coverage, graph) \
@@ -149,7 +136,7 @@ def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool,
                 hi = mid - 1
         lo_score = float(cand[lo]) if lo >= 0 else lo_score
         # a score strictly between lo_score and hi_score that the working set lacks?
-        if stop() or not reaches(float(np.nextafter(lo_score, np.inf))):
+        if not reaches(float(np.nextafter(lo_score, np.inf))):
             break
     t_w = lo_score
     search = time.perf_counter() - t0
