@@ -191,3 +191,18 @@ def test_the_solvers_rooms_depend_one_way():
                     and rank[_room(target)] > rank[_room(name)]:
                 bad.append(f"{name} ({_room(name)}) imports {target} ({_room(target)}), a room above it")
     assert not bad, "\n".join(bad)
+
+
+def test_importing_the_models_does_not_load_the_solver():
+    """``import wopmatch`` loads the Python API on first use only: a service job caps its
+    memory after importing the models and before the solver (service/job.py)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, wopmatch.models, wopmatch.service.job; "
+            "print(sorted(m for m in sys.modules if m.startswith(('wopmatch.solver', 'wopmatch.api', 'ortools'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+    import wopmatch
+
+    assert callable(wopmatch.solve) and "solve" in dir(wopmatch) and "solve" in wopmatch.__all__
