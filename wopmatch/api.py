@@ -186,7 +186,7 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
     InputError
         For a negative count or a tightness that is not positive.
     """
-    from .generator import generate as _generate
+    from .generator import generate_instance
 
     counts = {"mentees": mentees, "mentors": mentors, "donors": donors, "seed": seed}
     problems = [Problem(k, f"expected a whole number of 0 or more, got {v!r}") for k, v in counts.items()
@@ -198,11 +198,10 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
     if problems:
         raise InputError(problems, "generate")
     try:
-        raw = _generate(int(mentees), int(mentors), donors=int(donors), seed=int(seed), tightness=float(tightness),
-                        name=name, dual_share=float(dual_share), needs=needs)
+        return generate_instance(int(mentees), int(mentors), donors=int(donors), seed=int(seed),
+                                 tightness=float(tightness), name=name, dual_share=float(dual_share), needs=needs)
     except (ValueError, TypeError) as exc:  # a negative count; a count that is not a whole number
         raise InputError([Problem("", str(exc))], "generate") from None
-    return parse_instance(raw, "generated round")
 
 
 def sha256_of(instance: Instance) -> str:

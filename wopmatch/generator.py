@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .models.instance import DEFAULT_WORK_AREAS, INSTANCE_FORMAT, parse_instance
+from .models.instance import DEFAULT_WORK_AREAS, INSTANCE_FORMAT, Instance, parse_instance
 
 # (ISO code, region, official/working languages, lat, lon)
 COUNTRIES: tuple[tuple[str, str, tuple[str, ...], float, float], ...] = (
@@ -87,6 +87,21 @@ def generate(
     """A JSON-ready instance dict. ``tightness`` = total donor budget / cost of funding
     every mentee at a typical cost; ``dual_share`` = share of mentors that also
     take a mentee profile."""
+    raw = _draw(mentees, mentors, donors, seed, tightness, name, dual_share, work_areas, needs)
+    parse_instance(raw)  # a generator bug must not produce an invalid file
+    return raw
+
+
+def generate_instance(mentees: int, mentors: int, donors: int = 0, seed: int = 0, tightness: float = 0.4,
+                      name: Optional[str] = None, dual_share: float = 0.3, needs: str = "priorities") -> Instance:
+    """The same round as ``generate``, validated once into an Instance: what ``wopmatch
+    generate`` and ``wopmatch.generate`` give (and ``wopmatch.write`` writes as JSON)."""
+    return parse_instance(_draw(mentees, mentors, donors, seed, tightness, name, dual_share, DEFAULT_WORK_AREAS,
+                                needs))
+
+
+def _draw(mentees: int, mentors: int, donors: int, seed: int, tightness: float, name: Optional[str],
+          dual_share: float, work_areas: tuple[str, ...], needs: str) -> dict[str, Any]:
     if mentees < 0 or mentors < 0 or donors < 0:
         raise ValueError("mentees, mentors and donors must be >= 0")
     if not 0 < tightness:
@@ -173,11 +188,10 @@ def generate(
     raw: dict[str, Any] = {"format": INSTANCE_FORMAT}
     raw["name"] = name or f"Synthetic round: {mentees} mentees, {mentors} mentors, {donors} donors, seed {seed}"
     raw["currency"] = "USD"
-    if needs == "priorities":
-        raw["costs"] = {"duration_rule": "issues"}  # months from the issues each pair addresses (docs/format.md §3)
     raw["operators"] = operators
     raw["donors"] = donor_list
-    parse_instance(raw)  # a generator bug must not produce an invalid file
+    if needs == "priorities":  # after donors, in the Instance model's field order
+        raw["costs"] = {"duration_rule": "issues"}  # months from the issues each pair addresses (docs/format.md §3)
     return raw
 
 
