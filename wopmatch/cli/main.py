@@ -31,6 +31,7 @@ from ..models import (
     instance_warnings,
     load_instance,
     load_solution,
+    parse_instance,
     solution_bytes,
     write_atomic,
 )
@@ -116,18 +117,18 @@ def cli() -> None:
 def validate(instance: Path) -> None:
     """List every problem of INSTANCE (or of a scenario set: itself, its base and every
     scenario's changes); exit 1 if there is any."""
-    from ..scenarios.cli import is_scenario_set, prepare_sweep
+    from ..scenarios.cli import is_scenario_set, json_of, prepare_sweep
 
     try:
-        if is_scenario_set(instance):
-            sset, base_path, base, tasks = prepare_sweep(instance)
+        raw = json_of(instance)  # a JSON file is read once, set or instance
+        if is_scenario_set(instance, raw):
+            sset, base_path, base, tasks = prepare_sweep(instance, raw=raw)
             out.print(f"{instance}: valid scenario set: {len(tasks)} scenario(s) on {base_path.name} "
                       f"({len(base.instance.operators)} operators, {len(base.instance.donors)} donors)")
             return
-        loaded = load_instance(instance)
+        inst = load_instance(instance).instance if raw is None else parse_instance(raw, str(instance))
     except InputError as exc:
         _fail(exc)
-    inst = loaded.instance
     n_mentees = sum(op.mentee is not None for op in inst.operators)
     n_mentors = sum(op.mentor is not None for op in inst.operators)
     both = sum(op.mentee is not None and op.mentor is not None for op in inst.operators)
@@ -207,6 +208,16 @@ def _checked(instance: Path, solution: Path, previous: Optional[Path],
         effective, sol, sha256=loaded.sha256 if with_sha else None)
 
 
+def _refuse_invalid(violations: list[str], solution: Path, instance: Path, what: str) -> None:
+    """Exit 1 with every violation when the solution failed the verifier: nothing is written."""
+    if violations:
+        err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
+                  f"no {what} written")
+        for v in violations:
+            err.print(f"  {v}", markup=False)
+        sys.exit(1)
+
+
 def _sha256(path: Path) -> str:
     import hashlib
 
@@ -264,12 +275,7 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
         sys.exit(1)
     _check_output(output, instance, solution)
     loaded, sol, effective, violations = _checked(instance, solution, previous, with_sha=False)
-    if violations:  # a steering committee never sees an unchecked matching
-        err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
-                  "no report written")
-        for v in violations:
-            err.print(f"  {v}", markup=False)
-        sys.exit(1)
+    _refuse_invalid(violations, solution, instance, "report")  # a steering committee never sees an unchecked one
     link = None
     if plans_dir is not None:
         if not (plans_dir / "index.html").is_file():
@@ -301,12 +307,7 @@ def plans(instance: Path, solution: Path, output: Path, previous: Optional[Path]
         sys.exit(1)
     _check_output(output, instance, solution, folder_ok=True)
     loaded, sol, effective, violations = _checked(instance, solution, previous, with_sha=False)
-    if violations:
-        err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
-                  "no plans written")
-        for v in violations:
-            err.print(f"  {v}", markup=False)
-        sys.exit(1)
+    _refuse_invalid(violations, solution, instance, "plans")
     files = plan_files(effective, sol)
     stale = stale_pages(output, files)
     write_folder_atomic(output, files)

@@ -28,42 +28,43 @@ from .runner import Outcome, Task, build_tasks, run_sweep
 from .sensitivity import Sensitivity, analyse
 
 
-def load_set(path: Path) -> tuple[ScenarioSet, Path]:
-    """The set and its base instance's path. A path that is not a scenario set
-    (an instance: .json, .xlsx, a CSV folder) is the base of an empty set."""
-    suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
+def json_of(path: Path) -> Any:
+    """The decoded JSON of a ``.json`` file (InputError when it cannot be read), else None:
+    read once, whether it turns out to be a scenario set or an instance."""
+    if path.suffix.lower() == ".json" and path.is_file():
+        return decode_json(read_bytes(path), str(path))
+    return None
+
+
+def is_scenario_set(path: Path, raw: Any = None) -> bool:
+    """A .yaml/.yml file, or JSON (``raw``, the file's decoded JSON) whose object names the
+    scenario set format or has ``scenarios``."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return True
+    return isinstance(raw, dict) and (raw.get("format") == SCENARIOS_FORMAT or "scenarios" in raw)
+
+
+def load_set(path: Path, raw: Any = None) -> tuple[ScenarioSet, Path]:
+    """The set and its base instance's path (``raw``: the file's decoded JSON, when read
+    already). A path that is not a scenario set (an instance: .json, .xlsx, a CSV folder)
+    is the base of an empty set."""
+    if path.suffix.lower() in (".yaml", ".yml"):
         sset = read_scenario_set(path)
         return sset, (path.parent / sset.base)
-    if suffix == ".json" and path.is_file():
-        raw = decode_json(read_bytes(path), str(path))
-        if isinstance(raw, dict) and (raw.get("format") == SCENARIOS_FORMAT or "scenarios" in raw):
-            sset = parse_scenario_set(raw, str(path))
-            return sset, (path.parent / sset.base)
+    raw = json_of(path) if raw is None else raw
+    if is_scenario_set(path, raw):
+        sset = parse_scenario_set(raw, str(path))
+        return sset, (path.parent / sset.base)
     return ScenarioSet(base=str(path)), path
-
-
-def is_scenario_set(path: Path) -> bool:
-    """A .yaml/.yml file, or a .json file whose object names the scenario set format or
-    has ``scenarios`` (an unreadable .json is not one: the instance reader says why)."""
-    suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        return True
-    if suffix != ".json" or not path.is_file():
-        return False
-    try:
-        raw = decode_json(read_bytes(path), str(path))
-    except InputError:
-        return False
-    return isinstance(raw, dict) and (raw.get("format") == SCENARIOS_FORMAT or "scenarios" in raw)
 
 
 def prepare_sweep(set_path: Path, budget_scale: Optional[str] = None, donors: Optional[list[str]] = None,
                   policy: Optional[str] = None, method: Optional[str] = None, node_limit: Optional[int] = None,
-                  ) -> tuple[ScenarioSet, Path, LoadedInstance, list[Task]]:
+                  raw: Any = None) -> tuple[ScenarioSet, Path, LoadedInstance, list[Task]]:
     """The set (with its grid), its base instance and every scenario's task, all checked:
-    InputError with every problem before anything runs."""
-    sset, base_path = load_set(set_path)
+    InputError with every problem before anything runs. ``raw``: the set's decoded JSON,
+    when read already."""
+    sset, base_path = load_set(set_path, raw)
     if budget_scale is not None:
         grid = grid_scenarios(budget_grid(budget_scale), donors or None)
         taken = {s.name for s in sset.scenarios}
