@@ -171,3 +171,11 @@ def test_a_second_run_removes_its_own_stale_pages_and_nothing_else(demo_plans, t
     r = runner.invoke(cli, ["plans", str(DEMO), str(tmp / "s.json"), "-o", str(folder)])
     assert r.exit_code == 0 and "removed 1 page(s)" in r.output, r.output
     assert not (folder / "old-mentee.html").exists() and (folder / "notes.html").exists()
+
+
+def test_page_names_never_collide_with_each_other_or_the_index():
+    ids = ["BD-000041", "A/B", "A_B", "A?B", "index", "Index", "../x", "x"]
+    names = [page_name(i) for i in ids]
+    assert len(set(names)) == len(ids) and "index.html" not in names
+    assert page_name("BD-000041") == "BD-000041.html"  # a plain id keeps its name
+    assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.html", n) for n in names)

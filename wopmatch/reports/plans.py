@@ -10,6 +10,7 @@ outcomes. Pages are self-contained HTML (no script, no network) laid out for A4.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -53,9 +54,13 @@ class Plan:
 
 
 def page_name(mentee: str) -> str:
-    """The plan's file name: the mentee id with anything but letters, digits, '.', '_'
-    and '-' replaced (ids are free text)."""
-    return (re.sub(r"[^A-Za-z0-9._-]", "_", mentee).lstrip(".") or "_") + ".html"
+    """The plan's file name: the mentee id, or, where the id holds anything but letters,
+    digits, '.', '_' and '-' (ids are free text), those replaced by '_' and a short hash of
+    the id added, so that two ids never share a page (nor the index's)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", mentee).lstrip(".")
+    if safe == mentee and mentee.lower() != "index":
+        return mentee + ".html"
+    return f"{safe[:80]}-{hashlib.sha256(mentee.encode()).hexdigest()[:8]}.html"
 
 
 def _span(first: int, last: int) -> str:
@@ -93,8 +98,7 @@ def timeline(months: int, mentee_visits: int, mentor_visits_per_year: int, mente
                               "Remote training sessions and information exchange; the mentee's team applies "
                               "the practices in its pilot areas"))
     steps.append(Step(str(months), "Closing review: results against the targets, lessons, what continues"))
-    order = {id(s): k for k, s in enumerate(steps)}
-    return sorted(steps, key=lambda s: (int(s.months.split("-")[0]), order[id(s)]))
+    return sorted(steps, key=lambda s: int(s.months.split("-")[0]))  # stable: same month, order of making
 
 
 def plans(instance: Instance, solution: Solution) -> list[Plan]:
