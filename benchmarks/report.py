@@ -360,11 +360,15 @@ def whatif_section() -> list[str]:
                    f"{', '.join(f'{x:g}' for x in rec['tool_seconds'])} | {rec['ratio']:g} | {rec['target']} | "
                    f"{'yes' if rec['met'] else '**no**'} | {rec.get('resolves', '-')} | {rec['git']} | "
                    f"{rec['date'][:10]} |")
-    first = next(iter(latest.values()))
-    m, v = first["machine"], first["versions"]
-    out += ["", f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['memory']}; Python {m['python']}, "
-                f"OR-Tools {v['ortools']}, numpy {v['numpy']}.", ""]
+    out += ["", _run_line(next(iter(latest.values()))) + ".", ""]
     return out
+
+
+def _run_line(rec: dict) -> str:
+    """Machine and versions of a record written with wopmatch.bench.runner.provenance."""
+    m, v = rec["machine"], rec["versions"]
+    return (f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['memory']}; Python {m['python']}, "
+            f"OR-Tools {v['ortools']}, numpy {v['numpy']}")
 
 
 def timelimit_section() -> list[str]:
@@ -387,10 +391,8 @@ def timelimit_section() -> list[str]:
                    f"{'yes' if r['honoured'] else 'no'} | {'yes' if r['said'] else '-'} |")
     bad = [r for r in latest.values() if not (r["honoured"] or r["said"])]
     first = next(iter(latest.values()))
-    m, v = first["machine"], first["versions"]
     out += ["", f"{len(latest) - len(bad)} of {len(latest)} runs honour their limit or say they passed it. "
-                f"git {first['git']}, {first['date'][:10]}; {m['platform']}, {m['cpus']} CPUs, {m['memory']}; "
-                f"OR-Tools {v['ortools']}.", ""]
+                f"git {first['git']}, {first['date'][:10]}. {_run_line(first)}.", ""]
     return out
 
 
