@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dask,service]'
 	@echo "compiling the pair kernels once (numba caches them)"
 	$(BIN)/python -c 'from wopmatch.solver.graph.kernels import warm; warm()'
-	$(BIN)/python -c 'from wopmatch.solver.budgets.kernels import warm; warm()'
+	$(BIN)/python -c 'from wopmatch.solver.donors.kernels import warm; warm()'
 	touch $(STAMP)
 
 demo: $(STAMP)

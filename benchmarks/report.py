@@ -440,7 +440,7 @@ def write() -> None:
            "and `benchmarks/donors.py` uses them unless given `--needs priorities` (docs/generator.md). A record",
            "whose case ends in `(priorities)` was drawn with the current profile.", ""]
     out += own_section() + [""] + peers_section()
-    out += ["Why the donor case uses HiGHS rather than CP-SAT: [choose_mip.md](choose_mip.md).", ""]
+    out += ["Which solver each of the donor engine's moves runs, and why: docs/model.md, \"With donors\".", ""]
     out += policies_section()
     out += scale_section()
     out += kernels_section()

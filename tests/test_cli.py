@@ -216,7 +216,7 @@ def test_a_solution_the_verifier_rejects_is_not_written(run, tmp_path, monkeypat
 @pytest.mark.parametrize("instance, method, words", [
     (DEMO, "flow", "does not model donor budgets"),
     (DEMO, "flow-pricing", "does not model donor budgets"),
-    (ROOT / "instances" / "golden" / "budget-free.json", "lagrangian-mip", "has none"),
+    (ROOT / "instances" / "golden" / "budget-free.json", "colgen", "has none"),
 ])
 def test_a_forced_method_that_cannot_apply_is_an_error(run, tmp_path, instance, method, words):
     out = tmp_path / "s.json"
@@ -225,14 +225,17 @@ def test_a_forced_method_that_cannot_apply_is_an_error(run, tmp_path, instance, 
     assert not out.exists()
 
 
-def test_method_is_recorded_and_forced_mip_agrees_with_flow(run, tmp_path):
+@pytest.mark.parametrize("method", ["mip", "lagrangian-mip", "lagrangian"])
+def test_a_deprecated_method_warns_and_runs_as_auto(run, tmp_path, method):
     golden = ROOT / "instances" / "golden" / "budget-free.json"
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     assert run("solve", golden, "-o", a, "--quiet").exit_code == 0
-    assert run("solve", golden, "-o", b, "--quiet", "--method", "mip").exit_code == 0
+    r = run("solve", golden, "-o", b, "--quiet", "--method", method)
+    assert r.exit_code == 0 and f"--method {method} is deprecated and runs as 'auto'" in r.output
     sa, sb = load_solution(a), load_solution(b)
-    assert sa.stats.method == "staged-min-cost-flow" and sb.stats.method == "greedy+staged-mip"
-    assert sa.objective == sb.objective and sa.status == sb.status == "optimal"
+    assert sa.stats.method == sb.stats.method == "staged-min-cost-flow"
+    assert sa.objective == sb.objective and sa.partnerships == sb.partnerships
+    assert any("deprecated" in w for w in sb.warnings or [])
 
 
 def test_written_files_get_ordinary_permissions(run, tmp_path):

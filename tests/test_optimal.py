@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from unittest import mock
-
 import pytest
 from helpers import assert_lexicographic_optimum, brute_force, op, parse, solve_checked, tiny_instances
 from hypothesis import given
 
-from wopmatch.solver.tuning import BudgetParams, Tuning
+from wopmatch.solver.tuning import Tuning
 
 
 @given(tiny_instances(donors=False))
@@ -21,35 +18,6 @@ def test_optimal_equals_brute_force_without_donors(raw):
 @given(tiny_instances(donors=True))
 def test_optimal_equals_brute_force_with_donors(raw):
     _check_against_brute_force(raw)
-
-
-@given(tiny_instances(donors=True))
-def test_lp_reduced_cost_fixing_keeps_the_optimum(raw):
-    """Every stage solved over its LP core (mip._lp_core), even on tiny models."""
-    _check_against_brute_force(raw, tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=0)),
-                               method="lagrangian-mip")
-
-
-def test_lp_fixing_shrinks_the_model_and_matches_the_plain_mip():
-    from wopmatch.generator import generate
-    from wopmatch.solver.budgets import mip
-
-    inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3))
-    plain = solve_checked(inst, method="lagrangian-mip",
-                          tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=10**9)))
-    sizes = []
-    real = mip._lp_core
-
-    def spy(model, hint, *args):
-        out = real(model, hint, *args)
-        sizes.append((int(out[0].sum()) if out else None, len(hint)))
-        return out
-
-    with mock.patch("wopmatch.solver.budgets.mip._lp_core", spy):
-        fixed = solve_checked(inst, method="lagrangian-mip",
-                              tuning=replace(Tuning(), budgets=BudgetParams(lp_fixing_min_variables=0)))
-    assert fixed.objective == plain.objective and fixed.status == plain.status == "optimal"
-    assert sizes and all(core is not None and core < total for core, total in sizes), sizes
 
 
 def _check_against_brute_force(raw, tuning: Tuning = Tuning(), **kw):

@@ -11,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 from helpers import feasible_matchings, op, parse, solve_checked, tiny_instances
 from hypothesis import example, given, settings
+from oracle import staged_optimum
 
 from wopmatch.cli.main import cli
 from wopmatch.generator import generate
+from wopmatch.solver.graph.encoding import build_graph
 from wopmatch.solver.policies import POLICIES, UnknownPolicyError, UnsupportedMethodError, get_policy
 from wopmatch.solver.tuning import Tuning
 
@@ -230,8 +232,8 @@ def test_regional_equity_by_country_raises_the_lowest_country_share():
 def test_method_is_for_the_optimal_policy_only():
     with pytest.raises(UnsupportedMethodError, match="--method chooses how the optimal, min-cost"):
         solve_checked(parse(generate(20, 5, seed=25)), "greedy", method="flow")
-    with pytest.raises(UnsupportedMethodError, match="'mip' is for the optimal policy"):
-        solve_checked(parse(generate(20, 5, seed=25)), "max-min", method="mip")
+    with pytest.raises(UnsupportedMethodError, match="'colgen' models donor budgets, and this instance has none"):
+        solve_checked(parse(generate(20, 5, seed=25)), "max-min", method="colgen")
 
 
 def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
@@ -248,16 +250,16 @@ def test_policies_that_need_the_whole_graph_refuse_sizes_it_cannot_hold():
         assert "pricing" in solve_checked(inst, policy, tuning=priced).stats.method
 
 
-def test_min_cost_with_donors_runs_the_certified_engine_with_cost_second():
+def test_min_cost_with_donors_runs_the_donor_engine_with_cost_second():
     inst = parse(generate(120, 35, donors=3, seed=8, tightness=0.3, needs="legacy"))
     mc, best = solve_checked(inst, "min-cost"), solve_checked(inst, "optimal")
     assert mc.stats.method.startswith("colgen-lp") and mc.stats.method.endswith("(coverage, cost, quality)")
     assert [s.name for s in mc.stats.stages] == ["coverage", "cost", "quality"]
     assert mc.status == "optimal" and mc.objective.coverage == best.objective.coverage
-    assert mc.objective.cost <= best.objective.cost and mc.bound.quality is None
-    mip = solve_checked(inst, "min-cost", method="mip")
-    assert "staged-mip" in mip.stats.method and (mip.objective.coverage, mip.objective.cost) == \
-        (mc.objective.coverage, mc.objective.cost)
+    assert mc.objective.cost <= best.objective.cost and mc.objective.quality <= best.objective.quality
+    opt, _ = staged_optimum(build_graph(inst), order=("coverage", "cost", "quality"))
+    assert (mc.objective.coverage, mc.objective.cost) == (opt["coverage"] * 1e-6, opt["cost"])
+    assert math.isclose(mc.objective.quality, opt["quality"] * 1e-9, abs_tol=1e-8)
     for method in ("flow", "flow-pricing"):
         with pytest.raises(UnsupportedMethodError, match=f"method '{method}' does not model donor budgets"):
             solve_checked(inst, "min-cost", method=method)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
@@ -26,8 +25,7 @@ from wopmatch.models.scenarios import (
     parse_scenario_set,
     read_scenario_set,
 )
-from wopmatch.scenarios.runner import build_tasks, default_method, run_sweep
-from wopmatch.solver.tuning import BudgetParams, Tuning
+from wopmatch.scenarios.runner import build_tasks, run_sweep
 from wopmatch.solver.verify import verify_solution
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,14 +120,15 @@ def test_budget_grid():
     assert names == ["ADB_WOP-x0.5", "ADB_WOP-x1"]
 
 
-def test_default_method_is_never_the_clock(base):
-    assert default_method("optimal", base) == "auto"
-    big = parse(generate(400, 100, donors=6, seed=1))
-    assert default_method("optimal", big) == "auto"  # colgen: limited by work
-    with mock.patch("wopmatch.scenarios.runner.Tuning",
-                    lambda: replace(Tuning(), budgets=replace(BudgetParams(), colgen_max_pairs=0))):
-        assert default_method("optimal", big) == "lagrangian"
-        assert default_method("greedy", big) == "auto"
+def test_a_sets_solves_are_limited_by_work_not_the_clock(base):
+    """Without a method or node limit in the set, every task runs auto (the donor engine
+    limits its own work) with no time limit; a set's node limit reaches every task."""
+    sset = _set(scenarios=[{"name": "a"}, {"name": "b", "policy": "max-min"}])
+    tasks = build_tasks(sset, base)
+    assert [(t.method, t.node_limit) for t in tasks] == [("auto", None), ("auto", None)]
+    assert all(t.options().time_limit is None for t in tasks)
+    limited = build_tasks(sset.model_copy(update={"node_limit": 50}), base)
+    assert {t.node_limit for t in limited} == {50}
 
 
 def _grid_tasks(base, n=6):

@@ -420,7 +420,8 @@ class Comparison:
                 "min_score": None if m is None else m.min_score,
                 "blocking_pairs": None if m is None else m.blocking_pairs,
                 "bound_coverage": sol.bound.coverage, "gap_coverage": sol.gap.coverage,
-                "gap_quality": sol.gap.quality, "method": sol.stats.method,
+                "bound_quality": sol.bound.quality, "gap_quality": sol.gap.quality,
+                "bound_cost": sol.bound.cost, "gap_cost": sol.gap.cost, "method": sol.stats.method,
                 "build_seconds": sol.stats.build_seconds, "solve_seconds": sol.stats.solve_seconds,
                 "seconds": self.seconds.get(name),
             })

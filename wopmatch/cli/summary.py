@@ -28,7 +28,8 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
                                  f"gap {_pct(s.gap.coverage)})\n[dim]priority weight of the matched mentees[/]")
         head.add_row("quality", f"{o.quality:.4f}  (bound {'-' if b.quality is None else f'{b.quality:.4f}'}, "
                                 f"gap {_pct(s.gap.quality)})\n[dim]sum of weight x match score (0..1)[/]")
-        head.add_row("cost", f"{o.cost:,} {instance.currency}")
+        head.add_row("cost", f"{o.cost:,} {instance.currency}  (bound {'-' if b.cost is None else f'{b.cost:,}'}, "
+                             f"gap {_pct(s.gap.cost)})")
     if s.metrics is not None:
         m = s.metrics
         rates = {r: g.match_rate for r, g in m.by_region.items() if g.match_rate is not None}

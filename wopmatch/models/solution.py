@@ -47,17 +47,20 @@ class Objective(_Schema):
 
 
 class Bound(_Schema):
+    """Proven bounds on the solution's figures. Each holds among the solutions at least as good
+    in the policy's earlier stages (docs/policies.md gives each policy's order: for optimal,
+    quality among the solutions of at least this coverage, cost among those of at least this
+    coverage and quality). A proven optimum's bounds are its figures; absent: not known."""
+
     coverage: Optional[float] = Field(default=None, description="Proven upper bound on coverage.")
-    quality: Optional[float] = Field(
-        default=None,
-        description="Proven upper bound on quality among solutions of maximum coverage "
-        "(given only once coverage is proven optimal).",
-    )
+    quality: Optional[float] = Field(default=None, description="Proven upper bound on quality.")
+    cost: Optional[int] = Field(default=None, description="Proven lower bound on the total cost.")
 
 
 class Gap(_Schema):
     coverage: Optional[float] = Field(default=None, description="(bound - value) / bound, 0 when proven.")
     quality: Optional[float] = None
+    cost: Optional[float] = Field(default=None, description="(value - bound) / value, 0 when proven.")
 
 
 class Partnership(_Schema):
@@ -157,8 +160,9 @@ class Metrics(_Schema):
     capacity_used: Optional[float] = Field(description="Partnerships / total mentor capacity.")
     donor_utilisation: dict[str, Optional[float]] = Field(description="committed / budget per donor.")
     blocking_pairs: int = Field(description="Eligible pairs both sides would rather have (funding aside).")
-    gap_coverage: Optional[float] = Field(description="Gap to the proven (flow, LP or Lagrangian) bound.")
+    gap_coverage: Optional[float] = Field(description="Gap to the proven (flow or LP) bound.")
     gap_quality: Optional[float]
+    gap_cost: Optional[float] = None
 
 
 IdleReason = Literal[
@@ -190,6 +194,8 @@ class StageStats(_Schema):
     seconds: float
     value: Optional[float] = None
     bound: Optional[float] = None
+    gap: Optional[float] = Field(default=None, description="(bound - value) / bound, for cost (value - bound) / value; "
+                                                           "0 when proven.")
 
 
 class Stats(_Schema):

@@ -93,6 +93,8 @@ def summary_rows(instance: Instance, solution: Solution) -> list[list[Any]]:
         ["quality bound", s.bound.quality],
         ["quality gap", s.gap.quality],
         [f"total cost ({instance.currency})", s.objective.cost if s.objective else None],
+        ["cost bound", s.bound.cost],
+        ["cost gap", s.gap.cost],
         ["solver", s.stats.solver],
         ["seed", s.stats.seed],
         ["verified", None if s.verification is None else ("yes" if s.verification.ok else "NO")],

@@ -14,7 +14,7 @@ from .runner import Outcome, Task
 
 #: Headline columns, in order; then matched_<region>, then <donor>_committed and <donor>_used.
 HEAD = ("scenario", "description", "policy", "status", "matched", "coverage", "coverage_rate", "quality", "cost",
-        "gap_coverage", "gap_quality", "total_budget", "committed", "budget_used", "seconds", "method", "error")
+        "gap_coverage", "gap_quality", "gap_cost", "total_budget", "committed", "budget_used", "seconds", "method", "error")
 
 
 def scenario_rows(tasks: list[Task], outcomes: dict[str, Outcome], scenarios: list[Scenario]) -> list[dict[str, Any]]:
@@ -34,7 +34,8 @@ def scenario_rows(tasks: list[Task], outcomes: dict[str, Outcome], scenarios: li
         budget = sum(d.budget for d in s.donors)
         committed = sum(d.committed for d in s.donors)
         row.update(status=s.status, method=s.stats.method, seconds=round(o.seconds, 2),
-                   gap_coverage=s.gap.coverage, gap_quality=s.gap.quality, error=s.message or "")
+                   gap_coverage=s.gap.coverage, gap_quality=s.gap.quality, gap_cost=s.gap.cost,
+                   error=s.message or "")
         if s.objective is not None:
             row.update(coverage=s.objective.coverage, quality=round(s.objective.quality, 6), cost=s.objective.cost,
                        matched=len(s.partnerships))

@@ -6,10 +6,9 @@ soon as it finishes.
 A scenario's answer must not depend on where or when it ran, so that the same
 sweep gives the same table on a laptop and on a cluster:
 
-- no wall-clock limit reaches a solve (a scenario set has no time limit): MIP
-  searches stop at a node limit (colgen's own, else DEFAULT_NODE_LIMIT, unless the
-  set says), which is the same on any machine; donor rounds beyond colgen's size
-  run ``--method lagrangian`` (default_method), a fixed amount of work;
+- no wall-clock limit reaches a solve (a scenario set has no time limit): every
+  method is limited by work (the donor engine's own node and round limits, or the
+  set's node limit), which is the same on any machine;
 - each task carries everything it needs (the scenario's instance as JSON bytes,
   the policy, seed and limits) and returns the solution as JSON bytes: nothing
   is shared between tasks, so a task re-run after a worker died gives the same
@@ -43,7 +42,6 @@ from ..solver import (
     POLICIES,
     SolveError,
     SolveOptions,
-    Tuning,
     UnknownPolicyError,
     UnsupportedMethodError,
     die_with_parent,
@@ -100,21 +98,6 @@ def run_task(task: Task) -> Outcome:
     return Outcome(task.name, (solution.model_dump_json(indent=2) + "\n").encode(), None, time.perf_counter() - t0)
 
 
-DEFAULT_NODE_LIMIT = 10_000
-
-
-def default_method(policy: str, instance: Instance) -> str:
-    """How a scenario solves when its set does not say; never by the clock: ``auto``
-    (with donors method colgen, limited by work, docs/model.md) up to colgen's size
-    (Tuning.budgets.colgen_max_pairs free mentee x mentor pairs), and for the optimal
-    policy with donors beyond it the Lagrangian method (a fixed amount of work, no MIP)."""
-    if policy != "optimal" or not instance.donors:
-        return "auto"
-    mentees = sum(op.mentee is not None for op in instance.operators) - len(instance.pinned)
-    mentors = sum(op.mentor is not None for op in instance.operators)
-    return "auto" if mentees * mentors <= Tuning().budgets.colgen_max_pairs else "lagrangian"
-
-
 def build_tasks(sset: ScenarioSet, base: Instance, method: Optional[str] = None,
                 node_limit: Optional[int] = None, policy: Optional[str] = None) -> list[Task]:
     """Every scenario's instance, checked; InputError listing every problem of every
@@ -132,21 +115,18 @@ def build_tasks(sset: ScenarioSet, base: Instance, method: Optional[str] = None,
             problems.extend(exc.problems)
             continue
         pol = policy or sc.policy or sset.policy
-        how = method or sset.method or default_method(pol, inst)
+        how = method or sset.method or "auto"
         try:
             if pol not in POLICIES:
                 raise UnknownPolicyError(f"unknown policy {pol!r}; valid policies: {', '.join(POLICIES)}")
             if how not in METHODS:
                 raise UnsupportedMethodError(f"unknown method {how!r}; valid methods: {', '.join(METHODS)}")
-            planned = plan(inst, SolveOptions(policy=pol, method=how, group_by=sset.group_by))
+            plan(inst, SolveOptions(policy=pol, method=how, group_by=sset.group_by))
         except (UnknownPolicyError, UnsupportedMethodError) as exc:
             problems.append(Problem(f"{where}.policy", str(exc)))
             continue
         data = (inst.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
-        # colgen limits its own MIPs by nodes (docs/model.md): the default limit is for the staged MIP.
-        default_limit = None if planned.method == "colgen" else DEFAULT_NODE_LIMIT
-        tasks.append(Task(sc.name, data, pol, how, sset.seed, node_limit or sset.node_limit or default_limit,
-                          sset.group_by))
+        tasks.append(Task(sc.name, data, pol, how, sset.seed, node_limit or sset.node_limit, sset.group_by))
     if problems:
         raise InputError(problems)
     if not tasks:

@@ -22,7 +22,7 @@ from .errors import SolveError, UnsupportedMethodError
 from .graph.encoding import build_graph
 from .network.flow import max_coverage_units
 from .options import SolveOptions
-from .policies import ORTOOLS_VERSION, Policy, PolicyOptions, choose_method, get_policy, priced_method
+from .policies import ORTOOLS_VERSION, Policy, PolicyOptions, choose_method, deprecation, get_policy, priced_method
 from .postsolve.alternates import find_alternates
 from .postsolve.decode import RunInfo, infeasible_solution, to_solution
 from .postsolve.metrics import solution_metrics
@@ -64,6 +64,8 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
         solution = with_round(solution, carried, previous, options)
     update: dict = {}
     warnings = [p.message for p in instance_warnings(instance)]
+    if deprecation(options.method):
+        warnings.append(deprecation(options.method))
     if warnings:
         update["warnings"] = warnings
     limit, took = options.time_limit, solution.stats.solve_seconds
@@ -103,8 +105,7 @@ def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, pre
     chosen, method, candidates = plan(instance, options, tuning, keep_stable=bool(prefer))
     graph = build_graph(instance, candidates=candidates)
     build = time.perf_counter() - t0
-    info = RunInfo(options.policy, sha256, build, 0.0, options.seed, options.time_limit, options.node_limit,
-                   options.workers)
+    info = RunInfo(options.policy, sha256, build, 0.0, options.seed, options.time_limit, options.node_limit)
     if graph.infeasible:
         solution = infeasible_solution(graph, info, f"ortools {ORTOOLS_VERSION}")
     else:
@@ -112,7 +113,7 @@ def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, pre
         solve_graph = graph.with_scores(stability_scores(graph, prefer, options.change_penalty)) if prefer else graph
         assignment = chosen.solve(solve_graph, _policy_options(options, method), tuning)
         info = RunInfo(options.policy, sha256, build, time.perf_counter() - t1, options.seed, options.time_limit,
-                       options.node_limit, options.workers)
+                       options.node_limit)
         solution = to_solution(graph, assignment, info)
         if prefer:  # the bound is of the penalised quality, not of the quality reported
             solution = _without_quality_bound(solution)
@@ -128,17 +129,17 @@ def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, pre
 
 def _policy_options(options: SolveOptions, method: Optional[str]) -> PolicyOptions:
     return PolicyOptions(time_limit=options.time_limit, seed=options.seed,
-                         method=options.method if method is None else method, group_by=options.group_by,
+                         method="auto" if method is None else method, group_by=options.group_by,
                          node_limit=options.node_limit, workers=options.workers)
 
 
 def _without_quality_bound(solution: Solution) -> Solution:
     return solution.model_copy(update={
-        "bound": solution.bound.model_copy(update={"quality": None}),
-        "gap": solution.gap.model_copy(update={"quality": None}),
+        "bound": solution.bound.model_copy(update={"quality": None, "cost": None}),
+        "gap": solution.gap.model_copy(update={"quality": None, "cost": None}),
         "stats": solution.stats.model_copy(update={"method": solution.stats.method + "+keep-stable"}),
         "message": (solution.message + "; " if solution.message else "") +
-        "keep-stable: quality was optimised with a change penalty, so no quality bound is given"})
+        "keep-stable: quality was optimised with a change penalty, so no quality or cost bound is given"})
 
 
 class Plan(NamedTuple):
@@ -154,11 +155,10 @@ def plan(instance: Instance, options: SolveOptions, tuning: Tuning = Tuning(), k
     pairs = free_pairs(instance)
     method: Optional[str] = None
     if chosen.name == "optimal":  # a forced method that cannot apply fails before any work
-        method = choose_method(options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs,
-                               tuning.budgets.colgen_max_pairs)
+        method = choose_method(options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs)
     elif chosen.priced:
         method = priced_method(options.policy, options.method, bool(instance.donors), pairs, tuning.pricing_min_pairs)
-    elif options.method != "auto":
+    elif options.method != "auto" and not deprecation(options.method):
         raise UnsupportedMethodError(f"--method chooses how the optimal, min-cost, max-min and regional-equity "
                                      f"policies solve; policy {options.policy!r} has one way")
     if keep_stable and method == "flow-pricing":  # pricing encodes its own scores: use the whole graph

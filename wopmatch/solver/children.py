@@ -1,6 +1,5 @@
-"""Child processes that die with their parent (Linux's PR_SET_PDEATHSIG): a HiGHS
-solve run in a child for its deadline, a scenario sweep's pool workers and a
-service job all call ``die_with_parent`` first thing, so that killing a
+"""Child processes that die with their parent (Linux's PR_SET_PDEATHSIG): a scenario
+sweep's pool workers and a service job call ``die_with_parent`` first thing, so that killing a
 ``wopmatch`` command, or a job, leaves no solver running on (issue: no orphan)."""
 
 from __future__ import annotations

@@ -40,19 +40,19 @@ class SolveOptions(BaseModel):
                                                      "coverage rate is raised.")
     method: MethodName = Field(
         "auto", description="How the exact policies solve: auto = flow without donors (flow-pricing from 50M "
-                            "pairs), colgen with donors up to 10M pairs (LP bounds and MIPs limited by work, not "
-                            "time), lagrangian-mip above; lagrangian-mip and mip run the staged MIP until proven; "
-                            "lagrangian: its bound and repaired assignment only. min-cost, max-min and "
-                            "regional-equity take auto, flow or flow-pricing.")
+                            "pairs), colgen with donors (the donor engine: LP bounds, search and proofs limited "
+                            "by work, not time). mip, lagrangian-mip and lagrangian are deprecated and run as "
+                            "auto.")
     time_limit: Optional[float] = Field(None, gt=0, le=10**7,
                                         description="Seconds; the best solution found is returned, with its gap.")
     node_limit: Optional[int] = Field(None, ge=1, le=INT32_MAX,
                                       description="Branch-and-bound nodes per MIP solve: stops the search at the "
                                                   "same point on any machine.")
     seed: int = Field(0, ge=0, le=INT32_MAX, description="Seed of the random policy, HiGHS and CP-SAT.")
-    workers: int = Field(2, ge=1, le=64, description="Threads of CP-SAT on large coverage cores with donors "
-                                                     "(stats.workers); the same input, seed and threads give the "
-                                                     "same answer. Everything else runs on one thread.")
+    workers: int = Field(1, ge=1, le=64, description="Workers of CP-SAT in the donor engine's proofs "
+                                                     "(stats.workers); more than one search interleaved, so the "
+                                                     "same input, seed and threads give the same answer. "
+                                                     "Everything else runs on one thread.")
     alternates: int = Field(0, ge=0, le=50, description="List each mentee's K best runner-up mentors and why each "
                                                         "was not chosen.")
     ended: tuple[str, ...] = Field((), description="With a previous round: this mentee's partnership has ended "

@@ -8,17 +8,13 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Callable, Optional
 
-from ..models.instance import WEIGHT_RESOLUTION
-
 #: Called with (phase, proven upper bound on coverage or None).
 PROGRESS: ContextVar[Optional[Callable[[str, Optional[float]], None]]] = ContextVar("PROGRESS", default=None)
 
 
-def report(phase: str, coverage_bound_units: Optional[float] = None, pinned_coverage: float = 0.0) -> None:
-    """``coverage_bound_units``: a proven bound for the free mentees, in weight units."""
+def report(phase: str, coverage_bound: Optional[float] = None, pinned_coverage: float = 0.0) -> None:
+    """``coverage_bound``: a proven bound on the free mentees' coverage (their weight)."""
     callback = PROGRESS.get()
     if callback is None:
         return
-    bound = None if coverage_bound_units is None else \
-        round(pinned_coverage + coverage_bound_units * WEIGHT_RESOLUTION, 6)
-    callback(phase, bound)
+    callback(phase, None if coverage_bound is None else round(pinned_coverage + coverage_bound, 6))

@@ -52,35 +52,15 @@ class StreamParams:
 
 
 @dataclass(frozen=True)
-class BudgetParams:
-    """The exact method with donors (budgets/): when to relax, fix and restrict the MIP."""
+class DonorParams:
+    """The engine with donors (donors/): how much work each of its moves may do.
+    Each value is measured on benchmarks/donors.py's rounds (RESULTS.md, "Donor rounds")."""
 
-    #: From this many candidate pairs on, the Lagrangian relaxation runs on a working set of
-    #: cheap pairs and prices the rest, and the full budget-free flow is not solved
-    #: (at 20,000 x 5,000: 28.7 million pairs, 35 s per flow).
-    working_set_min_candidates: int = 2_000_000
-    #: Below this many (pair, donor) variables the full MIP is as quick as any core.
-    core_min_variables: int = 100_000
-    #: The largest core handed to HiGHS (measured at 2,000 x 500 x 5: a 60,000-variable
-    #: core solved in 10 s; 150,000 did not finish in 40 s).
-    core_max_variables: int = 60_000
-    #: Above this many variables the full staged MIP is not built (its model alone would take
-    #: minutes and gigabytes); the answer carries the Lagrangian bound as its certified gap.
-    full_mip_max_variables: int = 2_000_000
-    #: A stage is first reduced by LP reduced-cost fixing from this many variables on
-    #: (below, HiGHS alone is as quick).
-    lp_fixing_min_variables: int = 2_000
-    #: Time-limited models from this many variables on run in a child process that is stopped
-    #: at the deadline; smaller ones keep to HiGHS's own limit well enough and run here
-    #: (starting a child costs about 0.6 s, and a stage makes up to three solves).
-    child_min_variables: int = 100_000
-    #: Seconds a time-limited HiGHS solve may run past its limit before it is stopped.
-    deadline_grace: float = 1.0
-    #: With donors, auto takes colgen up to this many free mentee x mentor pairs (measured up to
-    #: 20,000 x 5,000: 10^8) and lagrangian-mip above (its working set and size guard).
-    colgen_max_pairs: int = 100_000_000
-    #: Method colgen (budgets/certify.py), each stage: master LPs solved at most, the columns
-    #: each mentee may bring into the master per round, and simplex iterations per master.
+    #: Count cuts (donors/cuts.py) for donors that can fund at most this many pairs: a few
+    #: min-cost flows each; at 2,000 x 500 x 5 they cost 2.7 s and moved no bound.
+    count_cut_max_pairs: int = 40_000
+    #: Column generation, each stage: master LPs solved at most, columns each mentee may bring
+    #: into the master per round, simplex iterations per master.
     colgen_rounds: int = 40
     colgen_per_mentee: int = 4
     lp_iterations: int = 200_000
@@ -89,53 +69,43 @@ class BudgetParams:
     #: dense: at 20,000 x 5,000 x 5 the quality LP took 20 rounds, 400,000 iterations and 87 s to
     #: converge; 2,000 x 500 x 5 needs about 5,000.
     later_lp_work: int = 60_000
-    #: The restricted MIPs: one over this many columns of smallest penalty per free mentee,
-    #: then the next, while each is solved within its nodes and selects at most restricted_max_columns
-    #: columns (later_restricted_max_columns for quality and cost; the LP's support joins them). At
-    #: 20,000 x 5,000 x 5 the first rung has 31,000 columns: 10 s for coverage, 356 s for quality.
-    restricted_ladder: tuple[int, ...] = (1, 2, 4)
-    restricted_nodes: int = 100
-    restricted_max_columns: int = 30_000
-    later_restricted_max_columns: int = 10_000
-    #: The MIP over a stage's core (of coverage up to core_max_variables columns, of quality and
-    #: cost up to later_core_max_columns) may explore core_work / columns nodes, at least 20:
-    #: small cores get the nodes a proof needs (the demo's scenarios: quality and cost proven on 2
-    #: more of its 8 donor scenarios, the same optimum), large ones little more than their root
-    #: (on the ten rounds of benchmarks/donors.py 20 nodes gave the values and bounds of 200 on
-    #: cores of 7,000-9,000 columns). Measured on the slowest of those (300 x 70 x 3 s5): 38 s
-    #: with 20 nodes everywhere, 59 s with 400,000, 80 s with 1,000,000. 250,000 takes its quality
-    #: core MIP (2,089 columns) from 12 s to 10 s and leaves the demo's scenarios as with 400,000;
-    #: 150,000 took two of their proofs away (a cost, a quality).
+    #: The pools LNS works over, in turn: this many columns of smallest penalty per free mentee,
+    #: with the LP's support and the incumbent's; the next once the whole pool is solved.
+    pool_ladder: tuple[int, ...] = (2, 4, 8)
+    #: LNS: rounds at most for the first, second and third stage of a policy's order (the third
+    #: weighs least: at 2,000 x 500 x 5 the cost stage's rounds cost 0.7-1.2 s each, for a gap of a
+    #: few percent), and rounds in a row without a gain that end a stage's LNS; nodes per sub-MIP,
+    #: and its relative gap (a sub-MIP need not prove its optimum); mentees freed at most (a random
+    #: part of a larger neighbourhood); a pool of at most lns_max_columns columns is first solved
+    #: whole (the small rounds' pools have 400-1,000 columns and are often solved at once; at 2,000 x
+    #: 500 x 5 a whole pool of 2,400-2,800 columns took 13-25 s, its parts under 1 s each). Measured
+    #: on the quality stage at 2,000 x 500 x 5 (seeds 1, 2, legacy; seed 1
+    #: priorities): 1,200 mentees and a gap of 1e-3 gave 0.69%, 0.81% and 0.88% in 18-21 s, where
+    #: 700 and 1e-4 gave 0.77%, 1.06% and 0.40% in 20, 20 and 56 s, and 2,000 and 1e-3 once 136 s.
+    lns_rounds: tuple[int, int, int] = (30, 24, 8)
+    lns_stall: int = 6
+    lns_nodes: int = 30
+    lns_gap: float = 1e-3
+    lns_max_free: int = 1_200
+    lns_max_columns: int = 1_500
+    #: The core's size is counted after each gain on rounds of at most this many (pair, donor)
+    #: cells (one pass over them; larger rounds never prove by a core).
+    core_count_max_cells: int = 2_000_000
+    #: The proof over a stage's core (engine.decide): coverage cores of at most cp_sat_max_columns
+    #: go to CP-SAT (cp_sat_work units of deterministic time), quality and cost cores of at most
+    #: later_core_max_columns to HiGHS's core MIP (core_work / columns nodes, at least core_nodes:
+    #: a few hundred columns get the nodes a proof needs, a large core little more than its root)
+    #: or, when they keep the quality row, to CP-SAT (cp_sat_later_work units). CP-SAT runs with its
+    #: LP relaxation in full (linearization level cp_sat_linearization) on the solve's workers
+    #: (default 1): on three coverage cores of 7,000-13,000 columns one weight step short, one
+    #: worker at level 2 proved two in 2.7 and 4.8 s; two workers at the default level, one in 10 s.
+    cp_sat_max_columns: int = 20_000
+    cp_sat_work: float = 12.0
+    cp_sat_later_work: float = 3.0
+    cp_sat_linearization: int = 2
+    later_core_max_columns: int = 3_000
     core_work: int = 250_000
     core_nodes: int = 20
-    later_core_max_columns: int = 3_000
-    #: A coverage stage still open with a core of at most this many columns goes to CP-SAT (instead
-    #: of the core MIP), with this deterministic time (measured at 200 x 60 x 5: 6 units prove seed 1,
-    #: 12 prove seed 2 where 6 do not; on 300 x 70 x 3 s5, 30 units, and HiGHS's full MIP in 900 s,
-    #: leave the same half-step open).
-    cp_sat_max_columns: int = 20_000
-    cp_sat_deterministic_time: float = 12.0
-    #: A coverage stage one weight step short goes to CP-SAT without HiGHS's core MIP first when its
-    #: core has at least this many columns: the core MIP's root there is dear and cannot tighten one
-    #: step (300 x 70 x 3 s5: 12.5 s on 7,776 columns, nothing moved), while on small cores it is
-    #: cheap and often proves the stage itself (the demo: 248 columns, CP-SAT not needed).
-    cp_sat_first_min_columns: int = 3_000
-    #: A stage still open by more than tight_gap (relative) with a core of at most this many
-    #: columns goes to CP-SAT on one worker before HiGHS's core MIP, and skips the restricted MIPs
-    #: when its core is that small already after the LP-fill (looked at only on graphs of at most
-    #: early_core_max_cells (pair, donor) cells, where finding the core is cheap). Measured on
-    #: the demo's sensitivity (47 re-solves, one process): 51 s before, 6.3 s after.
-    small_core_columns: int = 3_000
-    early_core_max_cells: int = 2_000_000
-    small_core_deterministic_time: float = 3.0
-    #: A quality or cost gap of at most this (relative) goes to HiGHS's core MIP first: it closes
-    #: such gaps at its root, where CP-SAT can take seconds (300 x 70 x 3 s3, quality, a gap under
-    #: 0.01%: 0.2 s against 8.3 s without a proof).
-    tight_gap: float = 0.01
-    #: A quality or cost rung HiGHS's node limit cuts without improving goes to CP-SAT only with more
-    #: than this (relative) open: regional-equity 200 x 60 x 5 s1 and s2 (26% and 30% open) gain 18
-    #: and 24 points; at 126 x 40 x 4 with budgets at 80% it cost 7 s for nothing.
-    rung_cp_sat_gap: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -165,7 +135,7 @@ class Tuning:
     #: would add many equivalent pairs a round. False runs every stage apart.
     fold: bool = True
     streams: StreamParams = field(default_factory=StreamParams)
-    budgets: BudgetParams = field(default_factory=BudgetParams)
+    donors: DonorParams = field(default_factory=DonorParams)
 
     def optimal_pricing_for(self, pairs: int) -> PricingParams:
         """optimal's pricing for a round of ``pairs`` free mentee x mentor pairs."""

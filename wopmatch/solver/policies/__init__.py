@@ -11,11 +11,13 @@ from __future__ import annotations
 from ..errors import UnknownPolicyError, UnsupportedMethodError
 from . import baselines, equity, maxmin, mincost, optimal, stable  # noqa: F401  (they define the policies)
 from .base import (
+    DEPRECATED_METHODS,
     ORTOOLS_VERSION,
     PRICED_METHODS,
     Policy,
     PolicyOptions,
     concrete_policies,
+    deprecation,
     priced_method,
 )
 from .equity import GROUP_KEYS
@@ -33,6 +35,6 @@ def get_policy(name: str) -> Policy:
         raise UnknownPolicyError(f"unknown policy {name!r}; valid policies: {', '.join(POLICIES)}") from None
 
 
-__all__ = ["GROUP_KEYS", "METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICED_METHODS", "OptimalPolicy", "Policy",
-           "PolicyOptions", "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "get_policy",
+__all__ = ["DEPRECATED_METHODS", "GROUP_KEYS", "METHODS", "ORTOOLS_VERSION", "POLICIES", "PRICED_METHODS", "OptimalPolicy", "Policy",
+           "PolicyOptions", "UnknownPolicyError", "UnsupportedMethodError", "choose_method", "deprecation", "get_policy",
            "priced_method"]

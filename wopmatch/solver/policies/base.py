@@ -12,8 +12,7 @@ import numpy as np
 import ortools
 
 from ...models.solution import StageStats, Status
-from ..budgets.highs import HighsRun
-from ..budgets.staged import Budgeted
+from ..donors import DonorResult, Run
 from ..errors import UnsupportedMethodError
 from ..graph.encoding import CandidateGraph
 from ..network.pricing import LexResult, PairSource, working_graph
@@ -26,9 +25,18 @@ ORTOOLS_VERSION = ortools.__version__
 #: How min-cost, max-min and regional-equity may solve (``--method``): on the
 #: whole candidate graph (flow) or on a priced working set (flow-pricing).
 PRICED_METHODS = ("auto", "flow", "flow-pricing")
-#: With donors: the certified column-generation engine (colgen, what auto runs) or,
-#: for min-cost, the staged MIP over every (pair, donor) variable (mip).
-DONOR_METHODS = ("auto", "colgen", "mip")
+#: With donors: the donor engine (colgen, what auto runs; solver/donors/).
+DONOR_METHODS = ("auto", "colgen")
+#: Methods of the retired second engine: accepted for one release, with a warning, as auto.
+DEPRECATED_METHODS = ("mip", "lagrangian-mip", "lagrangian")
+
+
+def deprecation(method: str) -> Optional[str]:
+    """The warning a deprecated method gets (None for the others)."""
+    if method not in DEPRECATED_METHODS:
+        return None
+    return (f"--method {method} is deprecated and runs as 'auto' (the donor engine with donors, the min-cost "
+            "flow without); it will be refused from the next release")
 
 
 @dataclass(frozen=True)
@@ -39,10 +47,10 @@ class PolicyOptions:
     seed: int = 0
     method: str = "auto"  # how an exact policy solves: the method plan() chose
     group_by: str = "region"  # regional-equity: the mentee field that forms groups (region or country)
-    #: Branch-and-bound nodes per HiGHS MIP solve (None: no limit). Unlike a time
-    #: limit it stops the search at the same point on any machine (budgets/highs.py).
+    #: Branch-and-bound nodes per MIP (None: each move's own). Unlike a time limit it
+    #: stops the search at the same point on any machine (donors/solvers.py).
     node_limit: Optional[int] = None
-    workers: int = 2  # CP-SAT's workers (method colgen)
+    workers: int = 1  # CP-SAT's workers (the donor engine's proofs)
 
 
 @dataclass(frozen=True)
@@ -54,20 +62,17 @@ class Assignment:
     status: Status
     method: str
     solver: str
-    # Proven upper bounds for the free (non-pinned) part, in the stage units
-    # (coverage: WEIGHT_RESOLUTION, quality: 1e-9); None when unknown.
-    bound_coverage_units: Optional[float] = None
-    bound_quality_units: Optional[float] = None
+    # Proven bounds of a solution that is not proven optimal, for the free (non-pinned) part, by
+    # stage ("coverage", "quality": upper; "cost": lower), in the solution's units; each holds among
+    # the assignments at least as good in the policy's earlier stages. Absent: unknown.
+    bounds: dict[str, float] = field(default_factory=dict)
     stages: list[StageStats] = field(default_factory=list)
     message: Optional[str] = None
     # Set by policies that encode their own working set of candidates: the graph
     # ``pairs`` index into, and how many eligible pairs the whole instance has.
     graph: Optional[CandidateGraph] = None
     candidates_total: Optional[int] = None
-    # False for policies whose "optimal" is of another objective (min-cost,
-    # max-min, regional-equity): then only the bounds given above are reported.
-    default_objective: bool = True
-
+    workers: int = 1  # CP-SAT's workers where it ran with several, else 1
 
 
 class Policy(ABC):
@@ -89,17 +94,15 @@ class Policy(ABC):
 
 def priced_method(policy: str, method: str, has_donors: bool, pairs: int, pricing_min_pairs: int) -> str:
     """The method a ``priced`` policy runs; ``pairs`` = free mentees x mentors."""
-    if has_donors and method == "mip" and policy != "min-cost":
-        raise UnsupportedMethodError(f"method 'mip' is for the optimal and min-cost policies; {policy!r} with donors "
-                                     "solves by 'auto' or 'colgen'")
+    method = "auto" if method in DEPRECATED_METHODS else method
     if has_donors and method in DONOR_METHODS:
         return "colgen" if method == "auto" else method
     if has_donors and method in PRICED_METHODS:
         raise UnsupportedMethodError(f"method {method!r} does not model donor budgets, and this instance has donors; "
                                      f"use one of {', '.join(DONOR_METHODS)} with policy {policy!r}")
     if method not in PRICED_METHODS:
-        raise UnsupportedMethodError(f"policy {policy!r} solves by one of the methods {', '.join(PRICED_METHODS)}; "
-                                     f"{method!r} is for the optimal policy")
+        raise UnsupportedMethodError(f"method {method!r} models donor budgets, and this instance has none; policy "
+                                     f"{policy!r} solves it by one of {', '.join(PRICED_METHODS)}")
     if method == "auto":
         return "flow-pricing" if pairs >= pricing_min_pairs else "flow"
     return method
@@ -137,33 +140,30 @@ def streamed_assignment(graph: CandidateGraph, found: "Streamed", method: str, t
 
 
 def priced_assignment(g: CandidateGraph, result: LexResult, source: PairSource, method: str,
-                      first: Optional[list[StageStats]] = None, coverage_units: Optional[int] = None) -> Assignment:
+                      first: Optional[list[StageStats]] = None) -> Assignment:
     """A priced policy's answer: optimal for its own objective, over the working set's graph."""
     stages = list(first or [])
     stages += [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                for s in result.stages]
     chosen = result.chosen
     return Assignment(
-        pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
-        bound_coverage_units=coverage_units, method=f"{method} ({result.rounds} rounds, {source.passes} passes)",
+        pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal",
+        method=f"{method} ({result.rounds} rounds, {source.passes} passes)",
         solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages, graph=working_graph(g, result.work),
         candidates_total=source.eligible)
 
 
-def highs_run(options: PolicyOptions, tuning: Tuning) -> HighsRun:
-    """What every HiGHS and CP-SAT solve of one solve with donors shares."""
-    return HighsRun(seed=options.seed, node_limit=options.node_limit, params=tuning.budgets, workers=options.workers)
+def donor_run(options: PolicyOptions, tuning: Tuning) -> Run:
+    """What every MIP of one solve with donors shares."""
+    return Run(seed=options.seed, node_limit=options.node_limit, params=tuning.donors, workers=options.workers)
 
 
-def colgen_solver() -> str:
-    """stats.solver of method colgen: its LPs run in highspy, its MIPs in OR-Tools' HiGHS
-    (and CP-SAT: stats.method)."""
-    return f"ortools-mathopt-highs {ORTOOLS_VERSION} + highspy {version('highspy')}"
-
-
-def budgeted_assignment(found: Budgeted, solver: str, default_objective: bool = True) -> Assignment:
-    """A policy's answer from the exact method with donors (budgets/staged.py)."""
+def donor_assignment(found: DonorResult) -> Assignment:
+    """A policy's answer from the donor engine (solver/donors/): its LPs run in highspy,
+    its MIPs in OR-Tools' HiGHS (and CP-SAT, which stats.method names)."""
+    bounds = {s.name: s.bound for s in found.stages if s.name in ("coverage", "quality", "cost") and
+              s.bound is not None}
     return Assignment(pairs=found.pairs, donors=found.donors, status="optimal" if found.proven else "feasible",
-                      method=found.method, solver=solver, bound_coverage_units=found.bound_coverage_units,
-                      bound_quality_units=found.bound_quality_units if default_objective else None,
-                      stages=found.stages, message=found.message, default_objective=default_objective)
+                      method=found.method, solver=f"ortools-mathopt-highs {ORTOOLS_VERSION} + highspy "
+                                                  f"{version('highspy')}",
+                      bounds=bounds, stages=found.stages, message=found.message, workers=max(found.workers, 1))

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...models.solution import StageStats
-from ..budgets.threshold import need_for_rate, solve_equity_certified
+from ..donors import equity, largest_reached, need_for_rate
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from ..network.flow import FlowError, Structure, coverage_cost, min_cost_flow, plain_structure, solve_staged
@@ -29,9 +29,8 @@ from .base import (
     Assignment,
     Policy,
     PolicyOptions,
-    budgeted_assignment,
-    colgen_solver,
-    highs_run,
+    donor_assignment,
+    donor_run,
     priced_assignment,
 )
 
@@ -71,26 +70,19 @@ class RegionalEquityPolicy(Policy):
         pinned = np.bincount(group[graph.pinned.mentee], minlength=g_count) if len(graph.pinned.mentee) \
             else np.zeros(g_count, np.int64)
         if graph.has_donors:
-            run = highs_run(options, tuning)
-            found = solve_equity_certified(graph, run, group, pinned, options.time_limit)
+            found = equity(graph, donor_run(options, tuning), group, pinned, options.time_limit)
             found = replace(found, method=found.method.replace("rate search", f"rate search by {options.group_by}"))
-            return budgeted_assignment(found, solver=colgen_solver(), default_objective=False)
+            return donor_assignment(found)
         net = _GroupNetwork(graph, group, g_count)
-        rates = sorted({k / int(n) for n in size if n for k in range(int(n) + 1)})
-        lo, hi, probes = 0, len(rates) - 1, 0  # rate 0 is always reachable
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            probes += 1
-            if net.feasible(need_for_rate(rates[mid], size, pinned)):
-                lo = mid
-            else:
-                hi = mid - 1
-        t_star = rates[lo] if rates else 0.0
+        rates = sorted({k / int(n) for n in size if n for k in range(int(n) + 1)})  # rate 0 is always reachable
+        found = largest_reached(len(rates), lambda k: net.feasible(need_for_rate(rates[k], size, pinned)))
+        probes = found.probes
+        t_star = rates[found.index] if rates else 0.0
         chosen, stage_stats = net.staged(need_for_rate(t_star, size, pinned))
         stages = [StageStats(name="lowest-rate", status="optimal", seconds=round(time.perf_counter() - t0, 4),
                              value=t_star)] + stage_stats
         return Assignment(
-            pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
+            pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal",
             method=f"max-min-rate search by {options.group_by} ({probes} circulations)+staged-min-cost-flow",
             solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages)
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from ...models.solution import StageStats
-from ..budgets.threshold import solve_max_min_certified
+from ..donors import largest_reached, max_min
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from ..network.flow import coverage_cost, max_coverage_units, plain_structure, solve_staged_flow
@@ -28,9 +28,8 @@ from .base import (
     Assignment,
     Policy,
     PolicyOptions,
-    budgeted_assignment,
-    colgen_solver,
-    highs_run,
+    donor_assignment,
+    donor_run,
     priced_assignment,
 )
 
@@ -42,8 +41,7 @@ class MaxMinPolicy(Policy):
     only fall as t rises). Then the staged optimum (quality, then cost) over
     those candidates. Pinned partnerships are kept whatever their score; the
     lowest score is taken over the policy's own partnerships. With donors the
-    same definition under the budgets, on the certified engine
-    (budgets/threshold.py)."""
+    same definition under the budgets, on the donor engine (donors/search.py)."""
 
     name = "max-min"
     exact = True
@@ -53,21 +51,14 @@ class MaxMinPolicy(Policy):
 
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         if graph.has_donors:
-            run = highs_run(options, tuning)
-            return budgeted_assignment(solve_max_min_certified(graph, run, options.time_limit), solver=colgen_solver(),
-                                       default_objective=False)
+            return donor_assignment(max_min(graph, donor_run(options, tuning), options.time_limit))
         if options.method == "flow-pricing":
             return _solve_priced(graph, tuning.pricing, tuning.fold)
         target = max_coverage_units(graph)
-        scores = np.unique(graph.score)  # ascending
-        lo, hi, probes = 0, len(scores) - 1, 0  # scores[lo] always reaches the target
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            probes += 1
-            if max_coverage_units(graph.restrict(graph.score >= scores[mid])) == target:
-                lo = mid
-            else:
-                hi = mid - 1
+        scores = np.unique(graph.score)  # ascending; scores[0] always reaches the target
+        found = largest_reached(len(scores),
+                                lambda k: max_coverage_units(graph.restrict(graph.score >= scores[k])) == target)
+        lo, probes = found.index, found.probes
         keep = np.flatnonzero(graph.score >= scores[lo]) if len(scores) else np.zeros(0, np.int64)
         result = solve_staged_flow(graph.restrict(keep), fold=tuning.fold)
         chosen = keep[result.chosen]
@@ -76,8 +67,8 @@ class MaxMinPolicy(Policy):
         stages += [StageStats(name=s.name, status="optimal", seconds=round(s.seconds, 4), value=float(s.value))
                    for s in result.stages]
         return Assignment(
-            pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal", default_objective=False,
-            bound_coverage_units=target, method=f"bottleneck-search ({probes} flows)+staged-min-cost-flow",
+            pairs=chosen, donors=np.full(len(chosen), -1, np.int64), status="optimal",
+            method=f"bottleneck-search ({probes} flows)+staged-min-cost-flow",
             solver=f"ortools-min-cost-flow {ORTOOLS_VERSION}", stages=stages)
 
 
@@ -148,5 +139,4 @@ def _solve_priced(graph: CandidateGraph, params: PricingParams, folding: bool) -
                                value=t_w if target < 0 else None)]  # nobody can be matched: no bottleneck
     return priced_assignment(graph, result, source,
                              f"bottleneck-search ({probes} flows, {checks} priced checks)+staged-min-cost-flow+pricing"
-                             f"{resolution_note(scale)}",
-                             first=first_stages, coverage_units=-target)
+                             f"{resolution_note(scale)}", first=first_stages)

@@ -2,7 +2,7 @@
 
 Maximum coverage, then maximum quality, then minimum cost. Without donors a
 staged min-cost flow (on every pair, or on a priced working set at scale);
-with donors a Lagrangian decomposition of the budgets and an exact staged MIP.
+with donors the donor engine (solver/donors/).
 """
 
 from __future__ import annotations
@@ -13,54 +13,52 @@ from dataclasses import replace
 import numpy as np
 
 from ...models.solution import StageStats
-from ..budgets.certify import solve_certified
-from ..budgets.staged import solve_lagrangian, solve_with_donors
+from ..donors import solve_stages
 from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from ..network.flow import coverage_cost, plain_structure, solve_staged_flow
 from ..network.pricing import PairSource, Stage, first_working_set, fold, resolution_note, solve_lexicographic
 from ..tuning import PricingParams, Tuning
 from .base import (
+    DEPRECATED_METHODS,
     ORTOOLS_VERSION,
     Assignment,
     Policy,
     PolicyOptions,
     UnsupportedMethodError,
-    budgeted_assignment,
-    colgen_solver,
-    highs_run,
+    donor_assignment,
+    donor_run,
     priced_assignment,
 )
 
 #: How the exact policy may solve: "auto" chooses by the instance's structure.
-METHODS = ("auto", "flow", "flow-pricing", "colgen", "mip", "lagrangian-mip", "lagrangian")
+METHODS = ("auto", "flow", "flow-pricing", "colgen", *DEPRECATED_METHODS)
 
 
-def choose_method(method: str, has_donors: bool, pairs: int = 0, pricing_min_pairs: int = 0,
-                  colgen_max_pairs: int = 10**18) -> str:
+def choose_method(method: str, has_donors: bool, pairs: int = 0, pricing_min_pairs: int = 0) -> str:
     """The method to run; ``pairs`` = free mentees x mentors (auto prices from
-    ``pricing_min_pairs`` on, and with donors takes colgen up to ``colgen_max_pairs``)."""
+    ``pricing_min_pairs`` on). A deprecated method runs as auto."""
     if method not in METHODS:
         raise UnsupportedMethodError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    method = "auto" if method in DEPRECATED_METHODS else method
     if method == "auto":
         if has_donors:
-            return "colgen" if pairs <= colgen_max_pairs else "lagrangian-mip"
+            return "colgen"
         return "flow-pricing" if pairs >= pricing_min_pairs else "flow"
     if method in ("flow", "flow-pricing") and has_donors:
         raise UnsupportedMethodError(f"method '{method}' does not model donor budgets, and this instance has "
-                                     "donors; use 'lagrangian-mip', 'mip' or 'auto'")
-    if method in ("colgen", "lagrangian-mip", "lagrangian") and not has_donors:
-        raise UnsupportedMethodError(f"method '{method}' relaxes donor budgets, and this instance has none; "
-                                     "use 'flow', 'mip' or 'auto'")
+                                     "donors; use 'colgen' or 'auto'")
+    if method == "colgen" and not has_donors:
+        raise UnsupportedMethodError("method 'colgen' models donor budgets, and this instance has none; "
+                                     "use 'flow', 'flow-pricing' or 'auto'")
     return method
 
 
 class OptimalPolicy(Policy):
     """Lexicographic optimum: max coverage, then max quality, then min cost.
 
-    Without donors: staged min-cost flow (exact, polynomial). With donors: a
-    staged MIP (HiGHS via MathOpt) started from the greedy assignment, improved
-    first by a Lagrangian relaxation of the budgets (docs/model.md)."""
+    Without donors: staged min-cost flow (exact, polynomial). With donors: the
+    donor engine, each stage bounded and proven where its moves close the gap."""
 
     name = "optimal"
     exact = True
@@ -68,27 +66,12 @@ class OptimalPolicy(Policy):
 
     def solve(self, graph: CandidateGraph, options: PolicyOptions, tuning: Tuning) -> Assignment:
         pairs = int(graph.free_mentee.sum()) * graph.n_mentors
-        method = choose_method(options.method, graph.has_donors, pairs, tuning.pricing_min_pairs,
-                               tuning.budgets.colgen_max_pairs)
+        method = choose_method(options.method, graph.has_donors, pairs, tuning.pricing_min_pairs)
         if method == "flow":
             return _solve_flow(graph, tuning.fold)
         if method == "flow-pricing":
             return _solve_flow_pricing(graph, tuning.optimal_pricing_for(pairs), tuning.fold)
-        run = highs_run(options, tuning)
-        if method == "colgen":
-            return budgeted_assignment(solve_certified(graph, run, options.time_limit), solver=colgen_solver())
-        if method == "lagrangian":
-            return budgeted_assignment(solve_lagrangian(graph, run), solver=f"ortools-min-cost-flow+mathopt-highs "
-                                                                            f"{ORTOOLS_VERSION}")
-        n_vars = int(graph.fundable.sum())
-        if method == "mip" and n_vars > tuning.budgets.full_mip_max_variables:
-            raise UnsupportedMethodError(
-                f"method 'mip' would build {n_vars:,} variables (over {tuning.budgets.full_mip_max_variables:,}); "
-                "use 'auto' or 'lagrangian-mip', which certify a gap without it")
-        found = solve_with_donors(graph, options.time_limit, run, lagrangian=method == "lagrangian-mip")
-        full = n_vars <= tuning.budgets.full_mip_max_variables
-        return budgeted_assignment(found, solver=f"ortools-mathopt-highs {ORTOOLS_VERSION}" if full else
-                                   f"ortools-min-cost-flow+mathopt-highs {ORTOOLS_VERSION}")
+        return donor_assignment(solve_stages(graph, donor_run(options, tuning), options.time_limit))
 
 
 def _solve_flow(graph: CandidateGraph, folding: bool) -> Assignment:
@@ -127,6 +110,5 @@ def _solve_flow_pricing(graph: CandidateGraph, params: PricingParams, folding: b
         result = solve_lexicographic(source, structure, [both.stage, money], work=work, scale=both.scale,
                                      close_after=0)
     assignment = priced_assignment(graph, result, source, "", first=first)
-    return replace(assignment, default_objective=True, bound_coverage_units=None,
-                   method=f"min-cost-flow+pricing ({result.rounds} rounds"
+    return replace(assignment, method=f"min-cost-flow+pricing ({result.rounds} rounds"
                           f"{resolution_note(QUALITY_SCALE if both is None else both.scale)})")

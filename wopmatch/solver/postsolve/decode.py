@@ -7,7 +7,6 @@ from typing import Optional
 
 import numpy as np
 
-from ...models.instance import WEIGHT_RESOLUTION
 from ...models.solution import (
     Bound,
     DonorUse,
@@ -20,7 +19,6 @@ from ...models.solution import (
     Stats,
 )
 from ..graph.encoding import CandidateGraph, issue_months
-from ..graph.units import QUALITY_SCALE
 from ..policies.base import Assignment
 from .explain import explain_idle_donors, explain_unmatched
 
@@ -37,7 +35,6 @@ class RunInfo:
     seed: int
     time_limit: Optional[float]
     node_limit: Optional[int] = None
-    workers: int = 1  # CP-SAT's workers: stated in stats when CP-SAT ran
 
 
 def _strongest_first(g: CandidateGraph, bits: int, need: np.ndarray, strength: np.ndarray) -> list[str]:
@@ -95,18 +92,10 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
     objective = Objective(coverage=round(coverage, DIGITS), quality=round(quality, DIGITS),
                           cost=int(cost.sum()))
 
-    pinned_cov = float(g.mentee_weight[p.mentee].sum())
-    pinned_q = float((g.mentee_weight[p.mentee] * p.score).sum())
-    if a.status == "optimal" and a.default_objective:
-        bound = Bound(coverage=objective.coverage, quality=objective.quality)
-    else:
-        bound = Bound(
-            coverage=None if a.bound_coverage_units is None
-            else round(max(coverage, pinned_cov + a.bound_coverage_units * WEIGHT_RESOLUTION), DIGITS),
-            quality=None if a.bound_quality_units is None
-            else round(max(quality, pinned_q + a.bound_quality_units / QUALITY_SCALE), DIGITS),
-        )
-    gap = Gap(coverage=_gap(objective.coverage, bound.coverage), quality=_gap(objective.quality, bound.quality))
+    bound = _bound(g, a, objective)
+    gap = Gap(coverage=_gap(objective.coverage, bound.coverage), quality=_gap(objective.quality, bound.quality),
+              cost=None if bound.cost is None else
+              round(max(0.0, (objective.cost - bound.cost) / objective.cost), DIGITS) if objective.cost else 0.0)
 
     matched = np.zeros(g.n_mentees, bool)
     matched[mentee] = True
@@ -137,8 +126,23 @@ def to_solution(g: CandidateGraph, a: Assignment, info: RunInfo) -> Solution:
         partnerships=partnerships,
         unmatched=unmatched,
         donors=donor_use,
-        stats=_stats(g, info, a.solver, a.method, a.stages, a.candidates_total),
+        stats=_stats(g, info, a.solver, a.method, a.stages, a.candidates_total, a.workers),
     )
+
+
+def _bound(g: CandidateGraph, a: Assignment, objective: Objective) -> Bound:
+    """A proven optimum's figures, or the policy's bounds on the free part plus the
+    pinned partnerships (never past the solution's own figures)."""
+    if a.status == "optimal":
+        return Bound(coverage=objective.coverage, quality=objective.quality, cost=objective.cost)
+    p = g.pinned
+    pinned = {"coverage": float(g.mentee_weight[p.mentee].sum()),
+              "quality": float((g.mentee_weight[p.mentee] * p.score).sum()), "cost": float(p.cost.sum())}
+    b = {name: pinned[name] + value for name, value in a.bounds.items()}
+    return Bound(
+        coverage=round(max(objective.coverage, b["coverage"]), DIGITS) if "coverage" in b else None,
+        quality=round(max(objective.quality, b["quality"]), DIGITS) if "quality" in b else None,
+        cost=int(min(objective.cost, np.ceil(b["cost"] - 1e-6))) if "cost" in b else None)
 
 
 def _gap(value: float, bound: Optional[float]) -> Optional[float]:
@@ -150,7 +154,7 @@ def _gap(value: float, bound: Optional[float]) -> Optional[float]:
 
 
 def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: list[StageStats],
-           candidates_total: Optional[int] = None) -> Stats:
+           candidates_total: Optional[int] = None, workers: int = 1) -> Stats:
     return Stats(
         candidates=g.n_candidates if candidates_total is None else candidates_total,
         working_set=None if candidates_total is None else g.n_candidates,
@@ -161,7 +165,6 @@ def _stats(g: CandidateGraph, info: RunInfo, solver: str, method: str, stages: l
         seed=info.seed,
         time_limit=info.time_limit,
         node_limit=info.node_limit,
-        # CP-SAT's workers where it ran on several ("core-cp-sat" runs on one)
-        workers=info.workers if "cp-sat" in method.replace(" ", "+").split("+") else 1,
+        workers=workers,
         stages=stages,
     )

@@ -59,7 +59,7 @@ def solution_metrics(instance: Instance, solution: Solution, graph: CandidateGra
         capacity_used=_rate(sum(load.values()), capacity),
         donor_utilisation={d.id: _rate(d.committed, d.budget) for d in solution.donors},
         blocking_pairs=blocking_pairs(graph, solution),
-        gap_coverage=solution.gap.coverage, gap_quality=solution.gap.quality,
+        gap_coverage=solution.gap.coverage, gap_quality=solution.gap.quality, gap_cost=solution.gap.cost,
     )
 
 

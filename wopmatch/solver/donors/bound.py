@@ -1,6 +1,6 @@
 """A stage's LP relaxation with donors, by column generation, and the bound it proves.
 
-Variables x[e,d] (pair e funded by donor d) as in mip.py. The restricted master
+Columns x[e,d] (pair e funded by donor d) and rows as rows.py writes them. The restricted master
 holds a few columns per mentee, in one live HiGHS LP (highspy) that each round
 extends and re-solves from its last basis (a fixed number of simplex iterations
 at most: no clock); its duals price every fundable column (compiled on large
@@ -31,8 +31,8 @@ from typing import Optional
 import highspy
 import numpy as np
 
-from ..graph.encoding import NO_LIMIT, CandidateGraph
-from .mip import Keep, _constraints
+from ..graph.encoding import CandidateGraph
+from .rows import Keep, counted, entries, float_bounds, row_bounds
 
 #: Pairs whose penalties are computed at once (core here, fill.smallest_penalties):
 #: (block, donors) float64 arrays of this many rows.
@@ -186,13 +186,9 @@ class _Master:
             h.setOptionValue(option, value)
         self.iteration_limit = highspy.kHighsIInf if iterations is None else int(iterations)
         self.iterations = 0  # over every solve so far
-        _, _, _, rhs = _constraints(g, self.col_pair, self.col_donor)
-        # Kept rows as mip._model writes them: half a unit of slack (integer coefficients).
-        inf = highspy.kHighsInf
-        lower = np.r_[np.full(len(rhs), -inf), [value - 0.5 if sense > 0 else -inf for _, value, sense in keep]]
-        upper = np.r_[rhs, [value + 0.5 if sense < 0 else inf for _, value, sense in keep]]
-        h.addRows(len(lower), lower.astype(np.float64), upper.astype(np.float64), 0,
-                  np.zeros(len(lower), np.int32), np.zeros(0, np.int32), np.zeros(0))
+        lower, upper = float_bounds(*row_bounds(g, keep), len(keep))
+        lower, upper = np.maximum(lower, -highspy.kHighsInf), np.minimum(upper, highspy.kHighsInf)
+        h.addRows(len(lower), lower, upper, 0, np.zeros(len(lower), np.int32), np.zeros(0, np.int32), np.zeros(0))
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
 
     @property
@@ -209,15 +205,7 @@ class _Master:
         nv = len(pairs)
         if nv == 0:
             return 0
-        rows, cols, coefs, rhs = _constraints(self.g, pairs, donors)
-        parts_r, parts_c, parts_v = [rows], [cols], [coefs]
-        for r, (coef, _, _) in enumerate(self.keep, start=len(rhs)):
-            v = coef[pairs].astype(np.float64)
-            nz = np.flatnonzero(v)
-            parts_r.append(np.full(len(nz), r))
-            parts_c.append(nz)
-            parts_v.append(v[nz])
-        rows, cols, coefs = np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v)
+        rows, cols, coefs = entries(self.g, self.keep, pairs, donors)
         order = np.lexsort((rows, cols))
         starts = np.searchsorted(cols[order], np.arange(nv)).astype(np.int32)
         self.h.addCols(nv, self.f[pairs], np.zeros(nv), np.ones(nv), len(order), starts,
@@ -250,18 +238,18 @@ def _state(g: CandidateGraph, f: np.ndarray, keep: list[Keep], y: Optional[np.nd
     allows (a dual of the wrong sign would break the bound), with the constant
     part of L in ``bound`` and ``best`` still empty (_price fills them)."""
     n, m, k = g.n_mentees, g.n_mentors, g.n_donors
-    counted = np.flatnonzero(g.max_count < NO_LIMIT)
+    limited = counted(g)
     if y is None:
-        y = np.zeros(n + m + k + len(counted) + len(keep))
+        y = np.zeros(n + m + k + len(limited) + len(keep))
     u = np.maximum(y[n:n + m], 0.0)
     b = np.maximum(y[n + m:n + m + k], 0.0)
     c = np.zeros(k)
-    c[counted] = np.maximum(y[n + m + k:n + m + k + len(counted)], 0.0)
+    c[limited] = np.maximum(y[n + m + k:n + m + k + len(limited)], 0.0)
     a = f.copy()
-    rows = float(u @ g.capacity + b @ g.budget + c[counted] @ g.max_count[counted])
-    for (coef, value, sense), dual in zip(keep, y[n + m + k + len(counted):], strict=True):
+    rows = float(u @ g.capacity + b @ g.budget + c[limited] @ g.max_count[limited])
+    for (coef, value, sense), dual in zip(keep, y[n + m + k + len(limited):], strict=True):
         # In the maximised form a kept row g.x >= h (sense +1) has a dual <= 0, g.x <= h (-1) one >= 0;
-        # the row's bound is the one modelled (mip._model: half a unit of slack).
+        # the row's bound is the one modelled (rows.float_bounds: half a unit of slack).
         dual = min(dual, 0.0) if sense > 0 else max(dual, 0.0)
         a -= dual * coef
         rows += dual * (value - 0.5 * sense)
@@ -313,3 +301,34 @@ def _mentee_starts(g: CandidateGraph) -> np.ndarray:
 def _not_in(pairs, donors, col_pair, col_donor) -> np.ndarray:
     k = max(int(col_donor.max(initial=0)), int(donors.max(initial=0))) + 2
     return ~np.isin(pairs * k + donors + 1, col_pair * k + col_donor + 1)
+
+
+def pool_of(g: CandidateGraph, relaxed: Relaxed, per: int) -> np.ndarray:
+    """(E, k) the columns LNS works over: ``per`` columns of smallest penalty per free
+    mentee, and the LP optimum's support."""
+    pool = np.zeros(g.fundable.shape, bool)
+    pairs, donors = smallest_penalties(g, relaxed, per * max(int(g.free_mentee.sum()), 1))
+    pool[pairs, donors] = True
+    on = relaxed.col_x > 1e-9
+    pool[relaxed.col_pair[on], relaxed.col_donor[on]] = True
+    return pool & g.fundable
+
+
+def smallest_penalties(g: CandidateGraph, relaxed: Relaxed, most: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``most`` columns (pair, donor) of smallest penalty, in penalty order
+    (ties: lower pair, then lower donor first)."""
+    k = g.n_donors
+    keep_pen, keep_col = np.zeros(0), np.zeros(0, np.int64)
+    for lo in range(0, g.n_candidates, BLOCK):
+        pairs = np.arange(lo, min(lo + BLOCK, g.n_candidates))
+        pen = relaxed.penalty(g, lo, lo + len(pairs)).ravel()
+        col = (pairs[:, None] * k + np.arange(k)[None, :]).ravel()
+        ok = np.isfinite(pen)
+        pen, col = np.concatenate([keep_pen, pen[ok]]), np.concatenate([keep_col, col[ok]])
+        if len(pen) > most:
+            cut = np.argpartition(pen, most - 1)[:most]
+            pen, col = pen[cut], col[cut]
+        keep_pen, keep_col = pen, col
+    order = np.lexsort((keep_col, keep_pen))
+    col = keep_col[order]
+    return col // k, col % k
