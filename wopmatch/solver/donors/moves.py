@@ -71,9 +71,11 @@ def lns(s: "Stage") -> Found:
         free[part] = True
     fixed = ~free[s.g.pair_mentee[s.best.pairs]]
     g, keep = residual(s.g, s.keep, s.best.pairs[fixed], s.best.donors[fixed])
-    mask = s.pool & free[s.g.pair_mentee][:, None]
-    mask[s.best.pairs[~fixed], s.best.donors[~fixed]] = True
-    model = StageModel.over(g, s.name, keep, mask)
+    pool_pairs, pool_donors = s.pool
+    mine = free[s.g.pair_mentee[pool_pairs]]
+    key = np.unique(np.r_[pool_pairs[mine], s.best.pairs[~fixed]] * g.n_donors +
+                    np.r_[pool_donors[mine], s.best.donors[~fixed]])
+    model = StageModel.build(g, s.name, keep, key // g.n_donors, key % g.n_donors)
     start = model.vector(s.best.pairs[~fixed], s.best.donors[~fixed])
     gap = max(s.step - 0.5, params.lns_gap * abs(model.gain(start)))
     answer = solve_mip(model, start, s.run, s.run.nodes(params.lns_nodes), s.time_left(), gap=gap)
@@ -92,7 +94,7 @@ def neighbourhood(s: "Stage", k: int) -> np.ndarray:
     (every pair of donors, in a seeded order), and the mentees whose coverage in the LP
     optimum differs from the incumbent's."""
     g, best = s.g, s.best
-    if k == 0 and int(s.pool.sum()) <= s.run.params.lns_max_columns:
+    if k == 0 and len(s.pool[0]) <= s.run.params.lns_max_columns:
         return g.free_mentee.copy()
     matched = np.zeros(g.n_mentees, bool)
     matched[g.pair_mentee[best.pairs]] = True
@@ -105,7 +107,7 @@ def neighbourhood(s: "Stage", k: int) -> np.ndarray:
     donor_of = np.full(g.n_mentees, -1)
     donor_of[g.pair_mentee[best.pairs]] = best.donors
     reach = np.zeros(g.n_mentees, bool)
-    reach[g.pair_mentee[s.pool[:, chosen].any(axis=1)]] = True
+    reach[g.pair_mentee[s.pool[0][np.isin(s.pool[1], chosen)]]] = True
     return (np.isin(donor_of, chosen) | (reach & ~matched)) & g.free_mentee
 
 
@@ -137,7 +139,8 @@ def core_mip(s: "Stage") -> Found:
 def core_cp_sat(s: "Stage") -> Found:
     model, _ = _core(s)
     params = s.run.params
-    work = params.cp_sat_work if s.name == "coverage" else params.cp_sat_later_work
+    work = params.cp_sat_probe_work if s.enough is not None else \
+        params.cp_sat_work if s.name == "coverage" else params.cp_sat_later_work
     answer = solve_cp(model, s.gain, s.step, s.top, work, s.run.workers, s.run.seed, s.time_left(),
                       params.cp_sat_linearization)
     s.cp_sat_workers = max(s.cp_sat_workers, s.run.workers)

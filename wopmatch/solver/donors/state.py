@@ -79,7 +79,7 @@ class Stage:
     step: int
     relaxed: Relaxed
     top: int
-    pool: np.ndarray  # (E, k) the columns LNS works over
+    pool: tuple[np.ndarray, np.ndarray]  # (pairs, donors): the columns LNS works over (bound.pool_of)
     rng: np.random.Generator
     donor_pairs: list[np.ndarray]
     enough: Optional[int] = None
