@@ -340,7 +340,61 @@ def donors_section() -> list[str]:
                    f"{gap(r, 'coverage')} | {_threshold(r)} | {gap(r, 'quality')} | {gap(r, 'cost')} | "
                    f"{r['peak_mib']} | {both} | "
                    f"{r['flow_baseline']['ratio'] if r.get('flow_baseline') else '-'} | {r['method']} |")
-    return out + [""]
+    return out + [""] + donors_before_after()
+
+
+#: The last commit of the engine issue 29 replaced (solver/budgets/): its records in donors.jsonl are the
+#: "before" of the before/after table, run on the same machine and day as the first "after".
+ENGINE_BEFORE = "91ef7fb"
+
+
+def donors_before_after() -> list[str]:
+    """Each donor round run both by the engine before issue 29 and since (donors.jsonl, default options):
+    the before's and the latest record side by side, and which answers better, stage by stage in the
+    policy's order (coverage, quality, thresholds maximised; cost minimised)."""
+    before: dict[tuple[str, str], dict] = {}
+    after: dict[tuple[str, str], dict] = {}
+    for rec in _read("donors.jsonl"):
+        if rec["method_asked"] != "auto" or rec["time_limit"] is not None:
+            continue
+        key = (rec["case"], rec.get("policy", "optimal"))
+        (before if rec.get("git") == ENGINE_BEFORE else after)[key] = rec
+    keys = [k for k in before if k in after]
+    if not keys:
+        return []
+    out = ["### Before and after the donor engine's redesign (issue 29)", "",
+           f"Before: the engine at git {ENGINE_BEFORE} (`solver/budgets/`); after: the latest record. *answer*: the "
+           "after's answer against the before's, compared stage by stage in the policy's order. Each cell: status, "
+           "solve seconds, and each stage's gap (`ok` when proven).", "",
+           "| case | policy | before | after | answer |", "|---|---|---|---|---|"]
+    tally = {"better": 0, "same": 0, "worse": 0}
+    for key in keys:
+        b, a = before[key], after[key]
+        verdict = compare_answers(b["stages"], a["stages"])
+        tally[verdict] += 1
+        out.append(f"| {key[0]} | {key[1]} | {_brief(b)} | {_brief(a)} | "
+                   f"{'**worse**' if verdict == 'worse' else verdict} |")
+    out += ["", f"{len(keys)} rounds: {tally['better']} answer better, {tally['same']} the same, "
+                f"{tally['worse']} worse.", ""]
+    return out
+
+
+def _brief(rec: dict) -> str:
+    gaps = ", ".join(f"{st['name'][:3]} " + ("ok" if st["status"] == "optimal" else _pct(st["gap"]))
+                     for st in rec["stages"] if st["name"] in ("coverage", "quality", "cost"))
+    return f"{rec['status']}, {rec['solve']} s; {gaps}"
+
+
+def compare_answers(before: list[dict], after: list[dict]) -> str:
+    """better / same / worse: the first stage (in the policy's order) whose values differ by more than
+    1e-9 relative decides; cost is minimised, every other stage maximised."""
+    values = {st["name"]: st["value"] for st in before}
+    for st in after:
+        old, new = values.get(st["name"]), st["value"]
+        if old is None or new is None or abs(new - old) <= 1e-9 * max(abs(old), 1.0):
+            continue
+        return "better" if (new < old) == (st["name"] == "cost") else "worse"
+    return "same"
 
 
 def whatif_section() -> list[str]:

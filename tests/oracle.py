@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wopmatch.solver.donors.rows import Keep, StageModel, stage_objectives
+from wopmatch.solver.donors.rows import Keep, StageModel, stage_objective
 from wopmatch.solver.donors.solvers import Run, solve_mip
 from wopmatch.solver.graph.encoding import CandidateGraph
 from wopmatch.solver.heuristics.greedy import greedy_assignment
@@ -21,12 +21,13 @@ def staged_optimum(g: CandidateGraph, order: tuple[str, ...] = ("coverage", "qua
     values: dict[str, int] = {}
     mask = g.fundable if g.has_donors else np.ones((g.n_candidates, 1), bool)
     for name in order:
-        model = StageModel.over(g, name, keep, mask)
+        objective = stage_objective(g, name)
+        model = StageModel.over(g, objective, keep, mask)
         answer = solve_mip(model, model.vector(pairs, donors if g.has_donors else np.full(len(pairs), -1)), Run(),
                            None, None)
         assert answer.proven(1), name
         pairs, donors = model.chosen(answer.x)
-        obj, maximise = stage_objectives(g)[name]
+        obj, maximise = objective
         values[name] = int(obj[pairs].sum())
         keep.append((obj, values[name], 1 if maximise else -1))
     return values, (pairs, donors)

@@ -21,7 +21,7 @@ from wopmatch.generator import generate
 from wopmatch.solver.donors.bound import ColgenSettings, relax
 from wopmatch.solver.donors.cuts import donor_counts
 from wopmatch.solver.donors.engine import Best, View, decide, settled, with_cuts, work_stage
-from wopmatch.solver.donors.rows import StageModel, stage_objectives
+from wopmatch.solver.donors.rows import StageModel, stage_objective
 from wopmatch.solver.donors.solvers import MipError, Run, solve_lp, solve_mip
 from wopmatch.solver.graph.encoding import NO_LIMIT, build_graph
 from wopmatch.solver.heuristics.greedy import greedy_assignment
@@ -29,8 +29,7 @@ from wopmatch.solver.tuning import DonorParams
 
 
 def _stages(g, opt):
-    objs = stage_objectives(g)
-    w, q, c = (objs[n][0] for n in ("coverage", "quality", "cost"))
+    w, q, c = (stage_objective(g, n)[0] for n in ("coverage", "quality", "cost"))
     return [("coverage", w, []), ("quality", q, [(w, opt["coverage"], 1)]),
             ("cost", -c, [(w, opt["coverage"], 1), (q, opt["quality"], 1)])]
 
@@ -82,7 +81,7 @@ def test_the_count_cuts_cut_off_no_assignment(raw):
 def test_the_count_cuts_close_the_coverage_lp_gap_where_budgets_bind():
     """200 x 60 x 5 s1: the coverage LP falls from 129.36 to the integer optimum, 128."""
     g = build_graph(parse(generate(200, 60, donors=5, seed=1, needs="legacy")))
-    w = stage_objectives(g)["coverage"][0].astype(float)
+    w = stage_objective(g, "coverage")[0].astype(float)
     plain = relax(g, w, [], greedy_assignment(g)).bound
     cut = with_cuts(g, DonorParams())
     tight = relax(cut, w, [], greedy_assignment(cut)).bound
@@ -98,7 +97,7 @@ def test_the_compiled_pricing_gives_numpys_answer(seed):
     rng = np.random.default_rng(seed)
     n, m, k = g.n_mentees, g.n_mentors, g.n_donors
     counted = int((g.max_count < NO_LIMIT).sum())
-    f = stage_objectives(g)["coverage"][0].astype(float)
+    f = stage_objective(g, "coverage")[0].astype(float)
     for scale in (0.0, 1e5, 1e7):  # duals from none to many pricing out
         y = np.r_[rng.random(n) * scale, rng.random(m) * scale, rng.random(k) * scale / 1e3,
                   rng.random(counted) * scale]
@@ -121,10 +120,10 @@ def test_the_compiled_pricing_gives_numpys_answer(seed):
 
 def test_the_converged_bound_is_the_lp_optimum_over_every_column():
     g = build_graph(parse(generate(200, 60, donors=5, seed=1)))
-    w = stage_objectives(g)["coverage"][0].astype(float)
+    w = stage_objective(g, "coverage")[0].astype(float)
     relaxed = relax(g, w, [], greedy_assignment(g))
     assert relaxed.converged and relaxed.rounds > 1
-    full = solve_lp(StageModel.over(g, "coverage", [], g.fundable).proto(integer=False))
+    full = solve_lp(StageModel.over(g, stage_objective(g, "coverage"), [], g.fundable).proto(integer=False))
     lp = full.termination.objective_bounds.primal_bound
     assert abs(relaxed.bound - lp) <= 1e-6 * lp and abs(relaxed.lp_value - lp) <= 1e-6 * lp
     assert len(relaxed.col_pair) < g.fundable.sum() / 4  # the master holds a fraction of the columns
@@ -145,13 +144,13 @@ def test_a_stage_keeps_every_row_and_never_loses_its_start(name, solved_round):
     worse than the start, and the stage's bound is at least the oracle's optimum."""
     g, opt, (pairs, donors) = solved_round
     keep = {"coverage": [], "quality": _stages(g, opt)[1][2], "cost": _stages(g, opt)[2][2]}[name]
-    obj, maximise = stage_objectives(g)[name]
+    obj, maximise = stage_objective(g, name)
     if name == "coverage":
         pairs, donors = greedy_assignment(g)
     start = int(obj[pairs].sum())
     best = Best(pairs.copy(), donors.copy())
     worked = work_stage(g, name, keep, best, Run(params=replace(DonorParams(), lns_stall=3)), None)
-    model = StageModel.over(g, name, keep, g.fundable)
+    model = StageModel.over(g, (obj, maximise), keep, g.fundable)
     assert model.fits(model.vector(best.pairs, best.donors))
     value = int(obj[best.pairs].sum())
     sign = 1 if maximise else -1
@@ -280,7 +279,7 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
     from wopmatch.solver.donors import solvers
 
     g = build_graph(parse(generate(60, 20, donors=2, seed=3, tightness=0.4)))
-    model = StageModel.over(g, "coverage", [], g.fundable)
+    model = StageModel.over(g, stage_objective(g, "coverage"), [], g.fundable)
     start = model.vector(*greedy_assignment(g))
     exact = solve_mip(model, start, Run(), None, None)
     real = solvers._solve_here

@@ -38,7 +38,7 @@ from .bound import ColgenSettings, Relaxed, pool_of, relax
 from .cuts import donor_counts
 from .moves import core_cp_sat, core_mip, lns, lp_fill
 from .result import DonorResult, coverage_step, pinned_coverage, stage_gap, stage_message
-from .rows import STAGES, Keep, stage_objectives
+from .rows import STAGES, Keep, Objective, stage_objective
 from .solvers import Run
 from .state import UNITS, Best, Stage, View, lattice_floor, log, meets_rows, progress_line, settled
 
@@ -84,6 +84,7 @@ class Worked:
     steps: tuple[str, ...]  # the moves that improved or proved it
     relaxed: Relaxed
     cp_sat_workers: int  # CP-SAT's workers where it ran (0: it did not)
+    objective: Objective
 
 
 def work_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: Run, deadline: Optional[float],
@@ -104,15 +105,15 @@ def work_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: 
     value, bound = UNITS[name] * s.gain, UNITS[name] * s.top
     stats = StageStats(name=name, status="optimal" if proven else "feasible", seconds=round(time.perf_counter() - t0, 4),
                        value=round(value, 9), bound=round(bound, 9), gap=stage_gap(name, value, bound))
-    return Worked(stats, s.gain, proven, tuple(s.steps), s.relaxed, s.cp_sat_workers)
+    return Worked(stats, s.gain, proven, tuple(s.steps), s.relaxed, s.cp_sat_workers, s.objective)
 
 
 def _start(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: Run, deadline: Optional[float],
            enough: Optional[int], carried: Optional[Relaxed]) -> Stage:
     """A stage's state before its moves: the LP bound, the pool, the LNS order."""
     params = run.params
-    obj, maximise = stage_objectives(g)[name]
-    f = (1 if maximise else -1) * obj
+    objective = stage_objective(g, name)
+    f = (1 if objective[1] else -1) * objective[0]
     first = (best.pairs, best.donors)
     if carried is not None:
         on = carried.col_x > 1e-9
@@ -125,7 +126,7 @@ def _start(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: Run,
     pool = pool_of(g, relaxed, params.pool_ladder[0])
     rng = np.random.default_rng([run.seed, STAGES.index(name)])
     pairs = _donor_pairs(g.n_donors)
-    s = Stage(g, name, keep, best, run, deadline, f, step, relaxed, lattice_floor(relaxed.bound, step), pool, rng,
+    s = Stage(g, name, keep, best, run, deadline, objective, f, step, relaxed, lattice_floor(relaxed.bound, step), pool, rng,
               [np.array(pairs[i]) for i in rng.permutation(len(pairs))], enough=enough)
     s.gain = s.gain_of(best.pairs)
     s.top = settled(max(s.top, s.gain), s.gain)  # never below the incumbent (float rounding of a cut-short LP)
@@ -159,7 +160,7 @@ def solve_stages(graph: CandidateGraph, run: Run, time_limit: Optional[float] = 
         worked.append(w)
         carried = w.relaxed
         report(f"{name}: {w.stats.status}", worked[0].stats.bound, pinned_coverage(g))
-        obj, maximise = stage_objectives(g)[name]
+        obj, maximise = w.objective
         keep.append((obj, int(obj[best.pairs].sum()), 1 if maximise else -1))
     cut = deadline is not None and time.perf_counter() >= deadline
     return DonorResult.of(best.pairs, best.donors, [w.stats for w in worked], order,

@@ -75,7 +75,7 @@ def lns(s: "Stage") -> Found:
     mine = free[s.g.pair_mentee[pool_pairs]]
     key = np.unique(np.r_[pool_pairs[mine], s.best.pairs[~fixed]] * g.n_donors +
                     np.r_[pool_donors[mine], s.best.donors[~fixed]])
-    model = StageModel.build(g, s.name, keep, key // g.n_donors, key % g.n_donors)
+    model = StageModel.build(g, s.objective, keep, key // g.n_donors, key % g.n_donors)
     start = model.vector(s.best.pairs[~fixed], s.best.donors[~fixed])
     gap = max(s.step - 0.5, params.lns_gap * abs(model.gain(start)))
     answer = solve_mip(model, start, s.run, s.run.nodes(params.lns_nodes), s.time_left(), gap=gap)
@@ -154,5 +154,5 @@ def _core(s: "Stage") -> tuple[StageModel, np.ndarray]:
     """The stage's model over its core (and the incumbent's columns), and the incumbent in it."""
     mask = s.relaxed.core(s.g, s.gain + s.step)
     mask[s.best.pairs, s.best.donors] = True
-    model = StageModel.over(s.g, s.name, s.keep, mask)
+    model = StageModel.over(s.g, s.objective, s.keep, mask)
     return model, model.vector(s.best.pairs, s.best.donors)

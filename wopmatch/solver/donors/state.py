@@ -15,7 +15,7 @@ from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from .bound import Relaxed, pool_of
 from .result import stage_gap
-from .rows import PROOF_TOLERANCE, Keep
+from .rows import PROOF_TOLERANCE, Keep, Objective
 from .solvers import Run
 
 log = logging.getLogger("wopmatch.solver")
@@ -75,7 +75,8 @@ class Stage:
     best: Best
     run: Run
     deadline: Optional[float]
-    f: np.ndarray  # the stage objective per pair, maximised form (cost negated)
+    objective: Objective  # the stage's objective per pair (rows.stage_objective)
+    f: np.ndarray  # the same, maximised form (cost negated)
     step: int
     relaxed: Relaxed
     top: int
