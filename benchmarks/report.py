@@ -346,6 +346,11 @@ def donors_section() -> list[str]:
 #: The last commit of the engine issue 29 replaced (solver/budgets/): its records in donors.jsonl are the
 #: "before" of the before/after table, run on the same machine and day as the first "after".
 ENGINE_BEFORE = "91ef7fb"
+#: Its stage values were in integer units (coverage in millionths of a weight, quality in 1e-9 of weight x
+#: score); every later record's are natural units, as the solution reports them.
+BEFORE_UNITS = {"coverage": 1e-6, "quality": 1e-9}
+#: The day the redesigned engine was first measured: "after" records are later records of other commits.
+ENGINE_AFTER_SINCE = "2026-12-07"
 
 
 def donors_before_after() -> list[str]:
@@ -358,7 +363,10 @@ def donors_before_after() -> list[str]:
         if rec["method_asked"] != "auto" or rec["time_limit"] is not None:
             continue
         key = (rec["case"], rec.get("policy", "optimal"))
-        (before if rec.get("git") == ENGINE_BEFORE else after)[key] = rec
+        if rec.get("git") == ENGINE_BEFORE:
+            before[key] = rec
+        elif rec["date"] >= ENGINE_AFTER_SINCE:
+            after[key] = rec
     keys = [k for k in before if k in after]
     if not keys:
         return []
@@ -370,7 +378,9 @@ def donors_before_after() -> list[str]:
     tally = {"better": 0, "same": 0, "worse": 0}
     for key in keys:
         b, a = before[key], after[key]
-        verdict = compare_answers(b["stages"], a["stages"])
+        verdict = compare_answers([{**st, "value": None if st["value"] is None else
+                                    st["value"] * BEFORE_UNITS.get(st["name"], 1.0)} for st in b["stages"]],
+                                  a["stages"])
         tally[verdict] += 1
         out.append(f"| {key[0]} | {key[1]} | {_brief(b)} | {_brief(a)} | "
                    f"{'**worse**' if verdict == 'worse' else verdict} |")

@@ -20,7 +20,7 @@ from oracle import staged_optimum
 from wopmatch.generator import generate
 from wopmatch.solver.donors.bound import ColgenSettings, relax
 from wopmatch.solver.donors.cuts import donor_counts
-from wopmatch.solver.donors.engine import Best, View, decide, settled, with_cuts, work_stage
+from wopmatch.solver.donors.engine import Best, View, coverage_probe, decide, settled, with_cuts, work_stage
 from wopmatch.solver.donors.rows import StageModel, stage_objective
 from wopmatch.solver.donors.solvers import MipError, Run, solve_lp, solve_mip
 from wopmatch.solver.graph.encoding import NO_LIMIT, build_graph
@@ -301,3 +301,19 @@ def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
 
     with mock.patch.object(solvers, "_solve_here", broken), pytest.raises(MipError, match="HiGHS failed"):
         solve_mip(model, start, Run(), None, None)
+
+
+def test_a_probe_says_out_of_reach_only_when_its_bound_proves_it():
+    """A threshold probe left open by the work limits is open (None), never "out of
+    reach": that would prove a threshold the highest while a higher one is reachable.
+    The round: max-min's probe at 0.437 on 200 x 60 x 5 s5, which the default work
+    leaves one weight step short of its target, the exact optimum."""
+    g = with_cuts(build_graph(parse(generate(200, 60, donors=5, seed=5, needs="legacy"))), DonorParams())
+    sub = g.restrict(np.flatnonzero(g.score >= 0.437))
+    exact, _ = staged_optimum(sub, ("coverage",))
+    quick = Run(params=replace(DonorParams(), lns_rounds=(1, 1, 1), cp_sat_max_columns=0))
+    for target in (exact["coverage"], exact["coverage"] + 500_000):
+        answer, found = coverage_probe(sub, quick, target)
+        assert answer is not False or target > exact["coverage"], target
+        assert answer is not True or int(sub.mentee_weight_units[sub.pair_mentee[found.pairs]].sum()) >= target
+    assert coverage_probe(sub, quick, exact["coverage"])[0] is None  # the work limits leave it open

@@ -78,8 +78,9 @@ def decide(v: View, p: DonorParams) -> Optional[str]:
 class Worked:
     """A stage's outcome."""
 
-    stats: StageStats  # in the stage's own units
-    gain: int
+    stats: StageStats  # in natural units, as the solution reports them
+    gain: int  # the value reached and the proven bound, in the stage's integer units (maximised form)
+    top: int
     proven: bool
     steps: tuple[str, ...]  # the moves that improved or proved it
     relaxed: Relaxed
@@ -105,7 +106,7 @@ def work_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: 
     value, bound = UNITS[name] * s.gain, UNITS[name] * s.top
     stats = StageStats(name=name, status="optimal" if proven else "feasible", seconds=round(time.perf_counter() - t0, 4),
                        value=round(value, 9), bound=round(bound, 9), gap=stage_gap(name, value, bound))
-    return Worked(stats, s.gain, proven, tuple(s.steps), s.relaxed, s.cp_sat_workers, s.objective)
+    return Worked(stats, s.gain, s.top, proven, tuple(s.steps), s.relaxed, s.cp_sat_workers, s.objective)
 
 
 def _start(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: Run, deadline: Optional[float],
@@ -181,7 +182,7 @@ def coverage_probe(g: CandidateGraph, run: Run, target: int, deadline: Optional[
     w = work_stage(g, "coverage", list(rows or []), best, run, deadline, enough=target)
     if w.gain >= target:
         return True, best
-    return (False if w.stats.bound < target else None), best
+    return (False if w.top < target else None), best
 
 
 def with_cuts(g: CandidateGraph, params: DonorParams) -> CandidateGraph:
