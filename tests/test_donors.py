@@ -194,9 +194,6 @@ def test_decide_is_a_table():
     assert decide(replace(filled, out_of_time=True), p) is None
     assert decide(replace(filled, lns_rounds=p.lns_rounds[0]), p) is None  # LNS spent, no core counted
     assert decide(replace(filled, position=2, lns_rounds=p.lns_rounds[2]), p) is None  # the third stage's fewer
-    # a core no larger than a pool LNS solves whole is proven at once, a larger one after LNS
-    assert decide(replace(filled, core=p.lns_max_columns), p) == "core-cp-sat"
-    assert decide(replace(filled, core=p.lns_max_columns + 1), p) == "lns"
     stalled = replace(filled, lns_rounds=9, lns_stall=p.lns_stall)
     assert decide(stalled, p) is None  # no core counted: nothing to prove with
     assert decide(replace(stalled, core=p.cp_sat_max_columns), p) == "core-cp-sat"
@@ -204,11 +201,10 @@ def test_decide_is_a_table():
     quality = replace(stalled, later=True, core=p.later_core_max_columns)
     assert decide(quality, p) == "core-mip"
     assert decide(replace(quality, core=p.later_core_max_columns + 1), p) is None
-    assert decide(replace(quality, proved_at=100), p) is None  # proven over this incumbent's core already
-    assert decide(replace(quality, proved_at=99), p) == "core-mip"  # LNS improved since: prove again
+    assert decide(replace(quality, tried=quality.tried | {"core-mip"}), p) is None  # one proof a stage
     cost = replace(filled, later=True, keeps_quality=True, core=p.later_core_max_columns)
     assert decide(cost, p) == "core-cp-sat"  # before LNS: CP-SAT finds any better assignment in the core
-    assert decide(replace(cost, proved_at=100), p) == "lns"
+    assert decide(replace(cost, tried=cost.tried | {"core-cp-sat"}), p) == "lns"
     assert decide(replace(cost, core=p.later_core_max_columns + 1), p) == "lns"
     assert decide(replace(cost, core=p.later_core_max_columns + 1, lns_stall=p.lns_stall), p) is None
     probe = replace(filled, enough=105)

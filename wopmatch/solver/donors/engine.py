@@ -47,11 +47,8 @@ MOVES: dict[str, Callable] = {"lp-fill": lp_fill, "lns": lns, "core-mip": core_m
 
 def decide(v: View, p: DonorParams) -> Optional[str]:
     """The next move of a stage, or None when it is done (tests/test_donors.py has the
-    table). LP-fill first. A core no larger than a pool LNS solves whole
-    (lns_max_columns) is proven at once: the core holds every better assignment, so
-    LNS could not do better (the demo round: 1.9 -> 1.0 s). After LNS a proof runs
-    once more if LNS improved the incumbent since the last. A stage that keeps the
-    quality row goes to CP-SAT over its core as soon as the core is small enough: CP-SAT counts in exact integers, while
+    table). LP-fill first. A stage that keeps the quality row goes to CP-SAT over its
+    core as soon as the core is small enough: CP-SAT counts in exact integers, while
     that row's coefficients (about 1e11) cost HiGHS most of its nodes, in LNS and in
     proofs alike (cost cores of 200-1,900 columns on the ten 200 x 60 x 5 rounds:
     CP-SAT 0.03-1.4 s, HiGHS 0.2-12 s); a core holds every better assignment, so CP-SAT
@@ -65,22 +62,13 @@ def decide(v: View, p: DonorParams) -> Optional[str]:
         return None
     if "lp-fill" not in v.tried:
         return "lp-fill"
-    proof = _proof(v, p)
-    if proof is not None and v.proved_at is None and (v.keeps_quality or v.core <= p.lns_max_columns):
-        return proof  # a core LNS would solve whole anyway: prove at once
+    proved = bool(v.tried & {"core-mip", "core-cp-sat"})
+    if v.keeps_quality and not proved and v.core is not None and v.core <= p.later_core_max_columns:
+        return "core-cp-sat"
     if v.lns_rounds < p.lns_rounds[v.position] and v.lns_stall < p.lns_stall:
         return "lns"
-    if v.proved_at is not None and v.gain <= v.proved_at:
-        return None  # proven over this incumbent's core already
-    return proof
-
-
-def _proof(v: View, p: DonorParams) -> Optional[str]:
-    """The proof over the stage's core, if its size allows one."""
-    if v.core is None:
+    if v.core is None or proved or v.keeps_quality:
         return None
-    if v.keeps_quality:
-        return "core-cp-sat" if v.core <= p.later_core_max_columns else None
     if not v.later:
         return "core-cp-sat" if v.core <= p.cp_sat_max_columns else None
     return "core-mip" if v.core <= p.later_core_max_columns else None

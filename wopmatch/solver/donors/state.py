@@ -49,7 +49,6 @@ class View:
     tried: frozenset[str]  # moves run so far in this stage
     lns_rounds: int
     lns_stall: int  # LNS rounds since the last that improved
-    proved_at: Optional[int] = None  # the incumbent when a proof over the core last ran (None: none ran)
     enough: Optional[int] = None  # a probe's target: stop once reached, or proven out of reach
     out_of_time: bool = False
 
@@ -96,7 +95,6 @@ class Stage:
     pool_level: int = 0  # the pool's rung on tuning.pool_ladder
     pool_rounds: int = 0  # LNS rounds over the current pool
     cp_sat_workers: int = 0
-    proved_at: Optional[int] = None
 
     @property
     def n_free(self) -> int:
@@ -116,7 +114,7 @@ class Stage:
         return View(later=self.name != "coverage", position=self.position, keeps_quality=self.keeps_quality,
                     gain=self.gain, top=self.top, step=self.step, core=self.core,
                     tried=frozenset(self.tried), lns_rounds=self.lns_rounds, lns_stall=self.lns_stall,
-                    proved_at=self.proved_at, enough=self.enough, out_of_time=self.time_left() == 0.0)
+                    enough=self.enough, out_of_time=self.time_left() == 0.0)
 
     def apply(self, move: str, found: Found) -> None:
         self.tried.add(move)
@@ -130,8 +128,6 @@ class Stage:
             self.top = min(self.top, max(self.gain, lattice_floor(found.bound, self.step)))
             self.steps.append(move)
         self.top = settled(self.top, self.gain)
-        if move in ("core-mip", "core-cp-sat"):
-            self.proved_at = self.gain
         if move == "lns":
             self.lns_rounds += 1
             self.pool_rounds += 1
