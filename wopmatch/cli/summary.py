@@ -24,7 +24,7 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
     if s.objective is not None:
         o, b = s.objective, s.bound
         head.add_row("matched", f"{len(s.partnerships)} of {n_mentees} mentees")
-        head.add_row("coverage", f"{o.coverage:g}  (bound {b.coverage if b.coverage is not None else '-'}, "
+        head.add_row("coverage", f"{o.coverage:g}  (bound {'-' if b.coverage is None else f'{b.coverage:g}'}, "
                                  f"gap {_pct(s.gap.coverage)})\n[dim]priority weight of the matched mentees[/]")
         head.add_row("quality", f"{o.quality:.4f}  (bound {'-' if b.quality is None else f'{b.quality:.4f}'}, "
                                 f"gap {_pct(s.gap.quality)})\n[dim]sum of weight x match score (0..1)[/]")

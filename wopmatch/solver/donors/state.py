@@ -118,6 +118,7 @@ class Stage:
 
     def apply(self, move: str, found: Found) -> None:
         self.tried.add(move)
+        before = (self.gain, self.top)
         improved = found.pairs is not None and self.gain_of(found.pairs) > self.gain
         if improved:
             self.best.pairs, self.best.donors = found.pairs, found.donors
@@ -134,7 +135,8 @@ class Stage:
             self.lns_stall = 0 if improved else self.lns_stall + 1
             if found.exhausted:  # the whole pool is solved: a larger one, or no more LNS
                 self.lns_stall = 0 if self.grow_pool() else self.run.params.lns_stall
-        log.info("%s", progress_line(self.name, self.gain, self.top, move))
+        if (self.gain, self.top) != before:  # progress lines say what moved
+            log.info("%s", progress_line(self.name, self.gain, self.top, move))
 
     def grow_pool(self) -> bool:
         """The next pool on tuning.pool_ladder, if there is one."""
