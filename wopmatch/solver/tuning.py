@@ -103,9 +103,11 @@ class DonorParams:
     cp_sat_work: float = 12.0
     cp_sat_later_work: float = 3.0
     #: The same for a threshold or rate probe, which only asks whether a target is within reach (an
-    #: open probe counts as out of reach): max-min on 300 x 70 x 3 s5 spent 73 s on five probes one
-    #: weight step short at cp_sat_work.
-    cp_sat_probe_work: float = 3.0
+    #: open probe counts as out of reach, so too little work lowers the threshold found). max-min,
+    #: 200 x 60 x 5 s5 (legacy; priorities): 3 units found 0.388 (0.094) in 11.7 s (27 s), 6 units
+    #: the proven 0.437 (0.100) in 16.0 s (27.4 s), as 12 did; 300 x 70 x 3 s5 (probes one weight
+    #: step short, the same threshold each time) took 30 s at 3, 58 s at 6 and 87 s at 12.
+    cp_sat_probe_work: float = 6.0
     cp_sat_linearization: int = 2
     later_core_max_columns: int = 3_000
     core_work: int = 250_000
