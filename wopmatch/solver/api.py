@@ -64,8 +64,8 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
         solution = with_round(solution, carried, previous, options)
     update: dict = {}
     warnings = [p.message for p in instance_warnings(instance)]
-    if deprecation(options.method):
-        warnings.append(deprecation(options.method))
+    if said := deprecation(options.method):
+        warnings.append(said)
     if warnings:
         update["warnings"] = warnings
     limit, took = options.time_limit, solution.stats.solve_seconds

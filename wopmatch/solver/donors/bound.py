@@ -312,8 +312,13 @@ def pool_of(g: CandidateGraph, relaxed: Relaxed, per: int) -> tuple[np.ndarray, 
     on = relaxed.col_x > 1e-9
     pairs, donors = np.r_[pairs, relaxed.col_pair[on]], np.r_[donors, relaxed.col_donor[on]]
     ok = g.fundable[pairs, donors]
-    key = np.unique(pairs[ok] * g.n_donors + donors[ok])
-    return key // g.n_donors, key % g.n_donors
+    return distinct_columns(pairs[ok], donors[ok], g.n_donors)
+
+
+def distinct_columns(pairs: np.ndarray, donors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The columns (pair, donor) given, each once, by pair then donor (``k`` donors)."""
+    key = np.unique(np.asarray(pairs, np.int64) * k + np.asarray(donors, np.int64))
+    return key // k, key % k
 
 
 def smallest_penalties(g: CandidateGraph, relaxed: Relaxed, most: int) -> tuple[np.ndarray, np.ndarray]:

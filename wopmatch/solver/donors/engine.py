@@ -38,7 +38,7 @@ from .bound import ColgenSettings, Relaxed, pool_of, relax
 from .cuts import donor_counts
 from .moves import core_cp_sat, core_mip, lns, lp_fill
 from .result import DonorResult, coverage_step, pinned_coverage, stage_gap, stage_message
-from .rows import STAGES, Keep, Objective, stage_objective
+from .rows import STAGES, Keep, Objective, maximised, stage_objective
 from .solvers import Run
 from .state import UNITS, Best, Stage, View, lattice_floor, log, meets_rows, progress_line, settled
 
@@ -81,11 +81,14 @@ class Worked:
     stats: StageStats  # in natural units, as the solution reports them
     gain: int  # the value reached and the proven bound, in the stage's integer units (maximised form)
     top: int
-    proven: bool
     steps: tuple[str, ...]  # the moves that improved or proved it
     relaxed: Relaxed
     cp_sat_workers: int  # CP-SAT's workers where it ran (0: it did not)
     objective: Objective
+
+    @property
+    def proven(self) -> bool:
+        return self.gain >= self.top
 
 
 def work_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: Run, deadline: Optional[float],
@@ -102,11 +105,10 @@ def work_stage(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: 
     log.info("%s", progress_line(name, s.gain, s.top, f"LP bound, {s.relaxed.rounds} column rounds"))
     while (move := decide(s.view(), run.params)) is not None:
         s.apply(move, MOVES[move](s))
-    proven = s.gain >= s.top
     value, bound = UNITS[name] * s.gain, UNITS[name] * s.top
-    stats = StageStats(name=name, status="optimal" if proven else "feasible", seconds=round(time.perf_counter() - t0, 4),
+    stats = StageStats(name=name, status="optimal" if s.gain >= s.top else "feasible", seconds=round(time.perf_counter() - t0, 4),
                        value=round(value, 9), bound=round(bound, 9), gap=stage_gap(name, value, bound))
-    return Worked(stats, s.gain, s.top, proven, tuple(s.steps), s.relaxed, s.cp_sat_workers, s.objective)
+    return Worked(stats, s.gain, s.top, tuple(s.steps), s.relaxed, s.cp_sat_workers, s.objective)
 
 
 def _start(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: Run, deadline: Optional[float],
@@ -114,20 +116,19 @@ def _start(g: CandidateGraph, name: str, keep: list[Keep], best: Best, run: Run,
     """A stage's state before its moves: the LP bound, the pool, the LNS order."""
     params = run.params
     objective = stage_objective(g, name)
-    f = (1 if objective[1] else -1) * objective[0]
     first = (best.pairs, best.donors)
     if carried is not None:
         on = carried.col_x > 1e-9
         first = (np.concatenate([best.pairs, carried.col_pair[on]]),
                  np.concatenate([best.donors, carried.col_donor[on]]))
-    relaxed = relax(g, f.astype(np.float64), keep, first, ColgenSettings(
+    relaxed = relax(g, maximised(objective).astype(np.float64), keep, first, ColgenSettings(
         rounds=params.colgen_rounds, per_mentee=params.colgen_per_mentee, iterations=params.lp_iterations,
         work=params.later_lp_work if name != "coverage" else None), deadline=deadline)
     step = coverage_step(g) if name == "coverage" else 1
     pool = pool_of(g, relaxed, params.pool_ladder[0])
     rng = np.random.default_rng([run.seed, STAGES.index(name)])
     pairs = _donor_pairs(g.n_donors)
-    s = Stage(g, name, keep, best, run, deadline, objective, f, step, relaxed, lattice_floor(relaxed.bound, step), pool, rng,
+    s = Stage(g, name, keep, best, run, deadline, objective, step, relaxed, lattice_floor(relaxed.bound, step), pool, rng,
               [np.array(pairs[i]) for i in rng.permutation(len(pairs))], enough=enough)
     s.gain = s.gain_of(best.pairs)
     s.top = settled(max(s.top, s.gain), s.gain)  # never below the incumbent (float rounding of a cut-short LP)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..graph.encoding import NO_LIMIT, CandidateGraph
-from .bound import smallest_penalties
+from .bound import distinct_columns, smallest_penalties
 from .rows import PROOF_TOLERANCE, Keep, StageModel
 from .state import NOTHING, Found
 from .solvers import solve_cp, solve_mip
@@ -73,9 +73,9 @@ def lns(s: "Stage") -> Found:
     g, keep = residual(s.g, s.keep, s.best.pairs[fixed], s.best.donors[fixed])
     pool_pairs, pool_donors = s.pool
     mine = free[s.g.pair_mentee[pool_pairs]]
-    key = np.unique(np.r_[pool_pairs[mine], s.best.pairs[~fixed]] * g.n_donors +
-                    np.r_[pool_donors[mine], s.best.donors[~fixed]])
-    model = StageModel.build(g, s.objective, keep, key // g.n_donors, key % g.n_donors)
+    columns = distinct_columns(np.r_[pool_pairs[mine], s.best.pairs[~fixed]],
+                               np.r_[pool_donors[mine], s.best.donors[~fixed]], g.n_donors)
+    model = StageModel.build(g, s.objective, keep, *columns)
     start = model.vector(s.best.pairs[~fixed], s.best.donors[~fixed])
     gap = max(s.step - 0.5, params.lns_gap * abs(model.gain(start)))
     answer = solve_mip(model, start, s.run, s.run.nodes(params.lns_nodes), s.time_left(), gap=gap)

@@ -38,9 +38,6 @@ class DonorResult:
             method += f" ({', '.join(order)})"
         return DonorResult(pairs, donors, proven, prefix + method, stages, workers, message)
 
-    def stage(self, name: str) -> Optional[StageStats]:
-        return next((s for s in self.stages if s.name == name), None)
-
 
 def stage_message(stages: list[StageStats], order: tuple[str, ...], cut: bool, run: "Run") -> Optional[str]:
     """Which stages are open and why: the time limit, or the work limits (named when

@@ -58,6 +58,12 @@ def stage_objective(g: CandidateGraph, name: str) -> Objective:
     raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
 
 
+def maximised(objective: Objective) -> np.ndarray:
+    """The objective in the form the engine maximises (cost negated)."""
+    obj, maximise = objective
+    return obj if maximise else -obj
+
+
 def counted(g: CandidateGraph) -> np.ndarray:
     """The donors with a count row."""
     return np.flatnonzero(g.max_count < NO_LIMIT)

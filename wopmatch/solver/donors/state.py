@@ -15,7 +15,7 @@ from ..graph.encoding import CandidateGraph
 from ..graph.units import QUALITY_SCALE
 from .bound import Relaxed, pool_of
 from .result import stage_gap
-from .rows import PROOF_TOLERANCE, Keep, Objective
+from .rows import PROOF_TOLERANCE, Keep, Objective, maximised
 from .solvers import Run
 
 log = logging.getLogger("wopmatch.solver")
@@ -76,7 +76,6 @@ class Stage:
     run: Run
     deadline: Optional[float]
     objective: Objective  # the stage's objective per pair (rows.stage_objective)
-    f: np.ndarray  # the same, maximised form (cost negated)
     step: int
     relaxed: Relaxed
     top: int
@@ -95,6 +94,10 @@ class Stage:
     pool_level: int = 0  # the pool's rung on tuning.pool_ladder
     pool_rounds: int = 0  # LNS rounds over the current pool
     cp_sat_workers: int = 0
+    f: np.ndarray = field(init=False)  # the objective, maximised form (cost negated)
+
+    def __post_init__(self) -> None:
+        self.f = maximised(self.objective)
 
     @property
     def n_free(self) -> int:
