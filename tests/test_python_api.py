@@ -115,3 +115,14 @@ def test_solve_records_the_files_hash_or_the_json_it_would_write(tmp_path):
     assert from_file.instance.sha256 == in_memory.instance.sha256 == wm.sha256_of(round_)
     assert wm.verify(tmp_path / "r.json", from_file) == []
     assert json.loads((tmp_path / "r.json").read_text())["operators"]
+
+
+def test_solve_defaults_are_the_command_lines():
+    """wm.solve(round) runs what `wopmatch solve ROUND` runs: the same defaults."""
+    from wopmatch.solver import SolveOptions
+
+    defaults = SolveOptions()
+    params = inspect.signature(wm.solve).parameters
+    for name, field in (("threads", "workers"), ("seed", "seed"), ("method", "method"), ("policy", "policy"),
+                        ("group_by", "group_by"), ("alternates", "alternates")):
+        assert params[name].default == getattr(defaults, field), name

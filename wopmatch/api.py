@@ -230,7 +230,7 @@ def options(policy: str = "optimal", **chosen: Any) -> SolveOptions:
 
 def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = "optimal", *,
           method: str = "auto", time_limit: Optional[float] = None, node_limit: Optional[int] = None,
-          seed: int = 0, threads: int = 2, alternates: int = 0, group_by: str = "region",
+          seed: int = 0, threads: int = 1, alternates: int = 0, group_by: str = "region",
           previous: Union[Solution, PreviousRound, None] = None, ended: Sequence[str] = (), forbid_repeat: bool = False,
           keep_stable: bool = False, change_penalty: Optional[float] = None,
           sha256: Optional[str] = None, watch: Optional[Watch] = None,
