@@ -174,8 +174,9 @@ class StageModel:
         np.add.at(activity, self.rows, (self.coefs.astype(np.int64) * x[self.cols]))
         return bool(np.all(activity <= self.upper) and np.all(activity >= self.lower))
 
-    def proto(self, integer: bool = True) -> model_pb2.ModelProto:
-        """The MathOpt model (HiGHS, SCIP), with float_bounds."""
+    def proto(self, integer: bool = True, objective_scale: float = 1.0) -> model_pb2.ModelProto:
+        """The MathOpt model (HiGHS, SCIP), with float_bounds; the objective times
+        ``objective_scale``."""
         lower, upper = float_bounds(self.lower, self.upper, self.n_kept)
         model = model_pb2.ModelProto(name="wopmatch")
         nv = self.size
@@ -194,7 +195,7 @@ class StageModel:
         model.objective.maximize = self.maximise
         nz = np.flatnonzero(self.obj)
         model.objective.linear_coefficients.ids.extend(nz.tolist())
-        model.objective.linear_coefficients.values.extend(self.obj[nz].astype(np.float64).tolist())
+        model.objective.linear_coefficients.values.extend((self.obj[nz].astype(np.float64) * objective_scale).tolist())
         return model
 
     def cp_model(self) -> tuple["cp_model.CpModel", list]:

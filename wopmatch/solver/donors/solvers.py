@@ -71,21 +71,24 @@ class Answer:
 
 
 def solve_mip(model: StageModel, start: np.ndarray, run: Run, nodes: Optional[int], time_left: Optional[float],
-              gap: float = 0.5, presolve: bool = True) -> Answer:
+              gap: float = 0.5, presolve: bool = True, scaled: bool = False) -> Answer:
     """HiGHS from ``start`` (a 0/1 vector meeting every row, given as its hint),
     within ``nodes`` branch-and-bound nodes and an absolute ``gap`` (stage units: on
     a lattice of step s, s - 0.5 proves). The better of its answer and the start,
-    counting an answer only when, rounded to 0/1, it meets every row exactly."""
+    counting an answer only when, rounded to 0/1, it meets every row exactly.
+    ``scaled``: HiGHS gets the objective divided by a power of ten that puts its
+    largest coefficient in [1, 10) (gap and bound scaled with it)."""
     t0 = time.perf_counter()
+    scale = objective_scale(model.obj) if scaled else 1.0
     params = mathopt.SolveParameters(
         time_limit=None if time_left is None else timedelta(seconds=max(time_left, 0.01)),
-        random_seed=run.seed, relative_gap_tolerance=0.0, absolute_gap_tolerance=gap,
+        random_seed=run.seed, relative_gap_tolerance=0.0, absolute_gap_tolerance=gap * scale,
         presolve=None if presolve else mathopt.Emphasis.OFF, node_limit=nodes)
     hints = model_parameters_pb2.ModelSolveParametersProto()
     hint = hints.solution_hints.add()
     hint.variable_values.ids.extend(range(model.size))
     hint.variable_values.values.extend(np.asarray(start, np.float64).tolist())
-    result = _solve_checked(model.proto(), params.to_proto(), hints)
+    result = _solve_checked(model.proto(objective_scale=scale), params.to_proto(), hints)
     x = np.asarray(start, np.int64)
     if result.solutions and result.solutions[0].HasField("primal_solution"):
         values = result.solutions[0].primal_solution.variable_values
@@ -94,9 +97,15 @@ def solve_mip(model: StageModel, start: np.ndarray, run: Run, nodes: Optional[in
         found = (found > 0.5).astype(np.int64)
         if model.gain(found) > model.gain(x) and model.fits(found):
             x = found
-    bound = result.termination.objective_bounds.dual_bound
+    bound = result.termination.objective_bounds.dual_bound / scale
     return Answer(x, model.gain(x), model.sign * float(bound) if np.isfinite(bound) else None,
                   time.perf_counter() - t0, result.termination.reason == T.TERMINATION_REASON_OPTIMAL)
+
+
+def objective_scale(obj: np.ndarray) -> float:
+    """The power of ten that brings the largest |coefficient| of ``obj`` into [1, 10)."""
+    top = float(np.abs(obj).max()) if len(obj) else 0.0
+    return 10.0 ** -np.floor(np.log10(top)) if top > 0 else 1.0
 
 
 def solve_lp(model: model_pb2.ModelProto, iteration_limit: Optional[int] = None
