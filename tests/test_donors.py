@@ -22,7 +22,7 @@ from wopmatch.solver.donors.bound import ColgenSettings, relax
 from wopmatch.solver.donors.cuts import donor_counts
 from wopmatch.solver.donors.engine import Best, View, coverage_probe, decide, settled, with_cuts, work_stage
 from wopmatch.solver.donors.rows import StageModel, stage_objective
-from wopmatch.solver.donors.solvers import MipError, Run, solve_lp, solve_mip
+from wopmatch.solver.donors.solvers import MipError, Run, objective_scale, solve_lp, solve_mip
 from wopmatch.solver.graph.encoding import NO_LIMIT, build_graph
 from wopmatch.solver.heuristics.greedy import greedy_assignment
 from wopmatch.solver.tuning import DonorParams
@@ -271,6 +271,27 @@ def test_a_time_limit_stops_the_threshold_search_and_says_so(policy):
     assert s.status == "feasible" and "time limit" in s.message, s.message
     search = next(st for st in s.stats.stages if st.name in ("threshold", "lowest-rate"))
     assert search.status == "feasible"
+
+
+def test_highs_on_a_scaled_objective_answers_and_bounds_in_the_stages_units(solved_round):
+    """The quality stage (coefficients ~1e9) handed to HiGHS scaled to about 1: the
+    answer, the bound and the gap asked for all come back in the stage's units."""
+    g, opt, (pairs, donors) = solved_round
+    objective = stage_objective(g, "quality")
+    model = StageModel.over(g, objective, _stages(g, opt)[1][2], g.fundable)
+    assert objective_scale(model.obj) <= 1e-8 and 1 <= objective_scale(model.obj) * np.abs(model.obj).max() < 10
+    start = model.vector(pairs, donors)  # the oracle's optimum
+    for presolve, scaled in ((True, False), (False, True)):
+        answer = solve_mip(model, start, Run(), None, None, presolve=presolve, scaled=scaled)
+        assert answer.gain == int(objective[0][pairs].sum())
+        assert answer.optimal and abs(answer.bound - answer.gain) <= 1e-9 * answer.gain
+
+
+def test_objective_scale_puts_the_largest_coefficient_in_one_to_ten():
+    assert objective_scale(np.array([3, -25_000_000_000])) == 1e-10
+    assert objective_scale(np.array([0.5, 0.02])) == 10.0
+    assert objective_scale(np.array([7])) == 1.0
+    assert objective_scale(np.zeros(3)) == 1.0 and objective_scale(np.zeros(0)) == 1.0
 
 
 def test_a_highs_consistency_failure_without_presolve_is_retried_with_it():
