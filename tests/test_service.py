@@ -484,7 +484,8 @@ def test_progress_shows_the_bounds_the_solver_proves_as_it_goes(client):
 
     raw = _long()
     budget_free = coverage_bound(parse_instance(raw))
-    r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal"})
+    # the time limit ends the job after the coverage stage has reported (half the test's time)
+    r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal", "time_limit": 10})
     mid = wait_for(client, r.json()["id"], states=("running",), phase="solving: coverage:")
     proven = mid["progress"]["bound_coverage"]
     assert proven < budget_free  # the donor engine's bound (budgets count), not the budget-free flow's
