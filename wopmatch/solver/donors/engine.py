@@ -51,8 +51,11 @@ def decide(v: View, p: DonorParams) -> Optional[str]:
     core as soon as the core is small enough: CP-SAT counts in exact integers, while
     that row's coefficients (about 1e11) cost HiGHS most of its nodes, in LNS and in
     proofs alike (cost cores of 200-1,900 columns on the ten 200 x 60 x 5 rounds:
-    CP-SAT 0.03-1.4 s, HiGHS 0.2-12 s); a core holds every better assignment, so CP-SAT
-    finds one if there is one. The other stages run LNS rounds until their number, or
+    CP-SAT 0.03-1.4 s, HiGHS 0.2-12 s; in CP-SAT's place, HiGHS as moves._highs runs
+    it now, scaled and without presolve, made the first three rounds' whole solves
+    slower: 7.2 -> 11.4, 2.4 -> 3.7 and 1.7 -> 2.5 s); a core holds every better
+    assignment, so CP-SAT finds one if there is one. The other stages run LNS rounds
+    until their number, or
     a run of rounds without gain, ends them; then one proof over the core where it is
     small enough: coverage by CP-SAT (cores of 7,000-13,000 columns one weight step
     short: 2.7 and 4.8 s against HiGHS's 21 and 2.9 s), quality by HiGHS's core MIP,
