@@ -39,7 +39,7 @@ def _fuzz(tmp_path, examples: int, seed: int) -> None:
 
 
 def test_no_request_gets_a_server_error(tmp_path):
-    _fuzz(tmp_path, examples=20, seed=1)
+    _fuzz(tmp_path, examples=8, seed=1)
 
 
 @pytest.mark.slow
