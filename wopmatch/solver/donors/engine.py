@@ -55,12 +55,11 @@ def decide(v: View, p: DonorParams) -> Optional[str]:
     it now, scaled and without presolve, made the first three rounds' whole solves
     slower: 7.2 -> 11.4, 2.4 -> 3.7 and 1.7 -> 2.5 s); a core holds every better
     assignment, so CP-SAT finds one if there is one. The other stages run LNS rounds
-    until their number, or
-    a run of rounds without gain, ends them; then one proof over the core where it is
-    small enough: coverage by CP-SAT (cores of 7,000-13,000 columns one weight step
-    short: 2.7 and 4.8 s against HiGHS's 21 and 2.9 s), quality by HiGHS's core MIP,
-    whose root closes most quality gaps where CP-SAT stalls (200 x 60 x 5 s2, 666
-    columns: 0.96 s against 4.7 s without a proof)."""
+    until their number, or a run of rounds without gain, ends them; then one proof
+    over the core where it is small enough: coverage by CP-SAT (cores of 7,000-13,000
+    columns one weight step short: 2.7 and 4.8 s against HiGHS's 21 and 2.9 s),
+    quality by HiGHS's core MIP, whose root closes most quality gaps where CP-SAT
+    stalls (200 x 60 x 5 s2, 666 columns: 0.96 s against 4.7 s without a proof)."""
     if v.closed or v.out_of_time:
         return None
     if "lp-fill" not in v.tried:

@@ -28,7 +28,7 @@ from ..graph.encoding import NO_LIMIT, CandidateGraph
 from .bound import distinct_columns, smallest_penalties
 from .rows import PROOF_TOLERANCE, Keep, StageModel
 from .state import NOTHING, Found
-from .solvers import solve_cp, solve_mip
+from .solvers import Answer, solve_cp, solve_mip
 
 if TYPE_CHECKING:
     from .state import Stage
@@ -150,7 +150,7 @@ def core_cp_sat(s: "Stage") -> Found:
     return Found(None, None, answer.bound)
 
 
-def _highs(s: "Stage", model: StageModel, start: np.ndarray, nodes: int, gap: float):
+def _highs(s: "Stage", model: StageModel, start: np.ndarray, nodes: int, gap: float) -> Answer:
     """HiGHS over a stage's model (LNS and core MIPs alike). After coverage without
     presolve and with the objective scaled to a leading coefficient in [1, 10): on
     the quality stage's coefficients of ~1e10, HiGHS's presolve alone took 0.3-0.9 s
