@@ -38,7 +38,8 @@ def solve_checked(inst: Instance, policy: str = "optimal", prefer=(), tuning: Tu
 
 
 @st.composite
-def tiny_instances(draw, max_ops: int = 6, donors: Optional[bool] = None) -> dict[str, Any]:
+def tiny_instances(draw, max_ops: int = 6, donors: Optional[bool] = None,
+                   interests: Optional[bool] = None) -> dict[str, Any]:
     n_ops = draw(st.integers(2, max_ops))
     levels = st.sampled_from([5, 3, 0, 4, 1, 0])  # hypothesis favours early entries
     ops = []
@@ -101,6 +102,17 @@ def tiny_instances(draw, max_ops: int = 6, donors: Optional[bool] = None) -> dic
             if raw.get("donors") and draw(st.booleans()):
                 pin["donor"] = raw["donors"][0]["id"]
             raw["pinned"] = [pin]
+    if pairs and (draw(st.booleans()) if interests is None else interests):
+        # stated interests (docs/format.md §2): either side, vetoes included
+        pinned = {(p["mentee"], p["mentor"]) for p in raw.get("pinned", [])}
+        by_id = {o["id"]: o for o in ops}
+        for a, b in draw(st.lists(st.sampled_from(pairs), max_size=4, unique=True)):
+            who, whom = draw(st.sampled_from([(a, b), (b, a)]))
+            level = draw(st.sampled_from([2, -1, 1]))
+            stated = by_id[who].setdefault("interests", [])
+            if not (level == -1 and {(a, b), (b, a)} & pinned) and all(it["operator"] != whom for it in stated):
+                stated.append({"operator": whom, "level": level})
+        raw["rules"]["interest_weight"] = draw(st.sampled_from([0.2, 1.0, 0.0]))
     return raw
 
 

@@ -105,6 +105,26 @@ def test_compiled_blocking_pair_count_on_a_medium_instance():
         assert count > 0 and count == blocking_pairs(g, s, compiled=False)
 
 
+@pytest.mark.parametrize("chunk", [1, 5])
+def test_compiled_streams_counts_and_explanations_with_stated_interests(chunk):
+    """Interests change scores (the interest term), eligibility (vetoes) and the stable
+    policy's preferences: the kernels must follow all three as the numpy code does."""
+    raw = generate(300, 60, seed=45, interests=4)
+    raw["rules"] = {"min_score": 0.45, "interest_weight": 0.5}
+    mentors = [o["id"] for o in raw["operators"] if "mentor" in o]
+    for o in [o for o in raw["operators"] if "mentee" in o and "mentor" not in o][:3]:  # vetoes every mentor
+        o["interests"] = [{"operator": x, "level": -1} for x in mentors]
+    inst = parse(raw)
+    g = build_graph(inst, candidates=False)
+    assert g.has_interests and len(g.forbidden_mentee) > 20  # the vetoes
+    _assert_same_streams(g, chunk)
+    for policy in ("stable", "greedy"):
+        s = solve_checked(inst, policy)
+        assert blocking_pairs(g, s, compiled=True) == blocking_pairs(g, s, compiled=False)
+    fast, slow = _explained_both_ways(inst, "greedy", seed=1)
+    assert fast == slow and any("will not work with" in u.detail for u in fast)
+
+
 def test_round9_is_numpys_round_to_9_decimals():
     rng = np.random.default_rng(5)
     xs = np.concatenate([rng.random(20_000), np.arange(0, 1, 1 / 1024), (np.arange(2000) + 0.5) * 1e-9,

@@ -35,6 +35,7 @@ from .models.io import (
     write_folder_atomic,
 )
 from .models.problems import json_path
+from .models.solution import Metrics
 from .models.scenarios import Scenario, ScenarioSet, apply_changes, grid_scenarios, read_scenario_set
 from .solver import POLICIES, PreviousRound, SolveError, SolveOptions, Watch, rebuild_round, verify_solution
 from .solver import solve as _solve_with
@@ -154,7 +155,8 @@ def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
 
 
 def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tightness: float = 0.4,
-             name: Optional[str] = None, dual_share: float = 0.3, needs: str = "priorities") -> Instance:
+             name: Optional[str] = None, dual_share: float = 0.3, needs: str = "priorities",
+             interests: int = 0) -> Instance:
     """A realistic synthetic round (docs/generator.md).
 
     Parameters
@@ -176,6 +178,8 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
         ``"priorities"`` (two or three priority needs, lower levels elsewhere; durations
         from the issues each pair addresses) or ``"legacy"`` (the rounds of wopmatch 0.1,
         byte for byte).
+    interests
+        Interests each operator states in possible partners (docs/format.md §2); 0 for none.
 
     Returns
     -------
@@ -188,7 +192,7 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
     """
     from .generator import generate_instance
 
-    counts = {"mentees": mentees, "mentors": mentors, "donors": donors, "seed": seed}
+    counts = {"mentees": mentees, "mentors": mentors, "donors": donors, "seed": seed, "interests": interests}
     problems = [Problem(k, f"expected a whole number of 0 or more, got {v!r}") for k, v in counts.items()
                 if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0]
     for k, v in (("tightness", tightness), ("dual_share", dual_share)):
@@ -199,7 +203,8 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
         raise InputError(problems, "generate")
     try:
         return generate_instance(int(mentees), int(mentors), donors=int(donors), seed=int(seed),
-                                 tightness=float(tightness), name=name, dual_share=float(dual_share), needs=needs)
+                                 tightness=float(tightness), name=name, dual_share=float(dual_share), needs=needs,
+                                 interests=int(interests))
     except (ValueError, TypeError) as exc:  # a negative count; a count that is not a whole number
         raise InputError([Problem("", str(exc))], "generate") from None
 
@@ -419,6 +424,7 @@ class Comparison:
                 "mean_score": None if m is None else m.mean_score,
                 "min_score": None if m is None else m.min_score,
                 "blocking_pairs": None if m is None else m.blocking_pairs,
+                **_wishes_columns(m),
                 "bound_coverage": sol.bound.coverage, "gap_coverage": sol.gap.coverage,
                 "bound_quality": sol.bound.quality, "gap_quality": sol.gap.quality,
                 "bound_cost": sol.bound.cost, "gap_cost": sol.gap.cost, "method": sol.stats.method,
@@ -426,6 +432,13 @@ class Comparison:
                 "seconds": self.seconds.get(name),
             })
         return pd.DataFrame.from_records(records).set_index("name")
+
+
+def _wishes_columns(m: Optional[Metrics]) -> dict[str, Optional[int]]:
+    """Mentees' stated interests met (docs/policies.md#metrics), None where none is stated."""
+    w = None if m is None or m.wishes is None else m.wishes["mentees"]
+    return {"wishes_stated": None if w is None else w.stated, "wishes_met": None if w is None else w.met,
+            "first_choices_met": None if w is None else w.first_choice}
 
 
 def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Optional[Iterable[str]] = None, *,

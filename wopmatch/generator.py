@@ -83,27 +83,29 @@ def generate(
     dual_share: float = 0.3,
     work_areas: tuple[str, ...] = DEFAULT_WORK_AREAS,
     needs: str = "priorities",
+    interests: int = 0,
 ) -> dict[str, Any]:
     """A JSON-ready instance dict. ``tightness`` = total donor budget / cost of funding
     every mentee at a typical cost; ``dual_share`` = share of mentors that also
-    take a mentee profile."""
-    raw = _draw(mentees, mentors, donors, seed, tightness, name, dual_share, work_areas, needs)
+    take a mentee profile; ``interests``: interests each operator states (_interests)."""
+    raw = _draw(mentees, mentors, donors, seed, tightness, name, dual_share, work_areas, needs, interests)
     parse_instance(raw)  # a generator bug must not produce an invalid file
     return raw
 
 
 def generate_instance(mentees: int, mentors: int, donors: int = 0, seed: int = 0, tightness: float = 0.4,
-                      name: Optional[str] = None, dual_share: float = 0.3, needs: str = "priorities") -> Instance:
+                      name: Optional[str] = None, dual_share: float = 0.3, needs: str = "priorities",
+                      interests: int = 0) -> Instance:
     """The same round as ``generate``, validated once into an Instance: what ``wopmatch
     generate`` and ``wopmatch.generate`` give (and ``wopmatch.write`` writes as JSON)."""
     return parse_instance(_draw(mentees, mentors, donors, seed, tightness, name, dual_share, DEFAULT_WORK_AREAS,
-                                needs))
+                                needs, interests))
 
 
 def _draw(mentees: int, mentors: int, donors: int, seed: int, tightness: float, name: Optional[str],
-          dual_share: float, work_areas: tuple[str, ...], needs: str) -> dict[str, Any]:
-    if mentees < 0 or mentors < 0 or donors < 0:
-        raise ValueError("mentees, mentors and donors must be >= 0")
+          dual_share: float, work_areas: tuple[str, ...], needs: str, interests: int = 0) -> dict[str, Any]:
+    if mentees < 0 or mentors < 0 or donors < 0 or interests < 0:
+        raise ValueError("mentees, mentors, donors and interests must be >= 0")
     if not 0 < tightness:
         raise ValueError("tightness must be > 0")
     if needs not in NEEDS_PROFILES:
@@ -160,6 +162,8 @@ def _draw(mentees: int, mentors: int, donors: int, seed: int, tightness: float, 
     # Interleave roles so ids are not sorted by role (realistic spreadsheets are not).
     order = rng.permutation(n_ops)
     operators = [operators[i] for i in order]
+    if interests:
+        _interests(operators, interests, seed)
 
     donor_list = []
     if donors:
@@ -193,6 +197,30 @@ def _draw(mentees: int, mentors: int, donors: int, seed: int, tightness: float, 
     if needs == "priorities":  # after donors, in the Instance model's field order
         raw["costs"] = {"duration_rule": "issues"}  # months from the issues each pair addresses (docs/format.md §3)
     return raw
+
+
+#: A stated interest's level (first choice, interested, will not work with) and its share.
+INTEREST_LEVELS, INTEREST_SHARE = (2, 1, -1), (0.3, 0.6, 0.1)
+
+
+def _interests(operators: list[dict[str, Any]], per_operator: int, seed: int) -> None:
+    """Each operator states up to ``per_operator`` interests in possible partners (mentors
+    rate mentees and mentees rate mentors), drawn from its own region where it has enough
+    of them, at INTEREST_LEVELS with INTEREST_SHARE. A generator of its own (seed + 1):
+    the rest of a round is the same with or without interests."""
+    rng = np.random.default_rng(seed + 1)
+    mentor_ids = [k for k, op in enumerate(operators) if "mentor" in op]
+    mentee_ids = [k for k, op in enumerate(operators) if "mentee" in op]
+    for k, op in enumerate(operators):
+        pool = sorted({*(mentor_ids if "mentee" in op else ()), *(mentee_ids if "mentor" in op else ())} - {k})
+        near = [x for x in pool if operators[x]["region"] == op["region"]]
+        pool = near if len(near) >= per_operator else pool
+        if not pool:
+            continue
+        chosen = rng.choice(len(pool), size=min(per_operator, len(pool)), replace=False)
+        levels = rng.choice(INTEREST_LEVELS, size=len(chosen), p=INTEREST_SHARE)
+        op["interests"] = [{"operator": operators[pool[int(c)]]["id"], "level": int(v)}
+                           for c, v in zip(chosen, levels)]
 
 
 def to_json_bytes(raw: dict[str, Any]) -> bytes:

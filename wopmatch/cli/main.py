@@ -332,17 +332,20 @@ def plans(instance: Path, solution: Path, output: Path, previous: Optional[Path]
 @click.option("--needs", type=click.Choice(["priorities", "legacy"]), default="priorities", show_default=True,
               help="priorities: 2-3 priority needs per mentee, lower levels elsewhere, durations from the issues "
                    "addressed; legacy: the rounds of wopmatch 0.1 (1-3 needs, one fixed duration), byte for byte.")
+@click.option("--interests", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Interests each operator states in possible partners (first choice, interested, or will not "
+                   "work with).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="The instance to write: FILE.json, FILE.xlsx, or a folder (a name without a suffix) of CSV "
                    "files.")
 def generate(mentees: int, mentors: int, donors: int, seed: int, tightness: float, name: Optional[str],
-             needs: str, output: Path) -> None:
+             needs: str, interests: int, output: Path) -> None:
     """Write a realistic synthetic instance (same parameters and seed -> same bytes)."""
     kind = _output_kind(output, "an instance")
     _check_output(output, folder_ok=kind == "csv")
     try:
         round_ = generate_round(mentees, mentors, donors=donors, seed=seed, tightness=tightness, name=name,
-                                needs=needs)
+                                needs=needs, interests=interests)
         write_round(round_, output)
     except InputError as exc:
         _fail(exc)

@@ -27,7 +27,9 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
         head.add_row("coverage", f"{o.coverage:g}  (bound {'-' if b.coverage is None else f'{b.coverage:g}'}, "
                                  f"gap {_pct(s.gap.coverage)})\n[dim]priority weight of the matched mentees[/]")
         head.add_row("quality", f"{o.quality:.4f}  (bound {'-' if b.quality is None else f'{b.quality:.4f}'}, "
-                                f"gap {_pct(s.gap.quality)})\n[dim]sum of weight x match score (0..1)[/]")
+                                f"gap {_pct(s.gap.quality)})\n[dim]sum of weight x match score ("
+                                + ("fit 0..1 plus stated interest" if any(op.interests for op in instance.operators)
+                                   else "0..1") + ")[/]")
         head.add_row("cost", f"{o.cost:,} {instance.currency}  (bound {'-' if b.cost is None else f'{b.cost:,}'}, "
                              f"gap {_pct(s.gap.cost)})")
     if s.metrics is not None:
@@ -39,6 +41,9 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
             head.add_row("lowest region", f"{low}: {_pct(rates[low])} of its mentees matched")
         head.add_row("blocking pairs", f"{m.blocking_pairs:,}" + (
             "\n[dim]pairs who would both rather be together than with their match[/]" if m.blocking_pairs else ""))
+        for side, w in (m.wishes or {}).items():
+            head.add_row(f"wishes of {side}", f"{w.met:,} of {w.stated:,} met, {w.first_choice:,} with a first choice"
+                         + f"\n[dim]{side} that rated a partner and got one they rated[/]")
         if m.cost_per_matched is not None:
             head.add_row("cost per match", f"{m.cost_per_matched:,.0f} {instance.currency}")
     months = Counter(p.duration_months for p in s.partnerships if p.duration_months is not None)

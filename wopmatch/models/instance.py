@@ -67,6 +67,9 @@ class MentorProfile(_Schema):
     strengths: dict[str, Level] = Field(
         default_factory=dict, description="Level 0..5 per work area."
     )
+    offers: Optional[list[Annotated[str, Field(min_length=1)]]] = Field(
+        default=None, min_length=1,
+        description="The work areas it is willing to share (some of its strengths); absent: all of them.")
 
 
 class MenteeProfile(_Schema):
@@ -79,6 +82,16 @@ class MenteeProfile(_Schema):
     )
 
 
+#: Interest levels an operator states about another (docs/format.md §2, "Interests").
+VETO, INTERESTED, FIRST_CHOICE = -1, 1, 2
+
+
+class Interest(_Schema):
+    operator: str = Field(min_length=1, pattern=r"\S", description="The other operator's id.")
+    level: Literal[-1, 1, 2] = Field(description="-1: will not work with it (never paired); 1: interested; "
+                                                  "2: first choice.")
+
+
 class Operator(_Schema):
     id: str = Field(min_length=1, pattern=r"\S")
     name: Optional[str] = None
@@ -88,6 +101,8 @@ class Operator(_Schema):
     location: Optional[Location] = None
     mentor: Optional[MentorProfile] = None
     mentee: Optional[MenteeProfile] = None
+    interests: list[Interest] = Field(default_factory=list,
+                                      description="Whom it would like to work with, or will not.")
 
     @field_validator("country")
     @classmethod
@@ -155,6 +170,8 @@ class Rules(_Schema):
     min_strength: int = Field(default=3, ge=1, le=MAX_LEVEL)
     min_score: float = Field(default=0.0, ge=0, le=1)
     max_distance_km: Optional[float] = Field(default=None, ge=0)
+    interest_weight: float = Field(default=0.2, ge=0, le=1, description="What stated interest adds to a pair's "
+                                                                        "score at most (docs/format.md §3).")
 
 
 class Pinned(_Schema):
@@ -355,6 +372,11 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
                             )
                         )
 
+        offers = op.get("mentor", {}).get("offers") if isinstance(op.get("mentor"), dict) else None
+        if isinstance(offers, list) and areas:
+            problems.extend(_offer_problems(f"operators[{i}].mentor.offers", ident, offers, op["mentor"], areas))
+    vetoes = _interest_problems(operators, first_at, mentors, mentees, problems)
+
     donors = _records(raw.get("donors"))
     donor_first = _first_positions(donors, "donors", problems)
     labels = {"regions": {op.get("region") for _, op in operators if isinstance(op.get("region"), str)},
@@ -424,7 +446,65 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
                 pinned_mentee_at[mentee] = i
         if pair_of(rec) is not None and pair_of(rec) in forbidden_pairs:
             problems.append(Problem(path, "this pair is both pinned and forbidden"))
+        pair = pair_of(rec)
+        for who, whom in ((pair, pair[::-1]) if pair is not None else ()):
+            if (who, whom) in vetoes:
+                problems.append(Problem(path, f"this pair is pinned, but {who} will not work with {whom} (a veto "
+                                              "in its interests, level -1): drop the pin or the veto"))
     return problems
+
+
+def _offer_problems(path: str, ident: Any, offers: list[Any], mentor: dict[str, Any],
+                    areas: list[str]) -> list[Problem]:
+    """A mentor's ``offers``: known work areas, each once, each one of its strengths."""
+    out = []
+    strengths = mentor.get("strengths") if isinstance(mentor.get("strengths"), dict) else {}
+    seen: set[str] = set()
+    for k, area in enumerate(offers):
+        if not isinstance(area, str) or not area:
+            continue  # field validation says what is wrong
+        if area not in areas:
+            like = closest(area, areas)
+            out.append(Problem(f"{path}[{k}]", f"unknown work area {area!r}{_for(ident)}"
+                               + (f"; did you mean {like!r}?" if like else f"; known: {', '.join(areas)}")))
+        elif area in seen:
+            out.append(Problem(f"{path}[{k}]", f"{area!r} is offered twice{_for(ident)}"))
+        elif not (isinstance(strengths.get(area), int) and strengths[area] >= 1):
+            out.append(Problem(f"{path}[{k}]", f"offers {area!r}, but it has no strength there{_for(ident)}: "
+                                               "offers are some of its strengths"))
+        seen.add(area)
+    return out
+
+
+def _interest_problems(operators: list[tuple[int, dict[str, Any]]], first_at: dict[str, int], mentors: set[str],
+                       mentees: set[str], problems: list[Problem]) -> set[tuple[str, str]]:
+    """Each operator's stated interests: known operators, not itself, each once, and one it could be
+    paired with. Returns the vetoes, as (who, whom)."""
+    vetoes: set[tuple[str, str]] = set()
+    for i, op in operators:
+        ident = op.get("id")
+        seen: dict[str, int] = {}
+        for k, rec in _records(op.get("interests")):
+            path, other = f"operators[{i}].interests[{k}]", rec.get("operator")
+            if not (isinstance(other, str) and other and isinstance(ident, str) and ident):
+                continue  # field validation says what is wrong
+            if other == ident:
+                problems.append(Problem(f"{path}.operator", f"an operator cannot state an interest in itself "
+                                                            f"({ident})"))
+            elif other not in first_at:
+                like = closest(other, list(first_at))
+                problems.append(Problem(f"{path}.operator", f"unknown operator {other!r}{_for(ident)}"
+                                        + (f"; did you mean {like!r}?" if like else "")))
+            elif other in seen:
+                problems.append(Problem(f"{path}.operator", f"{ident} states an interest in {other} twice"))
+            elif not ((ident in mentees and other in mentors) or (ident in mentors and other in mentees)):
+                problems.append(Problem(f"{path}.operator", f"{ident} and {other} can never be partners: one must "
+                                                            "have a mentor profile and the other a mentee profile"))
+            else:
+                seen[other] = k
+                if rec.get("level") == VETO:
+                    vetoes.add((ident, other))
+    return vetoes
 
 
 #: How alike (difflib's ratio) a donor's label must be to one of the round's to count as its typo:

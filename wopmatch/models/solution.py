@@ -137,6 +137,14 @@ class GroupMetrics(_Schema):
     match_rate: Optional[float] = Field(description="matched / mentees.")
 
 
+class Wishes(_Schema):
+    """How one side's stated interests were met (docs/policies.md#metrics)."""
+
+    stated: int = Field(description="Operators of this side that rated a possible partner 1 or 2.")
+    met: int = Field(description="Of those, how many got a partner they rated 1 or 2.")
+    first_choice: int = Field(description="Of those, how many got a partner they rated 2.")
+
+
 class Metrics(_Schema):
     """Figures for comparing policies (docs/policies.md#metrics)."""
 
@@ -160,6 +168,8 @@ class Metrics(_Schema):
     capacity_used: Optional[float] = Field(description="Partnerships / total mentor capacity.")
     donor_utilisation: dict[str, Optional[float]] = Field(description="committed / budget per donor.")
     blocking_pairs: int = Field(description="Eligible pairs both sides would rather have (funding aside).")
+    wishes: Optional[dict[Literal["mentees", "mentors"], Wishes]] = Field(
+        default=None, description="Stated interests met, per side; absent when no operator states one.")
     gap_coverage: Optional[float] = Field(description="Gap to the proven (flow or LP) bound.")
     gap_quality: Optional[float]
     gap_cost: Optional[float] = None

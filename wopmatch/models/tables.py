@@ -1,7 +1,7 @@
 """Instances as tables: an ``.xlsx`` workbook or a folder of CSV files (docs/spreadsheets.md).
 
-Both hold the same five tables: ``operators``, ``donors``, ``pinned``,
-``forbidden`` and ``settings``. Reading turns the tables into the JSON-like
+Both hold the same six tables: ``operators``, ``donors``, ``pinned``,
+``forbidden``, ``interests`` and ``settings``. Reading turns the tables into the JSON-like
 data of an instance file and validates it with :func:`parse_instance`; every
 problem found there is mapped back to the sheet (or file), row and column it
 came from, so a facilitator sees all of them at once, where they are.
@@ -9,11 +9,13 @@ came from, so a facilitator sees all of them at once, where they are.
 A table row becomes one JSON record:
 
 * operators: ``id, name, country, region, languages, lat, lon, role,
-  mentor_capacity, mentee_weight``, then ``strength_<area>`` and ``need_<area>``
-  for every work area. ``role`` is ``mentor``, ``mentee``, ``both`` or ``none``.
+  mentor_capacity, mentee_weight, mentor_offers``, then ``strength_<area>`` and
+  ``need_<area>`` for every work area. ``role`` is ``mentor``, ``mentee``, ``both`` or ``none``.
 * donors: ``id, name, budget, regions, countries, work_areas,
   max_partnerships, max_grant``; pinned: ``mentee, mentor, donor``;
   forbidden: ``mentee, mentor``.
+* interests: ``operator, partner, level``: one row per stated interest, added to the
+  operator's ``interests``.
 * settings: two columns, ``setting`` and ``value``, one row per setting
   (``name``, ``currency``, ``work_areas``, ``costs.base``, ``rules.language``...).
 
@@ -34,9 +36,10 @@ from typing import Any, Callable, Literal, Optional, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from .instance import DEFAULT_WORK_AREAS, Costs, Instance, Rules, parse_instance
+from .vocab import closest
 from .problems import InputError, Problem
 
-TABLE_NAMES = ("operators", "donors", "pinned", "forbidden", "settings")
+TABLE_NAMES = ("operators", "donors", "pinned", "forbidden", "interests", "settings")
 #: Sheets a reader skips: the template's explanations.
 IGNORED_SHEETS = ("notes",)
 LIST_SEPARATORS = re.compile(r"[;,]")
@@ -47,6 +50,7 @@ Kind = Literal["text", "int", "float", "list"]
 OPERATOR_COLUMNS: tuple[tuple[str, Kind], ...] = (
     ("id", "text"), ("name", "text"), ("country", "text"), ("region", "text"), ("languages", "list"),
     ("lat", "float"), ("lon", "float"), ("role", "text"), ("mentor_capacity", "int"), ("mentee_weight", "float"),
+    ("mentor_offers", "list"),
 )
 DONOR_COLUMNS: tuple[tuple[str, Kind], ...] = (
     ("id", "text"), ("name", "text"), ("budget", "int"), ("regions", "list"), ("countries", "list"),
@@ -54,6 +58,7 @@ DONOR_COLUMNS: tuple[tuple[str, Kind], ...] = (
 )
 PINNED_COLUMNS: tuple[tuple[str, Kind], ...] = (("mentee", "text"), ("mentor", "text"), ("donor", "text"))
 FORBIDDEN_COLUMNS: tuple[tuple[str, Kind], ...] = (("mentee", "text"), ("mentor", "text"))
+INTEREST_COLUMNS: tuple[tuple[str, Kind], ...] = (("operator", "text"), ("partner", "text"), ("level", "int"))
 SETTINGS_COLUMNS: tuple[tuple[str, Kind], ...] = (("setting", "text"), ("value", "text"))
 STRENGTH, NEED = "strength_", "need_"
 
@@ -167,6 +172,7 @@ class _Located:
 
     records: dict[str, list[tuple[Table, int]]] = field(default_factory=dict)  # table -> [(table, row)]
     settings: dict[str, tuple[Table, int]] = field(default_factory=dict)  # setting key -> (table, row)
+    interests: dict[tuple[int, int], tuple[Table, int]] = field(default_factory=dict)  # (operator, entry) -> row
 
     def rows_in(self, message: str) -> str:
         """``duplicate id 'X' (first at operators[0])`` -> ``... (first at row 2)``."""
@@ -179,6 +185,10 @@ class _Located:
 
     def cell(self, path: str) -> Optional[str]:
         """The sheet/row/column of a JSON path, or None when it names no cell."""
+        m = re.match(r"^operators\[(\d+)\]\.interests\[(\d+)\]\.?(.*)$", path)
+        if m and (int(m.group(1)), int(m.group(2))) in self.interests:
+            t, row = self.interests[int(m.group(1)), int(m.group(2))]
+            return where_cell(t, row, {"operator": "partner", "level": "level"}.get(m.group(3)))
         m = re.match(r"^(operators|donors|pinned|forbidden)\[(\d+)\](.*)$", path)
         if m:
             table, index, rest = m.group(1), int(m.group(2)), m.group(3)
@@ -208,8 +218,8 @@ def _column_of(table: str, rest: str) -> Optional[str]:
     if head == "mentor":
         if len(parts) == 1:
             return "role"
-        if parts[1] == "capacity":
-            return "mentor_capacity"
+        if parts[1] in ("capacity", "offers"):
+            return "mentor_" + parts[1]
         if parts[1] == "strengths":
             return STRENGTH + parts[2] if len(parts) > 2 else None
     if head == "mentee":
@@ -238,7 +248,7 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
         problems.append(Problem("", "no operators table (a sheet named operators, or operators.csv)"))
     specs: dict[str, tuple[tuple[str, Kind], ...]] = {
         "operators": OPERATOR_COLUMNS, "donors": DONOR_COLUMNS, "pinned": PINNED_COLUMNS,
-        "forbidden": FORBIDDEN_COLUMNS,
+        "forbidden": FORBIDDEN_COLUMNS, "interests": INTEREST_COLUMNS,
     }
     for name, spec in specs.items():
         table = tables.get(name)
@@ -247,8 +257,7 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
         kinds = dict(spec)
         if name == "operators":
             kinds.update({prefix + a: "int" for prefix in (STRENGTH, NEED) for a in areas if isinstance(a, str)})
-        columns = _check_header(table, kinds, problems, required=("id", "role") if name == "operators"
-                                else ("id", "budget") if name == "donors" else ("mentee", "mentor"))
+        columns = _check_header(table, kinds, problems, required=_REQUIRED.get(name, ("mentee", "mentor")))
         has_role = any(c == "role" for _, c in columns)
         records = []
         located.records[name] = []
@@ -260,6 +269,7 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
             records.append(record)
             located.records[name].append((table, row))
         raw[name] = records
+    _attach_interests(raw, located, problems)
     try:
         instance = parse_instance(raw, source)
     except InputError as exc:
@@ -281,6 +291,32 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
     if problems:
         raise InputError(_in_file_order(problems), source)
     return instance
+
+
+#: The columns a table must have.
+_REQUIRED = {"operators": ("id", "role"), "donors": ("id", "budget"), "interests": ("operator", "partner", "level")}
+
+
+def _attach_interests(raw: dict[str, Any], located: _Located, problems: list[Problem]) -> None:
+    """The interests table's rows, moved into their operators' ``interests`` (an instance file
+    keeps them there); a row naming no operator of the operators table is a problem of its own."""
+    rows = raw.pop("interests", [])
+    table_rows = located.records.pop("interests", [])
+    at = {}
+    for k, op in enumerate(raw.get("operators", [])):
+        if isinstance(op.get("id"), str):
+            at.setdefault(op["id"], k)
+    for rec, (table, row) in zip(rows, table_rows, strict=True):
+        who = rec.get("operator")
+        if who not in at:
+            like = closest(who, list(at)) if who is not None else None
+            problems.append(Problem(where_cell(table, row, "operator"), "missing: every row names the operator "
+                                    "stating the interest" if who is None else f"unknown operator {who!r}"
+                                    + (f"; did you mean {like!r}?" if like else "")))
+            continue
+        stated = raw["operators"][at[who]].setdefault("interests", [])
+        located.interests[at[who], len(stated)] = (table, row)
+        stated.append({("operator" if key == "partner" else key): v for key, v in rec.items() if key != "operator"})
 
 
 def _sheet_and_column(where: str) -> tuple[Optional[str], Optional[str]]:
@@ -352,9 +388,11 @@ def _operator(v: dict[str, Any], table: Table, row: int, problems: list[Problem]
         mentor: dict[str, Any] = {"strengths": strengths}
         if v.get("mentor_capacity") is not None:
             mentor["capacity"] = v["mentor_capacity"]
+        if v.get("mentor_offers") is not None:
+            mentor["offers"] = v["mentor_offers"]
         rec["mentor"] = mentor
     else:
-        for c in ["mentor_capacity", *(STRENGTH + a for a in strengths)]:
+        for c in ["mentor_capacity", "mentor_offers", *(STRENGTH + a for a in strengths)]:
             if v.get(c) is not None:
                 problems.append(Problem(where_cell(table, row, c), f"{c} is given but role is {role}"))
     if role in ("mentee", "both"):
@@ -516,7 +554,8 @@ def instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list[
         role = "both" if op.mentor and op.mentee else "mentor" if op.mentor else "mentee" if op.mentee else "none"
         row = [op.id, op.name, op.country, op.region, _join(op.languages, f"operator {op.id} languages"),
                op.location.lat if op.location else None, op.location.lon if op.location else None, role,
-               op.mentor.capacity if op.mentor else None, op.mentee.weight if op.mentee else None]
+               op.mentor.capacity if op.mentor else None, op.mentee.weight if op.mentee else None,
+               _join(op.mentor.offers, f"operator {op.id} offers") if op.mentor else None]
         row += [op.mentor.strengths.get(a) if op.mentor else None for a in areas]
         row += [op.mentee.needs.get(a) if op.mentee else None for a in areas]
         ops.append(row)
@@ -536,6 +575,8 @@ def instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list[
         "donors": ([c for c, _ in DONOR_COLUMNS], donors),
         "pinned": ([c for c, _ in PINNED_COLUMNS], [[p.mentee, p.mentor, p.donor] for p in instance.pinned]),
         "forbidden": ([c for c, _ in FORBIDDEN_COLUMNS], [[f.mentee, f.mentor] for f in instance.forbidden]),
+        "interests": ([c for c, _ in INTEREST_COLUMNS],
+                      [[op.id, it.operator, it.level] for op in instance.operators for it in op.interests]),
         "settings": ([c for c, _ in SETTINGS_COLUMNS], settings),
     }
     for name, (header, rows) in tables.items():
@@ -640,6 +681,8 @@ NOTES: tuple[tuple[str, str, str], ...] = (
     ("operators", "role", "mentor, mentee, both (a utility that mentors and is mentored) or none."),
     ("operators", "mentor_capacity", "Mentors only: how many mentees it can take this round (required)."),
     ("operators", "mentee_weight", "Mentees only: priority, default 1 (coverage counts weights)."),
+    ("operators", "mentor_offers", "Mentors only, optional: the work areas it is willing to share, separated by "
+                                   "';' (some of its strengths; empty = all of them)."),
     ("operators", "strength_<area>", "Mentors only: tested strength 0..5 in the work area (empty = none given)."),
     ("operators", "need_<area>", "Mentees only: priority need 0..5 in the work area (empty = none given)."),
     ("donors", "id", "Unique id of the donor programme."),
@@ -651,6 +694,10 @@ NOTES: tuple[tuple[str, str, str], ...] = (
     ("donors", "max_grant", "Largest cost of one partnership it funds (empty = no limit)."),
     ("pinned", "mentee, mentor, donor", "Partnerships that must be kept (donor optional)."),
     ("forbidden", "mentee, mentor", "Pairs that must not be matched."),
+    ("interests", "operator, partner, level",
+     "What an operator wants: level 2 = first choice, 1 = interested, -1 = will not work with the partner "
+     "(never paired). Mentees rate mentors and mentors rate mentees; rules.interest_weight says how much "
+     "interest adds to a pair's score."),
     ("settings", "setting, value",
      "One row per setting; an empty value keeps the default. work_areas lists the areas of the "
      "strength_/need_ columns; costs.* and rules.* are explained in docs/format.md."),
@@ -720,6 +767,9 @@ def _instance_validations(regions: list[str]) -> Callable[[Any, str, list[str]],
                 operator="between", formula1="-90", formula2="90")
             add(ws, [column_range(header, "lon")], "Longitude is between -180 and 180.", type="decimal",
                 operator="between", formula1="-180", formula2="180")
+        elif sheet == "interests":
+            add(ws, [column_range(header, "level")], "A level is 2 (first choice), 1 (interested) or -1 (will not "
+                "work with).", type="list", formula1='"2,1,-1"')
         elif sheet == "donors":
             add(ws, [column_range(header, c) for c in ("budget", "max_partnerships", "max_grant")],
                 "A whole number, 0 or more.", type="whole", operator="greaterThanOrEqual", formula1="0")

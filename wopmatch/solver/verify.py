@@ -74,12 +74,21 @@ class _Verifier:
         self.donors: dict[str, Donor] = {d.id: d for d in inst.donors}
         self.mentors = [op for op in inst.operators if op.mentor is not None]
         self.forbidden = {(f.mentee, f.mentor) for f in inst.forbidden}
+        self.level = stated_levels(inst)
+
+    def interest(self, mentee: str, mentor: str) -> float:
+        """docs/format.md §3: (the mentee's level about the mentor + the mentor's about the mentee,
+        negative levels counting 0) / 4."""
+        return (max(0, self.level.get((mentee, mentor), 0)) + max(0, self.level.get((mentor, mentee), 0))) / 4
+
+    def vetoed(self, mentee: str, mentor: str) -> bool:
+        return self.level.get((mentee, mentor)) == -1 or self.level.get((mentor, mentee)) == -1
 
     # --- docs/format.md §3, from scratch -----------------------------------------
     def pair(self, mentee: Operator, mentor: Operator) -> PairFacts:
         inst, rules = self.inst, self.inst.rules
         needs = mentee.mentee.needs if mentee.mentee else {}
-        strengths = mentor.mentor.strengths if mentor.mentor else {}
+        strengths = offered(mentor)
         focus = [a for a in inst.work_areas
                  if needs.get(a, 0) >= 1 and strengths.get(a, 0) >= rules.min_strength]
         total_need = sum(needs.values())
@@ -88,6 +97,8 @@ class _Verifier:
             alignment = sum(needs.get(a, 0) * strengths.get(a, 0) for a in inst.work_areas) / (5 * total_need)
         same_region = mentee.region == mentor.region
         score = alignment * (1.0 if same_region else 1.0 - rules.cross_region_penalty)
+        if self.level:
+            score += rules.interest_weight * self.interest(mentee.id, mentor.id)
         if mentee.location is not None and mentor.location is not None:
             distance = _haversine(mentee.location.lat, mentee.location.lon,
                                   mentor.location.lat, mentor.location.lon)
@@ -116,7 +127,7 @@ class _Verifier:
             return "region_rule"
         if rules.max_distance_km is not None and p.distance > rules.max_distance_km + 1e-9:
             return "distance_rule"
-        if (mentee.id, mentor.id) in self.forbidden:
+        if (mentee.id, mentor.id) in self.forbidden or self.vetoed(mentee.id, mentor.id):
             return "forbidden"
         if p.score < rules.min_score - 1e-12:
             return "below_min_score"
@@ -482,7 +493,7 @@ class _MentorScreen:
         mentors = [op for op in inst.operators if op.mentor is not None]
         self.mentor_ids = [op.id for op in mentors]
         areas = list(inst.work_areas)
-        self.strength = np.array([[op.mentor.strengths.get(a, 0) for a in areas] for op in mentors],  # type: ignore
+        self.strength = np.array([[s.get(a, 0) for a in areas] for s in map(offered, mentors)],
                                  dtype=np.int64).reshape(len(mentors), len(areas))
         self.strong = (self.strength >= inst.rules.min_strength).astype(np.float64)
         self.strong_t = np.ascontiguousarray(self.strong.T)  # (areas, mentors), for the batch products
@@ -503,6 +514,14 @@ class _MentorScreen:
         self.forbidden: dict[str, set[str]] = {}
         for f in inst.forbidden:
             self.forbidden.setdefault(f.mentee, set()).add(f.mentor)
+        # each mentee's stated interests: mentor id -> (the mentee's level, the mentor's level)
+        mentee_ids = {op.id for op in inst.operators if op.mentee is not None}
+        self.stated: dict[str, dict[str, list[int]]] = {}
+        for (who, whom), level in stated_levels(inst).items():
+            if who in mentee_ids and whom in self.mentor_at:
+                self.stated.setdefault(who, {}).setdefault(whom, [0, 0])[0] = level
+            if who in self.mentor_at and whom in mentee_ids:
+                self.stated.setdefault(whom, {}).setdefault(who, [0, 0])[1] = level
         self.donor_areas = np.array([[d.work_areas is None or a in d.work_areas for a in areas]
                                      for d in inst.donors], dtype=np.float64).reshape(len(inst.donors), len(areas))
 
@@ -552,6 +571,9 @@ class _MentorScreen:
             if mt.id in self.mentor_at:
                 not_self[r, self.mentor_at[mt.id]] = False
             allowed[r, [self.mentor_at[x] for x in self.forbidden.get(mt.id, ())]] = False
+            for x, (mine, theirs) in self.stated.get(mt.id, {}).items():
+                allowed[r, self.mentor_at[x]] &= mine != -1 and theirs != -1
+                score[r, self.mentor_at[x]] += rules.interest_weight * (max(0, mine) + max(0, theirs)) / 4
             speaks[r, [self.language_at[code] for code in mt.languages]] = 1.0
         yes = np.ones((rows, m), bool)
         checks = {
@@ -583,6 +605,19 @@ class _MentorScreen:
                     first_empty[r] = k
                     break
         return survive, first_empty, cost, fund
+
+
+def offered(mentor: Operator) -> dict[str, int]:
+    """A mentor's strengths in the work areas it offers (all of them when it lists no offers)."""
+    profile = mentor.mentor
+    if profile is None:
+        return {}
+    return {a: v for a, v in profile.strengths.items() if profile.offers is None or a in profile.offers}
+
+
+def stated_levels(inst: Instance) -> dict[tuple[str, str], int]:
+    """(who, whom) -> the interest level ``who`` stated about ``whom`` (docs/format.md §2)."""
+    return {(op.id, it.operator): it.level for op in inst.operators for it in op.interests}
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

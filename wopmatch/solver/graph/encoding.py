@@ -27,6 +27,16 @@ EARTH_RADIUS_KM = 6371.0
 #: Pairs evaluated per block (mentees x mentors); bounds the encoder's scratch memory.
 BLOCK_PAIRS = 1 << 21
 NO_LIMIT = np.iinfo(np.int64).max
+#: In the stable policy's preferences a stated level ranks before any score (docs/policies.md):
+#: a key of level x PREFERENCE_STEP + score, and a score never reaches this step (it is at most 2).
+PREFERENCE_STEP = 4.0
+
+
+def preference(level: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """How much one side wants a pair: the level it stated (none and vetoes count 0), then the
+    score as the solution file states it (9 decimals); larger is preferred. Without interests
+    this is the rounded score itself, bit for bit."""
+    return np.maximum(level, 0) * PREFERENCE_STEP + np.round(score, 9)
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,9 @@ class PairBlock:
     distance: Optional[np.ndarray]
     score: np.ndarray
     cost: Optional[np.ndarray]  # int64
-    forbidden: np.ndarray
+    forbidden: np.ndarray  # forbidden in the instance, or vetoed by either side (interests)
+    wish_mentee: np.ndarray  # int64: the level the mentee stated about the mentor (0: none)
+    wish_mentor: np.ndarray  # int64: the level the mentor stated about the mentee (0: none)
 
 
 @dataclass(frozen=True)
@@ -101,9 +113,13 @@ class CandidateGraph:
     donor_mentee_ok: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))  # (n, k)
     donor_area_bits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (k,)
     donor_max_grant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (k,)
-    # Forbidden pairs as (mentee index, mentor index), sorted by mentee.
+    # Forbidden pairs, and pairs either side vetoed, as (mentee index, mentor index), sorted by mentee.
     forbidden_mentee: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     forbidden_mentor: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # Stated interests per pair: key mentee * n_mentors + mentor (sorted), and each side's level.
+    stated_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    stated_by_mentee: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    stated_by_mentor: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n_mentees(self) -> int:
@@ -124,6 +140,21 @@ class CandidateGraph:
     @property
     def has_donors(self) -> bool:
         return self.n_donors > 0
+
+    @property
+    def has_interests(self) -> bool:
+        """Some operator states an interest (scores and the stable policy's preferences use them)."""
+        return len(self.stated_key) > 0
+
+    def stated(self, mentee: np.ndarray, mentor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The levels the mentee stated about the mentor and the mentor about the mentee
+        (0 where none), for pairs (mentee[k], mentor[k]) (any broadcastable shapes)."""
+        key = np.asarray(mentee, np.int64) * self.n_mentors + np.asarray(mentor, np.int64)
+        if not self.has_interests:
+            return np.zeros(key.shape, np.int64), np.zeros(key.shape, np.int64)
+        pos = np.minimum(np.searchsorted(self.stated_key, key), len(self.stated_key) - 1)
+        hit = self.stated_key[pos] == key
+        return np.where(hit, self.stated_by_mentee[pos], 0), np.where(hit, self.stated_by_mentor[pos], 0)
 
     @cached_property
     def mentee_index(self) -> dict[str, int]:
@@ -261,8 +292,10 @@ def _side(instance: Instance, ops: list[int], role: str, lang_index: dict[str, i
         op = instance.operators[o]
         profile = op.mentor if role == "mentor" else op.mentee
         values = profile.strengths if role == "mentor" else profile.needs  # type: ignore[union-attr]
+        offers = profile.offers if role == "mentor" else None  # type: ignore[union-attr]
         for area, level in values.items():
-            levels[row, area_pos[area]] = level
+            if offers is None or area in offers:  # a mentor shares only what it offers
+                levels[row, area_pos[area]] = level
         for code in op.languages:
             b = lang_index[code]
             lang[row, b // 64] |= np.uint64(1) << np.uint64(b % 64)
@@ -281,15 +314,30 @@ def _side(instance: Instance, ops: list[int], role: str, lang_index: dict[str, i
                             has_loc, lat, lon, priority)
 
 
+def _scatter(rows: np.ndarray, m: int, mentee: np.ndarray, mentor: np.ndarray, values: np.ndarray,
+             dtype: type) -> np.ndarray:
+    """(len(rows), m) array of ``values`` at the listed (mentee, mentor) pairs whose mentee is
+    one of ``rows`` (sorted: blocks of consecutive mentees, or explicit sorted lists), 0 elsewhere."""
+    out = np.zeros((len(rows), m), dtype=dtype)
+    if len(mentee) and len(rows):
+        pos = np.searchsorted(rows, mentee)
+        hit = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == mentee)
+        out[pos[hit], mentor[hit]] = values[hit]
+    return out
+
+
 def _pair_block(g: CandidateGraph, rows: np.ndarray, costs: bool = True) -> PairBlock:
-    forbidden = np.zeros((len(rows), g.n_mentors), dtype=bool)
-    if len(g.forbidden_mentee) and len(rows):
-        # rows are sorted (blocks of consecutive mentees, or explicit sorted lists)
-        pos = np.searchsorted(rows, g.forbidden_mentee)
-        hit = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == g.forbidden_mentee)
-        forbidden[pos[hit], g.forbidden_mentor[hit]] = True
+    m = g.n_mentors
+    forbidden = _scatter(rows, m, g.forbidden_mentee, g.forbidden_mentor, np.ones(len(g.forbidden_mentee), bool),
+                         bool)
+    if g.has_interests:
+        mentee, mentor = np.divmod(g.stated_key, m)
+        wishes = (_scatter(rows, m, mentee, mentor, g.stated_by_mentee, np.int64),
+                  _scatter(rows, m, mentee, mentor, g.stated_by_mentor, np.int64))
+    else:  # no interest stated: a zero view of the block's shape, without its memory
+        wishes = (np.broadcast_to(np.zeros(1, np.int64), (len(rows), m)),) * 2
     dot = g.mentees.levels[rows] @ g.mentors.levels.T
-    return _pair_features(g, rows, rows[:, None], np.arange(g.n_mentors)[None, :], dot, forbidden, costs)
+    return _pair_features(g, rows, rows[:, None], np.arange(m)[None, :], dot, forbidden, wishes, costs)
 
 
 def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> PairBlock:
@@ -297,14 +345,14 @@ def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> Pai
     forbidden = np.isin(mentee.astype(np.int64) * m + mentor,
                         g.forbidden_mentee.astype(np.int64) * m + g.forbidden_mentor)
     dot = (g.mentees.levels[mentee] * g.mentors.levels[mentor]).sum(axis=1)
-    return _pair_features(g, mentee, mentee, mentor, dot, forbidden)
+    return _pair_features(g, mentee, mentee, mentor, dot, forbidden, g.stated(mentee, mentor))
 
 
 def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.ndarray, dot: np.ndarray,
-                   forbidden: np.ndarray, costs: bool = True) -> PairBlock:
+                   forbidden: np.ndarray, wishes: tuple[np.ndarray, np.ndarray], costs: bool = True) -> PairBlock:
     """docs/format.md §3 quantities for mentee indices ``mi`` and mentor indices ``mj``
     (broadcastable: a block of rows x all mentors, or two lists of pairs);
-    ``dot`` = sum_a need * strength in the same shape."""
+    ``dot`` = sum_a need * strength and ``wishes`` = each side's stated level, in the same shape."""
     inst = g.instance
     me, mo = g.mentees, g.mentors
     not_self = me.op[mi] != mo.op[mj]
@@ -321,6 +369,8 @@ def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.n
         alignment = np.where(denom > 0, dot / np.maximum(denom, 1), 0.0)
     factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)
     score = alignment * factor
+    if g.has_interests:  # + interest_weight x interest, where interest = (mentee's level + mentor's level) / 4
+        score = score + inst.rules.interest_weight * ((np.maximum(wishes[0], 0) + np.maximum(wishes[1], 0)) / 4)
 
     cost = None
     if costs:
@@ -328,7 +378,7 @@ def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.n
         issues = me.priority[mi] & mo.bits[mj] if c.duration_rule == "issues" else None
         raw_cost = c.base + _trips(inst, issues) * (c.trip_fixed + c.per_km * distance)
         cost = np.rint(raw_cost).astype(np.int64)  # round half to even, as Python's round()
-    return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden)
+    return PairBlock(rows, not_self, focus, shared, same_region, distance, score, cost, forbidden, *wishes)
 
 
 def _distance(g: CandidateGraph, mi: np.ndarray, mj: np.ndarray, same_region: np.ndarray) -> np.ndarray:
@@ -407,8 +457,12 @@ def _operators(instance: Instance, codes: _Codes) -> CandidateGraph:
     k = len(instance.donors)
     weight = np.array([ops[o].mentee.weight for o in codes.mentee_ops], dtype=np.float64)  # type: ignore[union-attr]
     donor_mentee_ok, area_bits, max_grant = _donor_rules(instance, mentees, codes)
-    fb_pairs = sorted((codes.mentee_at[f.mentee], codes.mentor_at[f.mentor]) for f in instance.forbidden)
+    stated = _stated(instance, codes)
+    vetoed = {pair for pair, levels in stated.items() if min(levels) < 0}
+    fb_pairs = sorted({(codes.mentee_at[f.mentee], codes.mentor_at[f.mentor]) for f in instance.forbidden} | vetoed)
     fb = np.array(fb_pairs, dtype=np.int64).reshape(-1, 2)
+    pairs = sorted(stated)
+    levels = np.array([stated[p] for p in pairs], dtype=np.int64).reshape(-1, 2)
     free = np.ones(len(codes.mentee_ops), dtype=bool)
     for p in instance.pinned:
         free[codes.mentee_at[p.mentee]] = False
@@ -438,7 +492,24 @@ def _operators(instance: Instance, codes: _Codes) -> CandidateGraph:
         donor_max_grant=max_grant,
         forbidden_mentee=fb[:, 0].copy(),
         forbidden_mentor=fb[:, 1].copy(),
+        stated_key=np.array([i * len(codes.mentor_ops) + j for i, j in pairs], dtype=np.int64),
+        stated_by_mentee=levels[:, 0].copy(),
+        stated_by_mentor=levels[:, 1].copy(),
     )
+
+
+def _stated(instance: Instance, codes: _Codes) -> dict[tuple[int, int], tuple[int, int]]:
+    """(mentee index, mentor index) -> (the mentee's level about the mentor, the mentor's about the
+    mentee), 0 where a side stated nothing: an operator's interest in another counts in
+    whichever role each can take."""
+    out: dict[tuple[int, int], list[int]] = {}
+    for op in instance.operators:
+        for it in op.interests:
+            if op.id in codes.mentee_at and it.operator in codes.mentor_at:
+                out.setdefault((codes.mentee_at[op.id], codes.mentor_at[it.operator]), [0, 0])[0] = it.level
+            if op.id in codes.mentor_at and it.operator in codes.mentee_at:
+                out.setdefault((codes.mentee_at[it.operator], codes.mentor_at[op.id]), [0, 0])[1] = it.level
+    return {pair: (a, b) for pair, (a, b) in out.items()}
 
 
 def _donor_rules(instance: Instance, mentees: OperatorFeatures,

@@ -15,7 +15,9 @@ modelled (no donors): the great-circle distance is computed by numpy's and numba
 own sin/cos, which may differ in the last bit, and a cost that rounds differently
 would change the answer. Every other case runs the numpy code. A score is the same exact integer
 dot product, then the same division and product as encoding._pair_features, so
-it is bit for bit the same: tests/test_kernels.py compares both on random instances.
+it is bit for bit the same (with stated interests, the same interest term is added in the
+same order, and preferences are encoding.preference's arithmetic): tests/test_kernels.py
+compares both on random instances.
 
 Single-threaded (no ``parallel``): deterministic whatever the machine, and safe
 in the service's and Dask's worker processes. ``cache=True`` keeps the compiled
@@ -31,7 +33,7 @@ import numba as nb
 import numpy as np
 
 from .compiled import kernels_apply
-from .encoding import CandidateGraph
+from .encoding import PREFERENCE_STEP, CandidateGraph
 
 #: Orders a stream can list a mentee's pairs in (streams.Order), as the kernels' codes.
 ORDER_CODES = {"score": 0, "stable": 1, "random": 2}
@@ -59,22 +61,30 @@ class Features:
     mo_levels_t: np.ndarray  # (areas, mentors): each area's strengths contiguous
     mo_lang_t: np.ndarray  # (words, mentors)
     mo_region: np.ndarray
-    fb_start: np.ndarray  # forbidden pairs of mentee i: fb_mentor[fb_start[i]:fb_start[i + 1]]
+    fb_start: np.ndarray  # forbidden (or vetoed) pairs of mentee i: fb_mentor[fb_start[i]:fb_start[i + 1]]
     fb_mentor: np.ndarray
     lang_hard: bool
     region_same: bool
     min_score: float
     cross_factor: float
+    st_start: np.ndarray  # stated interests of mentee i's pairs: st_*[st_start[i]:st_start[i + 1]]
+    st_mentor: np.ndarray
+    st_me: np.ndarray  # the level the mentee stated about the mentor
+    st_mo: np.ndarray  # the level the mentor stated about the mentee
+    interest_weight: float
 
     def args(self) -> tuple:
         return (self.me_op, self.me_bits, self.me_levels, self.me_den, self.me_lang, self.me_region,
                 self.mo_op, self.mo_bits, self.mo_levels_t, self.mo_lang_t, self.mo_region,
-                self.fb_start, self.fb_mentor, self.lang_hard, self.region_same, self.min_score, self.cross_factor)
+                self.fb_start, self.fb_mentor, self.lang_hard, self.region_same, self.min_score, self.cross_factor,
+                self.st_start, self.st_mentor, self.st_me, self.st_mo, self.interest_weight)
 
 
 def features(g: CandidateGraph) -> Features:
     me, mo, rules = g.mentees, g.mentors, g.instance.rules
     fb_start = np.searchsorted(g.forbidden_mentee, np.arange(g.n_mentees + 1)).astype(np.int64)
+    st_mentee, st_mentor = np.divmod(g.stated_key, max(1, g.n_mentors))
+    st_start = np.searchsorted(st_mentee, np.arange(g.n_mentees + 1)).astype(np.int64)
 
     def c(a: np.ndarray, dtype) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=dtype)
@@ -85,7 +95,8 @@ def features(g: CandidateGraph) -> Features:
         c(mo.op, np.int64), c(mo.bits, np.int64), c(mo.levels.T, np.int64), c(mo.lang.T, np.uint64),
         c(mo.region, np.int64), fb_start, c(g.forbidden_mentor, np.int64),
         rules.language == "hard", rules.region == "same", float(rules.min_score),
-        1.0 - rules.cross_region_penalty)
+        1.0 - rules.cross_region_penalty, st_start, c(st_mentor, np.int64), c(g.stated_by_mentee, np.int64),
+        c(g.stated_by_mentor, np.int64), float(rules.interest_weight))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -108,7 +119,8 @@ def _row(i, alive, ok, score, F):
     Loops over all mentors without branches, so that they vectorise (about 1 ns a pair,
     against 8 with a test per pair); one call per mentee, as a call passes some twenty arrays."""
     (me_op, me_bits, me_levels, me_den, me_lang, me_region, mo_op, mo_bits, mo_levels_t, mo_lang_t, mo_region,
-     fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor) = F
+     fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor, st_start, st_mentor, st_me, st_mo,
+     interest_weight) = F
     m = len(mo_op)
     _shared_language(i, me_lang, mo_lang_t, lang_hard, ok)
     for j in range(m):
@@ -122,14 +134,34 @@ def _row(i, alive, ok, score, F):
                 for j in range(m):
                     score[j] += lv * mo_levels_t[a, j]
     op, bits, reg = me_op[i], me_bits[i], me_region[i]
+    if den > 0:
+        for j in range(m):
+            score[j] = score[j] / den * (1.0 if reg == mo_region[j] else cross_factor)
+    for p in range(st_start[i], st_start[i + 1]):  # + interest_weight x interest (encoding._pair_features)
+        j = st_mentor[p]
+        score[j] = score[j] + interest_weight * ((max(st_me[p], 0) + max(st_mo[p], 0)) / 4)
     for j in range(m):
         same = reg == mo_region[j]
-        if den > 0:
-            score[j] = score[j] / den * (1.0 if same else cross_factor)
         ok[j] = (ok[j] & alive[j] & (op != mo_op[j]) & ((bits & mo_bits[j]) != 0) & (same | (not region_same))
                  & (score[j] >= min_score))
     for fp in range(fb_start[i], fb_start[i + 1]):
         ok[fb_mentor[fp]] = False
+
+
+@nb.njit(cache=True, nogil=True)
+def _levels(i, F, lv_me, lv_mo, on):
+    """Each side's stated level in mentee i's pairs, by mentor, into lv_me and lv_mo (which are 0
+    elsewhere); ``on=False`` puts the 0s back."""
+    st_start, st_mentor, st_me, st_mo = F[17], F[18], F[19], F[20]
+    for p in range(st_start[i], st_start[i + 1]):
+        lv_me[st_mentor[p]] = st_me[p] if on else 0
+        lv_mo[st_mentor[p]] = st_mo[p] if on else 0
+
+
+@nb.njit(cache=True, nogil=True)
+def _pref(level, score):
+    """encoding.preference for one pair."""
+    return max(level, 0) * PREFERENCE_STEP + _round9(score)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -149,10 +181,12 @@ def _random_key(add, i, j, m):
     return np.float64(x >> np.uint64(11)) / 9007199254740992.0
 
 
-# A stream's pairs live in a pool: one row per pair (key, mentor; float64, exact for an
-# index: 16 bytes a pair), each mentee's unread pairs a segment of it. The secondary
-# is sec_rank[mentor]; the merges need no score (stable's is -key, to 9 decimals).
-KEY, MENTOR = 0, 1
+# A stream's pairs live in a pool: one row per pair (key, mentor, held; float64, exact for an
+# index: 24 bytes a pair), each mentee's unread pairs a segment of it. The secondary
+# is sec_rank[mentor]; the merges need no score. Stable's key is -(the mentee's preference),
+# and held the mentor's preference (encoding.preference); the other orders leave held 0.
+KEY, MENTOR, HELD = 0, 1, 2
+POOL_COLUMNS = 3
 # Per-mentee stream state, columns of an int64 (n, 5) array.
 BEG, END, LEFT, LOADED, LAST_SEC = 0, 1, 2, 3, 4
 
@@ -164,9 +198,10 @@ def _before(k1, s1, k2, s2):
 
 @nb.njit(cache=True, nogil=True)
 def _scratch(m):
-    """Per-call scratch rows: eligibility and scores by mentor, the eligible mentors, then the
-    candidates' keys and mentors."""
-    return np.zeros(m, np.bool_), np.zeros(m), np.empty(m, np.int64), np.empty(m), np.empty(m, np.int64)
+    """Per-call scratch rows: eligibility and scores by mentor, the eligible mentors, the
+    candidates' keys, mentors and held keys, and each side's stated levels by mentor (kept 0)."""
+    return (np.zeros(m, np.bool_), np.zeros(m), np.empty(m, np.int64), np.empty(m), np.empty(m, np.int64),
+            np.empty(m), np.zeros(m, np.int64), np.zeros(m, np.int64))
 
 
 #: Up to this many pairs a row's selection keeps a sorted list and inserts into it;
@@ -180,8 +215,9 @@ def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
     after (ak, asec) (asec < 0: from the start), into seg[:got]. Returns (got, how many such pairs
     there are in all). S = _scratch(m); by_sec lists the mentors in ascending secondary, so that
     among equal keys the earlier candidate comes first."""
-    ok, scores, eligible, ck, cj = S
+    ok, scores, eligible, ck, cj, ch, lv_me, lv_mo = S
     _row(i, alive, ok, scores, F)
+    _levels(i, F, lv_me, lv_mo, True)
     m = len(ok)
     n = 0  # candidates kept in ck/cj
     count = 0
@@ -194,28 +230,30 @@ def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
     for t in range(e):
         j = eligible[t]
         score = scores[j]
+        held = 0.0
         if order == 0:
             key = -score
         elif order == 1:
-            key = -_round9(score)
+            key, held = -_pref(lv_me[j], score), _pref(lv_mo[j], score)
         else:
             key = _random_key(add, i, j, m)
         if asec >= 0 and not _before(ak, asec, key, sec_rank[j]):
             continue
         count += 1
         if not small:
-            ck[n], cj[n] = key, j
+            ck[n], cj[n], ch[n] = key, j, held
             n += 1
         elif n < size or key < ck[n - 1]:  # insert into the sorted list (a later equal key goes after)
             p = n if n < size else size - 1
             while p > 0 and ck[p - 1] > key:
-                ck[p], cj[p] = ck[p - 1], cj[p - 1]
+                ck[p], cj[p], ch[p] = ck[p - 1], cj[p - 1], ch[p - 1]
                 p -= 1
-            ck[p], cj[p] = key, j
+            ck[p], cj[p], ch[p] = key, j, held
             n = min(n + 1, size)
+    _levels(i, F, lv_me, lv_mo, False)
     if small:
         for t in range(n):
-            seg[t, KEY], seg[t, MENTOR] = ck[t], cj[t]
+            seg[t, KEY], seg[t, MENTOR], seg[t, HELD] = ck[t], cj[t], ch[t]
         return n, count
     if n > size:  # keep the ``size`` smallest keys, ties to the earlier candidate
         kth = np.partition(ck[:n], size - 1)[size - 1]
@@ -228,11 +266,11 @@ def _top_row(i, ak, asec, size, order, add, alive, by_sec, sec_rank, seg, S, F):
             if ck[t] < kth or (ck[t] == kth and ties > 0):
                 if ck[t] == kth:
                     ties -= 1
-                ck[keep], cj[keep] = ck[t], cj[t]
+                ck[keep], cj[keep], ch[keep] = ck[t], cj[t], ch[t]
                 keep += 1
         n = keep
     for t, o in enumerate(np.argsort(ck[:n], kind="mergesort")):  # stable: equal keys stay in candidate order
-        seg[t, KEY], seg[t, MENTOR] = ck[o], cj[o]
+        seg[t, KEY], seg[t, MENTOR], seg[t, HELD] = ck[o], cj[o], ch[o]
     return n, count
 
 
@@ -242,7 +280,7 @@ def _open(rows, chunk, order, add, by_sec, sec_rank, S, F):
     the state (n x BEG..LAST_SEC), the last keys, and meta = [pool rows used, refills, eligible pairs]."""
     m = len(F[6])
     n = len(F[0])
-    pool = np.empty((max(1, len(rows) * chunk), 2))
+    pool = np.empty((max(1, len(rows) * chunk), POOL_COLUMNS))
     st = np.zeros((n, 5), np.int64)
     last_key = np.zeros(n)
     meta = np.zeros(3, np.int64)
@@ -279,7 +317,7 @@ def _head(i, pool, st, last_key, meta, growth, max_refill, order, add, alive, by
         live = 0
         for x in range(len(st)):
             live += st[x, END] - st[x, BEG]
-        new = np.empty((max(len(pool), 2 * (live + size)), 2))
+        new = np.empty((max(len(pool), 2 * (live + size)), POOL_COLUMNS))
         at = 0
         for x in range(len(st)):
             k = st[x, END] - st[x, BEG]
@@ -389,8 +427,8 @@ def _greedy(rows, chunk, growth, max_refill, order, add, sec_rank, capacity, F):
 @nb.njit(cache=True, nogil=True)
 def _deferred_acceptance(rows, chunk, growth, max_refill, sec_rank, mentee_rank, capacity, F):
     """stable.streamed_deferred_acceptance without donors: mentees propose down their
-    streams (key = -score to 9 decimals, then mentor id); a mentor holds its ``capacity``
-    best by (score, lower mentee id). Returns (mentees, mentors) sorted by mentee."""
+    streams (key = -their preference, then mentor id); a mentor holds its ``capacity``
+    best by (its preference, lower mentee id). Returns (mentees, mentors) sorted by mentee."""
     n, m = len(F[0]), len(capacity)
     S = _scratch(m)
     by_sec = np.argsort(sec_rank)
@@ -423,7 +461,7 @@ def _deferred_acceptance(rows, chunk, growth, max_refill, sec_rank, mentee_rank,
             j = np.int64(pool[a, MENTOR])
             if capacity[j] <= 0:
                 continue
-            s, rk = -pool[a, KEY], -mentee_rank[i]  # the score to 9 decimals; a lower id is preferred
+            s, rk = pool[a, HELD], -mentee_rank[i]  # the mentor's preference; a lower id is preferred
             full = held[j] >= capacity[j]
             if full and (s, rk) <= (hs[off[j]], hr[off[j]]):
                 continue
@@ -448,20 +486,24 @@ def _count_blocking(rows, p_score, p_rank, w_score, w_rank, room, capacity, ment
     m = len(capacity)
     ok = np.zeros(m, np.bool_)
     scores = np.zeros(m)
+    lv_me, lv_mo = np.zeros(m, np.int64), np.zeros(m, np.int64)
     placed = capacity > 0
     total = 0
     for r in range(len(rows)):
         i = rows[r]
         ps, pr, mi = p_score[i], p_rank[i], mentee_rank[i]
         _row(i, placed, ok, scores, F)
+        _levels(i, F, lv_me, lv_mo, True)
         for j in range(m):
             if not ok[j]:
                 continue
-            s = _round9(scores[j])
+            s = _pref(lv_me[j], scores[j])
             if not (s > ps or (s == ps and mentor_rank[j] < pr)):
                 continue
-            if room[j] or s > w_score[j] or (s == w_score[j] and mi < w_rank[j]):
+            t = _pref(lv_mo[j], scores[j])
+            if room[j] or t > w_score[j] or (t == w_score[j] and mi < w_rank[j]):
                 total += 1
+        _levels(i, F, lv_me, lv_mo, False)
     return total
 
 
@@ -495,7 +537,7 @@ def _explain_rows(rows, load, capacity, F):
     force lets all through), the first 5 of them, the best score left before min_score, and how
     many of the eligible mentors have room. Each filter is a branch-free pass over the mentors."""
     (me_op, me_bits, me_levels, me_den, me_lang, me_region, mo_op, mo_bits, mo_levels_t, mo_lang_t, mo_region,
-     fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor) = F
+     fb_start, fb_mentor, lang_hard, region_same, min_score, cross_factor) = F[:17]
     m, stages = len(mo_op), 5
     left = np.zeros((len(rows), stages), np.int64)
     first = np.full((len(rows), stages, 5), -1, np.int64)

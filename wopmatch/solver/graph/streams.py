@@ -9,7 +9,8 @@ them all up is refilled from its own row (one row of pairs, encoded again).
 Orders (a strict total order per mentee; ``key`` then mentor index):
 
 - ``score``: descending score (greedy's order);
-- ``stable``: descending score to 9 decimals, ties by the lower mentor id;
+- ``stable``: descending preference (encoding.preference: a stated level, then the score
+  to 9 decimals), ties by the lower mentor id;
 - ``random``: a uniform key per (seed, mentee, mentor) from a counter-based
   hash, so any pair's key is the same whatever the blocks (random's order).
 
@@ -31,7 +32,7 @@ from typing import Literal, Optional
 import numpy as np
 
 from ..tuning import StreamParams
-from .encoding import BLOCK_PAIRS, CandidateGraph
+from .encoding import BLOCK_PAIRS, CandidateGraph, PairBlock, preference
 
 Order = Literal["score", "stable", "random"]
 def random_keys(seed: int, mentee: np.ndarray, mentor: np.ndarray, n_mentors: int) -> np.ndarray:
@@ -46,7 +47,8 @@ def random_keys(seed: int, mentee: np.ndarray, mentor: np.ndarray, n_mentors: in
 
 
 #: A listed pair, as a structured array: each mentee's chunk is a slice of its block's array.
-_PAIR = np.dtype([("key", "f8"), ("mentor", "i8"), ("score", "f8"), ("cost", "i8"), ("fund", "i8")])
+_PAIR = np.dtype([("key", "f8"), ("mentor", "i8"), ("score", "f8"), ("cost", "i8"), ("fund", "i8"),
+                  ("held", "f8")])
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Head:
     score: float
     cost: int
     fund: int  # bit x set: donor x can fund the pair (eligibility, not budget)
+    held: float  # how much the mentor wants the pair (encoding.preference)
 
 
 class MenteeStreams:
@@ -81,11 +84,11 @@ class MenteeStreams:
         for start in range(0, len(rows_all), step):
             self._load(rows_all[start:start + step], None)
 
-    def _keys(self, rows: np.ndarray, score: np.ndarray) -> np.ndarray:
+    def _keys(self, rows: np.ndarray, block: PairBlock) -> np.ndarray:
         if self.order == "random":
             m = self.g.n_mentors
             return random_keys(self.seed, rows[:, None], np.arange(m)[None, :], m)
-        return -np.round(score, 9) if self.order == "stable" else -score
+        return -preference(block.wish_mentee, block.score) if self.order == "stable" else -block.score
 
     def _load(self, rows: np.ndarray, after: Optional[tuple[float, int]], chunk: Optional[int] = None) -> None:
         """Load the next ``chunk`` pairs of each row (after ``after``, for a
@@ -99,7 +102,7 @@ class MenteeStreams:
         fundable = g.fundable_in_block(block) if g.has_donors else None
         if fundable is not None:  # as the candidate graph: only pairs some donor could fund
             ok &= fundable.any(axis=2)
-        key = self._keys(rows, block.score)
+        key = self._keys(rows, block)
         sec = self.mentor_rank[None, :]
         if after is not None:
             ok = ok & ((key > after[0]) | ((key == after[0]) & (sec > after[1])))
@@ -124,6 +127,7 @@ class MenteeStreams:
         # one record array per block; each mentee's chunk is a slice of it (no Python object per pair)
         rec = np.empty(len(r), _PAIR)
         rec["key"], rec["mentor"], rec["score"], rec["cost"], rec["fund"] = key[r, c], c, block.score[r, c], cost, fund
+        rec["held"] = preference(block.wish_mentor[r, c], block.score[r, c])
         starts = np.searchsorted(r, np.arange(len(rows) + 1))
         for a, i in enumerate(rows.tolist()):
             got = rec[starts[a]:starts[a + 1]]

@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 
 from ..graph.compiled import kernels_apply
-from ..graph.encoding import CandidateGraph
+from ..graph.encoding import CandidateGraph, preference
 from ..graph.streams import MenteeStreams, Streamed, first_donor
 from ..tuning import StreamParams
 
@@ -30,7 +30,7 @@ def streamed_deferred_acceptance(g: CandidateGraph, params: StreamParams,
     s = MenteeStreams(g, "stable", params)
     m_rank = mentee_rank.tolist()
     budget, count, capacity = g.budget.tolist(), g.max_count.tolist(), g.capacity.tolist()
-    held: list[list[tuple[float, int, int]]] = [[] for _ in range(g.n_mentors)]  # (score, -id rank, mentee)
+    held: list[list[tuple[float, int, int]]] = [[] for _ in range(g.n_mentors)]  # (preference, -id rank, mentee)
     partner: dict[int, tuple[int, int, int]] = {}  # mentee -> (mentor, donor, cost)
     free = [i for i in np.flatnonzero(g.free_mentee).tolist() if s.head(i) is not None]
     free.reverse()
@@ -41,7 +41,7 @@ def streamed_deferred_acceptance(g: CandidateGraph, params: StreamParams,
             j = h.mentor
             if capacity[j] <= 0:
                 continue
-            key = (-h.key, -m_rank[i], i)  # -key: the score to 9 decimals
+            key = (h.held, -m_rank[i], i)  # how much the mentor wants it, then the lower id
             full = len(held[j]) >= capacity[j]
             if full and key <= held[j][0]:
                 continue
@@ -71,23 +71,24 @@ def streamed_deferred_acceptance(g: CandidateGraph, params: StreamParams,
 def deferred_acceptance(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
     n, m, k = g.n_mentees, g.n_mentors, g.n_donors
     mentee_rank, mentor_rank = g.mentee_rank, g.mentor_rank
-    # Preferences are on scores as the solution file states them (9 decimals):
-    # 0.72 and 0.7200000000000001 are the same score, and ids break the tie.
-    rounded = np.round(g.score, 9)
-    # Each mentee's list: its candidates by (score desc, mentor id asc).
-    order = np.lexsort((mentor_rank[g.pair_mentor], -rounded, g.pair_mentee))
+    # Preferences (encoding.preference) are on a stated level, then scores as the solution file
+    # states them (9 decimals): 0.72 and 0.7200000000000001 are the same score, and ids break the tie.
+    by_mentee, by_mentor = g.stated(g.pair_mentee, g.pair_mentor)
+    wanted = preference(by_mentee, g.score)
+    # Each mentee's list: its candidates by (its preference desc, mentor id asc).
+    order = np.lexsort((mentor_rank[g.pair_mentor], -wanted, g.pair_mentee))
     starts = np.searchsorted(g.pair_mentee[order], np.arange(n + 1))
     nxt = starts[:-1].copy()
     end = starts[1:]
     pair_mentor = g.pair_mentor.tolist()
-    score = rounded.tolist()
+    held_key = preference(by_mentor, g.score).tolist()  # how much the mentor wants each candidate
     cost = g.cost.tolist()
     fundable = g.fundable.tolist() if k else None
     budget, count = g.budget.tolist(), g.max_count.tolist()
     capacity = g.capacity.tolist()
     order_l = order.tolist()
     m_rank = mentee_rank.tolist()
-    held: list[list[tuple[float, int, int]]] = [[] for _ in range(m)]  # min-heap of (score, -id rank, candidate)
+    held: list[list[tuple[float, int, int]]] = [[] for _ in range(m)]  # min-heap of (preference, -id rank, candidate)
     funder: dict[int, int] = {}  # candidate -> donor
     free = [i for i in range(n) if starts[i] < starts[i + 1]]
     free.reverse()  # propose in mentee index order (a stack)
@@ -99,7 +100,7 @@ def deferred_acceptance(g: CandidateGraph) -> tuple[np.ndarray, np.ndarray]:
             j = pair_mentor[e]
             if capacity[j] <= 0:
                 continue
-            key = (score[e], -m_rank[i], e)
+            key = (held_key[e], -m_rank[i], e)
             full = len(held[j]) >= capacity[j]
             if full and key <= held[j][0]:
                 continue  # the mentor prefers every mentee it holds

@@ -112,7 +112,7 @@ def _from_summary(g: CandidateGraph, i: int, on: list[bool], left, first, best: 
             if reason == "no_mentor_strength":
                 detail = _structural_detail(g, reason, op, 0, None, None, rules)
             elif reason == "forbidden":
-                detail = f"every remaining mentor is forbidden for it: {_mentor_names(g, first[before][:n], n)}"
+                detail = _forbidden_detail(g, i, first[before][:n], n)
             elif reason == "below_min_score":
                 detail = f"best remaining score {best:.4f} is below min_score {rules.min_score:g}"
             else:
@@ -252,6 +252,21 @@ def explain_idle_donors(
     return out
 
 
+def _forbidden_detail(g: CandidateGraph, i: int, mentors: np.ndarray, total: Optional[int] = None) -> str:
+    """Why mentee ``i`` may have none of ``mentors`` (the first of ``total``, default all):
+    forbidden in the instance, or vetoed, naming who will not work with whom."""
+    shown = mentors[:_MAX_NAMES]
+    total = len(mentors) if total is None else total
+    by_mentee, by_mentor = g.stated(np.full(len(shown), i), shown)
+    if not ((by_mentee == -1) | (by_mentor == -1)).any():
+        return f"every remaining mentor is forbidden for it: {_mentor_names(g, shown, total)}"
+    mentee = g.mentee_id(i)
+    said = [f"{mentee} will not work with {g.mentor_id(j)}" if a == -1 else
+            f"{g.mentor_id(j)} will not work with {mentee}" if b == -1 else f"{g.mentor_id(j)} is forbidden"
+            for j, a, b in zip(shown.tolist(), by_mentee.tolist(), by_mentor.tolist())]
+    return f"every remaining mentor is forbidden or vetoed: {_names(said, total)}"
+
+
 def _count_detail(reason: str, op, n: int) -> str:
     if reason == "no_shared_language":
         return f"speaks {', '.join(op.languages)}; none of the {n} mentor(s) strong in its needs does"
@@ -271,7 +286,7 @@ def _structural_detail(g, reason, op, r, block, before, rules) -> str:
         nearest = float(block.distance[r][before].min())
         return f"nearest remaining mentor is {nearest:.0f} km away; limit {rules.max_distance_km:g} km"
     if reason == "forbidden":
-        return f"every remaining mentor is forbidden for it: {_mentor_names(g, np.flatnonzero(before))}"
+        return _forbidden_detail(g, int(block.rows[r]), np.flatnonzero(before))
     if reason == "below_min_score":
         best = float(block.score[r][before].max())
         return f"best remaining score {best:.4f} is below min_score {rules.min_score:g}"

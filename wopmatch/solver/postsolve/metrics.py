@@ -3,8 +3,9 @@
 Everything but the blocking pairs follows from the instance and the solution.
 A blocking pair is an eligible pair (i, j) outside the matching that both would
 rather have: mentee i is unmatched or prefers j to its partner, and mentor j
-has a free place or prefers i to one of its mentees. Preferences are by score,
-ties broken by the lower id (as the ``stable`` policy proposes). Pinned
+has a free place or prefers i to one of its mentees. Preferences are by the level
+each stated about the other, then by score, ties broken by the lower id (as the
+``stable`` policy proposes; encoding.preference). Pinned
 partnerships are fixed: their mentees never block, and the places they take
 are not free. Funding is not considered, so with donors a pair may block
 although no donor could fund it. Counted over every eligible pair, in blocks
@@ -19,9 +20,9 @@ from typing import Any, Iterable, Optional
 import numpy as np
 
 from ...models.instance import Instance
-from ...models.solution import GroupMetrics, Metrics, Solution
+from ...models.solution import GroupMetrics, Metrics, Solution, Wishes
 from ..graph.compiled import KERNEL_MIN_PAIRS, kernels_apply
-from ..graph.encoding import BLOCK_PAIRS, CandidateGraph
+from ..graph.encoding import BLOCK_PAIRS, CandidateGraph, preference
 
 
 def solution_metrics(instance: Instance, solution: Solution, graph: CandidateGraph) -> Metrics:
@@ -59,8 +60,36 @@ def solution_metrics(instance: Instance, solution: Solution, graph: CandidateGra
         capacity_used=_rate(sum(load.values()), capacity),
         donor_utilisation={d.id: _rate(d.committed, d.budget) for d in solution.donors},
         blocking_pairs=blocking_pairs(graph, solution),
+        wishes=wishes(instance, solution),
         gap_coverage=solution.gap.coverage, gap_quality=solution.gap.quality, gap_cost=solution.gap.cost,
     )
+
+
+def wishes(instance: Instance, solution: Solution) -> Optional[dict[str, Wishes]]:
+    """Per side, the operators that rated a possible partner 1 or 2 and how many of them got
+    one (and one they rated 2); None when no operator states an interest."""
+    if not any(op.interests for op in instance.operators):
+        return None
+    roles = {op.id: (op.mentee is not None, op.mentor is not None) for op in instance.operators}
+    partners: dict[tuple[str, int], set[str]] = defaultdict(set)  # (operator, side) -> its partners there
+    for p in solution.partnerships:
+        partners[p.mentee, 0].add(p.mentor)
+        partners[p.mentor, 1].add(p.mentee)
+    out = {}
+    for side, name in ((0, "mentees"), (1, "mentors")):
+        stated = met = first = 0
+        for op in instance.operators:
+            # whom it rated 1 or 2 among those it could be paired with on this side
+            liked = {it.operator: it.level for it in op.interests
+                     if it.level > 0 and roles[op.id][side] and roles[it.operator][1 - side]}
+            if not liked:
+                continue
+            stated += 1
+            got = [liked[x] for x in partners.get((op.id, side), ()) if x in liked]
+            met += bool(got)
+            first += 2 in got
+        out[name] = Wishes(stated=stated, met=met, first_choice=first)
+    return out
 
 
 def _group(members: Iterable[Any], partner: dict[str, Any]) -> GroupMetrics:
@@ -92,15 +121,18 @@ def blocking_pairs(g: CandidateGraph, solution: Solution, compiled: Optional[boo
     w_score = np.full(m, np.inf)
     w_rank = np.full(m, -1, np.int64)
     load = np.zeros(m, np.int64)
-    for p in solution.partnerships:
-        if p.pinned:
-            continue
-        i, j = mentee_at[p.mentee], mentor_at[p.mentor]
-        p_score[i], p_rank[i] = p.score, mentor_rank[j]
+    kept = [p for p in solution.partnerships if not p.pinned]
+    ii = np.array([mentee_at[p.mentee] for p in kept], np.int64)
+    jj = np.array([mentor_at[p.mentor] for p in kept], np.int64)
+    by_mentee, by_mentor = g.stated(ii, jj)
+    scores = np.array([p.score for p in kept], np.float64)
+    for i, j, mine, theirs in zip(ii.tolist(), jj.tolist(), preference(by_mentee, scores).tolist(),
+                                  preference(by_mentor, scores).tolist()):
+        p_score[i], p_rank[i] = mine, mentor_rank[j]
         load[j] += 1
         r = mentee_rank[i]
-        if p.score < w_score[j] or (p.score == w_score[j] and r > w_rank[j]):
-            w_score[j], w_rank[j] = p.score, r
+        if theirs < w_score[j] or (theirs == w_score[j] and r > w_rank[j]):
+            w_score[j], w_rank[j] = theirs, r
     room = load < g.capacity
     rows_all = np.flatnonzero(g.free_mentee)
     if compiled is None:  # numba is imported only for instances that large
@@ -115,10 +147,11 @@ def blocking_pairs(g: CandidateGraph, solution: Solution, compiled: Optional[boo
         rows = rows_all[start:start + step]
         block = g.pair_block(rows, costs=False)
         ok = g.eligible(block)
-        s = np.round(block.score, 9)  # as the solution file states scores
+        s = preference(block.wish_mentee, block.score)  # as the solution file states scores
         ps, pr = p_score[rows][:, None], p_rank[rows][:, None]
         mentee_wants = (s > ps) | ((s == ps) & (mentor_rank[None, :] < pr))
         mi = mentee_rank[rows][:, None]
-        mentor_wants = room[None, :] | (s > w_score[None, :]) | ((s == w_score[None, :]) & (mi < w_rank[None, :]))
+        t = preference(block.wish_mentor, block.score)
+        mentor_wants = room[None, :] | (t > w_score[None, :]) | ((t == w_score[None, :]) & (mi < w_rank[None, :]))
         total += int((ok & mentee_wants & mentor_wants & (g.capacity[None, :] > 0)).sum())
     return total
