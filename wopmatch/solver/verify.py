@@ -379,7 +379,7 @@ class _Verifier:
             out.append(f"unmatched lists mentee(s) that are matched or unknown: {', '.join(sorted(extra)[:10])}")
         if not check_reasons:
             return out
-        screen = _MentorScreen(self.inst) if s.unmatched else None
+        screen = _MentorScreen(self.inst, self.level) if s.unmatched else None
         if screen is not None:  # per mentor and per donor, once: the loop below only indexes them
             load_of = np.array([load[ident] for ident in screen.mentor_ids], dtype=np.int64)
             left = np.array([d.budget - spent[d.id] for d in self.inst.donors], dtype=np.int64)
@@ -488,7 +488,8 @@ class _MentorScreen:
     Written for the verifier alone (numpy over the instance's mentors, one mentee
     at a time); the solver's encoder is not used."""
 
-    def __init__(self, inst: Instance) -> None:
+    def __init__(self, inst: Instance, level: dict[tuple[str, str], int]) -> None:
+        """``level``: stated_levels of ``inst``."""
         self.inst = inst
         mentors = [op for op in inst.operators if op.mentor is not None]
         self.mentor_ids = [op.id for op in mentors]
@@ -517,11 +518,11 @@ class _MentorScreen:
         # each mentee's stated interests: mentor id -> (the mentee's level, the mentor's level)
         mentee_ids = {op.id for op in inst.operators if op.mentee is not None}
         self.stated: dict[str, dict[str, list[int]]] = {}
-        for (who, whom), level in stated_levels(inst).items():
+        for (who, whom), lv in level.items():
             if who in mentee_ids and whom in self.mentor_at:
-                self.stated.setdefault(who, {}).setdefault(whom, [0, 0])[0] = level
+                self.stated.setdefault(who, {}).setdefault(whom, [0, 0])[0] = lv
             if who in self.mentor_at and whom in mentee_ids:
-                self.stated.setdefault(whom, {}).setdefault(who, [0, 0])[1] = level
+                self.stated.setdefault(whom, {}).setdefault(who, [0, 0])[1] = lv
         self.donor_areas = np.array([[d.work_areas is None or a in d.work_areas for a in areas]
                                      for d in inst.donors], dtype=np.float64).reshape(len(inst.donors), len(areas))
 

@@ -332,12 +332,14 @@ def _pair_block(g: CandidateGraph, rows: np.ndarray, costs: bool = True) -> Pair
                          bool)
     if g.has_interests:
         mentee, mentor = np.divmod(g.stated_key, m)
-        wishes = (_scatter(rows, m, mentee, mentor, g.stated_by_mentee, np.int64),
-                  _scatter(rows, m, mentee, mentor, g.stated_by_mentor, np.int64))
-    else:  # no interest stated: a zero view of the block's shape, without its memory
-        wishes = (np.broadcast_to(np.zeros(1, np.int64), (len(rows), m)),) * 2
+        wishes = (_scatter(rows, m, mentee, mentor, g.stated_by_mentee, np.int8),
+                  _scatter(rows, m, mentee, mentor, g.stated_by_mentor, np.int8))
+        bonus = _scatter(rows, m, mentee, mentor, _interest_term(g, g.stated_by_mentee, g.stated_by_mentor), float)
+    else:  # no interest stated: zero views of the block's shape, without their memory
+        wishes = (np.broadcast_to(np.zeros(1, np.int8), (len(rows), m)),) * 2
+        bonus = None
     dot = g.mentees.levels[rows] @ g.mentors.levels.T
-    return _pair_features(g, rows, rows[:, None], np.arange(m)[None, :], dot, forbidden, wishes, costs)
+    return _pair_features(g, rows, rows[:, None], np.arange(m)[None, :], dot, forbidden, wishes, bonus, costs)
 
 
 def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> PairBlock:
@@ -345,14 +347,25 @@ def _pair_list(g: CandidateGraph, mentee: np.ndarray, mentor: np.ndarray) -> Pai
     forbidden = np.isin(mentee.astype(np.int64) * m + mentor,
                         g.forbidden_mentee.astype(np.int64) * m + g.forbidden_mentor)
     dot = (g.mentees.levels[mentee] * g.mentors.levels[mentor]).sum(axis=1)
-    return _pair_features(g, mentee, mentee, mentor, dot, forbidden, g.stated(mentee, mentor))
+    wishes = g.stated(mentee, mentor)
+    bonus = _interest_term(g, *wishes) if g.has_interests else None
+    return _pair_features(g, mentee, mentee, mentor, dot, forbidden, wishes, bonus)
+
+
+def _interest_term(g: CandidateGraph, by_mentee: np.ndarray, by_mentor: np.ndarray) -> np.ndarray:
+    """interest_weight x interest (docs/format.md §3), where interest = (each side's stated
+    level, vetoes as 0) / 4; the compiled kernels add the same term in the same order."""
+    return g.instance.rules.interest_weight * ((np.maximum(by_mentee, 0).astype(np.int64)
+                                                + np.maximum(by_mentor, 0)) / 4)
 
 
 def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.ndarray, dot: np.ndarray,
-                   forbidden: np.ndarray, wishes: tuple[np.ndarray, np.ndarray], costs: bool = True) -> PairBlock:
+                   forbidden: np.ndarray, wishes: tuple[np.ndarray, np.ndarray], bonus: Optional[np.ndarray],
+                   costs: bool = True) -> PairBlock:
     """docs/format.md §3 quantities for mentee indices ``mi`` and mentor indices ``mj``
     (broadcastable: a block of rows x all mentors, or two lists of pairs);
-    ``dot`` = sum_a need * strength and ``wishes`` = each side's stated level, in the same shape."""
+    ``dot`` = sum_a need * strength, ``wishes`` = each side's stated level and ``bonus`` the
+    interest term (None without interests), in the same shape."""
     inst = g.instance
     me, mo = g.mentees, g.mentors
     not_self = me.op[mi] != mo.op[mj]
@@ -369,8 +382,8 @@ def _pair_features(g: CandidateGraph, rows: np.ndarray, mi: np.ndarray, mj: np.n
         alignment = np.where(denom > 0, dot / np.maximum(denom, 1), 0.0)
     factor = np.where(same_region, 1.0, 1.0 - inst.rules.cross_region_penalty)
     score = alignment * factor
-    if g.has_interests:  # + interest_weight x interest, where interest = (mentee's level + mentor's level) / 4
-        score = score + inst.rules.interest_weight * ((np.maximum(wishes[0], 0) + np.maximum(wishes[1], 0)) / 4)
+    if bonus is not None:  # + the interest term (0 where nothing is stated)
+        score = score + bonus
 
     cost = None
     if costs:
@@ -457,12 +470,13 @@ def _operators(instance: Instance, codes: _Codes) -> CandidateGraph:
     k = len(instance.donors)
     weight = np.array([ops[o].mentee.weight for o in codes.mentee_ops], dtype=np.float64)  # type: ignore[union-attr]
     donor_mentee_ok, area_bits, max_grant = _donor_rules(instance, mentees, codes)
-    stated = _stated(instance, codes)
-    vetoed = {pair for pair, levels in stated.items() if min(levels) < 0}
-    fb_pairs = sorted({(codes.mentee_at[f.mentee], codes.mentor_at[f.mentor]) for f in instance.forbidden} | vetoed)
-    fb = np.array(fb_pairs, dtype=np.int64).reshape(-1, 2)
-    pairs = sorted(stated)
-    levels = np.array([stated[p] for p in pairs], dtype=np.int64).reshape(-1, 2)
+    m = len(codes.mentor_ops)
+    stated_key, by_mentee, by_mentor = _stated(instance, codes)
+    vetoed = np.divmod(stated_key[(by_mentee < 0) | (by_mentor < 0)], max(1, m))
+    fb_key = np.unique(np.concatenate([
+        np.array([codes.mentee_at[f.mentee] * m + codes.mentor_at[f.mentor] for f in instance.forbidden], np.int64),
+        vetoed[0] * m + vetoed[1]]))
+    fb = np.stack(np.divmod(fb_key, max(1, m)), axis=1) if len(fb_key) else np.zeros((0, 2), np.int64)
     free = np.ones(len(codes.mentee_ops), dtype=bool)
     for p in instance.pinned:
         free[codes.mentee_at[p.mentee]] = False
@@ -492,24 +506,37 @@ def _operators(instance: Instance, codes: _Codes) -> CandidateGraph:
         donor_max_grant=max_grant,
         forbidden_mentee=fb[:, 0].copy(),
         forbidden_mentor=fb[:, 1].copy(),
-        stated_key=np.array([i * len(codes.mentor_ops) + j for i, j in pairs], dtype=np.int64),
-        stated_by_mentee=levels[:, 0].copy(),
-        stated_by_mentor=levels[:, 1].copy(),
+        stated_key=stated_key,
+        stated_by_mentee=by_mentee,
+        stated_by_mentor=by_mentor,
     )
 
 
-def _stated(instance: Instance, codes: _Codes) -> dict[tuple[int, int], tuple[int, int]]:
-    """(mentee index, mentor index) -> (the mentee's level about the mentor, the mentor's about the
-    mentee), 0 where a side stated nothing: an operator's interest in another counts in
-    whichever role each can take."""
-    out: dict[tuple[int, int], list[int]] = {}
-    for op in instance.operators:
-        for it in op.interests:
-            if op.id in codes.mentee_at and it.operator in codes.mentor_at:
-                out.setdefault((codes.mentee_at[op.id], codes.mentor_at[it.operator]), [0, 0])[0] = it.level
-            if op.id in codes.mentor_at and it.operator in codes.mentee_at:
-                out.setdefault((codes.mentee_at[it.operator], codes.mentor_at[op.id]), [0, 0])[1] = it.level
-    return {pair: (a, b) for pair, (a, b) in out.items()}
+def _stated(instance: Instance, codes: _Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs someone stated an interest in, as sorted keys mentee index x n_mentors +
+    mentor index, with the mentee's level about the mentor and the mentor's about the mentee
+    (0 where a side stated nothing): an operator's interest in another counts in whichever
+    role each can take."""
+    ops = instance.operators
+    at = {op.id: k for k, op in enumerate(ops)}
+    mentee_of = np.full(len(ops), -1, np.int64)  # operator index -> mentee index, or -1
+    mentor_of = np.full(len(ops), -1, np.int64)
+    mentee_of[codes.mentee_ops] = np.arange(len(codes.mentee_ops))
+    mentor_of[codes.mentor_ops] = np.arange(len(codes.mentor_ops))
+    who = np.array([k for k, op in enumerate(ops) for _ in op.interests], np.int64)
+    whom = np.array([at[it.operator] for op in ops for it in op.interests], np.int64)
+    level = np.array([it.level for op in ops for it in op.interests], np.int64)
+    m = len(codes.mentor_ops)
+    as_mentee = (mentee_of[who] >= 0) & (mentor_of[whom] >= 0)  # who rates whom as its mentor
+    as_mentor = (mentor_of[who] >= 0) & (mentee_of[whom] >= 0)  # who rates whom as its mentee
+    keys = np.concatenate([mentee_of[who[as_mentee]] * m + mentor_of[whom[as_mentee]],
+                           mentee_of[whom[as_mentor]] * m + mentor_of[who[as_mentor]]])
+    key, pos = np.unique(keys, return_inverse=True)
+    by_mentee, by_mentor = np.zeros(len(key), np.int64), np.zeros(len(key), np.int64)
+    n = int(as_mentee.sum())
+    by_mentee[pos[:n]] = level[as_mentee]
+    by_mentor[pos[n:]] = level[as_mentor]
+    return key, by_mentee, by_mentor
 
 
 def _donor_rules(instance: Instance, mentees: OperatorFeatures,
