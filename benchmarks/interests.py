@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-REPEATS = 5
+REPEATS = 7
 SEEDS = (1, 2, 3)
 SIZE = (2000, 500)
 INTERESTS = 5
