@@ -196,7 +196,8 @@ def _first_choices_met(inst, s) -> int:
 @settings(max_examples=80)
 @given(raw=_first_choices(), weight=st.sampled_from([0.1, 0.2, 1.0]))
 def test_a_positive_interest_weight_never_meets_fewer_first_choices(raw, weight):
-    raw["rules"]["interest_weight"] = 0.0
+    # min_score 0: the interest term may lift a pair over min_score, and so change who is eligible
+    raw["rules"].update(interest_weight=0.0, min_score=0.0)
     plain = parse(raw)
     weighted = parse({**raw, "rules": {**raw["rules"], "interest_weight": weight}})
     a, b = solve_checked(plain), solve_checked(weighted)
@@ -256,3 +257,100 @@ def test_generated_interests_leave_the_rest_of_the_round_as_it_was():
     assert levels == {-1, 1, 2}
     s = solve_checked(parse(stated), "stable")
     assert s.metrics.wishes["mentees"].stated > 0
+
+
+# --- proposals (wopmatch propose, wm.propose) -------------------------------------------------
+
+
+def _solved(raw):
+    import wopmatch as wm
+
+    inst = parse(raw)
+    s = wm.solve(inst)  # records the round's SHA-256, which a proposal checks
+    assert s.verification.ok
+    return inst, s
+
+
+def test_a_proposal_re_solves_with_the_pair_pinned_and_says_what_it_displaces():
+    import wopmatch as wm
+
+    inst, s = _solved(_round())
+    assert {(p.mentee, p.mentor) for p in s.partnerships} == {("A", "M1"), ("B", "M2")}
+    p = wm.propose(inst, s, "A", "M2")
+    assert p.outcome == "re_solved" and p.current_mentor == "M1"
+    got = {(x.mentee, x.mentor) for x in p.solution.partnerships}
+    assert ("A", "M2") in got and p.solution.verification.ok
+    pinned = next(x for x in p.solution.partnerships if x.mentee == "A")
+    assert pinned.pinned
+    # the independent brute force of the round with that pair pinned gives the same figures
+    forced = parse({**_round(), "pinned": [{"mentee": "A", "mentor": "M2"}]})
+    best = max(feasible_matchings(forced), key=lambda m: (sum(w for *_, w, _, _ in m),
+                                                          sum(w * q for *_, w, q, _ in m)))
+    assert math.isclose(p.solution.objective.quality, sum(w * q for *_, w, q, _ in best), abs_tol=1e-6)
+    assert math.isclose(p.quality_change, p.solution.objective.quality - s.objective.quality, abs_tol=1e-9)
+    assert {c.mentee for c in p.diff.changed} == {"A", "B"}  # B moves to M1
+    assert (p.score, p.cost, p.focus) == (pytest.approx(0.8), pinned.cost, ["septage"])
+
+
+def test_a_proposal_says_why_a_pair_may_not_be_formed():
+    import wopmatch as wm
+
+    inst, s = _solved(_round(M2={"A": -1}))
+    p = wm.propose(inst, s, "A", "M2")
+    assert (p.outcome, p.reason) == ("not_eligible", "forbidden")
+    assert p.detail == "the pair may not be formed: M2 will not work with A" and p.solution is None
+    inst, s = _solved({**_round(), "forbidden": [{"mentee": "B", "mentor": "M1"}]})
+    p = wm.propose(inst, s, "B", "M1")
+    assert p.detail == "the pair may not be formed: the round forbids this pair"
+    p = wm.propose(inst, s, "B", "M2")
+    assert p.outcome == "already_matched"
+
+
+def test_a_proposal_with_donors_tries_each_donor_that_may_fund_it():
+    import wopmatch as wm
+
+    raw = _round()
+    raw["donors"] = [{"id": "D1", "budget": 200_000, "work_areas": ["climate"]},
+                     {"id": "D2", "budget": 200_000}, {"id": "D3", "budget": 100_000}]
+    inst, s = _solved(raw)
+    p = wm.propose(inst, s, "A", "M2")
+    assert p.outcome == "re_solved" and p.donor in ("D2", "D3")
+    assert [(d.donor, d.eligible) for d in p.donors] == [("D1", False), ("D2", True), ("D3", True)]
+    p = wm.propose(inst, s, "A", "M2", donor="D1")
+    assert p.outcome == "no_donor" and "D1" in p.detail
+
+
+def test_a_proposal_refuses_unknown_ids_and_another_rounds_solution(tmp_path):
+    import wopmatch as wm
+
+    inst, s = _solved(_round())
+    with pytest.raises(InputError) as exc:
+        wm.propose(inst, s, "AA", "M3", donor="D")
+    assert [f"{p.where}: {p.message}" for p in exc.value.problems] == [
+        "mentee: unknown operator 'AA'; did you mean 'A'?", "mentor: unknown operator 'M3'",
+        "donor: unknown donor 'D'"]
+    other = parse({**_round(), "rules": {"min_score": 0.1}})
+    with pytest.raises(InputError, match="this solution belongs to a different round"):
+        wm.propose(other, s, "A", "M2")
+
+
+def test_propose_from_the_command_line_writes_the_proposal_and_the_re_solved_round(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from wopmatch.cli.main import cli
+    from wopmatch.generator import to_json_bytes
+
+    (tmp_path / "r.json").write_bytes(to_json_bytes(_round()))
+    r = CliRunner().invoke(cli, ["solve", str(tmp_path / "r.json"), "-o", str(tmp_path / "s.json"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    args = ["propose", str(tmp_path / "r.json"), str(tmp_path / "s.json"), "A", "M2"]
+    r = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "p.json"), "--solved", str(tmp_path / "n.json")])
+    assert r.exit_code == 0, r.output
+    assert "re-solved with A - M2 pinned" in r.output
+    assert json.loads((tmp_path / "p.json").read_text())["outcome"] == "re_solved"
+    assert {(p["mentee"], p["mentor"]) for p in json.loads((tmp_path / "n.json").read_text())["partnerships"]} \
+        == {("A", "M2"), ("B", "M1")}
+    r = CliRunner().invoke(cli, ["propose", str(tmp_path / "r.json"), str(tmp_path / "s.json"), "B", "B"])
+    assert r.exit_code == 1 and "cannot be paired with itself" in r.output

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from .models import InputError, Instance, Problem, Solution, load_instance, parse_instance, parse_solution
 from .models.diff import SolutionDiff, diff_solutions
-from .models.instance import plain_message
+from .models.instance import Pinned, plain_message
 from .models.io import (
     decode_json,
     instance_files,
@@ -35,9 +35,12 @@ from .models.io import (
     write_folder_atomic,
 )
 from .models.problems import json_path
-from .models.solution import Metrics
+from .models.proposal import DonorFit, Proposal
 from .models.scenarios import Scenario, ScenarioSet, apply_changes, grid_scenarios, read_scenario_set
-from .solver import POLICIES, PreviousRound, SolveError, SolveOptions, Watch, rebuild_round, verify_solution
+from .models.solution import Metrics
+from .models.vocab import closest
+from .solver import (POLICIES, PreviousRound, SolveError, SolveOptions, Watch, pair_verdict, rebuild_round,
+                     verify_solution)
 from .solver import solve as _solve_with
 
 if TYPE_CHECKING:  # only for the annotations: pandas and matplotlib are optional
@@ -65,6 +68,7 @@ __all__ = [
     "metrics",
     "options",
     "partnerships",
+    "propose",
     "plot_coverage",
     "plot_frontier",
     "plot_times",
@@ -378,6 +382,137 @@ def diff(a: Union[Solution, PathLike], b: Union[Solution, PathLike]) -> Solution
     """
     sa, sb = (x if isinstance(x, Solution) else load_solution(x) for x in (a, b))
     return diff_solutions(sa, sb)
+
+
+def propose(instance: Union[Instance, PathLike, Mapping[str, Any]], solution: Union[Solution, PathLike],
+            mentee: str, mentor: str, *, donor: Optional[str] = None, **solve_kw: Any) -> Proposal:
+    """A facilitator's "what if we make this partnership" (``wopmatch propose``, docs/rounds.md).
+
+    Parameters
+    ----------
+    instance, solution
+        The round and its solution (the solution must be of this round).
+    mentee, mentor
+        The pair proposed.
+    donor
+        The donor to fund it; default (a round with donors): each donor whose rules allow
+        the pair is tried, and the best re-solved round (coverage, quality, cost) is kept.
+    solve_kw
+        Options of :func:`solve` for the re-solve; by default the solution's policy and seed.
+
+    Returns
+    -------
+    Proposal
+        Whether the pair may be formed (``outcome``, ``reason``, ``detail``), its score,
+        cost, months, issues and the donors that could fund it; when re-solved, the round
+        with the pair pinned as ``solution`` and the change from the solution given as
+        ``diff`` and ``coverage_change``, ``quality_change``, ``cost_change``.
+
+    Raises
+    ------
+    InputError
+        For an unknown mentee, mentor or donor, or a solution of another round.
+    """
+    inst, sha = _loaded_with_sha(instance)
+    sol = solution if isinstance(solution, Solution) else load_solution(_path(solution, "a Solution or a path"))
+    _check_proposal(inst, sha, sol, mentee, mentor, donor)
+    verdict = pair_verdict(inst)(mentee, mentor)
+    f = verdict.facts
+    current = next((p for p in sol.partnerships if p.mentee == mentee), None)
+    use = {u.id: u for u in sol.donors}
+    cost = round(f.raw_cost)
+    fits = [DonorFit(donor=d.id, eligible=d.id in verdict.donors, left=d.budget - use[d.id].committed,
+                     enough=d.id in verdict.donors and cost <= d.budget - use[d.id].committed
+                     and (d.max_partnerships is None or use[d.id].partnerships < d.max_partnerships))
+            for d in inst.donors if d.id in use]
+    base = dict(mentee=mentee, mentor=mentor, score=round(f.score, 9), cost=cost, months=f.months, focus=f.focus,
+                issues=f.issues, current_mentor=current.mentor if current else None, donors=fits)
+    pinned = next((p for p in inst.pinned if p.mentee == mentee), None)
+    if current is not None and current.mentor == mentor and donor in (None, current.donor):
+        return Proposal(**base, donor=current.donor, outcome="already_matched",
+                        detail=f"{mentee} is already matched with {mentor} in this solution")
+    if verdict.failed or pinned is not None:
+        why = ("; ".join(f"{x} will not work with {mentor if x == mentee else mentee}" for x in verdict.vetoed_by)
+               or (f"{mentee} is pinned to {pinned.mentor} in this round" if pinned is not None else "")
+               or _FILTER_WORDS.get(verdict.failed or "", str(verdict.failed)))
+        return Proposal(**base, outcome="not_eligible", reason=verdict.failed or "pinned",
+                        detail=f"the pair may not be formed: {why}")
+    funders: list[Optional[str]] = [None]
+    if inst.donors:
+        funders = [d for d in ([donor] if donor is not None else verdict.donors) if d in verdict.donors]
+        if not funders:
+            who = f"donor {donor}'s rules do not" if donor is not None else "no donor's rules"
+            return Proposal(**base, outcome="no_donor",
+                            detail=f"{who} allow this pair (regions, countries, work areas or max_grant)")
+    options = {"policy": sol.policy, "seed": sol.stats.seed, **solve_kw}
+    tried = []
+    for d in funders:
+        pinned_round = inst.model_copy(update={"pinned": [*inst.pinned, Pinned(mentee=mentee, mentor=mentor,
+                                                                               donor=d)]})
+        tried.append((d, solve(pinned_round, **options)))
+    found = [(d, s) for d, s in tried if s.objective is not None]
+    if not found:
+        return Proposal(**base, outcome="infeasible", solution=tried[0][1],
+                        detail=f"no matching keeps this pair and the round's pins: {tried[0][1].message}")
+    d, new = max(found, key=lambda t: (t[1].objective.coverage, t[1].objective.quality, -t[1].objective.cost))
+    change = diff_solutions(sol, new)
+    moved = len(change.changed) + len(change.removed) + len(change.added)
+    o, n = sol.objective, new.objective
+    words = (f"re-solved with {mentee} - {mentor} pinned" + (f", funded by {d}" if d else "")
+             + (f" (the best of {len(found)} donors that can fund it)" if len(found) > 1 else "")
+             + f": {moved} partnership(s) change, {len(change.newly_unmatched)} mentee(s) lose their match")
+    return Proposal(**base, donor=d, outcome="re_solved", detail=words, diff=change, solution=new,
+                    coverage_change=None if o is None else round(n.coverage - o.coverage, 9),
+                    quality_change=None if o is None else round(n.quality - o.quality, 9),
+                    cost_change=None if o is None else n.cost - o.cost)
+
+
+#: A pair's first failed eligibility filter (docs/format.md §5) in words.
+_FILTER_WORDS = {
+    "no_mentor_strength": "the mentor is not strong (min_strength) in any of the mentee's needs",
+    "no_shared_language": "they share no language",
+    "region_rule": "they are in different regions (rules.region = same)",
+    "distance_rule": "they are farther apart than rules.max_distance_km",
+    "forbidden": "the round forbids this pair",
+    "below_min_score": "its score is below rules.min_score",
+}
+
+
+def _loaded_with_sha(instance: Union[Instance, PathLike, Mapping[str, Any]]) -> tuple[Instance, str]:
+    """The round and the SHA-256 its solutions record (of its file's bytes, or of write's JSON)."""
+    if isinstance(instance, (Instance, Mapping)):
+        inst = load(instance)
+        return inst, sha256_of(inst)
+    loaded = load_instance(_path(instance, "an Instance, a dict or a path"))
+    return loaded.instance, loaded.sha256
+
+
+def _check_proposal(inst: Instance, sha: str, sol: Solution, mentee: str, mentor: str,
+                    donor: Optional[str]) -> None:
+    """A proposal's ids name the round's operators in the needed roles, and the solution is of this round."""
+    problems = []
+    if sol.instance.sha256 != sha:
+        problems.append(Problem("solution", f"this solution belongs to a different round (it was solved for "
+                                            f"instance sha256 {sol.instance.sha256[:12]}..., this round is "
+                                            f"{sha[:12]}...)"))
+    if sol.round is not None:
+        problems.append(Problem("solution", "a solution solved with an earlier round (--previous) cannot take "
+                                            "proposals yet: propose on the round's own solution"))
+    ops = {op.id: op for op in inst.operators}
+    for field_, ident, role in (("mentee", mentee, "mentee"), ("mentor", mentor, "mentor")):
+        op = ops.get(ident)
+        if op is None:
+            like = closest(ident, list(ops))
+            problems.append(Problem(field_, f"unknown operator {ident!r}" + (f"; did you mean {like!r}?" if like else "")))
+        elif getattr(op, role) is None:
+            problems.append(Problem(field_, f"operator {ident!r} has no {role} profile"))
+    if mentee == mentor:
+        problems.append(Problem("mentor", f"operator {mentee!r} cannot be paired with itself"))
+    if donor is not None and donor not in {d.id for d in inst.donors}:
+        like = closest(donor, [d.id for d in inst.donors])
+        problems.append(Problem("donor", f"unknown donor {donor!r}" + (f"; did you mean {like!r}?" if like else "")))
+    if problems:
+        raise InputError(problems, "propose")
 
 
 # --------------------------------------------------------------------------- comparing

@@ -1,4 +1,4 @@
-"""The readable form of ``wopmatch diff``."""
+"""The readable forms of ``wopmatch diff`` and ``wopmatch propose``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..models.diff import SolutionDiff
+from ..models.proposal import Proposal
 
 
 def _num(x: float | None) -> str:
@@ -47,3 +48,25 @@ def print_diff(console: Console, d: SolutionDiff, rows: int) -> None:
           [[u.mentee, u.reason, u.detail] for u in d.newly_unmatched])
     table("figures that changed", ["figure", "A", "B", "B - A"],
           [[f.name, _num(f.before), _num(f.after), _num(f.change)] for f in d.figures])
+
+
+def print_proposal(console: Console, p: Proposal, rows: int) -> None:
+    head = Table(title=f"proposal: {p.mentee} with {p.mentor}", show_header=False)
+    head.add_column("", style="bold")
+    head.add_column("")
+    head.add_row("outcome", p.detail)
+    head.add_row("pair", f"score {p.score:.3f}, cost {p.cost:,}, {p.months} months"
+                 + (f"\nissues: {', '.join(p.issues)}" if p.issues else "")
+                 + (f"\nwould work on: {', '.join(p.focus)}" if p.focus else ""))
+    head.add_row("now", f"{p.mentee} is with {p.current_mentor}" if p.current_mentor else f"{p.mentee} is unmatched")
+    if p.donors:
+        head.add_row("donors", "\n".join(
+            f"{d.donor}: " + ("cannot fund it (its rules)" if not d.eligible else
+                              f"can fund it, {d.left:,} left" + ("" if d.enough else " (not enough now)"))
+            for d in p.donors))
+    if p.coverage_change is not None:
+        head.add_row("change", f"coverage {p.coverage_change:+g}, quality {p.quality_change:+.4f}, "
+                               f"cost {p.cost_change:+,}")
+    console.print(head)
+    if p.diff is not None:
+        print_diff(console, p.diff, rows)

@@ -40,7 +40,7 @@ from ..models.io import OutputKind, instance_files, output_kind, write_folder_at
 from ..models.tables import TableWriteError
 from ..reports.results import results_csv_files, results_workbook_bytes
 from ..solver import PreviousRound, SolveError, rebuild_round, verify_solution
-from .diffview import print_diff
+from .diffview import print_diff, print_proposal
 from .options import options_from, solve_options
 from .summary import print_summary, print_warnings
 
@@ -133,8 +133,10 @@ def validate(instance: Path) -> None:
     n_mentors = sum(op.mentor is not None for op in inst.operators)
     both = sum(op.mentee is not None and op.mentor is not None for op in inst.operators)
     roles = f"{n_mentees} mentees, {n_mentors} mentors" + (f"; {both} are both" if both else "")
+    stated = [it.level for op in inst.operators for it in op.interests]
+    interests = f", {len(stated)} interests stated ({stated.count(-1)} vetoes)" if stated else ""
     out.print(f"{instance}: valid: {len(inst.operators)} operators ({roles}), "
-              f"{len(inst.donors)} donors, {len(inst.pinned)} pinned, {len(inst.forbidden)} forbidden")
+              f"{len(inst.donors)} donors, {len(inst.pinned)} pinned, {len(inst.forbidden)} forbidden{interests}")
     print_warnings(out, [w.message for w in instance_warnings(inst)])
 
 
@@ -492,6 +494,48 @@ def diff(a: Path, b: Path, output: Optional[Path], rows: int) -> None:
     print_diff(out, d, rows)
     if output is not None:
         write_atomic(output, (d.model_dump_json(indent=2) + "\n").encode("utf-8"))
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.argument("mentee")
+@click.argument("mentor")
+@click.option("--donor", default=None, help="The donor to fund it (default: each donor whose rules allow the pair is "
+                                            "tried, and the best round kept).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Also write the proposal as JSON (format wopmatch.proposal/1, with the whole diff).")
+@click.option("--solved", type=click.Path(path_type=Path), default=None,
+              help="Also write the re-solved round's solution (JSON) here.")
+@click.option("--rows", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Rows printed per list of the diff; the JSON has them all.")
+def propose(instance: Path, solution: Path, mentee: str, mentor: str, donor: Optional[str], output: Optional[Path],
+            solved: Optional[Path], rows: int) -> None:
+    """What if MENTEE and MENTOR were partners? Whether they may be, the pair's score, cost,
+    months and issues, which donors could fund it, and SOLUTION's round re-solved with the
+    pair pinned: what it displaces and what it costs in coverage and quality."""
+    from ..api import propose as propose_pair
+
+    for path in (output, solved):
+        if path is not None:
+            _check_output(path, instance, solution)
+    try:
+        with err.status("re-solving with the pair pinned...", spinner="dots") if err.is_terminal else nullcontext():
+            p = propose_pair(instance, solution, mentee, mentor, donor=donor)
+    except InputError as exc:
+        _fail(exc)
+    except SolveError as exc:
+        err.print(f"[bold red]error[/]: {exc}", markup=True)
+        sys.exit(1)
+    print_proposal(out, p, rows)
+    if output is not None:
+        write_atomic(output, (p.model_dump_json(indent=2) + "\n").encode("utf-8"))
+        out.print(f"proposal written to {output}")
+    if solved is not None and p.solution is not None:
+        write_atomic(solved, solution_bytes(p.solution))
+        out.print(f"re-solved round written to {solved}")
+    if p.outcome not in ("re_solved", "already_matched"):
+        sys.exit(1)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ from .policies import GROUP_KEYS, METHODS, POLICIES
 from .postsolve.whatif import mentee_proposals
 from .rounds import PreviousRound, rebuild_round, round_changes
 from .tuning import Tuning
-from .verify import pair_facts, verify_solution
+from .verify import PairVerdict, pair_facts, pair_verdict, verify_solution
 
 __all__ = [
     "DEFAULT_CHANGE_PENALTY",
@@ -23,6 +23,7 @@ __all__ = [
     "METHODS",
     "POLICIES",
     "OptionField",
+    "PairVerdict",
     "PreviousRound",
     "SolveError",
     "SolveOptions",
@@ -36,6 +37,7 @@ __all__ = [
     "mentee_proposals",
     "option_fields",
     "pair_facts",
+    "pair_verdict",
     "plan",
     "rebuild_round",
     "round_changes",

@@ -67,6 +67,31 @@ def pair_facts(instance: Instance) -> Callable[[str, str], PairFacts]:
     return lambda mentee, mentor: v.pair(v.ops[mentee], v.ops[mentor])
 
 
+@dataclass(frozen=True)
+class PairVerdict:
+    """Whether a (mentee, mentor) pair may be formed, as the verifier sees it."""
+
+    facts: PairFacts
+    failed: Optional[str]  # the first docs/format.md §5 filter it fails (donors aside), or None
+    vetoed_by: list[str]  # the operators of the two that will not work with the other
+    donors: list[str]  # the donors whose rules (regions, countries, work areas, max_grant) allow it
+
+
+def pair_verdict(instance: Instance) -> Callable[[str, str], PairVerdict]:
+    """(mentee id, mentor id) -> its PairVerdict (both must be operators of ``instance``
+    with those profiles). For proposals: may this pair be formed, and who could fund it."""
+    v = _Verifier(instance)
+
+    def verdict(mentee: str, mentor: str) -> PairVerdict:
+        me, mo = v.ops[mentee], v.ops[mentor]
+        p = v.pair(me, mo)
+        vetoed_by = [x for x, y in ((mentee, mentor), (mentor, mentee)) if v.level.get((x, y)) == -1]
+        donors = [d.id for d in instance.donors if v.can_fund(d, me, p, round(p.raw_cost))]
+        return PairVerdict(p, v.failed_filter(me, mo, p), vetoed_by, donors)
+
+    return verdict
+
+
 class _Verifier:
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
