@@ -38,9 +38,10 @@ from .models.problems import json_path
 from .models.proposal import DonorFit, Proposal
 from .models.scenarios import Scenario, ScenarioSet, apply_changes, grid_scenarios, read_scenario_set
 from .models.solution import Metrics
+from .models.status import RoundStatus, next_status, read_status, status_bytes
 from .models.vocab import closest
-from .solver import (POLICIES, PreviousRound, SolveError, SolveOptions, Watch, pair_verdict, rebuild_round,
-                     verify_solution)
+from .solver import (POLICIES, AgreedRound, PreviousRound, SolveError, SolveOptions, Watch, pair_verdict,
+                     rebuild_round, verify_solution)
 from .solver import solve as _solve_with
 
 if TYPE_CHECKING:  # only for the annotations: pandas and matplotlib are optional
@@ -67,8 +68,10 @@ __all__ = [
     "load_solution",
     "metrics",
     "options",
+    "next_status",
     "partnerships",
     "propose",
+    "RoundStatus",
     "plot_coverage",
     "plot_frontier",
     "plot_times",
@@ -242,6 +245,7 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
           seed: int = 0, threads: int = 1, alternates: int = 0, group_by: str = "region",
           previous: Union[Solution, PreviousRound, None] = None, ended: Sequence[str] = (), forbid_repeat: bool = False,
           keep_stable: bool = False, change_penalty: Optional[float] = None,
+          agreement: Union[RoundStatus, PathLike, None] = None,
           sha256: Optional[str] = None, watch: Optional[Watch] = None,
           solve_options: Optional[SolveOptions] = None) -> Solution:
     """Solve a round with a policy; the solution is checked by the independent verifier.
@@ -258,6 +262,13 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
         A later round: the earlier round's solution and how its partnerships carry
         (docs/rounds.md). ``previous`` as a :class:`Solution` records the SHA-256 of
         its JSON; a ``PreviousRound`` carries that of its file.
+    agreement
+        The round's agreement status (docs/rounds.md), a :class:`RoundStatus` or its file
+        (a path that does not exist yet: no answer so far): accepted and active partnerships
+        are kept, declined and ended pairs never proposed again, and the proposals waiting
+        for an answer kept where possible (``change_penalty``). The solution's ``agreement``
+        says what was kept and what is newly proposed or withdrawn; :func:`next_status`
+        gives the status to write back.
     sha256
         The SHA-256 the solution records as its instance's; default: that of the bytes
         of the file ``instance`` was read from, or of :func:`write`'s JSON of it.
@@ -297,7 +308,18 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
         raise InputError([Problem(name, "needs previous= (an earlier round's solution)")
                           for name in solve_options.round_options()], "options")
     return _solve_with(instance, sha or sha256_of(instance), solve_options, previous=_previous(previous),
-                       watch=watch)
+                       agreed=None if agreement is None else _agreed(agreement), watch=watch)
+
+
+def _agreed(agreement: Union[RoundStatus, PathLike]) -> AgreedRound:
+    """The agreement status and the SHA-256 the solution records: of its file's bytes (of none when
+    the file does not exist yet), or of its JSON."""
+    if isinstance(agreement, RoundStatus):
+        return AgreedRound(agreement, hashlib.sha256(status_bytes(agreement, ".json")).hexdigest())
+    p = _path(agreement, "a RoundStatus or a path")
+    if not p.exists():
+        return AgreedRound(RoundStatus(), hashlib.sha256(b"").hexdigest())
+    return AgreedRound(read_status(p), hashlib.sha256(p.read_bytes()).hexdigest())
 
 
 def _previous(previous: Union[Solution, PreviousRound, None]) -> Optional[PreviousRound]:

@@ -36,6 +36,7 @@ from ..models import (
     write_atomic,
 )
 from ..models.diff import diff_solutions
+from ..models.status import RoundStatus, next_status, read_status, status_bytes
 from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
 from ..models.tables import TableWriteError
 from ..reports.results import results_csv_files, results_workbook_bytes
@@ -150,29 +151,44 @@ def validate(instance: Path) -> None:
 @click.option("--previous", type=click.Path(path_type=Path), default=None,
               help="Solution of an earlier round whose partnerships are still running (docs/rounds.md); "
                    "--ended, --forbid-repeat and --keep-stable need it.")
+@click.option("--status", "status_path", type=click.Path(path_type=Path), default=None,
+              help="The round's agreement status (.json, .csv or .xlsx; docs/rounds.md): accepted and active "
+                   "partnerships are kept, declined ones never proposed again, the rest re-matched with as few "
+                   "changes as possible; then written back with the new proposals. A file that does not exist "
+                   "yet is created with every partnership proposed. Needs -o.")
 @click.option("--quiet", is_flag=True, help="No progress lines and no summary table.")
 @click.option("--verbose", is_flag=True, help="Log every progress line (each pricing round, each donor "
                                                "stage's step) to stderr with its time.")
-def solve(instance: Path, output: Optional[Path], previous: Optional[Path], quiet: bool, verbose: bool,
-          **chosen) -> None:
+def solve(instance: Path, output: Optional[Path], previous: Optional[Path], status_path: Optional[Path], quiet: bool,
+          verbose: bool, **chosen) -> None:
     """Solve INSTANCE (.json, .xlsx or a folder of CSV files), print a summary and write the
     verified solution to OUTPUT (with -o)."""
     options = options_from(chosen)
     kind = None if output is None else _output_kind(output, "a solution")
     if previous is None and options.round_options():
         raise click.UsageError("--ended, --forbid-repeat and --keep-stable need --previous")
+    if status_path is not None and output is None:
+        raise click.UsageError("--status needs -o: the status written back names the partnerships of the solution "
+                               "written")
     inputs = (instance,) if previous is None else (instance, previous)
     if output is not None:
         _check_output(output, *inputs, folder_ok=kind == "csv")
     if output is not None and kind == "xlsx":
         _check_output(output.with_suffix(".json"), *inputs)
+    if status_path is not None:
+        _check_output(status_path, *inputs, *((output, output.with_suffix(".json")) if output else ()))
     try:
         loaded = load_instance(instance)
         before = None if previous is None else PreviousRound(load_solution(previous), _sha256(previous))
+        agreed = None
+        if status_path is not None:  # read_status also refuses a suffix a status file may not have
+            known = status_path.suffix.lower() in (".json", ".csv", ".xlsx")
+            agreed = read_status(status_path) if status_path.exists() or not known else RoundStatus()
         spinner = err.status("solving...", spinner="dots") if not quiet and err.is_terminal and not verbose \
             else None
         with spinner or nullcontext(), _logging_to_stderr(verbose), _progress_to_stderr(spinner, quiet or verbose):
-            solution = solve_round(loaded.instance, solve_options=options, sha256=loaded.sha256, previous=before)
+            solution = solve_round(loaded.instance, solve_options=options, sha256=loaded.sha256, previous=before,
+                                   agreement=status_path)
         solved, _ = rebuild_round(loaded.instance, solution, before)  # the instance as solved: pins carried
     except InputError as exc:
         _fail(exc)
@@ -185,6 +201,10 @@ def solve(instance: Path, output: Optional[Path], previous: Optional[Path], quie
             err.print(f"  {v}", markup=False)
         sys.exit(1)
     written = None if output is None or kind is None else _write_solution(output, kind, solved, solution)
+    if status_path is not None and agreed is not None and solution.objective is not None:
+        after, _, _ = next_status(agreed, solution)
+        write_atomic(status_path, status_bytes(after, status_path.suffix.lower()))
+        written = f"{written}; the agreement status to {status_path}"
     print_warnings(err, solution.warnings)  # even with --quiet: they may explain an idle budget
     if not quiet or written is None:
         print_summary(out, loaded.instance, solution)

@@ -85,6 +85,24 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
                 why.add_row(d.id, Text(d.idle_detail))
             console.print(why, soft_wrap=False)
 
+    if s.agreement is not None:
+        a = s.agreement
+        agreed = Table(title="agreement status after this solve")
+        for col in a.counts:
+            agreed.add_column(col, justify="right")
+        agreed.add_row(*(str(n) for n in a.counts.values()))
+        console.print(agreed)
+        console.print(f"  pinned {len(a.kept)} accepted or active; barred {len(a.barred)} declined or ended\n"
+                      f"  proposals waiting for an answer: {a.preferred - len(a.withdrawn)} of {a.preferred} kept",
+                      markup=False)
+        for p in a.proposed:
+            console.print(f"  newly proposed: {p.mentee} <- {p.mentor}" + (f" ({p.donor})" if p.donor else ""),
+                          markup=False)
+        for p in a.withdrawn:
+            console.print(f"  withdrawn: {p.mentee} <- {p.mentor}", markup=False)
+        for note in a.ignored:
+            console.print(f"  ignored: {note}", markup=False)
+
     if s.round is not None:
         r = s.round
         kinds = Counter(c.change for c in r.changes)

@@ -115,6 +115,28 @@ class RoundChange(_Schema):
     donor_after: Optional[str] = None
 
 
+class AgreedPair(_Schema):
+    mentee: str
+    mentor: str
+    donor: Optional[str] = None
+
+
+class AgreementInfo(_Schema):
+    """How a round's agreement status entered this solve (solve --status, docs/rounds.md)."""
+
+    status_sha256: str = Field(description="SHA-256 of the status file's bytes as read (of no bytes: no file yet).")
+    kept: list[AgreedPair] = Field(default_factory=list, description="Accepted and active partnerships, pinned.")
+    barred: list[AgreedPair] = Field(default_factory=list,
+                                     description="Declined and ended pairs, never proposed again (forbidden).")
+    preferred: int = Field(default=0, description="Proposed pairs kept where possible (keep-stable's bonus).")
+    change_penalty: Optional[float] = None
+    ignored: list[str] = Field(default_factory=list, description="Entries naming operators not in this round.")
+    counts: dict[str, int] = Field(default_factory=dict, description="Partnerships per status after this solve.")
+    proposed: list[AgreedPair] = Field(default_factory=list, description="Partnerships newly proposed.")
+    withdrawn: list[AgreedPair] = Field(default_factory=list,
+                                        description="Proposals of the status file this solve no longer makes.")
+
+
 class RoundInfo(_Schema):
     """How an earlier round's partnerships entered this one (solve --previous)."""
 
@@ -249,6 +271,7 @@ class Solution(_Schema):
     donors: list[DonorUse] = Field(default_factory=list)
     metrics: Optional[Metrics] = Field(default=None, description="Figures for comparing policies.")
     round: Optional[RoundInfo] = Field(default=None, description="Set when solved with --previous.")
+    agreement: Optional[AgreementInfo] = Field(default=None, description="Set when solved with --status.")
     alternates: Optional[list[MenteeAlternates]] = Field(
         default=None, description="Runner-up mentors of every mentee (solve --alternates K); absent if not asked.")
     stats: Stats

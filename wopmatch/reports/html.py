@@ -58,6 +58,7 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
     ops = {op.id: op for op in instance.operators}
     donors = {d.id: d for d in instance.donors}
     facts = pair_facts(instance)
+    agreed = {(x.mentee, x.mentor) for x in (solution.agreement.kept if solution.agreement else [])}
     mentees = [op for op in instance.operators if op.mentee is not None]
     matched = {p.mentee for p in solution.partnerships}
 
@@ -67,7 +68,7 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         f = facts(p.mentee, p.mentor)
         rows.append({"p": p, "mentee": me, "mentor": mo, "shared": sorted(f.shared),
                      "distance": f.distance, "donor": donors.get(p.donor) if p.donor else None,
-                     "why": _why(p, f, donors, me, mo)})
+                     "why": _why(p, f, donors, me, mo, agreed)})
     unmatched = [{"u": u, "op": ops.get(u.mentee)} for u in solution.unmatched]
 
     by_region: dict[str, list[int]] = {}
@@ -129,7 +130,8 @@ def _focus(p: Any, mentee: Any, mentor: Any) -> str:
     return "for " + ", ".join(shown) + more
 
 
-def _why(p: Any, f: dict[str, Any], donors: dict[str, Any], mentee: Any, mentor: Any) -> str:
+def _why(p: Any, f: dict[str, Any], donors: dict[str, Any], mentee: Any, mentor: Any,
+         agreed: set[tuple[str, str]]) -> str:
     parts = []
     parts.append(f"shares {', '.join(sorted(f.shared))}" if f.shared else "no shared language")
     if p.focus:
@@ -138,7 +140,8 @@ def _why(p: Any, f: dict[str, Any], donors: dict[str, Any], mentee: Any, mentor:
     if p.donor:
         parts.append(f"funded by {_donor_name(donors, p.donor)}")
     if p.pinned:
-        parts.append("pinned by the facilitator")
+        parts.append("accepted by both (agreement status)" if (p.mentee, p.mentor) in agreed
+                     else "pinned by the facilitator")
     return "; ".join(parts)
 
 

@@ -13,11 +13,12 @@ from .errors import SolveError, UnknownPolicyError, UnsupportedMethodError
 from .options import DEFAULT_CHANGE_PENALTY, OptionField, SolveOptions, option_fields
 from .policies import GROUP_KEYS, METHODS, POLICIES
 from .postsolve.whatif import mentee_proposals
-from .rounds import PreviousRound, rebuild_round, round_changes
+from .rounds import AgreedRound, PreviousRound, rebuild_round, round_changes
 from .tuning import Tuning
 from .verify import PairVerdict, pair_facts, pair_verdict, verify_solution
 
 __all__ = [
+    "AgreedRound",
     "DEFAULT_CHANGE_PENALTY",
     "GROUP_KEYS",
     "METHODS",

@@ -17,6 +17,7 @@ import time
 from typing import NamedTuple, Optional, Protocol, Sequence
 
 from ..models.instance import WEIGHT_RESOLUTION, Instance, instance_warnings
+from ..models.problems import InputError, Problem
 from ..models.solution import Solution, Verification
 from .errors import SolveError, UnsupportedMethodError
 from .graph.encoding import build_graph
@@ -27,7 +28,8 @@ from .postsolve.alternates import find_alternates
 from .postsolve.decode import RunInfo, infeasible_solution, to_solution
 from .postsolve.metrics import solution_metrics
 from .progress import PROGRESS
-from .rounds import Carry, PreviousRound, carry, check_round, stability_scores, with_round
+from .rounds import (AgreedRound, Carry, PreviousRound, agree, carry, check_round, stability_scores, with_agreement,
+                     with_round)
 from .tuning import Tuning
 from .verify import verify_solution
 
@@ -43,14 +45,14 @@ class Watch(Protocol):
 
 
 def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(), *,
-          previous: Optional[PreviousRound] = None, tuning: Tuning = Tuning(),
+          previous: Optional[PreviousRound] = None, agreed: Optional[AgreedRound] = None, tuning: Tuning = Tuning(),
           watch: Optional[Watch] = None) -> Solution:
     """Solve ``instance`` (whose file's SHA-256 the solution records) as ``options``
-    say, carrying ``previous`` where given; the solution carries the verifier's
-    report. Raises InputError for a round that cannot be carried, SolveError
-    (UnsupportedMethodError) for a request that cannot run (SolveOptions has
-    already refused an unknown policy or method)."""
-    carried = _carried(instance, options, previous, tuning)
+    say, carrying ``previous`` or re-matching after ``agreed`` where given; the
+    solution carries the verifier's report. Raises InputError for a round that cannot
+    be carried or agreed, SolveError (UnsupportedMethodError) for a request that
+    cannot run (SolveOptions has already refused an unknown policy or method)."""
+    carried = _carried(instance, options, previous, tuning, agreed)
     effective = carried.instance if carried is not None else instance
     prefer = carried.prefer if carried is not None else []
     if watch is not None:
@@ -62,6 +64,8 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
         PROGRESS.reset(token)
     if carried is not None and previous is not None:
         solution = with_round(solution, carried, previous, options)
+    if carried is not None and agreed is not None:
+        solution = with_agreement(solution, carried, agreed)
     update: dict = {}
     warnings = [p.message for p in instance_warnings(instance)]
     if said := deprecation(options.method):
@@ -79,17 +83,23 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
 
 
 def check_request(instance: Instance, options: SolveOptions, previous: Optional[PreviousRound] = None,
-                  tuning: Tuning = Tuning()) -> None:
+                  tuning: Tuning = Tuning(), agreed: Optional[AgreedRound] = None) -> None:
     """What solve refuses before any work, refused without solving (the service
     checks a job before queueing it): InputError for the round, SolveError
     (UnsupportedMethodError) for the policy and method."""
-    _carried(instance, options, previous, tuning)
+    _carried(instance, options, previous, tuning, agreed)
 
 
 def _carried(instance: Instance, options: SolveOptions, previous: Optional[PreviousRound],
-             tuning: Tuning) -> Optional[Carry]:
+             tuning: Tuning, agreed: Optional[AgreedRound] = None) -> Optional[Carry]:
     check_round(options, previous)
-    carried = carry(instance, previous, options) if previous is not None else None
+    if agreed is not None and previous is not None:
+        raise InputError([Problem("status", "an agreement status and a previous round together are not supported: "
+                                            "re-match the round with its status, or carry the previous round")])
+    if agreed is not None:
+        carried: Optional[Carry] = agree(instance, agreed, options.change_penalty)
+    else:
+        carried = carry(instance, previous, options) if previous is not None else None
     plan(carried.instance if carried is not None else instance, options, tuning,
          keep_stable=bool(carried is not None and carried.prefer))
     return carried

@@ -16,8 +16,15 @@ profile, when the instance already pins that mentee, or when the instance
 forbids the pair; each such case is reported. ``forbid_repeat`` forbids every
 previous partnership that is not carried (an ended one is not formed again).
 
-``rebuild_round`` re-runs the carry-over a solution records, so that verify and
-report check it against the instance it was solved with.
+A solve given the round's agreement status (``solve INSTANCE --status FILE``,
+models/status.py) re-matches it: accepted and active partnerships are pinned with
+their donor, declined and ended pairs are forbidden (never proposed again), and the
+proposals still waiting for an answer are kept where possible, with keep_stable's
+bonus (``agree``); the solution records what it pinned and forbade (``agreement``).
+
+``rebuild_round`` re-runs the carry-over a solution records, and adds the pins and bans
+its agreement records, so that verify and report check it against the instance it was
+solved with.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ import numpy as np
 
 from ..models.instance import Forbidden, Instance, Pinned, parse_instance
 from ..models.problems import InputError, Problem
-from ..models.solution import RoundChange, RoundInfo, Solution
+from ..models.solution import AgreedPair, AgreementInfo, RoundChange, RoundInfo, Solution
+from ..models.status import KEPT, RoundStatus, next_status
 from .graph.encoding import CandidateGraph
 from .options import DEFAULT_CHANGE_PENALTY, SolveOptions
 
@@ -47,13 +55,85 @@ class PreviousRound:
         return PreviousRound(solution, hashlib.sha256(data).hexdigest())
 
 
+@dataclass(frozen=True)
+class AgreedRound:
+    """The round's agreement status and the SHA-256 of its file's bytes (of no bytes: no file yet)."""
+
+    status: RoundStatus
+    sha256: str
+
+
 @dataclass
 class Carry:
-    """How an earlier round enters this one."""
+    """How an earlier round, or this round's agreement status, enters the solve."""
 
-    instance: Instance  # with the carried pins and the repeat bans added
-    info: RoundInfo
+    instance: Instance  # with the carried (or agreed) pins and the bans added
+    info: Optional[RoundInfo]  # an earlier round's record; None for an agreement
     prefer: list[tuple[str, str]] = field(default_factory=list)  # keep-stable: pairs to keep if possible
+    agreement: Optional[AgreementInfo] = None
+
+
+def agree(instance: Instance, agreed: AgreedRound, change_penalty: float = DEFAULT_CHANGE_PENALTY) -> Carry:
+    """``instance`` re-matched after its agreement status (module docstring). Entries naming an
+    operator that is not in this round with the needed profile are ignored, and listed, unless
+    accepted or active (those must be formed): InputError then, and for a kept pair the round
+    forbids, vetoes or pins to another mentor."""
+    ops = {op.id: op for op in instance.operators}
+    donors = {d.id for d in instance.donors}
+    pinned = {p.mentee: p for p in instance.pinned}
+    forbidden = {(f.mentee, f.mentor) for f in instance.forbidden}
+    vetoes = {(op.id, it.operator) for op in ops.values() for it in op.interests if it.level == -1}
+    kept, barred, prefer, ignored, problems = [], [], [], [], []
+    for k, e in enumerate(agreed.status.partnerships):
+        where = f"status: {e.mentee} - {e.mentor} ({e.status})"
+        if not (e.mentee in ops and ops[e.mentee].mentee is not None and e.mentor in ops
+                and ops[e.mentor].mentor is not None):
+            if e.status in KEPT:
+                problems.append(Problem(f"partnerships[{k}]", f"{where}: both must be in this round, the mentee "
+                                                              "with a mentee profile and the mentor with a mentor one"))
+            else:
+                ignored.append(f"{e.mentee} - {e.mentor} ({e.status}): not both in this round")
+            continue
+        pair = (e.mentee, e.mentor)
+        if e.status in KEPT:
+            why = ("the round forbids this pair" if pair in forbidden else
+                   "one of the two vetoes the other (interests)" if pair in vetoes or pair[::-1] in vetoes else
+                   f"the round pins {e.mentee} to {pinned[e.mentee].mentor}"
+                   if e.mentee in pinned and pinned[e.mentee].mentor != e.mentor else
+                   f"donor {e.donor} is not in this round" if e.donor is not None and e.donor not in donors else None)
+            if why:
+                problems.append(Problem(f"partnerships[{k}]", f"{where}: {why}"))
+            elif e.mentee not in pinned:
+                kept.append(Pinned(mentee=e.mentee, mentor=e.mentor, donor=e.donor))
+        elif e.status in ("declined", "ended"):
+            if e.mentee in pinned and pinned[e.mentee].mentor == e.mentor:
+                problems.append(Problem(f"partnerships[{k}]", f"{where}: the round pins this pair"))
+            elif pair not in forbidden:
+                barred.append(Forbidden(mentee=e.mentee, mentor=e.mentor))
+                forbidden.add(pair)
+        else:
+            prefer.append(pair)
+    if problems:
+        raise InputError(problems, "status")
+    taken = {p.mentee for p in kept}
+    prefer = [p for p in prefer if p[0] not in taken and p[0] not in pinned and p not in forbidden]
+    new = instance.model_copy(update={"pinned": [*instance.pinned, *kept], "forbidden": [*instance.forbidden, *barred]})
+    info = AgreementInfo(status_sha256=agreed.sha256, kept=[AgreedPair(**p.model_dump()) for p in kept],
+                         barred=[AgreedPair(mentee=f.mentee, mentor=f.mentor) for f in barred], preferred=len(prefer),
+                         change_penalty=change_penalty if prefer else None, ignored=ignored)
+    return Carry(parse_instance(new.model_dump(mode="json"), "instance with its agreement status"), None, prefer,
+                 info)
+
+
+def with_agreement(solution: Solution, carried: Carry, agreed: AgreedRound) -> Solution:
+    """The solution with its ``agreement`` section: what was pinned and forbidden, and the status after it."""
+    after, new, withdrawn = next_status(agreed.status, solution)
+    counts = {s: sum(e.status == s for e in after.partnerships) for s in ("proposed", "accepted", "declined",
+                                                                          "active", "ended")}
+    info = carried.agreement.model_copy(update={  # type: ignore[union-attr]
+        "counts": counts, "proposed": [AgreedPair(mentee=e.mentee, mentor=e.mentor, donor=e.donor) for e in new],
+        "withdrawn": [AgreedPair(mentee=e.mentee, mentor=e.mentor, donor=e.donor) for e in withdrawn]})
+    return solution.model_copy(update={"agreement": info})
 
 
 def check_round(options: SolveOptions, previous: Optional[PreviousRound]) -> None:
@@ -146,6 +226,12 @@ def rebuild_round(instance: Instance, solution: Solution,
     itself: a previous solution that is not the one recorded, or changes that do
     not match the two solutions. InputError when a previous round is missing or
     not expected."""
+    if solution.agreement is not None:
+        a = solution.agreement
+        agreed = instance.model_copy(update={
+            "pinned": [*instance.pinned, *(Pinned(**p.model_dump()) for p in a.kept)],
+            "forbidden": [*instance.forbidden, *(Forbidden(mentee=p.mentee, mentor=p.mentor) for p in a.barred)]})
+        instance = parse_instance(agreed.model_dump(mode="json"), "instance with its agreement status")
     if solution.round is None:
         if previous is not None:
             raise InputError([Problem("previous", "this solution was not solved with a previous round")])
