@@ -248,6 +248,27 @@ def kernels_section() -> list[str]:
     return out + [""]
 
 
+def interests_section() -> list[str]:
+    """Stated interests' cost (interests.jsonl, benchmarks/interests.py): the latest run of each case."""
+    latest: dict[str, dict] = {}
+    for rec in _read("interests.jsonl"):
+        latest[rec["case"]] = rec
+    if not latest:
+        return []
+    out = ["## Stated interests", "",
+           "`python benchmarks/interests.py`: `wopmatch.solve` of a budget-free 2,000 x 500 round's file with and "
+           "without 5 interests stated per operator (the same round otherwise), back to back in one process, seven "
+           "times each; the ratio is of the fastest of each. Loading (the file is 1.8 times the bytes), solving, "
+           "explaining and verifying are all included.", "",
+           "| case | without, s | with, s | ratio | target | met | mentees' first choices met | git | date |",
+           "|---|---:|---:|---:|---|---|---:|---|---|"]
+    for r in latest.values():
+        out.append(f"| {r['case']} | {min(r['plain_seconds']):.3f} | {min(r['interests_seconds']):.3f} | "
+                   f"{r['ratio']:g} | {r['target']} | {'yes' if r['met'] else '**no**'} | "
+                   f"{r['first_choices_met']} of {r['wishes_stated']} | {r['git']} | {r['date'][:10]} |")
+    return out + ["", _run_line(next(iter(latest.values()))) + ".", ""]
+
+
 def service_section() -> list[str]:
     """Load on the HTTP service (service/load.jsonl, benchmarks/load.py)."""
     records = _read("service/load.jsonl")
@@ -527,6 +548,7 @@ def write() -> None:
     out += service_section()
     out += donors_section()
     out += whatif_section()
+    out += interests_section()
     out += timelimit_section()
     out += fuzz_section()
     out += python_api_section()
