@@ -100,7 +100,7 @@ def test_with_no_decline_a_re_match_changes_nothing():
     assert not again.agreement.proposed and not again.agreement.withdrawn
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(raw=tiny_instances(donors=False), data=st.data())
 def test_a_re_match_keeps_as_many_waiting_proposals_as_brute_force_can(raw, data):
     """At the round's top coverage, a re-match keeps the most weight of proposals still waiting

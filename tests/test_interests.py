@@ -85,7 +85,7 @@ def test_the_interest_term_and_offers_in_the_score():
         {("A", "M2"): 1.1, ("B", "M1"): (3 * 5 + 2 * 4) / 25})
 
 
-@settings(max_examples=60)
+@settings(max_examples=30)
 @given(raw=tiny_instances(interests=True), data=st.data())
 def test_a_vetoed_pair_never_appears_from_any_policy(raw, data):
     inst = parse(raw)
@@ -129,7 +129,7 @@ def test_an_unmatched_mentee_is_told_who_will_not_work_with_whom():
                                    test_policies.test_min_cost_matches_as_many_at_no_more_cost,
                                    test_policies.test_stable_has_no_blocking_pair_without_funding],
                          ids=lambda f: f.__name__)
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(data=st.data())
 def test_the_brute_force_contracts_hold_with_interests(check, data):
     """Every policy's brute-force property (tests/test_optimal.py, test_policies.py) on rounds
@@ -145,7 +145,7 @@ def _prefers(level_of, who: str, a: str, b: str, score: dict, rank: dict) -> boo
     return ka > kb
 
 
-@settings(max_examples=80)
+@settings(max_examples=50)
 @given(raw=tiny_instances(donors=False, interests=True))
 def test_stable_leaves_no_pair_that_both_rank_higher_by_their_stated_interests(raw):
     """An independent blocking-pair search over the verifier's eligible pairs, with stated rankings."""
@@ -193,7 +193,7 @@ def _first_choices_met(inst, s) -> int:
     return sum((p.mentee, p.mentor) in liked for p in s.partnerships)
 
 
-@settings(max_examples=80)
+@settings(max_examples=50)
 @given(raw=_first_choices(), weight=st.sampled_from([0.1, 0.2, 1.0]))
 def test_a_positive_interest_weight_never_meets_fewer_first_choices(raw, weight):
     # min_score 0: the interest term may lift a pair over min_score, and so change who is eligible

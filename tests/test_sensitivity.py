@@ -92,7 +92,7 @@ def test_cli_writes_json_and_refuses_a_solution_of_another_instance(tmp_path):
     r = runner.invoke(cli, ["solve", str(inst_path), "-o", str(tmp_path / "s.json"), "--quiet"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["sensitivity", str(inst_path), str(tmp_path / "s.json"), "-o", str(tmp_path / "x.json"),
-                            "--workers", "2", "--quiet"])
+                            "--workers", "1", "--quiet"])
     assert r.exit_code == 0, r.output
     res = Sensitivity.model_validate_json((tmp_path / "x.json").read_text())
     assert res.resolves >= 1 + len(raw["donors"])
