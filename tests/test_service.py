@@ -626,3 +626,49 @@ def test_the_cli_and_both_requests_offer_the_same_solve_options(client):
             assert json_fields[f.name]["enum"] == list(f.choices)
             form = form_fields[f.name]
             assert (form.get("enum") or next(a["enum"] for a in form["anyOf"] if "enum" in a)) == list(f.choices)
+
+
+def test_answers_are_kept_with_their_history_and_a_rematch_honours_them(client):
+    """docs/service.md, agreement: answer a finished solve's partnerships, read them back with who
+    answered and when, and re-match: accepted kept, declined never proposed again."""
+    job = client.post("/v1/jobs", json={"instance": generate(40, 12, seed=3), "policy": "optimal"}).json()
+    assert job["links"]["status"] == f"/v1/jobs/{job['id']}/status"
+    wait_for(client, job["id"])
+    status = client.get(job["links"]["status"]).json()
+    pairs = status["partnerships"]
+    assert status["counts"]["proposed"] == len(pairs) > 3 and status["history"] == []
+    accepted, declined = pairs[0], pairs[1]
+    r = client.post(job["links"]["status"], json={"partnerships": [
+        {"mentee": accepted["mentee"], "mentor": accepted["mentor"], "status": "accepted", "note": "signed"},
+        {"mentee": declined["mentee"], "mentor": declined["mentor"], "status": "declined"}]})
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["counts"]["accepted"] == 1 and after["counts"]["declined"] == 1
+    assert [(h["status"], h["note"]) for h in after["history"]] == [("accepted", "signed"), ("declined", None)]
+    assert all(h["by"] and h["at"] for h in after["history"])
+    r = client.post(job["links"]["status"], json={"partnerships": [
+        {"mentee": "NOBODY", "mentor": accepted["mentor"], "status": "accepted"}]})
+    assert r.status_code == 422 and "is not a partnership of this round" in r.text
+    assert len(client.get(job["links"]["status"]).json()["history"]) == 2  # nothing recorded
+    again = client.post(job["links"]["rematch"])
+    assert again.status_code == 202, again.text
+    done = wait_for(client, again.json()["id"])
+    sol = _verified_with_agreement(client, done["id"])
+    got = {(p.mentee, p.mentor): p for p in sol.partnerships}
+    assert got[accepted["mentee"], accepted["mentor"]].pinned
+    assert (declined["mentee"], declined["mentor"]) not in got
+    later = client.get(f"/v1/jobs/{done['id']}/status").json()
+    kept = {(e["mentee"], e["mentor"]): e["status"] for e in later["partnerships"]}
+    assert kept[accepted["mentee"], accepted["mentor"]] == "accepted"
+    assert kept[declined["mentee"], declined["mentor"]] == "declined"
+    assert client.get(f"/v1/jobs/{done['id']}/report").status_code == 200
+
+
+def _verified_with_agreement(client, job_id: str) -> Solution:
+    """A re-matched job's solution, verified against its input with the pins and bans it records."""
+    from wopmatch.solver import rebuild_round
+
+    sol = Solution.model_validate(client.get(f"/v1/jobs/{job_id}/solution").json())
+    inst, problems = rebuild_round(parse_instance(client.get(f"/v1/jobs/{job_id}/input").json()), sol, None)
+    assert problems == [] and verify_solution(inst, sol) == []
+    return sol

@@ -74,6 +74,7 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
     from ..api import solve
     from ..models import parse_instance, parse_solution
     from ..models.problems import InputError
+    from ..models.status import RoundStatus
     from ..solver import PreviousRound, SolveError, SolveOptions
 
     raw = store.file(job_id, "input.json")
@@ -82,12 +83,14 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
     earlier = store.file(job_id, "previous.json")
     previous = None if earlier is None else \
         PreviousRound.of_bytes(earlier, parse_solution(json.loads(earlier), "previous"))
+    agreed = store.file(job_id, "status.json")  # a re-match after answers (routes/agreement.py)
     chosen = {k: request[k] for k in SolveOptions.model_fields if k in request}
     limit = chosen.get("time_limit")
     chosen["time_limit"] = time_cap if limit is None else min(limit, time_cap)  # the cap applies to every job
     try:
         solution = solve(instance, solve_options=SolveOptions(**chosen), sha256=request["instance_sha256"],
-                         previous=previous, watch=_JobWatch(store, job_id, lease))
+                         previous=previous, watch=_JobWatch(store, job_id, lease),
+                         agreement=None if agreed is None else RoundStatus.model_validate_json(agreed))
     except (InputError, SolveError) as exc:
         store.finish(job_id, lease, "failed", error=str(exc))
         return

@@ -98,7 +98,8 @@ def job_out(job: Job, base: str = "/v1/jobs") -> dict[str, Any]:
     links = {"self": f"{base}/{job.id}", "cancel": f"{base}/{job.id}/cancel"}
     if job.kind == "solve":
         links.update(solution=f"{base}/{job.id}/solution", xlsx=f"{base}/{job.id}/solution.xlsx",
-                     report=f"{base}/{job.id}/report", input=f"{base}/{job.id}/input")
+                     report=f"{base}/{job.id}/report", input=f"{base}/{job.id}/input",
+                     status=f"{base}/{job.id}/status", rematch=f"{base}/{job.id}/rematch")
     else:
         links.update(scenarios=f"{base}/{job.id}/scenarios")
     return {"id": job.id, "kind": job.kind, "state": job.state, "request": job.request, "created": _iso(job.created),

@@ -54,6 +54,17 @@ CREATE TABLE IF NOT EXISTS files (
     data BLOB NOT NULL,
     PRIMARY KEY (job, name)
 );
+CREATE TABLE IF NOT EXISTS agreements (  -- each answer recorded for a partnership of a solve job, in order
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    mentee TEXT NOT NULL,
+    mentor TEXT NOT NULL,
+    status TEXT NOT NULL,            -- proposed | accepted | declined | active | ended
+    note TEXT,
+    who TEXT NOT NULL,               -- fingerprint of the bearer token that recorded it
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agreements_job ON agreements (job, seq);
 """
 
 FINAL = ("done", "failed", "cancelled")
@@ -248,6 +259,22 @@ class Store:
                 return False
             db.execute("INSERT OR REPLACE INTO files (job, name, data) VALUES (?, ?, ?)", (job_id, name, data))
             return True
+
+    # --- agreement (docs/rounds.md) -----------------------------------------
+    def record_agreement(self, job_id: str, who: str, entries: list[dict[str, Any]]) -> None:
+        """Append answers (mentee, mentor, status, note) for a job's partnerships, in one transaction."""
+        now = time.time()
+        with self.connect() as db:
+            db.executemany("INSERT INTO agreements (job, mentee, mentor, status, note, who, at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(job_id, e["mentee"], e["mentor"], e["status"], e.get("note"), who, now) for e in entries])
+
+    def agreement_history(self, job_id: str) -> list[dict[str, Any]]:
+        """Every answer recorded for the job, oldest first."""
+        with self.connect(write=False) as db:
+            rows = db.execute("SELECT mentee, mentor, status, note, who, at FROM agreements WHERE job = ? "
+                              "ORDER BY seq", (job_id,)).fetchall()
+        return [dict(r) for r in rows]
 
     def finish(self, job_id: str, lease: str, state: str, summary: Optional[dict[str, Any]] = None,
                error: Optional[str] = None, files: Optional[dict[str, bytes]] = None) -> bool:

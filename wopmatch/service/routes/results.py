@@ -30,14 +30,13 @@ def _solution(job_id: str, who: str, store: Store) -> tuple[Job, bytes]:
 
 
 def _solved_instance(job_id: str, store: Store, solution: Solution) -> Instance:
-    """The instance the job solved: the stored input, with an earlier round's partnerships carried."""
+    """The instance the job solved: the stored input, with an earlier round's partnerships carried, or
+    the pins and bans of its agreement status (both recorded in the solution)."""
     from ...solver import PreviousRound, rebuild_round
 
     instance = parse_instance(json.loads(store.file(job_id, "input.json") or b"null"), "instance")
     earlier = store.file(job_id, "previous.json")
-    if earlier is None:
-        return instance
-    previous = PreviousRound.of_bytes(earlier, Solution.model_validate_json(earlier))
+    previous = None if earlier is None else PreviousRound.of_bytes(earlier, Solution.model_validate_json(earlier))
     return rebuild_round(instance, solution, previous)[0]
 
 
