@@ -672,3 +672,23 @@ def _verified_with_agreement(client, job_id: str) -> Solution:
     inst, problems = rebuild_round(parse_instance(client.get(f"/v1/jobs/{job_id}/input").json()), sol, None)
     assert problems == [] and verify_solution(inst, sol) == []
     return sol
+
+
+def test_a_proposal_runs_as_a_job_and_answers_as_the_command_line_does(client):
+    import wopmatch as wm
+
+    raw = generate(40, 12, seed=4)
+    job = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal"}).json()
+    wait_for(client, job["id"])
+    sol = Solution.model_validate(client.get(f"/v1/jobs/{job['id']}/solution").json())
+    first = sol.partnerships[0]
+    other = next(p.mentor for p in sol.partnerships if p.mentor != first.mentor)
+    r = client.post(f"/v1/jobs/{job['id']}/propose", json={"mentee": first.mentee, "mentor": other})
+    assert r.status_code == 202, r.text
+    done = wait_for(client, r.json()["id"])
+    answer = client.get(done["links"]["proposal"]).json()
+    local = wm.propose(wm.load(client.get(f"/v1/jobs/{job['id']}/input").json()), sol, first.mentee, other)
+    assert (answer["outcome"], answer["detail"]) == (local.outcome, local.detail)
+    assert done["summary"]["outcome"] == local.outcome
+    r = client.post(f"/v1/jobs/{job['id']}/propose", json={"mentee": other, "mentor": "NOBODY"})
+    assert r.status_code == 422 and "'NOBODY' is not an operator of this round" in r.text

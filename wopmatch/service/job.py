@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..models.io import solution_bytes
+from ..models.solution import Solution
 from .store import Store
 
 
@@ -101,6 +102,27 @@ def run_solve(store: Store, job_id: str, lease: str, request: dict[str, Any], ti
     store.finish(job_id, lease, "done", summary=summary_of(solution), files={"solution.json": solution_bytes(solution)})
 
 
+def run_propose(store: Store, job_id: str, lease: str, request: dict[str, Any], time_cap: float) -> None:
+    """A facilitator's proposal on a finished solve (routes/agreement.py): wopmatch.api.propose on the
+    job's round and solution; proposal.json, and solution.json when the round was re-solved."""
+    import tempfile
+
+    from ..api import propose
+
+    with tempfile.TemporaryDirectory() as tmp:  # the round as a file: its SHA-256 is the one the solution names
+        path = Path(tmp) / "input.json"
+        path.write_bytes(store.file(job_id, "input.json") or b"")
+        given = Solution.model_validate_json(store.file(job_id, "given.json") or b"")
+        p = propose(path, given, request["mentee"], request["mentor"], donor=request.get("donor"),
+                    time_limit=time_cap)
+    files = {"proposal.json": (p.model_dump_json(indent=2) + "\n").encode()}
+    if p.solution is not None:
+        files["solution.json"] = solution_bytes(p.solution)
+    summary = {"outcome": p.outcome, "detail": p.detail, "coverage_change": p.coverage_change,
+               "quality_change": p.quality_change, "cost_change": p.cost_change}
+    store.finish(job_id, lease, "done", summary=summary, files=files)
+
+
 def run_scenarios(store: Store, job_id: str, lease: str, request: dict[str, Any]) -> None:
     from ..models import parse_instance
     from ..models.scenarios import parse_scenario_set
@@ -138,6 +160,8 @@ def main(argv: list[str]) -> int:
     try:
         if job.kind == "solve":
             run_solve(store, job_id, lease, job.request, float(time_cap))
+        elif job.kind == "propose":
+            run_propose(store, job_id, lease, job.request, float(time_cap))
         else:
             run_scenarios(store, job_id, lease, job.request)
     except MemoryError:

@@ -59,7 +59,7 @@ class ValidationOut(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    kind: Literal["solve", "scenarios"]
+    kind: Literal["solve", "scenarios", "propose"]
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     request: dict[str, Any]
     created: str
@@ -100,6 +100,8 @@ def job_out(job: Job, base: str = "/v1/jobs") -> dict[str, Any]:
         links.update(solution=f"{base}/{job.id}/solution", xlsx=f"{base}/{job.id}/solution.xlsx",
                      report=f"{base}/{job.id}/report", input=f"{base}/{job.id}/input",
                      status=f"{base}/{job.id}/status", rematch=f"{base}/{job.id}/rematch")
+    elif job.kind == "propose":
+        links.update(proposal=f"{base}/{job.id}/proposal", solution=f"{base}/{job.id}/solution")
     else:
         links.update(scenarios=f"{base}/{job.id}/scenarios")
     return {"id": job.id, "kind": job.kind, "state": job.state, "request": job.request, "created": _iso(job.created),

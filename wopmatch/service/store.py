@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,             -- fingerprint of the bearer token that submitted it
-    kind TEXT NOT NULL,              -- 'solve' | 'scenarios'
+    kind TEXT NOT NULL,              -- 'solve' | 'scenarios' | 'propose'
     state TEXT NOT NULL,             -- queued | running | done | failed | cancelled
     request TEXT NOT NULL,           -- the options, JSON
     request_sha TEXT NOT NULL,       -- of the whole request (options and input): idempotency check

@@ -110,6 +110,35 @@ def answer(job_id: str, body: AnswersIn, who: Owner, store: StoreDep) -> dict[st
     return _out(store, job)
 
 
+class ProposalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mentee: str = Field(min_length=1)
+    mentor: str = Field(min_length=1)
+    donor: Optional[str] = Field(None, description="The donor to fund it; default: each donor whose rules allow "
+                                                   "the pair, the best round kept.")
+
+
+@router.post("/jobs/{job_id}/propose", status_code=202, response_model=JobOut, responses=QUEUE_ERRORS)
+def propose(job_id: str, body: ProposalIn, who: Owner, store: StoreDep, config: ConfigDep,
+            idempotency_key: Key = None):
+    """Queue a proposal on a finished solve (as `wopmatch propose`): whether the pair may be formed,
+    its figures and donors, and the round re-solved with it pinned, with the diff. The job's
+    `proposal` link holds the answer, its `solution` link the re-solved round."""
+    job = _solved(job_id, who, store)
+    raw = store.file(job.id, "input.json") or b""
+    ops = {op["id"]: op for op in decode_json(raw, "input")["operators"]}
+    problems = [Problem(role, f"{ident!r} is not an operator of this round with a {role} profile")
+                for role, ident in (("mentee", body.mentee), ("mentor", body.mentor))
+                if role not in ops.get(ident, {})]
+    if problems:
+        raise InputError(problems, "proposal")
+    request = {**body.model_dump(), "proposal_on": job.id, "instance_sha256": job.request.get("instance_sha256"),
+               "instance_name": job.request.get("instance_name")}
+    files = {"input.json": raw, "given.json": store.file(job.id, "solution.json") or b""}
+    return submit(store, config, who, "propose", request, files, idempotency_key)
+
+
 @router.post("/jobs/{job_id}/rematch", status_code=202, response_model=JobOut, responses=QUEUE_ERRORS)
 def rematch(job_id: str, who: Owner, store: StoreDep, config: ConfigDep, idempotency_key: Key = None):
     """Queue a re-match of the round after its answers (as `wopmatch solve --status`): the same

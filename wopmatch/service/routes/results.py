@@ -20,9 +20,9 @@ CONFLICT = {**ERRORS, 409: {"model": ErrorOut}}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _solution(job_id: str, who: str, store: Store) -> tuple[Job, bytes]:
+def _solution(job_id: str, who: str, store: Store, kinds: tuple[str, ...] = ("solve",)) -> tuple[Job, bytes]:
     current = job_of(job_id, who, store)
-    data = store.file(job_id, "solution.json") if current.kind == "solve" else None
+    data = store.file(job_id, "solution.json") if current.kind in kinds else None
     if data is None:
         raise HTTPException(409, f"job {job_id} has no solution ({current.state}"
                                  f"{': ' + current.error if current.error else ''})")
@@ -42,8 +42,18 @@ def _solved_instance(job_id: str, store: Store, solution: Solution) -> Instance:
 
 @router.get("/{job_id}/solution", responses={**CONFLICT, 200: {"content": {"application/json": {}}}})
 def solution(job_id: str, who: Owner, store: StoreDep) -> Response:
-    """The solution (wopmatch.solution/1, docs/format.md)."""
-    return Response(_solution(job_id, who, store)[1], media_type="application/json")
+    """The solution (wopmatch.solution/1, docs/format.md); of a proposal, the round re-solved with the pair pinned."""
+    return Response(_solution(job_id, who, store, ("solve", "propose"))[1], media_type="application/json")
+
+
+@router.get("/{job_id}/proposal", responses={**CONFLICT, 200: {"content": {"application/json": {}}}})
+def proposal(job_id: str, who: Owner, store: StoreDep) -> Response:
+    """A proposal's answer (wopmatch.proposal/1, as `wopmatch propose -o` writes it)."""
+    current = job_of(job_id, who, store)
+    data = store.file(job_id, "proposal.json") if current.kind == "propose" else None
+    if data is None:
+        raise HTTPException(409, f"job {job_id} has no proposal ({current.kind}, {current.state})")
+    return Response(data, media_type="application/json")
 
 
 @router.get("/{job_id}/input", responses={**ERRORS, 200: {"content": {"application/json": {}}}})
