@@ -85,7 +85,7 @@ def pair_verdict(instance: Instance) -> Callable[[str, str], PairVerdict]:
     def verdict(mentee: str, mentor: str) -> PairVerdict:
         me, mo = v.ops[mentee], v.ops[mentor]
         p = v.pair(me, mo)
-        vetoed_by = [x for x, y in ((mentee, mentor), (mentor, mentee)) if v.level.get((x, y)) == -1]
+        vetoed_by = [x.id for x, y in ((me, mo), (mo, me)) if level(x, y.id) == -1]
         donors = [d.id for d in instance.donors if v.can_fund(d, me, p, round(p.raw_cost))]
         return PairVerdict(p, v.failed_filter(me, mo, p), vetoed_by, donors)
 
@@ -99,15 +99,10 @@ class _Verifier:
         self.donors: dict[str, Donor] = {d.id: d for d in inst.donors}
         self.mentors = [op for op in inst.operators if op.mentor is not None]
         self.forbidden = {(f.mentee, f.mentor) for f in inst.forbidden}
-        self.level = stated_levels(inst)
+        self.interests = any(op.interests for op in inst.operators)
 
-    def interest(self, mentee: str, mentor: str) -> float:
-        """docs/format.md §3: (the mentee's level about the mentor + the mentor's about the mentee,
-        negative levels counting 0) / 4."""
-        return (max(0, self.level.get((mentee, mentor), 0)) + max(0, self.level.get((mentor, mentee), 0))) / 4
-
-    def vetoed(self, mentee: str, mentor: str) -> bool:
-        return self.level.get((mentee, mentor)) == -1 or self.level.get((mentor, mentee)) == -1
+    def vetoed(self, mentee: Operator, mentor: Operator) -> bool:
+        return level(mentee, mentor.id) == -1 or level(mentor, mentee.id) == -1
 
     # --- docs/format.md §3, from scratch -----------------------------------------
     def pair(self, mentee: Operator, mentor: Operator) -> PairFacts:
@@ -122,8 +117,9 @@ class _Verifier:
             alignment = sum(needs.get(a, 0) * strengths.get(a, 0) for a in inst.work_areas) / (5 * total_need)
         same_region = mentee.region == mentor.region
         score = alignment * (1.0 if same_region else 1.0 - rules.cross_region_penalty)
-        if self.level:
-            score += rules.interest_weight * self.interest(mentee.id, mentor.id)
+        if self.interests:  # + interest_weight x (each side's level, a veto as 0) / 4 (docs/format.md §3)
+            score += rules.interest_weight * ((max(0, level(mentee, mentor.id)) + max(0, level(mentor, mentee.id)))
+                                              / 4)
         if mentee.location is not None and mentor.location is not None:
             distance = _haversine(mentee.location.lat, mentee.location.lon,
                                   mentor.location.lat, mentor.location.lon)
@@ -152,7 +148,7 @@ class _Verifier:
             return "region_rule"
         if rules.max_distance_km is not None and p.distance > rules.max_distance_km + 1e-9:
             return "distance_rule"
-        if (mentee.id, mentor.id) in self.forbidden or self.vetoed(mentee.id, mentor.id):
+        if (mentee.id, mentor.id) in self.forbidden or self.vetoed(mentee, mentor):
             return "forbidden"
         if p.score < rules.min_score - 1e-12:
             return "below_min_score"
@@ -404,7 +400,7 @@ class _Verifier:
             out.append(f"unmatched lists mentee(s) that are matched or unknown: {', '.join(sorted(extra)[:10])}")
         if not check_reasons:
             return out
-        screen = _MentorScreen(self.inst, self.level) if s.unmatched else None
+        screen = _MentorScreen(self.inst) if s.unmatched else None
         if screen is not None:  # per mentor and per donor, once: the loop below only indexes them
             load_of = np.array([load[ident] for ident in screen.mentor_ids], dtype=np.int64)
             left = np.array([d.budget - spent[d.id] for d in self.inst.donors], dtype=np.int64)
@@ -513,8 +509,7 @@ class _MentorScreen:
     Written for the verifier alone (numpy over the instance's mentors, one mentee
     at a time); the solver's encoder is not used."""
 
-    def __init__(self, inst: Instance, level: dict[tuple[str, str], int]) -> None:
-        """``level``: stated_levels of ``inst``."""
+    def __init__(self, inst: Instance) -> None:
         self.inst = inst
         mentors = [op for op in inst.operators if op.mentor is not None]
         self.mentor_ids = [op.id for op in mentors]
@@ -540,14 +535,11 @@ class _MentorScreen:
         self.forbidden: dict[str, set[str]] = {}
         for f in inst.forbidden:
             self.forbidden.setdefault(f.mentee, set()).add(f.mentor)
-        # each mentee's stated interests: mentor id -> (the mentee's level, the mentor's level)
-        mentee_ids = {op.id for op in inst.operators if op.mentee is not None}
-        self.stated: dict[str, dict[str, list[int]]] = {}
-        for (who, whom), lv in level.items():
-            if who in mentee_ids and whom in self.mentor_at:
-                self.stated.setdefault(who, {}).setdefault(whom, [0, 0])[0] = lv
-            if who in self.mentor_at and whom in mentee_ids:
-                self.stated.setdefault(whom, {}).setdefault(who, [0, 0])[1] = lv
+        # what mentors stated about each mentee: mentee id -> [(mentor id, level)]
+        self.about: dict[str, list[tuple[str, int]]] = {}
+        for op in mentors:
+            for it in op.interests:
+                self.about.setdefault(it.operator, []).append((op.id, it.level))
         self.donor_areas = np.array([[d.work_areas is None or a in d.work_areas for a in areas]
                                      for d in inst.donors], dtype=np.float64).reshape(len(inst.donors), len(areas))
 
@@ -597,9 +589,15 @@ class _MentorScreen:
             if mt.id in self.mentor_at:
                 not_self[r, self.mentor_at[mt.id]] = False
             allowed[r, [self.mentor_at[x] for x in self.forbidden.get(mt.id, ())]] = False
-            for x, (mine, theirs) in self.stated.get(mt.id, {}).items():
-                allowed[r, self.mentor_at[x]] &= mine != -1 and theirs != -1
-                score[r, self.mentor_at[x]] += rules.interest_weight * (max(0, mine) + max(0, theirs)) / 4
+            stated: dict[int, list[int]] = {}  # mentor column -> [the mentee's level, the mentor's level]
+            for it in mt.interests:
+                if it.operator in self.mentor_at:
+                    stated.setdefault(self.mentor_at[it.operator], [0, 0])[0] = it.level
+            for x, lv in self.about.get(mt.id, ()):
+                stated.setdefault(self.mentor_at[x], [0, 0])[1] = lv
+            for j, (mine, theirs) in stated.items():
+                allowed[r, j] &= mine != -1 and theirs != -1
+                score[r, j] += rules.interest_weight * ((max(0, mine) + max(0, theirs)) / 4)
             speaks[r, [self.language_at[code] for code in mt.languages]] = 1.0
         yes = np.ones((rows, m), bool)
         checks = {
@@ -641,9 +639,10 @@ def offered(mentor: Operator) -> dict[str, int]:
     return {a: v for a, v in profile.strengths.items() if profile.offers is None or a in profile.offers}
 
 
-def stated_levels(inst: Instance) -> dict[tuple[str, str], int]:
-    """(who, whom) -> the interest level ``who`` stated about ``whom`` (docs/format.md §2)."""
-    return {(op.id, it.operator): it.level for op in inst.operators for it in op.interests}
+def level(who: Operator, whom: str) -> int:
+    """The interest level ``who`` stated about the operator ``whom`` (docs/format.md §2), 0 if none:
+    a scan of its few interests, so nothing is built for a round's thousands of them."""
+    return next((it.level for it in who.interests if it.operator == whom), 0)
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
