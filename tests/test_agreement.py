@@ -141,7 +141,7 @@ def test_an_accepted_pair_the_round_forbids_is_a_located_problem():
     with pytest.raises(InputError) as exc:
         wm.solve(parse(raw), agreement=status)
     assert [f"{x.where}: {x.message}" for x in exc.value.problems] == [
-        f"partnerships[0]: status: {p.mentee} - {p.mentor} (accepted): the round forbids this pair"]
+        f"{p.mentee} - {p.mentor}: accepted, but the round forbids this pair"]
 
 
 def test_solve_with_status_from_the_command_line(tmp_path):

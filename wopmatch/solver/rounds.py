@@ -84,13 +84,13 @@ def agree(instance: Instance, agreed: AgreedRound, change_penalty: float = DEFAU
     forbidden = {(f.mentee, f.mentor) for f in instance.forbidden}
     vetoes = {(op.id, it.operator) for op in ops.values() for it in op.interests if it.level == -1}
     kept, barred, prefer, ignored, problems = [], [], [], [], []
-    for k, e in enumerate(agreed.status.partnerships):
-        where = f"status: {e.mentee} - {e.mentor} ({e.status})"
+    for e in agreed.status.partnerships:
+        where = f"{e.mentee} - {e.mentor}"  # the file's format aside (a row, a JSON entry): the pair names it
         if not (e.mentee in ops and ops[e.mentee].mentee is not None and e.mentor in ops
                 and ops[e.mentor].mentor is not None):
             if e.status in KEPT:
-                problems.append(Problem(f"partnerships[{k}]", f"{where}: both must be in this round, the mentee "
-                                                              "with a mentee profile and the mentor with a mentor one"))
+                problems.append(Problem(where, f"{e.status}, but both must be in this round, the mentee with a "
+                                               "mentee profile and the mentor with a mentor one"))
             else:
                 ignored.append(f"{e.mentee} - {e.mentor} ({e.status}): not both in this round")
             continue
@@ -102,12 +102,12 @@ def agree(instance: Instance, agreed: AgreedRound, change_penalty: float = DEFAU
                    if e.mentee in pinned and pinned[e.mentee].mentor != e.mentor else
                    f"donor {e.donor} is not in this round" if e.donor is not None and e.donor not in donors else None)
             if why:
-                problems.append(Problem(f"partnerships[{k}]", f"{where}: {why}"))
+                problems.append(Problem(where, f"{e.status}, but {why}"))
             elif e.mentee not in pinned:
                 kept.append(Pinned(mentee=e.mentee, mentor=e.mentor, donor=e.donor))
         elif e.status in ("declined", "ended"):
             if e.mentee in pinned and pinned[e.mentee].mentor == e.mentor:
-                problems.append(Problem(f"partnerships[{k}]", f"{where}: the round pins this pair"))
+                problems.append(Problem(where, f"{e.status}, but the round pins this pair"))
             elif pair not in forbidden:
                 barred.append(Forbidden(mentee=e.mentee, mentor=e.mentor))
                 forbidden.add(pair)
