@@ -49,11 +49,7 @@ def solution(job_id: str, who: Owner, store: StoreDep) -> Response:
 @router.get("/{job_id}/proposal", responses={**CONFLICT, 200: {"content": {"application/json": {}}}})
 def proposal(job_id: str, who: Owner, store: StoreDep) -> Response:
     """A proposal's answer (wopmatch.proposal/1, as `wopmatch propose -o` writes it)."""
-    current = job_of(job_id, who, store)
-    data = store.file(job_id, "proposal.json") if current.kind == "propose" else None
-    if data is None:
-        raise HTTPException(409, f"job {job_id} has no proposal ({current.kind}, {current.state})")
-    return Response(data, media_type="application/json")
+    return _json_of(job_id, who, store, "propose", "proposal.json", "proposal")
 
 
 @router.get("/{job_id}/input", responses={**ERRORS, 200: {"content": {"application/json": {}}}})
@@ -122,10 +118,15 @@ def plan_page(job_id: str, page: str, who: Owner, store: StoreDep) -> HTMLRespon
 @router.get("/{job_id}/scenarios", responses=CONFLICT)
 def scenarios(job_id: str, who: Owner, store: StoreDep) -> Response:
     """A scenario set's table (one row per scenario finished so far)."""
+    return _json_of(job_id, who, store, "scenarios", "scenarios.json", "scenario results")
+
+
+def _json_of(job_id: str, who: str, store: Store, kind: str, name: str, what: str) -> Response:
+    """A JSON file of a job of ``kind`` (409 when the job is of another kind, or has none yet)."""
     current = job_of(job_id, who, store)
-    data = store.file(job_id, "scenarios.json") if current.kind == "scenarios" else None
+    data = store.file(job_id, name) if current.kind == kind else None
     if data is None:
-        raise HTTPException(409, f"job {job_id} has no scenario results ({current.state})")
+        raise HTTPException(409, f"job {job_id} has no {what} ({current.kind}, {current.state})")
     return Response(data, media_type="application/json")
 
 
