@@ -148,7 +148,7 @@ class _Verifier:
             return "region_rule"
         if rules.max_distance_km is not None and p.distance > rules.max_distance_km + 1e-9:
             return "distance_rule"
-        if (mentee.id, mentor.id) in self.forbidden or self.vetoed(mentee, mentor):
+        if (mentee.id, mentor.id) in self.forbidden or (self.interests and self.vetoed(mentee, mentor)):
             return "forbidden"
         if p.score < rules.min_score - 1e-12:
             return "below_min_score"
@@ -585,6 +585,7 @@ class _MentorScreen:
         not_self = np.ones((rows, m), bool)
         allowed = np.ones((rows, m), bool)
         speaks = np.zeros((rows, self.speaks.shape[1]))
+        cells: list[tuple[int, int, int, int]] = []  # (row, mentor column, the mentee's level, the mentor's)
         for r, mt in enumerate(mentees):
             if mt.id in self.mentor_at:
                 not_self[r, self.mentor_at[mt.id]] = False
@@ -596,9 +597,12 @@ class _MentorScreen:
             for x, lv in self.about.get(mt.id, ()):
                 stated.setdefault(self.mentor_at[x], [0, 0])[1] = lv
             for j, (mine, theirs) in stated.items():
-                allowed[r, j] &= mine != -1 and theirs != -1
-                score[r, j] += rules.interest_weight * ((max(0, mine) + max(0, theirs)) / 4)
+                cells.append((r, j, mine, theirs))
             speaks[r, [self.language_at[code] for code in mt.languages]] = 1.0
+        if cells:  # the stated pairs of the batch at once: vetoes, and the interest term (docs/format.md §3)
+            at_r, at_j, mine_, theirs_ = (np.array(c, dtype=np.int64) for c in zip(*cells))
+            allowed[at_r, at_j] &= (mine_ != -1) & (theirs_ != -1)
+            score[at_r, at_j] += rules.interest_weight * ((np.maximum(mine_, 0) + np.maximum(theirs_, 0)) / 4)
         yes = np.ones((rows, m), bool)
         checks = {
             "no_mentor_strength": strong & not_self,

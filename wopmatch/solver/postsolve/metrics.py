@@ -75,21 +75,26 @@ def wishes(instance: Instance, solution: Solution) -> Optional[dict[str, Wishes]
     for p in solution.partnerships:
         partners[p.mentee, 0].add(p.mentor)
         partners[p.mentor, 1].add(p.mentee)
-    out = {}
-    for side, name in ((0, "mentees"), (1, "mentors")):
-        stated = met = first = 0
-        for op in instance.operators:
-            # whom it rated 1 or 2 among those it could be paired with on this side
-            liked = {it.operator: it.level for it in op.interests
-                     if it.level > 0 and roles[op.id][side] and roles[it.operator][1 - side]}
-            if not liked:
-                continue
-            stated += 1
-            got = [liked[x] for x in partners.get((op.id, side), ()) if x in liked]
-            met += bool(got)
-            first += 2 in got
-        out[name] = Wishes(stated=stated, met=met, first_choice=first)
-    return out
+    stated, met, first = [0, 0], [0, 0], [0, 0]
+    for op in instance.operators:
+        if not op.interests:
+            continue
+        mine = roles[op.id]
+        liked: tuple[dict[str, int], dict[str, int]] = ({}, {})  # whom it rated 1 or 2, as a mentee and as a mentor
+        for it in op.interests:
+            if it.level > 0:
+                other = roles[it.operator]
+                for side in (0, 1):
+                    if mine[side] and other[1 - side]:
+                        liked[side][it.operator] = it.level
+        for side in (0, 1):
+            if liked[side]:
+                got = [liked[side][x] for x in partners.get((op.id, side), ()) if x in liked[side]]
+                stated[side] += 1
+                met[side] += bool(got)
+                first[side] += 2 in got
+    return {name: Wishes(stated=stated[s], met=met[s], first_choice=first[s])
+            for s, name in ((0, "mentees"), (1, "mentors"))}
 
 
 def _group(members: Iterable[Any], partner: dict[str, Any]) -> GroupMetrics:
