@@ -22,7 +22,8 @@ from wopmatch.models.status import RoundStatus, StatusEntry, next_status, read_s
 def test_a_status_file_reads_back_as_written(tmp_path, suffix):
     status = RoundStatus(partnerships=[
         StatusEntry(mentee="A", mentor="M1", donor="D1", status="accepted", note="signed 3 March"),
-        StatusEntry(mentee="B", mentor="M2", status="declined"), StatusEntry(mentee="C", mentor="M2", status="proposed")])
+        StatusEntry(mentee="B", mentor="M2", status="declined"),
+        StatusEntry(mentee="C", mentor="M2", status="proposed")])
     path = tmp_path / f"status{suffix}"
     path.write_bytes(status_bytes(status, suffix))
     assert read_status(path) == status

@@ -90,7 +90,8 @@ def test_the_interest_term_and_offers_in_the_score():
 def test_a_vetoed_pair_never_appears_from_any_policy(raw, data):
     inst = parse(raw)
     pinned = {(p.mentee, p.mentor) for p in inst.pinned}
-    open_pairs = sorted(k for k, t in independent_pair_table(inst).items() if not t["failed"] and k not in pinned and k[::-1] not in pinned)
+    open_pairs = sorted(k for k, t in independent_pair_table(inst).items()
+                        if not t["failed"] and k not in pinned and k[::-1] not in pinned)
     if open_pairs:  # one more veto, on a pair that could be formed
         mentee, mentor = data.draw(st.sampled_from(open_pairs))
         who, whom = data.draw(st.sampled_from([(mentee, mentor), (mentor, mentee)]))

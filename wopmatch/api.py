@@ -525,7 +525,8 @@ def _check_proposal(inst: Instance, sha: str, sol: Solution, mentee: str, mentor
         op = ops.get(ident)
         if op is None:
             like = closest(ident, list(ops))
-            problems.append(Problem(field_, f"unknown operator {ident!r}" + (f"; did you mean {like!r}?" if like else "")))
+            problems.append(Problem(field_, f"unknown operator {ident!r}"
+                                    + (f"; did you mean {like!r}?" if like else "")))
         elif getattr(op, role) is None:
             problems.append(Problem(field_, f"operator {ident!r} has no {role} profile"))
     if mentee == mentor:

@@ -89,8 +89,9 @@ def _validated(raw: Any, source: str, where) -> RoundStatus:
     problems = []
     for k, e in enumerate(status.partnerships):
         if (e.mentee, e.mentor) in seen:
-            problems.append(Problem(where(("partnerships", k)), f"the pair {e.mentee} - {e.mentor} is listed twice "
-                                                                f"(first at {where(('partnerships', seen[e.mentee, e.mentor]))})"))
+            first = where(("partnerships", seen[e.mentee, e.mentor]))
+            problems.append(Problem(where(("partnerships", k)),
+                                    f"the pair {e.mentee} - {e.mentor} is listed twice (first at {first})"))
         seen.setdefault((e.mentee, e.mentor), k)
     kept = [e.mentee for e in status.partnerships if e.status in KEPT]
     for mentee in sorted({m for m in kept if kept.count(m) > 1}):
