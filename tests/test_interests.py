@@ -256,8 +256,22 @@ def test_generated_interests_leave_the_rest_of_the_round_as_it_was():
     assert max(counts) == 4 and sum(counts) > 3 * len(counts)
     levels = {it["level"] for o in stated["operators"] for it in o.get("interests", [])}
     assert levels == {-1, 1, 2}
-    s = solve_checked(parse(stated), "stable")
+    inst = parse(stated)
+    s = solve_checked(inst, "stable")
     assert s.metrics.wishes["mentees"].stated > 0
+    # the metric against a count by hand from the instance and the solution
+    roles = {o.id: (o.mentee is not None, o.mentor is not None) for o in inst.operators}
+    for side, name in ((0, "mentees"), (1, "mentors")):
+        stated_ = met = first = 0
+        for o in inst.operators:
+            liked = {it.operator: it.level for it in o.interests
+                     if it.level > 0 and roles[o.id][side] and roles[it.operator][1 - side]}
+            if liked:
+                got = [liked.get(p.mentor if side == 0 else p.mentee, 0) for p in s.partnerships
+                       if (p.mentee if side == 0 else p.mentor) == o.id]
+                stated_, met, first = stated_ + 1, met + any(got), first + (2 in got)
+        w = s.metrics.wishes[name]
+        assert (w.stated, w.met, w.first_choice) == (stated_, met, first), name
 
 
 # --- proposals (wopmatch propose, wm.propose) -------------------------------------------------

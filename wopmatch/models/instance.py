@@ -482,12 +482,23 @@ def _interest_problems(operators: list[tuple[int, dict[str, Any]]], first_at: di
     paired with. Returns the vetoes, as (who, whom)."""
     vetoes: set[tuple[str, str]] = set()
     for i, op in operators:
-        ident = op.get("id")
-        seen: dict[str, int] = {}
-        for k, rec in _records(op.get("interests")):
-            path, other = f"operators[{i}].interests[{k}]", rec.get("operator")
-            if not (isinstance(other, str) and other and isinstance(ident, str) and ident):
+        ident, stated = op.get("id"), op.get("interests")
+        if not (stated and isinstance(stated, list) and isinstance(ident, str) and ident):
+            continue  # none stated, or field validation says what is wrong
+        # whom it could be paired with: mentors if it is a mentee, mentees if it is a mentor
+        as_mentee, as_mentor = ident in mentees, ident in mentors
+        seen: set[str] = set()
+        for k, rec in enumerate(stated):
+            other = rec.get("operator") if isinstance(rec, dict) else None
+            if not (isinstance(other, str) and other):
                 continue  # field validation says what is wrong
+            if other != ident and other not in seen and ((as_mentee and other in mentors)
+                                                         or (as_mentor and other in mentees)):  # the common case
+                seen.add(other)
+                if rec.get("level") == VETO:
+                    vetoes.add((ident, other))
+                continue
+            path = f"operators[{i}].interests[{k}]"
             if other == ident:
                 problems.append(Problem(f"{path}.operator", f"an operator cannot state an interest in itself "
                                                             f"({ident})"))
@@ -497,13 +508,9 @@ def _interest_problems(operators: list[tuple[int, dict[str, Any]]], first_at: di
                                         + (f"; did you mean {like!r}?" if like else "")))
             elif other in seen:
                 problems.append(Problem(f"{path}.operator", f"{ident} states an interest in {other} twice"))
-            elif not ((ident in mentees and other in mentors) or (ident in mentors and other in mentees)):
+            else:
                 problems.append(Problem(f"{path}.operator", f"{ident} and {other} can never be partners: one must "
                                                             "have a mentor profile and the other a mentee profile"))
-            else:
-                seen[other] = k
-                if rec.get("level") == VETO:
-                    vetoes.add((ident, other))
     return vetoes
 
 

@@ -646,7 +646,10 @@ def offered(mentor: Operator) -> dict[str, int]:
 def level(who: Operator, whom: str) -> int:
     """The interest level ``who`` stated about the operator ``whom`` (docs/format.md §2), 0 if none:
     a scan of its few interests, so nothing is built for a round's thousands of them."""
-    return next((it.level for it in who.interests if it.operator == whom), 0)
+    for it in who.interests:
+        if it.operator == whom:
+            return it.level
+    return 0
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
