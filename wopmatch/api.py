@@ -318,8 +318,8 @@ def _agreed(agreement: Union[RoundStatus, PathLike]) -> AgreedRound:
         return AgreedRound(agreement, hashlib.sha256(status_bytes(agreement, ".json")).hexdigest())
     p = _path(agreement, "a RoundStatus or a path")
     if not p.exists():
-        return AgreedRound(RoundStatus(), hashlib.sha256(b"").hexdigest())
-    return AgreedRound(read_status(p), hashlib.sha256(p.read_bytes()).hexdigest())
+        return AgreedRound(RoundStatus(), hashlib.sha256(b"").hexdigest(), str(p))
+    return AgreedRound(read_status(p), hashlib.sha256(p.read_bytes()).hexdigest(), str(p))
 
 
 def _previous(previous: Union[Solution, PreviousRound, None]) -> Optional[PreviousRound]:

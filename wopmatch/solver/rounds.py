@@ -57,10 +57,12 @@ class PreviousRound:
 
 @dataclass(frozen=True)
 class AgreedRound:
-    """The round's agreement status and the SHA-256 of its file's bytes (of no bytes: no file yet)."""
+    """The round's agreement status, the SHA-256 of its file's bytes (of no bytes: no file yet), and
+    how its problems name it (the file's path)."""
 
     status: RoundStatus
     sha256: str
+    source: str = "status"
 
 
 @dataclass
@@ -114,7 +116,7 @@ def agree(instance: Instance, agreed: AgreedRound, change_penalty: float = DEFAU
         else:
             prefer.append(pair)
     if problems:
-        raise InputError(problems, "status")
+        raise InputError(problems, agreed.source)
     taken = {p.mentee for p in kept}
     prefer = [p for p in prefer if p[0] not in taken and p[0] not in pinned and p not in forbidden]
     new = instance.model_copy(update={"pinned": [*instance.pinned, *kept], "forbidden": [*instance.forbidden, *barred]})
