@@ -18,7 +18,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, ValidationError
 
 from .instance import plain_message
-from .problems import InputError, Problem
+from .problems import InputError, Problem, json_path
 from .solution import Solution, _Schema
 
 STATUS_FORMAT = "wopmatch.status/1"
@@ -53,7 +53,7 @@ def read_status(path: Path) -> RoundStatus:
     if suffix == ".json":
         from .io import decode_json
 
-        return _validated(decode_json(data, str(path)), str(path), lambda loc: ".".join(map(str, loc)))
+        return _validated(decode_json(data, str(path)), str(path), json_path)
     rows = _csv_rows(data, str(path)) if suffix == ".csv" else _sheet_rows(data, str(path))
     header = [("" if c is None else str(c)).strip().lower() for c in (rows[0] if rows else [])]
     missing = [c for c in ("mentee", "mentor", "status") if c not in header]
@@ -73,7 +73,7 @@ def read_status(path: Path) -> RoundStatus:
     def where(loc: tuple) -> str:
         if len(loc) >= 2 and loc[0] == "partnerships" and isinstance(loc[1], int):
             return f"row {lines[loc[1]]}" + (f", column {loc[2]}" if len(loc) > 2 else "")
-        return ".".join(map(str, loc))
+        return json_path(loc)
 
     return _validated({"partnerships": records}, str(path), where)
 
