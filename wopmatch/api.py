@@ -56,6 +56,7 @@ __all__ = [
     "Instance",
     "MissingExtraError",
     "POLICY_NAMES",
+    "RoundStatus",
     "Solution",
     "SolveError",
     "SolveOptions",
@@ -67,14 +68,13 @@ __all__ = [
     "load",
     "load_solution",
     "metrics",
-    "options",
     "next_status",
+    "options",
     "partnerships",
-    "propose",
-    "RoundStatus",
     "plot_coverage",
     "plot_frontier",
     "plot_times",
+    "propose",
     "sha256_of",
     "solve",
     "sweep_budgets",
@@ -245,7 +245,7 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
           seed: int = 0, threads: int = 1, alternates: int = 0, group_by: str = "region",
           previous: Union[Solution, PreviousRound, None] = None, ended: Sequence[str] = (), forbid_repeat: bool = False,
           keep_stable: bool = False, change_penalty: Optional[float] = None,
-          agreement: Union[RoundStatus, PathLike, None] = None,
+          agreement: Union[RoundStatus, AgreedRound, PathLike, None] = None,
           sha256: Optional[str] = None, watch: Optional[Watch] = None,
           solve_options: Optional[SolveOptions] = None) -> Solution:
     """Solve a round with a policy; the solution is checked by the independent verifier.
@@ -263,8 +263,9 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
         (docs/rounds.md). ``previous`` as a :class:`Solution` records the SHA-256 of
         its JSON; a ``PreviousRound`` carries that of its file.
     agreement
-        The round's agreement status (docs/rounds.md), a :class:`RoundStatus` or its file
-        (a path that does not exist yet: no answer so far): accepted and active partnerships
+        The round's agreement status (docs/rounds.md), a :class:`RoundStatus`, its file
+        (a path that does not exist yet: no answer so far) or an ``AgreedRound`` (the
+        status with its file's SHA-256, as the command line reads it once): accepted and active partnerships
         are kept, declined and ended pairs never proposed again, and the proposals waiting
         for an answer kept where possible (``change_penalty``). The solution's ``agreement``
         says what was kept and what is newly proposed or withdrawn; :func:`next_status`
@@ -311,15 +312,22 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
                        agreed=None if agreement is None else _agreed(agreement), watch=watch)
 
 
-def _agreed(agreement: Union[RoundStatus, PathLike]) -> AgreedRound:
+def _agreed(agreement: Union[RoundStatus, AgreedRound, PathLike]) -> AgreedRound:
     """The agreement status and the SHA-256 the solution records: of its file's bytes (of none when
     the file does not exist yet), or of its JSON."""
+    if isinstance(agreement, AgreedRound):
+        return agreement
     if isinstance(agreement, RoundStatus):
         return AgreedRound(agreement, hashlib.sha256(status_bytes(agreement, ".json")).hexdigest())
-    p = _path(agreement, "a RoundStatus or a path")
-    if not p.exists():
-        return AgreedRound(RoundStatus(), hashlib.sha256(b"").hexdigest(), str(p))
-    return AgreedRound(read_status(p), hashlib.sha256(p.read_bytes()).hexdigest(), str(p))
+    return agreed_round(_path(agreement, "a RoundStatus or a path"))
+
+
+def agreed_round(path: Path) -> AgreedRound:
+    """A status file as a solve reads it (an absent file: no answer yet); ``read_status`` refuses a
+    suffix a status file may not have, absent or not."""
+    if not path.exists() and path.suffix.lower() in (".json", ".csv", ".xlsx"):
+        return AgreedRound(RoundStatus(), hashlib.sha256(b"").hexdigest(), str(path))
+    return AgreedRound(read_status(path), hashlib.sha256(path.read_bytes()).hexdigest(), str(path))
 
 
 def _previous(previous: Union[Solution, PreviousRound, None]) -> Optional[PreviousRound]:

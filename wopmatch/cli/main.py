@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ..api import agreed_round
 from ..api import generate as generate_round
 from ..api import solve as solve_round
 from ..api import write as write_round
@@ -36,7 +37,7 @@ from ..models import (
     write_atomic,
 )
 from ..models.diff import diff_solutions
-from ..models.status import RoundStatus, next_status, read_status, status_bytes
+from ..models.status import next_status, status_bytes
 from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
 from ..models.tables import TableWriteError
 from ..reports.results import results_csv_files, results_workbook_bytes
@@ -175,20 +176,17 @@ def solve(instance: Path, output: Optional[Path], previous: Optional[Path], stat
         _check_output(output, *inputs, folder_ok=kind == "csv")
     if output is not None and kind == "xlsx":
         _check_output(output.with_suffix(".json"), *inputs)
-    if status_path is not None:
-        _check_output(status_path, *inputs, *((output, output.with_suffix(".json")) if output else ()))
+    if status_path is not None and output is not None:
+        _check_output(status_path, *inputs, output, output.with_suffix(".json"))
     try:
         loaded = load_instance(instance)
         before = None if previous is None else PreviousRound(load_solution(previous), _sha256(previous))
-        agreed = None
-        if status_path is not None:  # read_status also refuses a suffix a status file may not have
-            known = status_path.suffix.lower() in (".json", ".csv", ".xlsx")
-            agreed = read_status(status_path) if status_path.exists() or not known else RoundStatus()
+        agreed = None if status_path is None else agreed_round(status_path)  # read once
         spinner = err.status("solving...", spinner="dots") if not quiet and err.is_terminal and not verbose \
             else None
         with spinner or nullcontext(), _logging_to_stderr(verbose), _progress_to_stderr(spinner, quiet or verbose):
             solution = solve_round(loaded.instance, solve_options=options, sha256=loaded.sha256, previous=before,
-                                   agreement=status_path)
+                                   agreement=agreed)
         solved, _ = rebuild_round(loaded.instance, solution, before)  # the instance as solved: pins carried
     except InputError as exc:
         _fail(exc)
@@ -202,7 +200,7 @@ def solve(instance: Path, output: Optional[Path], previous: Optional[Path], stat
         sys.exit(1)
     written = None if output is None or kind is None else _write_solution(output, kind, solved, solution)
     if status_path is not None and agreed is not None and solution.objective is not None:
-        after, _, _ = next_status(agreed, solution)
+        after, _, _ = next_status(agreed.status, solution)
         write_atomic(status_path, status_bytes(after, status_path.suffix.lower()))
         written = f"{written}; the agreement status to {status_path}"
     print_warnings(err, solution.warnings)  # even with --quiet: they may explain an idle budget

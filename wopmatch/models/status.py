@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args
 
 from pydantic import Field, ValidationError
 
@@ -22,8 +22,8 @@ from .problems import InputError, Problem, json_path
 from .solution import Solution, _Schema
 
 STATUS_FORMAT = "wopmatch.status/1"
-AGREEMENTS = ("proposed", "accepted", "declined", "active", "ended")
 Agreement = Literal["proposed", "accepted", "declined", "active", "ended"]
+AGREEMENTS: tuple[str, ...] = get_args(Agreement)
 #: The statuses that keep a partnership (pinned, with its donor) when the round is re-matched.
 KEPT = ("accepted", "active")
 STATUS_COLUMNS = ("mentee", "mentor", "donor", "status", "note")
@@ -132,6 +132,11 @@ def _sheet_rows(data: bytes, source: str) -> list[list[Any]]:
         return [list(r) for r in sheet.iter_rows(values_only=True)]
     finally:
         wb.close()
+
+
+def status_counts(status: RoundStatus) -> dict[str, int]:
+    """Partnerships per status, every status listed (in AGREEMENTS' order)."""
+    return {s: sum(e.status == s for e in status.partnerships) for s in AGREEMENTS}
 
 
 def status_bytes(status: RoundStatus, suffix: str) -> bytes:

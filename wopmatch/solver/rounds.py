@@ -38,7 +38,7 @@ import numpy as np
 from ..models.instance import Forbidden, Instance, Pinned, parse_instance
 from ..models.problems import InputError, Problem
 from ..models.solution import AgreedPair, AgreementInfo, RoundChange, RoundInfo, Solution
-from ..models.status import KEPT, RoundStatus, next_status
+from ..models.status import KEPT, RoundStatus, next_status, status_counts
 from .graph.encoding import CandidateGraph
 from .options import DEFAULT_CHANGE_PENALTY, SolveOptions
 
@@ -119,7 +119,8 @@ def agree(instance: Instance, agreed: AgreedRound, change_penalty: float = DEFAU
         raise InputError(problems, agreed.source)
     taken = {p.mentee for p in kept}
     prefer = [p for p in prefer if p[0] not in taken and p[0] not in pinned and p not in forbidden]
-    new = instance.model_copy(update={"pinned": [*instance.pinned, *kept], "forbidden": [*instance.forbidden, *barred]})
+    new = instance.model_copy(update={"pinned": [*instance.pinned, *kept],
+                                      "forbidden": [*instance.forbidden, *barred]})
     info = AgreementInfo(status_sha256=agreed.sha256, kept=[AgreedPair(**p.model_dump()) for p in kept],
                          barred=[AgreedPair(mentee=f.mentee, mentor=f.mentor) for f in barred], preferred=len(prefer),
                          change_penalty=change_penalty if prefer else None, ignored=ignored)
@@ -130,10 +131,9 @@ def agree(instance: Instance, agreed: AgreedRound, change_penalty: float = DEFAU
 def with_agreement(solution: Solution, carried: Carry, agreed: AgreedRound) -> Solution:
     """The solution with its ``agreement`` section: what was pinned and forbidden, and the status after it."""
     after, new, withdrawn = next_status(agreed.status, solution)
-    counts = {s: sum(e.status == s for e in after.partnerships) for s in ("proposed", "accepted", "declined",
-                                                                          "active", "ended")}
     info = carried.agreement.model_copy(update={  # type: ignore[union-attr]
-        "counts": counts, "proposed": [AgreedPair(mentee=e.mentee, mentor=e.mentor, donor=e.donor) for e in new],
+        "counts": status_counts(after),
+        "proposed": [AgreedPair(mentee=e.mentee, mentor=e.mentor, donor=e.donor) for e in new],
         "withdrawn": [AgreedPair(mentee=e.mentee, mentor=e.mentor, donor=e.donor) for e in withdrawn]})
     return solution.model_copy(update={"agreement": info})
 

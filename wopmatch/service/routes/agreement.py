@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...models import parse_solution
 from ...models.io import decode_json
 from ...models.problems import InputError, Problem
-from ...models.status import Agreement, RoundStatus, next_status, status_bytes
+from ...models.status import Agreement, RoundStatus, next_status, status_bytes, status_counts
 from ..deps import ConfigDep, Key, Owner, StoreDep, job_of, submit
 from ..requests import ERRORS, QUEUE_ERRORS, ErrorOut, JobOut
 from ..store import Job, Store
@@ -62,29 +62,30 @@ def _solved(job_id: str, who: str, store: Store) -> Job:
     return job
 
 
-def current_status(store: Store, job: Job) -> RoundStatus:
+def current_status(store: Store, job: Job, history: Optional[list[dict[str, Any]]] = None) -> RoundStatus:
     """The job's status: what it started from (a re-match's status.json, else nothing), its
-    solution's partnerships proposed (models/status.next_status), then every answer recorded."""
+    solution's partnerships proposed (models/status.next_status), then every answer recorded
+    (``history``: store.agreement_history of the job, when the caller has it already)."""
     base = store.file(job.id, "status.json")
     start = RoundStatus() if base is None else RoundStatus.model_validate_json(base)
     solution = parse_solution(decode_json(store.file(job.id, "solution.json") or b"", "solution"), "solution")
     status, _, _ = next_status(start, solution)
     entries = {(e.mentee, e.mentor): e for e in status.partnerships}
-    for row in store.agreement_history(job.id):
+    for row in store.agreement_history(job.id) if history is None else history:
         key = (row["mentee"], row["mentor"])
         entries[key] = entries[key].model_copy(update={"status": row["status"], "note": row["note"]})
     return RoundStatus(partnerships=sorted(entries.values(), key=lambda e: (e.mentee, e.mentor)))
 
 
 def _out(store: Store, job: Job) -> dict[str, Any]:
-    status = current_status(store, job)
+    history = store.agreement_history(job.id)
+    status = current_status(store, job, history)
     base = f"/v1/jobs/{job.id}"
     return {"job": job.id, "partnerships": [e.model_dump(exclude_none=True) for e in status.partnerships],
-            "counts": {s: sum(e.status == s for e in status.partnerships) for s in
-                       ("proposed", "accepted", "declined", "active", "ended")},
+            "counts": status_counts(status),
             "history": [{**{k: r[k] for k in ("mentee", "mentor", "status", "note")}, "by": r["who"],
                          "at": datetime.fromtimestamp(r["at"], timezone.utc).isoformat(timespec="seconds")}
-                        for r in store.agreement_history(job.id)],
+                        for r in history],
             "links": {"self": f"{base}/status", "rematch": f"{base}/rematch", "job": base}}
 
 

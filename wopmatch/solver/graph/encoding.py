@@ -71,8 +71,8 @@ class PairBlock:
     score: np.ndarray
     cost: Optional[np.ndarray]  # int64
     forbidden: np.ndarray  # forbidden in the instance, or vetoed by either side (interests)
-    wish_mentee: np.ndarray  # int64: the level the mentee stated about the mentor (0: none)
-    wish_mentor: np.ndarray  # int64: the level the mentor stated about the mentee (0: none)
+    wish_mentee: np.ndarray  # integers: the level the mentee stated about the mentor (0: none)
+    wish_mentor: np.ndarray  # integers: the level the mentor stated about the mentee (0: none)
 
 
 @dataclass(frozen=True)

@@ -71,15 +71,14 @@ def wishes(g: CandidateGraph, solution: Solution) -> Optional[dict[str, Wishes]]
     stated pairs (every mentee-mentor pair either side rated), so at numpy's speed."""
     if not g.has_interests:
         return None
-    m = max(1, g.n_mentors)
-    mentee, mentor = np.divmod(g.stated_key, m)
-    chosen = np.array([g.mentee_index[p.mentee] * m + g.mentor_index[p.mentor] for p in solution.partnerships],
-                      np.int64)
-    got_me, got_mo = g.stated(*np.divmod(chosen, m))  # each partnership's levels, as each side stated them
+    mentee, mentor = np.divmod(g.stated_key, max(1, g.n_mentors))
+    ii = np.array([g.mentee_index[p.mentee] for p in solution.partnerships], np.int64)
+    jj = np.array([g.mentor_index[p.mentor] for p in solution.partnerships], np.int64)
+    got_me, got_mo = g.stated(ii, jj)  # each partnership's levels, as each side stated them
     out = {}
     for name, who, rated, partner_of, got, size in (
-            ("mentees", mentee, g.stated_by_mentee, chosen // m, got_me, g.n_mentees),
-            ("mentors", mentor, g.stated_by_mentor, chosen % m, got_mo, g.n_mentors)):
+            ("mentees", mentee, g.stated_by_mentee, ii, got_me, g.n_mentees),
+            ("mentors", mentor, g.stated_by_mentor, jj, got_mo, g.n_mentors)):
         stated = np.zeros(size, bool)
         stated[who[rated > 0]] = True
         best = np.zeros(size, np.int64)  # the highest level each got among its partnerships
