@@ -99,7 +99,7 @@ def test_a_vetoed_pair_never_appears_from_any_policy(raw, data):
         rec["interests"] = [it for it in rec.get("interests", []) if it["operator"] != whom]
         rec["interests"].append({"operator": whom, "level": -1})
         inst = parse(raw)
-    vetoed = {(o.id, it.operator) for o in inst.operators for it in o.interests if it.level == -1}
+    vetoed = {(o.id, it["operator"]) for o in inst.operators for it in o.interests if it["level"] == -1}
     for policy in POLICIES:
         s = solve_checked(inst, policy)
         for p in s.partnerships:
@@ -155,7 +155,7 @@ def test_stable_leaves_no_pair_that_both_rank_higher_by_their_stated_interests(r
     if s.status == "infeasible":
         return
     table = independent_pair_table(inst)
-    level_of = {(o.id, it.operator): it.level for o in inst.operators for it in o.interests}
+    level_of = {(o.id, it["operator"]): it["level"] for o in inst.operators for it in o.interests}
     ids = sorted(o.id for o in inst.operators)
     rank = {x: k for k, x in enumerate(ids)}
     partner = {p.mentee: p.mentor for p in s.partnerships}
@@ -190,7 +190,7 @@ def _first_choices(draw):
 
 
 def _first_choices_met(inst, s) -> int:
-    liked = {(o.id, it.operator) for o in inst.operators for it in o.interests if it.level == 2}
+    liked = {(o.id, it["operator"]) for o in inst.operators for it in o.interests if it["level"] == 2}
     return sum((p.mentee, p.mentor) in liked for p in s.partnerships)
 
 
@@ -264,8 +264,8 @@ def test_generated_interests_leave_the_rest_of_the_round_as_it_was():
     for side, name in ((0, "mentees"), (1, "mentors")):
         stated_ = met = first = 0
         for o in inst.operators:
-            liked = {it.operator: it.level for it in o.interests
-                     if it.level > 0 and roles[o.id][side] and roles[it.operator][1 - side]}
+            liked = {it["operator"]: it["level"] for it in o.interests
+                     if it["level"] > 0 and roles[o.id][side] and roles[it["operator"]][1 - side]}
             if liked:
                 got = [liked.get(p.mentor if side == 0 else p.mentee, 0) for p in s.partnerships
                        if (p.mentee if side == 0 else p.mentor) == o.id]

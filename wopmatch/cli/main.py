@@ -135,7 +135,7 @@ def validate(instance: Path) -> None:
     n_mentors = sum(op.mentor is not None for op in inst.operators)
     both = sum(op.mentee is not None and op.mentor is not None for op in inst.operators)
     roles = f"{n_mentees} mentees, {n_mentors} mentors" + (f"; {both} are both" if both else "")
-    stated = [it.level for op in inst.operators for it in op.interests]
+    stated = [it["level"] for op in inst.operators for it in op.interests]
     interests = f", {len(stated)} interests stated ({stated.count(-1)} vetoes)" if stated else ""
     out.print(f"{instance}: valid: {len(inst.operators)} operators ({roles}), "
               f"{len(inst.donors)} donors, {len(inst.pinned)} pinned, {len(inst.forbidden)} forbidden{interests}")

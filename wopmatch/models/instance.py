@@ -21,7 +21,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
     model_validator,
+    with_config,
 )
+from typing_extensions import TypedDict
 
 from .problems import InputError, Problem, json_path
 from .vocab import closest, country_problem, language_problem, near_duplicates
@@ -86,10 +88,15 @@ class MenteeProfile(_Schema):
 VETO, INTERESTED, FIRST_CHOICE = -1, 1, 2
 
 
-class Interest(_Schema):
-    operator: str = Field(min_length=1, pattern=r"\S", description="The other operator's id.")
-    level: Literal[-1, 1, 2] = Field(description="-1: will not work with it (never paired); 1: interested; "
-                                                  "2: first choice.")
+@with_config(ConfigDict(extra="forbid"))
+class Interest(TypedDict):
+    """One stated interest, read as ``interest["operator"]`` and ``interest["level"]``. A typed
+    dict, not a model: a round's operators state thousands, and building a model object for each
+    was a quarter of loading a 2,000 x 500 round with 5 per operator (benchmarks/interests.py)."""
+
+    operator: Annotated[str, Field(min_length=1, pattern=r"\S", description="The other operator's id.")]
+    level: Annotated[Literal[-1, 1, 2], Field(description="-1: will not work with it (never paired); "
+                                                            "1: interested; 2: first choice.")]
 
 
 class Operator(_Schema):
@@ -487,6 +494,12 @@ def _interest_problems(operators: list[tuple[int, dict[str, Any]]], first_at: di
             continue  # none stated, or field validation says what is wrong
         # whom it could be paired with: mentors if it is a mentee, mentees if it is a mentor
         as_mentee, as_mentor = ident in mentees, ident in mentors
+        others = [rec.get("operator") if isinstance(rec, dict) else None for rec in stated]
+        if as_mentee != as_mentor and len(set(others)) == len(others) \
+                and (mentors if as_mentee else mentees).issuperset(others) and ident not in others:
+            # the common case in set operations: every one known, another, once, and a possible partner
+            vetoes.update((ident, other) for other, rec in zip(others, stated) if rec.get("level") == VETO)
+            continue
         seen: set[str] = set()
         for k, rec in enumerate(stated):
             other = rec.get("operator") if isinstance(rec, dict) else None

@@ -576,7 +576,7 @@ def instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list[
         "pinned": ([c for c, _ in PINNED_COLUMNS], [[p.mentee, p.mentor, p.donor] for p in instance.pinned]),
         "forbidden": ([c for c, _ in FORBIDDEN_COLUMNS], [[f.mentee, f.mentor] for f in instance.forbidden]),
         "interests": ([c for c, _ in INTEREST_COLUMNS],
-                      [[op.id, it.operator, it.level] for op in instance.operators for it in op.interests]),
+                      [[op.id, it["operator"], it["level"]] for op in instance.operators for it in op.interests]),
         "settings": ([c for c, _ in SETTINGS_COLUMNS], settings),
     }
     for name, (header, rows) in tables.items():

@@ -84,7 +84,7 @@ def agree(instance: Instance, agreed: AgreedRound, change_penalty: float = DEFAU
     donors = {d.id for d in instance.donors}
     pinned = {p.mentee: p for p in instance.pinned}
     forbidden = {(f.mentee, f.mentor) for f in instance.forbidden}
-    vetoes = {(op.id, it.operator) for op in ops.values() for it in op.interests if it.level == -1}
+    vetoes = {(op.id, it["operator"]) for op in ops.values() for it in op.interests if it["level"] == -1}
     kept, barred, prefer, ignored, problems = [], [], [], [], []
     for e in agreed.status.partnerships:
         where = f"{e.mentee} - {e.mentor}"  # the file's format aside (a row, a JSON entry): the pair names it

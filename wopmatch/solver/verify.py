@@ -100,6 +100,7 @@ class _Verifier:
         self.mentors = [op for op in inst.operators if op.mentor is not None]
         self.forbidden = {(f.mentee, f.mentor) for f in inst.forbidden}
         self.interests = any(op.interests for op in inst.operators)
+        self._offered: dict[str, dict[str, int]] = {}  # mentor id -> offered(mentor), each built once
 
     def vetoed(self, mentee: Operator, mentor: Operator) -> bool:
         return level(mentee, mentor.id) == -1 or level(mentor, mentee.id) == -1
@@ -108,7 +109,9 @@ class _Verifier:
     def pair(self, mentee: Operator, mentor: Operator) -> PairFacts:
         inst, rules = self.inst, self.inst.rules
         needs = mentee.mentee.needs if mentee.mentee else {}
-        strengths = offered(mentor)
+        strengths = self._offered.get(mentor.id)
+        if strengths is None:
+            strengths = self._offered[mentor.id] = offered(mentor)
         focus = [a for a in inst.work_areas
                  if needs.get(a, 0) >= 1 and strengths.get(a, 0) >= rules.min_strength]
         total_need = sum(needs.values())
@@ -539,7 +542,7 @@ class _MentorScreen:
         self.about: dict[str, list[tuple[str, int]]] = {}
         for op in mentors:
             for it in op.interests:
-                self.about.setdefault(it.operator, []).append((op.id, it.level))
+                self.about.setdefault(it["operator"], []).append((op.id, it["level"]))
         self.donor_areas = np.array([[d.work_areas is None or a in d.work_areas for a in areas]
                                      for d in inst.donors], dtype=np.float64).reshape(len(inst.donors), len(areas))
 
@@ -592,8 +595,8 @@ class _MentorScreen:
             allowed[r, [self.mentor_at[x] for x in self.forbidden.get(mt.id, ())]] = False
             stated: dict[int, list[int]] = {}  # mentor column -> [the mentee's level, the mentor's level]
             for it in mt.interests:
-                if it.operator in self.mentor_at:
-                    stated.setdefault(self.mentor_at[it.operator], [0, 0])[0] = it.level
+                if it["operator"] in self.mentor_at:
+                    stated.setdefault(self.mentor_at[it["operator"]], [0, 0])[0] = it["level"]
             for x, lv in self.about.get(mt.id, ()):
                 stated.setdefault(self.mentor_at[x], [0, 0])[1] = lv
             for j, (mine, theirs) in stated.items():
@@ -647,8 +650,8 @@ def level(who: Operator, whom: str) -> int:
     """The interest level ``who`` stated about the operator ``whom`` (docs/format.md §2), 0 if none:
     a scan of its few interests, so nothing is built for a round's thousands of them."""
     for it in who.interests:
-        if it.operator == whom:
-            return it.level
+        if it["operator"] == whom:
+            return it["level"]
     return 0
 
 

@@ -524,8 +524,8 @@ def _stated(instance: Instance, codes: _Codes) -> tuple[np.ndarray, np.ndarray, 
     mentee_of[codes.mentee_ops] = np.arange(len(codes.mentee_ops))
     mentor_of[codes.mentor_ops] = np.arange(len(codes.mentor_ops))
     who = np.array([k for k, op in enumerate(ops) for _ in op.interests], np.int64)
-    whom = np.array([at[it.operator] for op in ops for it in op.interests], np.int64)
-    level = np.array([it.level for op in ops for it in op.interests], np.int64)
+    whom = np.array([at[it["operator"]] for op in ops for it in op.interests], np.int64)
+    level = np.array([it["level"] for op in ops for it in op.interests], np.int64)
     m = len(codes.mentor_ops)
     as_mentee = (mentee_of[who] >= 0) & (mentor_of[whom] >= 0)  # who rates whom as its mentor
     as_mentor = (mentor_of[who] >= 0) & (mentee_of[whom] >= 0)  # who rates whom as its mentee
