@@ -259,7 +259,9 @@ def interests_section() -> list[str]:
            "`python benchmarks/interests.py`: `wopmatch.solve` of a budget-free 2,000 x 500 round's file with and "
            "without 5 interests stated per operator (the same round otherwise), back to back in one process, seven "
            "times each; the ratio is of the fastest of each (the ratio of the medians beside it shows the machine's "
-           "noise). Loading (the file is 1.8 times the bytes), solving, explaining and verifying are all included; the cycle collector runs before each solve (runs from 2271d6b on), so neither pays for the garbage of the other.",
+           "noise). Loading (the file is 1.8 times the bytes), solving, explaining and verifying are all included; "
+           "the cycle collector runs before each solve (runs from 2271d6b on), so neither pays for the other's "
+           "garbage.",
            "", "| case | without, s | with, s | ratio | of medians | target | met | mentees' first choices met | git "
            "| date |", "|---|---:|---:|---:|---:|---|---|---:|---|---|"]
     for r in latest.values():
