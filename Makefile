@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/wopmatch verify instances/demo.json demo-solution.json
 	@echo "--- the same round as a facilitator's workbook: solve to result sheets, then the HTML report"
 	$(BIN)/wopmatch solve instances/demo.xlsx -o demo-result.xlsx --quiet
-	@echo "--- a draft work plan per partnership (one A4 page each), linked from the report"
+	@echo "--- a draft work plan per partnership (two A4 pages each), linked from the report"
 	$(BIN)/wopmatch plans instances/demo.xlsx demo-result.json -o demo-plans
 	$(BIN)/wopmatch report instances/demo.xlsx demo-result.json -o demo-report.html --plans demo-plans
 

@@ -318,8 +318,9 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
 @click.option("--previous", type=click.Path(path_type=Path), default=None,
               help="The earlier round's solution, for a SOLUTION solved with --previous.")
 def plans(instance: Path, solution: Path, output: Path, previous: Optional[Path]) -> None:
-    """Write a draft work plan per partnership of SOLUTION: issues, timeline, budget, partners, and
-    space for their commitments and targets (one A4 page each, and an index)."""
+    """Write a draft work plan per partnership of SOLUTION: per issue an objective, activities and
+    indicators with baselines and targets; visits and milestones; the budget by year and by
+    partner; commitments and sign-off (two A4 pages each, and an index)."""
     from ..reports.plans import plan_files, stale_pages
 
     if output.exists() and not output.is_dir():

@@ -10,6 +10,8 @@ of an input at once.
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from typing import Annotated, Any, Literal, Optional
 
@@ -25,6 +27,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from .outcomes import area_of, indicator
 from .problems import InputError, Problem, json_path
 from .vocab import closest, country_problem, language_problem, near_duplicates
 
@@ -110,6 +113,12 @@ class Operator(_Schema):
     mentee: Optional[MenteeProfile] = None
     interests: list[Interest] = Field(default_factory=list,
                                       description="Whom it would like to work with, or will not.")
+    indicators: dict[str, float] = Field(default_factory=dict,
+                                         description="Current values of performance indicators (docs/format.md §7): "
+                                                     "a work plan's baselines.")
+    in_kind: Optional[int] = Field(default=None, ge=0, le=MAX_MONEY,
+                                   description="What it gives in kind (mostly staff time) to each of its "
+                                               "partnerships, valued in the round's currency, beside the cash cost.")
 
     @field_validator("country")
     @classmethod
@@ -196,6 +205,8 @@ class Instance(_Schema):
     format: Literal["wopmatch.instance/1"] = INSTANCE_FORMAT
     name: Optional[str] = None
     currency: str = Field(default="USD", min_length=1)
+    start: Optional[str] = Field(default=None, description="The month the partnerships start, YYYY-MM: the "
+                                                           "work plans' calendar.")
     work_areas: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=lambda: list(DEFAULT_WORK_AREAS), min_length=1, max_length=MAX_WORK_AREAS)
     operators: list[Operator] = Field(default_factory=list)
@@ -214,6 +225,13 @@ class Instance(_Schema):
         if problems:
             raise ValueError("; ".join(str(p) for p in problems))
         return self
+
+    @field_validator("start")
+    @classmethod
+    def _month(cls, start: Optional[str]) -> Optional[str]:
+        if start is not None and not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", start):
+            raise ValueError(f"must be a month written YYYY-MM, such as 2027-01, got {start!r}")
+        return start
 
     # Convenience look-ups used by readers and shells (not by the solver core).
     def operator(self, op_id: str) -> Operator:
@@ -383,6 +401,7 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
         if isinstance(offers, list) and areas:
             problems.extend(_offer_problems(f"operators[{i}].mentor.offers", ident, offers, op["mentor"], areas))
     vetoes = _interest_problems(operators, first_at, mentors, mentees, problems)
+    problems.extend(_indicator_problems(operators, areas))
 
     donors = _records(raw.get("donors"))
     donor_first = _first_positions(donors, "donors", problems)
@@ -525,6 +544,28 @@ def _interest_problems(operators: list[tuple[int, dict[str, Any]]], first_at: di
                 problems.append(Problem(f"{path}.operator", f"{ident} and {other} can never be partners: one must "
                                                             "have a mentor profile and the other a mentee profile"))
     return vetoes
+
+
+def _indicator_problems(operators: list[tuple[int, dict[str, Any]]], areas: list[str]) -> list[Problem]:
+    """Each operator's indicator values: a known indicator (docs/format.md §7), in its range."""
+    out: list[Problem] = []
+    known = [i for a in areas for i in (ind.id for ind in area_of(a).indicators)]
+    for i, op in operators:
+        values = op.get("indicators")
+        if not isinstance(values, dict):
+            continue  # none stated, or field validation says what is wrong
+        for ident, value in values.items():
+            path = f"operators[{i}].indicators.{ident}"
+            ind = indicator(ident) if ident in known else None
+            if ind is None:
+                like = closest(ident, known)
+                out.append(Problem(path, f"unknown indicator {ident!r}{_for(op.get('id'))}"
+                                   + (f"; did you mean {like!r}?" if like else f"; known: {', '.join(known)}")))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                    and not ind.low <= value <= ind.high:
+                out.append(Problem(path, f"{ind.name} must be between {ind.low:g} and {ind.high:g} {ind.unit}, "
+                                         f"got {value:g}{_for(op.get('id'))}"))
+    return out
 
 
 #: How alike (difflib's ratio) a donor's label must be to one of the round's to count as its typo:

@@ -1,7 +1,7 @@
 """Instances as tables: an ``.xlsx`` workbook or a folder of CSV files (docs/spreadsheets.md).
 
-Both hold the same six tables: ``operators``, ``donors``, ``pinned``,
-``forbidden``, ``interests`` and ``settings``. Reading turns the tables into the JSON-like
+Both hold the same seven tables: ``operators``, ``donors``, ``pinned``,
+``forbidden``, ``interests``, ``indicators`` and ``settings``. Reading turns the tables into the JSON-like
 data of an instance file and validates it with :func:`parse_instance`; every
 problem found there is mapped back to the sheet (or file), row and column it
 came from, so a facilitator sees all of them at once, where they are.
@@ -9,13 +9,15 @@ came from, so a facilitator sees all of them at once, where they are.
 A table row becomes one JSON record:
 
 * operators: ``id, name, country, region, languages, lat, lon, role,
-  mentor_capacity, mentee_weight, mentor_offers``, then ``strength_<area>`` and
+  mentor_capacity, mentee_weight, mentor_offers, in_kind``, then ``strength_<area>`` and
   ``need_<area>`` for every work area. ``role`` is ``mentor``, ``mentee``, ``both`` or ``none``.
 * donors: ``id, name, budget, regions, countries, work_areas,
   max_partnerships, max_grant``; pinned: ``mentee, mentor, donor``;
   forbidden: ``mentee, mentor``.
 * interests: ``operator, partner, level``: one row per stated interest, added to the
   operator's ``interests``.
+* indicators: ``operator, indicator, value``: one row per indicator's current value, added
+  to the operator's ``indicators``.
 * settings: two columns, ``setting`` and ``value``, one row per setting
   (``name``, ``currency``, ``work_areas``, ``costs.base``, ``rules.language``...).
 
@@ -39,7 +41,7 @@ from .instance import DEFAULT_WORK_AREAS, Costs, Instance, Rules, parse_instance
 from .vocab import closest
 from .problems import InputError, Problem
 
-TABLE_NAMES = ("operators", "donors", "pinned", "forbidden", "interests", "settings")
+TABLE_NAMES = ("operators", "donors", "pinned", "forbidden", "interests", "indicators", "settings")
 #: Sheets a reader skips: the template's explanations.
 IGNORED_SHEETS = ("notes",)
 LIST_SEPARATORS = re.compile(r"[;,]")
@@ -50,7 +52,7 @@ Kind = Literal["text", "int", "float", "list"]
 OPERATOR_COLUMNS: tuple[tuple[str, Kind], ...] = (
     ("id", "text"), ("name", "text"), ("country", "text"), ("region", "text"), ("languages", "list"),
     ("lat", "float"), ("lon", "float"), ("role", "text"), ("mentor_capacity", "int"), ("mentee_weight", "float"),
-    ("mentor_offers", "list"),
+    ("mentor_offers", "list"), ("in_kind", "int"),
 )
 DONOR_COLUMNS: tuple[tuple[str, Kind], ...] = (
     ("id", "text"), ("name", "text"), ("budget", "int"), ("regions", "list"), ("countries", "list"),
@@ -59,6 +61,7 @@ DONOR_COLUMNS: tuple[tuple[str, Kind], ...] = (
 PINNED_COLUMNS: tuple[tuple[str, Kind], ...] = (("mentee", "text"), ("mentor", "text"), ("donor", "text"))
 FORBIDDEN_COLUMNS: tuple[tuple[str, Kind], ...] = (("mentee", "text"), ("mentor", "text"))
 INTEREST_COLUMNS: tuple[tuple[str, Kind], ...] = (("operator", "text"), ("partner", "text"), ("level", "int"))
+INDICATOR_COLUMNS: tuple[tuple[str, Kind], ...] = (("operator", "text"), ("indicator", "text"), ("value", "float"))
 SETTINGS_COLUMNS: tuple[tuple[str, Kind], ...] = (("setting", "text"), ("value", "text"))
 STRENGTH, NEED = "strength_", "need_"
 
@@ -75,7 +78,7 @@ def _kind_of(annotation: Any) -> Kind:
 
 
 def _settings_keys() -> dict[str, Kind]:
-    keys: dict[str, Kind] = {"name": "text", "currency": "text", "work_areas": "list"}
+    keys: dict[str, Kind] = {"name": "text", "currency": "text", "start": "text", "work_areas": "list"}
 
     def walk(prefix: str, model: type[BaseModel]) -> None:
         for name, f in model.model_fields.items():
@@ -173,6 +176,7 @@ class _Located:
     records: dict[str, list[tuple[Table, int]]] = field(default_factory=dict)  # table -> [(table, row)]
     settings: dict[str, tuple[Table, int]] = field(default_factory=dict)  # setting key -> (table, row)
     interests: dict[tuple[int, int], tuple[Table, int]] = field(default_factory=dict)  # (operator, entry) -> row
+    indicators: dict[tuple[int, str], tuple[Table, int]] = field(default_factory=dict)  # (operator, id) -> row
 
     def rows_in(self, message: str) -> str:
         """``duplicate id 'X' (first at operators[0])`` -> ``... (first at row 2)``."""
@@ -189,6 +193,10 @@ class _Located:
         if m and (int(m.group(1)), int(m.group(2))) in self.interests:
             t, row = self.interests[int(m.group(1)), int(m.group(2))]
             return where_cell(t, row, {"operator": "partner", "level": "level"}.get(m.group(3)))
+        m = re.match(r"^operators\[(\d+)\]\.indicators\.(.+)$", path)
+        if m and (int(m.group(1)), m.group(2)) in self.indicators:
+            t, row = self.indicators[int(m.group(1)), m.group(2)]
+            return where_cell(t, row)  # the message names the indicator, or its value
         m = re.match(r"^(operators|donors|pinned|forbidden)\[(\d+)\](.*)$", path)
         if m:
             table, index, rest = m.group(1), int(m.group(2)), m.group(3)
@@ -248,7 +256,7 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
         problems.append(Problem("", "no operators table (a sheet named operators, or operators.csv)"))
     specs: dict[str, tuple[tuple[str, Kind], ...]] = {
         "operators": OPERATOR_COLUMNS, "donors": DONOR_COLUMNS, "pinned": PINNED_COLUMNS,
-        "forbidden": FORBIDDEN_COLUMNS, "interests": INTEREST_COLUMNS,
+        "forbidden": FORBIDDEN_COLUMNS, "interests": INTEREST_COLUMNS, "indicators": INDICATOR_COLUMNS,
     }
     for name, spec in specs.items():
         table = tables.get(name)
@@ -270,6 +278,7 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
             located.records[name].append((table, row))
         raw[name] = records
     _attach_interests(raw, located, problems)
+    _attach_indicators(raw, located, problems)
     try:
         instance = parse_instance(raw, source)
     except InputError as exc:
@@ -294,7 +303,46 @@ def tables_to_instance(tables: dict[str, Table], source: str, problems: Optional
 
 
 #: The columns a table must have.
-_REQUIRED = {"operators": ("id", "role"), "donors": ("id", "budget"), "interests": ("operator", "partner", "level")}
+_REQUIRED = {"operators": ("id", "role"), "donors": ("id", "budget"), "interests": ("operator", "partner", "level"),
+             "indicators": ("operator", "indicator", "value")}
+
+
+def _operator_rows(raw: dict[str, Any]) -> dict[str, int]:
+    at: dict[str, int] = {}
+    for k, op in enumerate(raw.get("operators", [])):
+        if isinstance(op.get("id"), str):
+            at.setdefault(op["id"], k)
+    return at
+
+
+def _unknown_operator(table: Table, row: int, who: Any, at: dict[str, int], what: str) -> Problem:
+    like = closest(who, list(at)) if who is not None else None
+    return Problem(where_cell(table, row, "operator"), f"missing: every row names the operator {what}" if who is None
+                   else f"unknown operator {who!r}" + (f"; did you mean {like!r}?" if like else ""))
+
+
+def _attach_indicators(raw: dict[str, Any], located: _Located, problems: list[Problem]) -> None:
+    """The indicators table's rows, moved into their operators' ``indicators``."""
+    rows = raw.pop("indicators", [])
+    table_rows = located.records.pop("indicators", [])
+    at = _operator_rows(raw)
+    for rec, (table, row) in zip(rows, table_rows, strict=True):
+        who, ident = rec.get("operator"), rec.get("indicator")
+        if who not in at:
+            problems.append(_unknown_operator(table, row, who, at, "whose indicator it is"))
+            continue
+        if ident is None or rec.get("value") is None:
+            problems.append(Problem(where_cell(table, row, "indicator" if ident is None else "value"),
+                                    "missing: every row names an indicator and its value"))
+            continue
+        values = raw["operators"][at[who]].setdefault("indicators", {})
+        if ident in values:
+            first = located.indicators[at[who], ident][1]
+            problems.append(Problem(where_cell(table, row, "indicator"),
+                                    f"{who}'s {ident} is given twice (first at row {first})"))
+            continue
+        located.indicators[at[who], ident] = (table, row)
+        values[ident] = rec["value"]
 
 
 def _attach_interests(raw: dict[str, Any], located: _Located, problems: list[Problem]) -> None:
@@ -302,17 +350,11 @@ def _attach_interests(raw: dict[str, Any], located: _Located, problems: list[Pro
     keeps them there); a row naming no operator of the operators table is a problem of its own."""
     rows = raw.pop("interests", [])
     table_rows = located.records.pop("interests", [])
-    at = {}
-    for k, op in enumerate(raw.get("operators", [])):
-        if isinstance(op.get("id"), str):
-            at.setdefault(op["id"], k)
+    at = _operator_rows(raw)
     for rec, (table, row) in zip(rows, table_rows, strict=True):
         who = rec.get("operator")
         if who not in at:
-            like = closest(who, list(at)) if who is not None else None
-            problems.append(Problem(where_cell(table, row, "operator"), "missing: every row names the operator "
-                                    "stating the interest" if who is None else f"unknown operator {who!r}"
-                                    + (f"; did you mean {like!r}?" if like else "")))
+            problems.append(_unknown_operator(table, row, who, at, "stating the interest"))
             continue
         stated = raw["operators"][at[who]].setdefault("interests", [])
         located.interests[at[who], len(stated)] = (table, row)
@@ -372,7 +414,8 @@ def _check_header(table: Table, kinds: dict[str, Kind], problems: list[Problem],
 
 def _operator(v: dict[str, Any], table: Table, row: int, problems: list[Problem],
               has_role: bool) -> dict[str, Any]:
-    rec: dict[str, Any] = {k: v[k] for k in ("id", "name", "country", "region", "languages") if v.get(k) is not None}
+    rec: dict[str, Any] = {k: v[k] for k in ("id", "name", "country", "region", "languages", "in_kind")
+                           if v.get(k) is not None}
     if v.get("lat") is not None or v.get("lon") is not None:
         rec["location"] = {k: v[k] for k in ("lat", "lon") if v.get(k) is not None}
     role = v.get("role")
@@ -545,7 +588,7 @@ class TableWriteError(ValueError):
 
 
 def instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list[Any]]]]:
-    """The five tables of ``instance``: name -> (header, rows of cell values;
+    """The tables of ``instance``: name -> (header, rows of cell values;
     None = empty cell, lists already joined)."""
     areas = list(instance.work_areas)
     op_header = [c for c, _ in OPERATOR_COLUMNS] + [STRENGTH + a for a in areas] + [NEED + a for a in areas]
@@ -555,7 +598,7 @@ def instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list[
         row = [op.id, op.name, op.country, op.region, _join(op.languages, f"operator {op.id} languages"),
                op.location.lat if op.location else None, op.location.lon if op.location else None, role,
                op.mentor.capacity if op.mentor else None, op.mentee.weight if op.mentee else None,
-               _join(op.mentor.offers, f"operator {op.id} offers") if op.mentor else None]
+               _join(op.mentor.offers, f"operator {op.id} offers") if op.mentor else None, op.in_kind]
         row += [op.mentor.strengths.get(a) if op.mentor else None for a in areas]
         row += [op.mentee.needs.get(a) if op.mentee else None for a in areas]
         ops.append(row)
@@ -577,6 +620,8 @@ def instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list[
         "forbidden": ([c for c, _ in FORBIDDEN_COLUMNS], [[f.mentee, f.mentor] for f in instance.forbidden]),
         "interests": ([c for c, _ in INTEREST_COLUMNS],
                       [[op.id, it["operator"], it["level"]] for op in instance.operators for it in op.interests]),
+        "indicators": ([c for c, _ in INDICATOR_COLUMNS],
+                       [[op.id, k, v] for op in instance.operators for k, v in op.indicators.items()]),
         "settings": ([c for c, _ in SETTINGS_COLUMNS], settings),
     }
     for name, (header, rows) in tables.items():
@@ -698,9 +743,15 @@ NOTES: tuple[tuple[str, str, str], ...] = (
      "What an operator wants: level 2 = first choice, 1 = interested, -1 = will not work with the partner "
      "(never paired). Mentees rate mentors and mentors rate mentees; rules.interest_weight says how much "
      "interest adds to a pair's score."),
+    ("operators", "in_kind", "Optional: what the utility gives in kind (mostly staff time) to each of its "
+                             "partnerships, in the round's currency; the work plans show it beside the cash cost."),
+    ("indicators", "operator, indicator, value",
+     "Current values of performance indicators (e.g. nrw_pct 42): the work plans' baselines. The indicator ids "
+     "and units are in docs/format.md §7."),
     ("settings", "setting, value",
-     "One row per setting; an empty value keeps the default. work_areas lists the areas of the "
-     "strength_/need_ columns; costs.* and rules.* are explained in docs/format.md."),
+     "One row per setting; an empty value keeps the default. start is the month partnerships start "
+     "(YYYY-MM), the work plans' calendar. work_areas lists the areas of the strength_/need_ columns; "
+     "costs.* and rules.* are explained in docs/format.md."),
     ("all", "(any)", "Blank rows are skipped. Spaces around a cell or list item are ignored. "
                      "Problems are reported by sheet, row and column."),
 )

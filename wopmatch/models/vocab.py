@@ -6,6 +6,7 @@ closest code or label."""
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 from typing import Iterable, Optional
 
@@ -105,3 +106,15 @@ def near_duplicates(labels: Iterable[str]) -> list[tuple[str, str]]:
         else:
             seen[key] = label
     return out
+
+
+def country_name(code: str) -> str:
+    """A country's common name (``KE`` -> ``Kenya``); the code itself when it names none."""
+    return _countries().get(code, code)
+
+
+def language_name(code: str) -> str:
+    """A language's name (``fr`` -> ``French``, ``sw`` -> ``Swahili``: ISO 639's qualifier in
+    brackets dropped); the code itself when it names none."""
+    name = _languages().get(code)
+    return code if name is None else re.sub(r" \([^)]*\)$", "", name)
