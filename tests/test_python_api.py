@@ -34,7 +34,8 @@ def test_the_walk_through_runs_as_written(tmp_path, monkeypatch):
     for k, code in enumerate(blocks):
         exec(compile(code, f"docs/python.md block {k + 1}", "exec"), scope)
     for name in ("coverage-by-region.png", "frontier.png", "times.png", "round.json", "solution.json",
-                 "result.xlsx", "report.html", "policies.csv", "plans/index.html"):
+                 "result.xlsx", "report.html", "policies.csv", "plans/index.html", "progress.xlsx",
+                 "monitoring.html"):
         assert (tmp_path / name).stat().st_size > 0, name
     table = scope["table"]
     assert list(table.index) == list(wm.POLICY_NAMES)

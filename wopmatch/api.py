@@ -48,6 +48,9 @@ if TYPE_CHECKING:  # only for the annotations: pandas and matplotlib are optiona
     import pandas
     from matplotlib.figure import Figure
 
+    from .models.progress import Progress
+    from .reports.monitor import Monitoring
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = [
@@ -68,6 +71,8 @@ __all__ = [
     "load",
     "load_solution",
     "metrics",
+    "monitor",
+    "monitoring_table",
     "next_status",
     "options",
     "partnerships",
@@ -82,6 +87,7 @@ __all__ = [
     "verify",
     "write",
     "write_plans",
+    "write_progress_template",
 ]
 
 #: Every policy, in the order the command line lists them (docs/policies.md).
@@ -930,7 +936,7 @@ def _markdown(table: "pandas.DataFrame") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(obj: Union[Instance, Solution, Comparison, SolutionDiff], path: PathLike, *,
+def write(obj: Union[Instance, Solution, Comparison, SolutionDiff, "Monitoring"], path: PathLike, *,
           instance: Optional[Instance] = None) -> Path:
     """Write what the command line writes.
 
@@ -940,7 +946,8 @@ def write(obj: Union[Instance, Solution, Comparison, SolutionDiff], path: PathLi
         An :class:`Instance` (``.json``, ``.xlsx`` or a folder of CSV files; JSON as
         ``wopmatch generate`` writes it); a :class:`Solution` (``.json``; ``.xlsx``
         result sheets and ``.csv`` folders need ``instance=``; ``.html`` is the report);
-        a :class:`Comparison` (``.csv`` or ``.md`` table); a :func:`diff` (``.json``).
+        a :class:`Comparison` (``.csv`` or ``.md`` table); a :func:`diff` (``.json``); a
+        :func:`monitor` result (``.html`` report, ``.csv`` or ``.json`` figures).
     path
         Where to write; written atomically (nothing half-written on failure).
     instance
@@ -952,6 +959,14 @@ def write(obj: Union[Instance, Solution, Comparison, SolutionDiff], path: PathLi
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    from .reports.monitor import WRITERS, Monitoring
+
+    if isinstance(obj, Monitoring):
+        if suffix not in WRITERS:
+            raise InputError([Problem("path", f"a monitoring report is written as {', '.join(WRITERS)}, got "
+                                              f"{p.suffix!r}")], str(p))
+        write_atomic(p, WRITERS[suffix](obj))
+        return p
     if isinstance(obj, SolutionDiff):
         if suffix != ".json":
             raise InputError([Problem("path", f"a diff is written as .json, got {p.suffix!r}")], str(p))
@@ -1037,3 +1052,109 @@ def write_plans(solution: Solution, folder: PathLike, *, instance: Instance) -> 
     for page in stale:  # an earlier run's page of a partnership this solution does not have
         page.unlink(missing_ok=True)
     return p
+
+
+def _verified_round(instance: Instance, solution: Solution, what: str) -> Instance:
+    """The round ``solution`` was solved against, once the verifier accepts it; InputError otherwise."""
+    solved, problems = rebuild_round(instance, solution, None)
+    problems += verify_solution(solved, solution)
+    if problems:
+        raise InputError([Problem("solution", v) for v in problems], what)
+    return solved
+
+
+def write_progress_template(solution: Solution, path: PathLike, *, instance: Instance,
+                            month: Optional[int] = None, seed: int = 0) -> Path:
+    """Write the progress workbook partners fill in, as ``wopmatch template --progress`` does
+    (docs/monitoring.md).
+
+    Parameters
+    ----------
+    solution
+        A solution of ``instance``; it is re-verified first.
+    path
+        An ``.xlsx`` file, written atomically.
+    instance
+        The round the solution solves.
+    month
+        Fill the workbook with synthetic progress up to this month (for benchmarks and
+        demonstrations); None leaves the cells to fill empty.
+    seed
+        The synthetic progress's seed.
+
+    Raises
+    ------
+    InputError
+        When the solution is not a valid solution of ``instance`` or ``path`` is not ``.xlsx``.
+    """
+    from .reports.monitor import progress_workbook, synthetic_progress
+
+    p = Path(path)
+    if p.suffix.lower() != ".xlsx":
+        raise InputError([Problem("path", f"a progress workbook is written as .xlsx, got {p.suffix!r}")], str(p))
+    solved = _verified_round(instance, solution, "write_progress_template")
+    filled = None if month is None else synthetic_progress(solved, solution, month, seed)
+    write_atomic(p, progress_workbook(solved, solution, filled))
+    return p
+
+
+def monitor(instance: Union[Instance, PathLike, Mapping[str, Any]], solution: Union[Solution, PathLike],
+            progress: Union[PathLike, Mapping[str, Any], "Progress"]) -> "Monitoring":
+    """Grade every partnership against its work plan from the progress its partners report
+    (docs/monitoring.md), as ``wopmatch monitor`` does.
+
+    Parameters
+    ----------
+    instance, solution
+        The round and a solution of it (re-verified first).
+    progress
+        A progress workbook (``.xlsx``) or JSON file, JSON-like data, or a ``Progress``.
+
+    Returns
+    -------
+    Monitoring
+        ``.partnerships`` (status, figures and reasons each), ``.donors``, ``.counts``;
+        :func:`monitoring_table` gives them as DataFrames and :func:`write` as ``.html``,
+        ``.csv`` or ``.json``.
+
+    Raises
+    ------
+    InputError
+        Bad progress, every problem located by sheet, row and column (or JSON path); or a
+        solution that is not valid for the round.
+    """
+    from .models.progress import Progress, ReadProgress, load_progress, parse_progress
+    from .reports.monitor import monitor as grade_all
+
+    inst = load(instance)
+    sol = solution if isinstance(solution, Solution) else load_solution(solution)
+    solved = _verified_round(inst, sol, "monitor")
+    if isinstance(progress, Progress):
+        read = ReadProgress(progress)
+    elif isinstance(progress, Mapping):
+        read = ReadProgress(parse_progress(dict(progress)))
+    else:
+        read = load_progress(progress)
+    return grade_all(solved, sol, read, str(progress) if not isinstance(progress, (Progress, Mapping)) else "progress")
+
+
+def monitoring_table(monitoring: "Monitoring", of: str = "partnerships") -> "pandas.DataFrame":
+    """A :func:`monitor` result as a table: one row per partnership (``of="partnerships"``: status,
+    figures against the plan, reasons) or per donor (``of="donors"``: counts by status, cost, money
+    planned and spent to date).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    from .reports.monitor import STATUSES, monitoring_rows
+
+    pd = _need("pandas")
+    if of == "partnerships":
+        header, rows = monitoring_rows(monitoring)
+        return pd.DataFrame(rows, columns=header)
+    if of == "donors":
+        return pd.DataFrame([{"donor": d.donor, "name": d.name, **{s: d.counts[s] for s in STATUSES}, "cost": d.cost,
+                              "spend_planned": d.spend_planned, "spent": d.spent} for d in monitoring.donors])
+    raise InputError([Problem("of", f"a monitoring table is of 'partnerships' or 'donors', got {of!r}")],
+                     "monitoring_table")

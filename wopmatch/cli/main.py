@@ -396,9 +396,22 @@ def convert(source: Path, output: Path) -> None:
 
 @cli.command()
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="round.xlsx (with a notes sheet and data validation), or a folder of CSV files.")
-def template(output: Path) -> None:
-    """Write an empty instance to fill in: headers, default settings, notes and data validation."""
+              help="round.xlsx (with a notes sheet and data validation), or a folder of CSV files; with "
+                   "--progress, progress.xlsx.")
+@click.option("--progress", nargs=2, type=click.Path(path_type=Path), default=None, metavar="ROUND SOLUTION",
+              help="Write the progress workbook of SOLUTION's partnerships instead (docs/monitoring.md).")
+@click.option("--synthetic", type=click.IntRange(1, 120), default=None, metavar="MONTH",
+              help="With --progress: fill it with synthetic progress up to MONTH (for trials and benchmarks).")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --synthetic: its seed.")
+def template(output: Path, progress: Optional[tuple[Path, Path]], synthetic: Optional[int], seed: int) -> None:
+    """Write an empty instance to fill in: headers, default settings, notes and data validation; or,
+    with --progress, the workbook in which partners report progress on their work plans."""
+    if progress is not None:
+        _progress_template(output, *progress, synthetic, seed)
+        return
+    if synthetic is not None:
+        err.print("[bold red]error[/]: --synthetic fills a progress workbook: give --progress ROUND SOLUTION too")
+        sys.exit(1)
     kind = _output_kind(output, "a template")
     if kind == "json":
         err.print("[bold red]error[/]: a template is a workbook (.xlsx) or a folder of CSV files; "
@@ -410,6 +423,61 @@ def template(output: Path) -> None:
     _write_instance(output, kind, Instance(costs=Costs(duration_rule="issues")))  # months from the issues
     out.print(f"{output}: empty round with the default settings, durations from the issues each pair addresses; "
               "see its notes sheet or docs/spreadsheets.md")
+
+
+def _progress_template(output: Path, instance: Path, solution: Path, month: Optional[int], seed: int) -> None:
+    from ..api import write_progress_template
+
+    if output.suffix.lower() != ".xlsx":
+        err.print(f"[bold red]error[/]: a progress workbook is written as .xlsx, got {output.name!r}")
+        sys.exit(1)
+    _check_output(output, instance, solution)
+    loaded, sol, _, violations = _checked(instance, solution, None, with_sha=False)
+    _refuse_invalid(violations, solution, instance, "progress workbook")
+    try:
+        write_progress_template(sol, output, instance=loaded.instance, month=month, seed=seed)
+    except InputError as exc:
+        _fail(exc)
+    out.print(f"{output}: progress of {len(sol.partnerships)} partnership(s) by reporting period"
+              + (f", filled with synthetic progress up to month {month} (seed {seed})" if month else
+                 "; the partners fill in activities done, money spent, indicator values and milestones done"))
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(path_type=Path))
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.argument("progress", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "outputs", type=click.Path(path_type=Path), multiple=True, required=True,
+              help="report.html (for donors), figures.csv or figures.json; give -o more than once for several.")
+def monitor(instance: Path, solution: Path, progress: Path, outputs: tuple[Path, ...]) -> None:
+    """Grade every partnership of SOLUTION against its work plan from PROGRESS (the workbook of
+    `wopmatch template --progress`, filled in): on track, at risk or off track, and why
+    (docs/monitoring.md)."""
+    from ..api import monitor as grade_progress
+    from ..reports.monitor import STATUSES, WRITERS
+
+    for output in outputs:
+        if output.suffix.lower() not in WRITERS:
+            err.print(f"[bold red]error[/]: cannot write monitoring as {output.name!r}; use "
+                      f"{', '.join(WRITERS)}")
+            sys.exit(1)
+        _check_output(output, instance, solution, progress)
+    loaded, sol, _, violations = _checked(instance, solution, None, with_sha=False)
+    _refuse_invalid(violations, solution, instance, "monitoring")
+    try:
+        m = grade_progress(loaded.instance, sol, progress)
+    except InputError as exc:
+        _fail(exc)
+    files = [(output, WRITERS[output.suffix.lower()](m)) for output in outputs]  # all made before the first write
+    for output, data in files:
+        write_atomic(output, data)
+    counts = m.counts
+    out.print(f"{len(m.partnerships)} partnership(s) at reporting period {m.period}: "
+              + ", ".join(f"{counts[s]} {s}" for s in STATUSES))
+    for d in m.donors:
+        out.print(f"  {d.name}: " + ", ".join(f"{d.counts[s]} {s}" for s in STATUSES)
+                  + (f"; spent {d.spent:,} of {d.spend_planned:,} planned to date" if d.spend_planned else ""))
+    out.print("wrote " + ", ".join(str(o) for o in outputs))
 
 
 def _write_instance(output: Path, kind: OutputKind, instance: Instance) -> None:
@@ -673,12 +741,13 @@ def docs(topic: Optional[str]) -> None:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["instance", "solution", "scenarios"]))
+@click.argument("kind", type=click.Choice(["instance", "solution", "scenarios", "progress"]))
 def schema(kind: str) -> None:
-    """Print the JSON Schema of an instance, solution or scenario set file."""
+    """Print the JSON Schema of an instance, solution, scenario set or progress file."""
+    from ..models.progress import Progress
     from ..models.scenarios import ScenarioSet
 
-    model = {"instance": Instance, "solution": Solution, "scenarios": ScenarioSet}[kind]
+    model = {"instance": Instance, "solution": Solution, "scenarios": ScenarioSet, "progress": Progress}[kind]
     click.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
