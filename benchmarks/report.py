@@ -272,6 +272,28 @@ def interests_section() -> list[str]:
     return out + ["", _run_line(next(iter(latest.values()))) + ".", ""]
 
 
+def monitor_section() -> list[str]:
+    """Monitoring's cost (monitor.jsonl, benchmarks/monitor.py): the latest run of each case."""
+    latest: dict[str, dict] = {}
+    for rec in _read("monitor.jsonl"):
+        latest[rec["case"]] = rec
+    if not latest:
+        return []
+    out = ["## Monitoring", "",
+           "`python benchmarks/monitor.py`: `wopmatch monitor ROUND SOLUTION PROGRESS -o report.html -o figures.csv` "
+           "on about 1,000 partnerships (greedy on 1,900 x 560 rounds), their progress workbook filled with "
+           "synthetic progress up to the month shown; wall time as a user waits for it (start-up, reading, "
+           "re-verifying, grading, writing), the fastest of three runs.",
+           "", "| case | partnerships | workbook KiB | seconds | target | met | on / at risk / off | git | date |",
+           "|---|---:|---:|---:|---|---|---|---|---|"]
+    for r in latest.values():
+        c = r["counts"]
+        out.append(f"| {r['case']} | {r['partnerships']:,} | {r['workbook_bytes'] / 1024:,.0f} | {r['best']:.2f} | "
+                   f"{r['target']} | {'yes' if r['met'] else '**no**'} | {c['on track']} / {c['at risk']} / "
+                   f"{c['off track']} | {r['git']} | {r['date'][:10]} |")
+    return out + ["", _run_line(next(iter(latest.values()))) + ".", ""]
+
+
 def service_section() -> list[str]:
     """Load on the HTTP service (service/load.jsonl, benchmarks/load.py)."""
     records = _read("service/load.jsonl")
@@ -552,6 +574,7 @@ def write() -> None:
     out += donors_section()
     out += whatif_section()
     out += interests_section()
+    out += monitor_section()
     out += timelimit_section()
     out += fuzz_section()
     out += python_api_section()
