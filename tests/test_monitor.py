@@ -278,3 +278,49 @@ def test_the_monitoring_report_renders_offline_with_its_charts(demo, tmp_path):
         finally:
             browser.close()
     assert errors == [] and all(u.startswith("file:") for u in requests), (errors, requests)
+
+
+def test_the_service_serves_the_template_checks_progress_and_grades(tmp_path):
+    pytest.importorskip("fastapi")
+    from servicekit import Server, wait_for
+
+    s = Server(tmp_path / "data", "--workers", "1").start()
+    try:
+        with s.client() as c:
+            job = c.post("/v1/jobs", json={"instance": json.loads(DEMO.read_text()), "policy": "greedy"}).json()
+            assert wait_for(c, job["id"])["state"] == "done"
+            base = f"/v1/jobs/{job['id']}"
+            assert c.get(f"{base}/monitoring").status_code == 409  # no progress yet
+            blank = c.get(f"{base}/progress.xlsx")
+            assert blank.status_code == 200 and blank.content[:2] == b"PK"
+            inst = load_instance(DEMO).instance
+            sol = wm.load_solution(c.get(f"{base}/solution").json())
+            filled = progress_workbook(inst, sol, synthetic_progress(inst, sol, 12, seed=5))
+            xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            r = c.put(f"{base}/progress", files={"file": ("blank.xlsx", blank.content, xlsx)})
+            assert r.status_code == 422 and "no progress is reported yet" in r.text
+            wb = openpyxl.load_workbook(io.BytesIO(filled))
+            wb["progress"].append(["NOBODY", None, 1, None, None, None, 1, 100])
+            bad = io.BytesIO()
+            wb.save(bad)
+            r = c.put(f"{base}/progress", files={"file": ("bad.xlsx", bad.getvalue(), xlsx)})
+            assert r.status_code == 422 and "sheet progress, row" in r.text and "'NOBODY'" in r.text
+            assert c.get(f"{base}/monitoring").status_code == 409  # nothing kept
+            r = c.put(f"{base}/progress", files={"file": ("progress.xlsx", filled, xlsx)})
+            assert r.status_code == 200, r.text
+            out = r.json()
+            local = monitor(inst, sol, synthetic_progress(inst, sol, 12, seed=5))
+            assert out["counts"] == local.counts and out["period"] == 2
+            doc = c.get(out["links"]["monitoring"]).json()
+            assert doc["counts"] == local.counts and len(doc["partnerships"]) == len(sol.partnerships)
+            table = list(csv.DictReader(io.StringIO(c.get(out["links"]["csv"]).text)))
+            assert {r["mentee"]: r["status"] for r in table} == {p.mentee: p.status for p in local.partnerships}
+            assert c.get(out["links"]["report"]).text.startswith("<!DOCTYPE html>")
+            # JSON progress replaces the workbook
+            r = c.put(f"{base}/progress", files={"file": ("p.json", Progress(periods=[PeriodReport(
+                mentee=sol.partnerships[0].mentee, period=1, activities_done=0, spent=0)]).model_dump_json(),
+                "application/json")})
+            assert r.status_code == 200 and sum(r.json()["counts"].values()) == len(sol.partnerships)
+            assert c.get(f"{base}/monitoring").json()["counts"]["off track"] >= len(sol.partnerships) - 1
+    finally:
+        s.stop()

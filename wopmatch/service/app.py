@@ -23,7 +23,7 @@ from ..models.instance import plain_message
 from ..models.problems import InputError, json_path
 from .config import ServiceConfig
 from .limits import BodyLimit
-from .routes import agreement, instances, jobs, page, results
+from .routes import agreement, instances, jobs, monitoring, page, results
 from .store import Store
 from .supervisor import Supervisor
 
@@ -55,7 +55,8 @@ def create_app(config: ServiceConfig, supervise: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(InputError, _invalid_input)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # ours, and the router's own 404 and 405
-    for router in (page.router, instances.router, jobs.router, results.router, agreement.router):
+    for router in (page.router, instances.router, jobs.router, results.router, agreement.router,
+                   monitoring.router):
         app.include_router(router)
     return app
 

@@ -73,22 +73,27 @@ def job_of(job_id: str, who: str, store: Store) -> Job:
     return job
 
 
-def read_upload(data: bytes, filename: str) -> Instance:
-    """A workbook (.xlsx, by its zip signature) or a JSON instance."""
+def checked_workbook(data: bytes, source: str) -> io.BytesIO:
+    """An uploaded workbook, once its zip unpacks to no more than MAX_UNPACKED bytes."""
     import zipfile
 
+    try:
+        unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError):
+        raise InputError([Problem("", "not a readable .xlsx workbook (a damaged zip file)")], source) from None
+    if unpacked > MAX_UNPACKED:
+        raise InputError([Problem("", f"the workbook unpacks to {unpacked:,} bytes, over the service's limit "
+                                      f"of {MAX_UNPACKED:,}")], source)
+    return io.BytesIO(data)
+
+
+def read_upload(data: bytes, filename: str) -> Instance:
+    """A workbook (.xlsx, by its zip signature) or a JSON instance."""
     from ..models.tables import read_workbook, tables_to_instance
 
     source = filename or "upload"
     if data[:2] == b"PK":
-        try:
-            unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
-        except (zipfile.BadZipFile, ValueError):
-            raise InputError([Problem("", "not a readable .xlsx workbook (a damaged zip file)")], source) from None
-        if unpacked > MAX_UNPACKED:
-            raise InputError([Problem("", f"the workbook unpacks to {unpacked:,} bytes, over the service's limit "
-                                          f"of {MAX_UNPACKED:,}")], source)
-        tables, problems = read_workbook(io.BytesIO(data), source)
+        tables, problems = read_workbook(checked_workbook(data, source), source)
         return tables_to_instance(tables, source, problems)
     return parse_instance(decode_json(data, source), source)
 

@@ -260,6 +260,13 @@ class Store:
             db.execute("INSERT OR REPLACE INTO files (job, name, data) VALUES (?, ?, ?)", (job_id, name, data))
             return True
 
+    def attach(self, job_id: str, name: str, data: bytes, replacing: tuple[str, ...] = ()) -> None:
+        """Store (or replace) a file of a finished job, what its owner adds later such as progress,
+        and remove the files ``replacing`` names, in one transaction."""
+        with self.connect() as db:
+            db.executemany("DELETE FROM files WHERE job = ? AND name = ?", [(job_id, n) for n in replacing])
+            db.execute("INSERT OR REPLACE INTO files (job, name, data) VALUES (?, ?, ?)", (job_id, name, data))
+
     # --- agreement (docs/rounds.md) -----------------------------------------
     def record_agreement(self, job_id: str, who: str, entries: list[dict[str, Any]]) -> None:
         """Append answers (mentee, mentor, status, note) for a job's partnerships, in one transaction."""
