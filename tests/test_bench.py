@@ -65,3 +65,29 @@ def test_a_bad_config_names_the_field(tmp_path):
     r = CliRunner().invoke(cli, ["bench", "run", str(cfg), "-o", str(tmp_path / "r.jsonl")])
     assert r.exit_code == 1 and "seeds" in r.output and "fair" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_study_with_progress_grades_each_cell_s_partnerships_and_reports_them_by_policy(tmp_path):
+    cfg = tmp_path / "study.json"
+    cfg.write_text(json.dumps({**CONFIG, "sizes": [[60, 15]], "donors": [1], "progress_month": 12}))
+    out = tmp_path / "results.jsonl"
+    runner = CliRunner()
+    r = runner.invoke(cli, ["bench", "run", str(cfg), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 2 and all(rec["cell"]["progress_month"] == 12 for rec in records)
+    for rec in records:
+        mon = rec["monitoring"]
+        assert mon["partnerships"] == rec["metrics"]["matched"] > 0
+        assert abs(mon["on_track"] + mon["at_risk"] + mon["off_track"] - 1) < 1e-3
+    # the same cells without progress are other cells: a study without it keeps its keys
+    assert cell_key({**records[0]["cell"], "progress_month": 12}) != cell_key(
+        {k: v for k, v in records[0]["cell"].items() if k != "progress_month"})
+    rep = tmp_path / "report"
+    r = runner.invoke(cli, ["bench", "report", str(out), "-o", str(rep)])
+    assert r.exit_code == 0, r.output
+    md = (rep / "report.md").read_text()
+    assert "| on track | off track |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| 60x15 | 1 | random"))
+    rand = next(rec for rec in records if rec["cell"]["policy"] == "random")["monitoring"]
+    assert row.rstrip().endswith(f"| {rand['on_track']:,.3f} | {rand['off_track']:,.3f} |")

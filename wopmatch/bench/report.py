@@ -71,6 +71,8 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "solve_s": avg(lambda r: r["seconds"]["solve"]), "total_s": avg(lambda r: r["seconds"]["total"]),
                 "peak_mib": max(r["peak_rss_mib"] for r in solved),
                 "statuses": sorted({r["status"] for r in solved}),
+                "on_track": avg(lambda r: (r.get("monitoring") or {}).get("on_track")),
+                "off_track": avg(lambda r: (r.get("monitoring") or {}).get("off_track")),
             })
         rows.append(row)
     return rows
@@ -101,6 +103,7 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def markdown(rows: list[dict[str, Any]], records: list[dict[str, Any]], title: str) -> str:
     prov = records[-1] if records else {}
+    monitored = any(r.get("on_track") is not None for r in rows)  # the study set progress_month
     machine = prov.get("machine", {})
     versions = prov.get("versions", {})
     head = [f"# {title}", "",
@@ -108,11 +111,14 @@ def markdown(rows: list[dict[str, Any]], records: list[dict[str, Any]], title: s
             f"{machine.get('platform', '?')}, {machine.get('cpus', '?')} CPUs, {machine.get('memory', '?')}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
             "Averages over seeds. `vs optimal`: the policy's value over `optimal`'s on the same instance. "
-            "Lowest region: the lowest share of a region's mentees matched. Blocking pairs: docs/policies.md.", "",
+            "Lowest region: the lowest share of a region's mentees matched. Blocking pairs: docs/policies.md."
+            + (" On track, off track: the shares of the partnerships so graded on synthetic progress "
+               "(docs/monitoring.md)." if monitored else ""), "",
             "| size | donors | policy | solved | status | match rate | coverage vs optimal | quality vs optimal "
             "| cost vs optimal | lowest score | lowest region | blocking pairs | coverage gap | solve s | total s "
-            "| peak MiB |",
-            "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| peak MiB |" + (" on track | off track |" if monitored else ""),
+            "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            + ("---:|---:|" if monitored else "")]
     for r in rows:
         status = ", ".join(r.get("statuses", [])) or ", ".join(sorted({o.split(":")[0] for o in r["other"]}))
         head.append(
@@ -121,7 +127,8 @@ def markdown(rows: list[dict[str, Any]], records: list[dict[str, Any]], title: s
             f"{_fmt(r.get('quality_vs_optimal'))} | {_fmt(r.get('cost_vs_optimal'))} | {_fmt(r.get('min_score'))} | "
             f"{_fmt(r.get('lowest_region_rate'))} | {_fmt(r.get('blocking_pairs'), 0)} | "
             f"{_fmt(r.get('gap_coverage'), 4)} | {_fmt(r.get('solve_s'), 2)} | {_fmt(r.get('total_s'), 2)} | "
-            f"{_fmt(r.get('peak_mib'), 0)} |")
+            f"{_fmt(r.get('peak_mib'), 0)} |"
+            + (f" {_fmt(r.get('on_track'))} | {_fmt(r.get('off_track'))} |" if monitored else ""))
     other = [r for r in rows if r["other"]]
     if other:
         head += ["", "Cells not solved:", ""]

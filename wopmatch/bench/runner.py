@@ -46,6 +46,8 @@ class StudyConfig(BaseModel):
     time_limits: list[Optional[float]] = Field(default=[None], min_length=1)
     cell_timeout: Optional[float] = Field(default=None, gt=0, description="Seconds before a cell is killed.")
     alternates: int = 0
+    progress_month: Optional[int] = Field(default=None, ge=1, le=120, description=(
+        "Grade each solved cell's partnerships on synthetic progress up to this month (docs/monitoring.md)."))
 
     @field_validator("policies")
     @classmethod
@@ -74,14 +76,21 @@ def cells(cfg: StudyConfig) -> list[dict[str, Any]]:
     out = []
     for (n, m), k, tight, dual, seed, limit, policy in itertools.product(
             cfg.sizes, cfg.donors, cfg.tightness, cfg.dual_share, cfg.seeds, cfg.time_limits, cfg.policies):
-        out.append({"mentees": n, "mentors": m, "donors": k, "tightness": tight, "dual_share": dual, "seed": seed,
-                    "time_limit": limit, "policy": policy})
+        cell = {"mentees": n, "mentors": m, "donors": k, "tightness": tight, "dual_share": dual, "seed": seed,
+                "time_limit": limit, "policy": policy}
+        if cfg.progress_month is not None:
+            cell["progress_month"] = cfg.progress_month
+        out.append(cell)
     return out
 
 
+#: What names a cell; progress_month only where a study sets it, so earlier results keep their keys.
+CELL_FIELDS = ("mentees", "mentors", "donors", "tightness", "dual_share", "seed", "time_limit", "policy",
+               "progress_month")
+
+
 def cell_key(cell: dict[str, Any]) -> str:
-    return json.dumps({k: cell[k] for k in ("mentees", "mentors", "donors", "tightness", "dual_share", "seed",
-                                            "time_limit", "policy")}, sort_keys=True)
+    return json.dumps({k: cell[k] for k in CELL_FIELDS if k in cell}, sort_keys=True)
 
 
 def done_keys(results: Path) -> set[str]:
@@ -162,7 +171,7 @@ def child_main(cell: dict[str, Any], alternates: int) -> dict[str, Any]:
     except SolveError as exc:  # a policy that does not model this instance, or a size it refuses
         return {"cell": cell, "outcome": "refused", "reason": str(exc),
                 "seconds": {"generate": round(t_gen, 3)}, "peak_rss_mib": _peak()}
-    return {
+    record = {
         "cell": cell, "outcome": "solved", "status": s.status, "method": s.stats.method,
         "objective": None if s.objective is None else s.objective.model_dump(),
         "bound": s.bound.model_dump(), "gap": s.gap.model_dump(),
@@ -172,6 +181,21 @@ def child_main(cell: dict[str, Any], alternates: int) -> dict[str, Any]:
                     "verify": s.stats.verify_seconds, "total": round(time.perf_counter() - t0, 3)},
         "peak_rss_mib": _peak(),
     }
+    if cell.get("progress_month"):
+        record["monitoring"] = _monitoring(inst, s, cell["progress_month"], cell["seed"])
+    return record
+
+
+def _monitoring(inst: Any, solution: Any, month: int, seed: int) -> dict[str, Any]:
+    """Shares of the partnerships on track, at risk and off track on synthetic progress up to ``month``."""
+    from ..api import monitor
+    from ..reports.monitor import synthetic_progress
+
+    if not solution.partnerships:
+        return {"partnerships": 0}
+    m = monitor(inst, solution, synthetic_progress(inst, solution, month, seed))
+    n = len(m.partnerships)
+    return {"partnerships": n, **{s.replace(" ", "_"): round(c / n, 4) for s, c in m.counts.items()}}
 
 
 def _peak() -> float:
