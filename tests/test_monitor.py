@@ -324,3 +324,20 @@ def test_the_service_serves_the_template_checks_progress_and_grades(tmp_path):
             assert c.get(f"{base}/monitoring").json()["counts"]["off track"] >= len(sol.partnerships) - 1
     finally:
         s.stop()
+
+
+def test_a_round_s_workbook_or_a_sheet_without_its_key_column_is_one_problem(demo, tmp_path):
+    tmp, inst, sol, found = demo
+    with pytest.raises(InputError) as exc:
+        wm.monitor(inst, sol, ROOT / "instances" / "demo.xlsx")
+    assert [p.message for p in exc.value.problems] == [
+        "this is a round's workbook (it has an operators sheet), not a progress workbook; wopmatch template "
+        "--progress ROUND SOLUTION -o progress.xlsx writes one"]
+    path = tmp_path / "p.xlsx"
+    path.write_bytes(progress_workbook(inst, sol, synthetic_progress(inst, sol, 12, seed=1)))
+    wb = openpyxl.load_workbook(path)
+    wb["indicators"].delete_cols(1)
+    wb.save(path)
+    with pytest.raises(InputError) as exc:
+        wm.monitor(inst, sol, path)
+    assert [f"{p.where}: {p.message}" for p in exc.value.problems] == ["sheet indicators: missing column 'mentee'"]

@@ -108,14 +108,21 @@ def parse_progress(raw: Any, source: str = "progress") -> Progress:
 def read_progress_workbook(file: Any, source: str) -> ReadProgress:
     """The progress workbook's sheets as Progress, every problem located by sheet, row and column."""
     tables, problems = read_workbook(file, source, names=tuple(SHEETS))
+    if any(p.where == "sheet operators" for p in problems):
+        raise InputError([Problem("", "this is a round's workbook (it has an operators sheet), not a progress "
+                                      "workbook; wopmatch template --progress ROUND SOLUTION -o progress.xlsx "
+                                      "writes one")], source)
     raw: dict[str, Any] = {"format": PROGRESS_FORMAT}
     rows: dict[tuple[str, int], tuple[Table, int]] = {}
     for name, (key, kinds, read, required) in SHEETS.items():
         table = tables.get(name)
         if table is None:
             continue
+        before = len(problems)
         columns = [(k, c) for k, c in _check_header(table, kinds, problems, required) if c in read]
         records = raw.setdefault(key, [])
+        if any(p.message.startswith("missing column") for p in problems[before:]):
+            continue  # said once for the sheet, not once per row
         for row, cells in table.rows:
             rec = {c: _cell(cells[k] if k < len(cells) else None, kinds[c]) for k, c in columns}
             if (key == "indicators" and rec.get("value") is None) or \
