@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import openpyxl
 import pytest
+from browser import needs_browser, offline_page
 from click.testing import CliRunner
 
 import wopmatch as wm
@@ -35,8 +34,6 @@ from wopmatch.reports.plans import plans
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "instances" / "demo.json"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-REQUIRE_BROWSER = os.environ.get("WOPMATCH_REQUIRE_BROWSER") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -252,31 +249,19 @@ def test_the_command_line_writes_the_template_then_the_report_csv_and_json(demo,
     assert r.exit_code == 1 and "--progress" in r.output and not (tmp_path / "y.xlsx").exists()
 
 
-@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_BROWSER, reason="Debian's chromium is not installed")
+@needs_browser
 def test_the_monitoring_report_renders_offline_with_its_charts(demo, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     tmp, inst, sol, found = demo
     m = monitor(inst, sol, synthetic_progress(inst, sol, 24, seed=2))
     path = wm.write(m, tmp_path / "m.html")
-    errors, requests = [], []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                                           "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_page(viewport={"width": 794, "height": 1123})
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri(), wait_until="load")
-            assert page.title().startswith("Monitoring report")
-            bars = page.locator("svg rect title").all_text_contents()
-            assert len([b for b in bars if re.search(r": \d+ (on track|at risk|off track)$", b)]) >= len(m.donors)
-            assert page.locator("span.chip").count() == len(sol.partnerships)
-            pdf = page.pdf(format="A4", print_background=True)
-            assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 1
-        finally:
-            browser.close()
+    with offline_page(794, 1123) as (page, errors, requests):
+        page.goto(path.as_uri(), wait_until="load")
+        assert page.title().startswith("Monitoring report")
+        bars = page.locator("svg rect title").all_text_contents()
+        assert len([b for b in bars if re.search(r": \d+ (on track|at risk|off track)$", b)]) >= len(m.donors)
+        assert page.locator("span.chip").count() == len(sol.partnerships)
+        pdf = page.pdf(format="A4", print_background=True)
+        assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 1
     assert errors == [] and all(u.startswith("file:") for u in requests), (errors, requests)
 
 

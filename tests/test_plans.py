@@ -6,15 +6,14 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import shutil
 import zipfile
 from markupsafe import escape
 from pathlib import Path
 
 import openpyxl
 import pytest
+from browser import needs_browser, offline_page
 from click.testing import CliRunner
 
 from wopmatch.cli.main import cli
@@ -28,8 +27,6 @@ from wopmatch.reports.plans import activities, budget, calendar, page_name, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "instances" / "demo.json"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-REQUIRE_BROWSER = os.environ.get("WOPMATCH_REQUIRE_BROWSER") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -214,10 +211,8 @@ def _round_of_36_months(tmp: Path, issues: int) -> Path:
     return path
 
 
-@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_BROWSER, reason="Debian's chromium is not installed")
+@needs_browser
 def test_a_plan_renders_offline_and_prints_on_two_a4_pages_or_three_for_four_or_five_issues(demo_plans, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     tmp, inst, sol = demo_plans
     longest = max(sol.partnerships, key=lambda p: (p.duration_months, len(p.issues)))
     cases = [(tmp / "plans" / page_name(longest.mentee), 2), (tmp / "plans" / "index.html", None)]
@@ -231,26 +226,16 @@ def test_a_plan_renders_offline_and_prints_on_two_a4_pages_or_three_for_four_or_
         first = load_solution(solved).partnerships[0]
         assert first.duration_months == 36 and len(first.issues) == issues
         cases.append((tmp_path / f"p{issues}" / page_name(first.mentee), most))
-    errors, requests = [], []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                                           "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 1200})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("request", lambda r: requests.append(r.url))
-            for path, most in cases:
-                page.goto(path.as_uri(), wait_until="load")
-                assert page.title().startswith("Draft work plan")
-                pdf = page.pdf(format="A4", print_background=True)
-                pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
-                assert 1 <= pages <= (most or pages), (path.name, pages)
-            page.goto((tmp / "plans" / page_name(longest.mentee)).as_uri(), wait_until="load")
-            assert page.locator("h3").count() == len(longest.issues)
-            assert page.locator("tr.trip").count() >= 2 and page.locator("tr.milestone").count() >= 3
-        finally:
-            browser.close()
+    with offline_page() as (page, errors, requests):
+        for path, most in cases:
+            page.goto(path.as_uri(), wait_until="load")
+            assert page.title().startswith("Draft work plan")
+            pdf = page.pdf(format="A4", print_background=True)
+            pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+            assert 1 <= pages <= (most or pages), (path.name, pages)
+        page.goto((tmp / "plans" / page_name(longest.mentee)).as_uri(), wait_until="load")
+        assert page.locator("h3").count() == len(longest.issues)
+        assert page.locator("tr.trip").count() >= 2 and page.locator("tr.milestone").count() >= 3
     assert errors == []
     assert all(u.startswith("file:") for u in requests), requests
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from html import escape
 from pathlib import Path
 
 import pytest
+from browser import needs_browser, offline_page
 from click.testing import CliRunner
 from markupsafe import escape as markup_escape
 
@@ -18,9 +17,6 @@ from wopmatch.models.io import instance_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "instances" / "demo.json"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# CI installs Debian's chromium and sets this, so a missing browser fails there instead of skipping.
-REQUIRE_BROWSER = os.environ.get("WOPMATCH_REQUIRE_BROWSER") == "1"
 
 
 def _report(tmp_path: Path, instance: Path, *solve_args: str) -> tuple[Path, Path]:
@@ -64,47 +60,33 @@ def test_report_refuses_a_solution_that_does_not_verify(tmp_path):
     assert r.exit_code == 1 and ".html" in r.output
 
 
-@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_BROWSER, reason="Debian's chromium is not installed")
+@needs_browser
 def test_report_renders_in_headless_chromium_with_no_errors_and_no_network(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     html, sol_path = _report(tmp_path, DEMO)
     inst, sol = load_instance(DEMO).instance, load_solution(sol_path)
     ops = {op.id: op for op in inst.operators}
     located_ops = [op for op in inst.operators if op.location is not None and (op.mentee or op.mentor)]
     located_links = [p for p in sol.partnerships if ops[p.mentee].location and ops[p.mentor].location]
 
-    errors, requests = [], []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(html.as_uri(), wait_until="load")
-            assert page.title().startswith("WOP matching")
-            assert page.inner_text("#fig-matched") == f"{len(sol.partnerships)} / " \
-                f"{sum(op.mentee is not None for op in inst.operators)}"
-            assert page.inner_text("#status") == sol.status
-            assert page.locator("#partnership-table tbody tr").count() == len(sol.partnerships)
-            assert page.locator("#unmatched-table tbody tr").count() == len(sol.unmatched)
-            # the main map draws every located operator once (the inset draws its window again)
-            assert page.locator("svg#world-map > g.dots circle").count() == len(located_ops)
-            assert page.locator("svg#world-map > g.links path.link").count() == len(located_links)
-            assert page.locator("svg#world-map svg.inset").count() == 1  # the demo's European mentors crowd
-            assert page.locator("svg.chart").count() == 3  # regions, work areas, donors
-            box = page.locator("svg#world-map").bounding_box()
-            assert box is not None and box["width"] > 800 and box["height"] > 350  # drawn, at its 2:1 shape
-            land = page.locator("svg#world-map > use.land").bounding_box()
-            assert land is not None and land["width"] > 0.9 * box["width"]
-            shot = page.screenshot(full_page=True, path=str(tmp_path / "report.png"))  # kept for a look
-            assert len(shot) > 10_000
-        finally:
-            browser.close()
+    with offline_page(1200, 900) as (page, errors, requests):
+        page.goto(html.as_uri(), wait_until="load")
+        assert page.title().startswith("WOP matching")
+        assert page.inner_text("#fig-matched") == f"{len(sol.partnerships)} / " \
+            f"{sum(op.mentee is not None for op in inst.operators)}"
+        assert page.inner_text("#status") == sol.status
+        assert page.locator("#partnership-table tbody tr").count() == len(sol.partnerships)
+        assert page.locator("#unmatched-table tbody tr").count() == len(sol.unmatched)
+        # the main map draws every located operator once (the inset draws its window again)
+        assert page.locator("svg#world-map > g.dots circle").count() == len(located_ops)
+        assert page.locator("svg#world-map > g.links path.link").count() == len(located_links)
+        assert page.locator("svg#world-map svg.inset").count() == 1  # the demo's European mentors crowd
+        assert page.locator("svg.chart").count() == 3  # regions, work areas, donors
+        box = page.locator("svg#world-map").bounding_box()
+        assert box is not None and box["width"] > 800 and box["height"] > 350  # drawn, at its 2:1 shape
+        land = page.locator("svg#world-map > use.land").bounding_box()
+        assert land is not None and land["width"] > 0.9 * box["width"]
+        shot = page.screenshot(full_page=True, path=str(tmp_path / "report.png"))  # kept for a look
+        assert len(shot) > 10_000
     assert errors == []
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     assert requests == [html.as_uri()]  # the page itself and nothing else

@@ -1082,6 +1082,11 @@ def write_progress_template(solution: Solution, path: PathLike, *, instance: Ins
     seed
         The synthetic progress's seed.
 
+    Returns
+    -------
+    pathlib.Path
+        The workbook.
+
     Raises
     ------
     InputError
