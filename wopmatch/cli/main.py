@@ -438,9 +438,9 @@ def _progress_template(output: Path, instance: Path, solution: Path, month: Opti
         write_progress_template(sol, output, instance=loaded.instance, month=month, seed=seed)
     except InputError as exc:
         _fail(exc)
-    out.print(f"{output}: progress of {len(sol.partnerships)} partnership(s) by reporting period"
-              + (f", filled with synthetic progress up to month {month} (seed {seed})" if month else
-                 "; the partners fill in activities done, money spent, indicator values and milestones done"))
+    out.print(f"{output}: progress of {len(sol.partnerships)} partnership(s) by reporting period")
+    out.print(f"  filled with synthetic progress up to month {month} (seed {seed})" if month else
+              "  to fill in: activities done, money spent, indicator values, milestones")
 
 
 @cli.command()
@@ -474,9 +474,13 @@ def monitor(instance: Path, solution: Path, progress: Path, outputs: tuple[Path,
     counts = m.counts
     out.print(f"{len(m.partnerships)} partnership(s) at reporting period {m.period}: "
               + ", ".join(f"{counts[s]} {s}" for s in STATUSES))
+    table = Table(show_edge=False, pad_edge=False)
+    for title in ("donor", *STATUSES, "spent to date", "of planned"):
+        table.add_column(title, justify="left" if title == "donor" else "right")
     for d in m.donors:
-        out.print(f"  {d.name}: " + ", ".join(f"{d.counts[s]} {s}" for s in STATUSES)
-                  + (f"; spent {d.spent:,} of {d.spend_planned:,} planned to date" if d.spend_planned else ""))
+        table.add_row(d.name, *(str(d.counts[s]) for s in STATUSES), f"{d.spent:,}",
+                      f"{d.spent / d.spend_planned:.0%}" if d.spend_planned else "-")
+    out.print(table)
     out.print("wrote " + ", ".join(str(o) for o in outputs))
 
 

@@ -369,7 +369,26 @@ def progress_workbook(instance: Instance, solution: Solution, filled: Optional[P
 
     sheets = {name: (list(spec[1]), rows) for (name, spec), rows in
               zip(SHEETS.items(), (progress, indicators, milestones), strict=True)}
-    return workbook_bytes(sheets, notes=list(PROGRESS_NOTES))
+    return workbook_bytes(sheets, _progress_validations, notes=list(PROGRESS_NOTES))
+
+
+def _progress_validations(ws: Any, sheet: str, header: list[str]) -> None:
+    """What a spreadsheet program checks as the partners type: whole numbers, and yes or no."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    def column(name: str) -> str:
+        letter = get_column_letter(header.index(name) + 1)
+        return f"{letter}2:{letter}1048576"
+
+    checks = {"progress": [(("activities_done", "spent"), "A whole number, 0 or more.",
+                            {"type": "whole", "operator": "greaterThanOrEqual", "formula1": "0"})],
+              "milestones": [(("done",), "yes or no.", {"type": "list", "formula1": '"yes,no"'})]}
+    for names, error, kw in checks.get(sheet, []):
+        dv = DataValidation(allow_blank=True, showErrorMessage=True, error=error, **kw)
+        ws.add_data_validation(dv)
+        for name in names:
+            dv.add(column(name))
 
 
 PROGRESS_NOTES: tuple[tuple[str, str, str], ...] = (
