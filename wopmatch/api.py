@@ -41,7 +41,7 @@ from .models.solution import Metrics
 from .models.status import RoundStatus, next_status, read_status, status_bytes
 from .models.vocab import closest
 from .solver import (POLICIES, AgreedRound, PreviousRound, SolveError, SolveOptions, Watch, pair_verdict,
-                     rebuild_round, verify_solution)
+                     rebuild_round, run_stoppable, verify_solution)
 from .solver import solve as _solve_with
 
 if TYPE_CHECKING:  # only for the annotations: pandas and matplotlib are optional
@@ -296,6 +296,8 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
         For a bad instance or option value, or a previous round that does not fit.
     SolveError
         For a request that cannot run (a method the policy does not take).
+    KeyboardInterrupt
+        On Ctrl-C (or a notebook's interrupt): the solve stops at once and this reaches you.
     """
     sha = sha256
     if not isinstance(instance, Instance):
@@ -314,8 +316,11 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
     if previous is None and solve_options.round_options():
         raise InputError([Problem(name, "needs previous= (an earlier round's solution)")
                           for name in solve_options.round_options()], "options")
-    return _solve_with(instance, sha or sha256_of(instance), solve_options, previous=_previous(previous),
-                       agreed=None if agreement is None else _agreed(agreement), watch=watch)
+    sha, before = sha or sha256_of(instance), _previous(previous)
+    agreed = None if agreement is None else _agreed(agreement)
+    # in a worker thread, so that Ctrl-C stops the solve at once and raises KeyboardInterrupt here
+    return run_stoppable(lambda: _solve_with(instance, sha, solve_options, previous=before, agreed=agreed,
+                                             watch=watch))
 
 
 def _agreed(agreement: Union[RoundStatus, AgreedRound, PathLike]) -> AgreedRound:

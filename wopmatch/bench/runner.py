@@ -141,8 +141,8 @@ def _append(results: Path, line: str) -> None:
 def run_cell(cell: dict[str, Any], timeout: Optional[float], alternates: int = 0) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", "wopmatch.bench.child", json.dumps(cell), str(alternates)],
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([sys.executable, "-m", "wopmatch.bench.child", json.dumps(cell), str(alternates),
+                               str(os.getpid())], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"cell": cell, "outcome": "killed", "reason": f"over the cell timeout of {timeout:g} s",
                 "seconds": {"wall": round(time.perf_counter() - t0, 3)}}

@@ -10,11 +10,12 @@ import errno
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator, NoReturn, Optional
+from typing import Any, Iterator, NoReturn, Optional
 
 import click
 from rich.console import Console
@@ -88,12 +89,28 @@ def _output_kind(path: Path, what: str) -> OutputKind:
     return kind
 
 
+#: Commands that keep the main thread: the service stops on Ctrl-C itself (uvicorn's graceful shutdown).
+MAIN_THREAD = ("serve",)
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED = 130
+
+
 class _Commands(click.Group):
     """The commands, with what the system refuses about a path (a name too long, no
     permission, a full disk) said in one line, exit 1, rather than a traceback. Output files
-    are written to a temporary name and renamed, so a refused write leaves nothing half-done."""
+    are written to a temporary name and renamed, so a refused write leaves nothing half-done.
+
+    A command runs in a worker thread while the main thread waits for it, so that Ctrl-C
+    (which Python sees only in the main thread, and only between two of its own steps, never
+    inside HiGHS, CP-SAT or a compiled kernel) stops it at once: see :func:`_interruptible`."""
 
     def invoke(self, ctx: click.Context):
+        name = (getattr(ctx, "_protected_args", None) or [None])[0]
+        if name in MAIN_THREAD:
+            return self._invoke(ctx)
+        return _interruptible(lambda: self._invoke(ctx))
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except OSError as exc:
@@ -103,6 +120,55 @@ class _Commands(click.Group):
             where = (name if len(name) <= 80 else name[:60] + "..." + name[-17:]) + ": " if name else ""
             err.print(f"[bold red]error[/]: {where}{exc.strerror or exc}", markup=True, highlight=False)
             sys.exit(1)
+
+
+# A sweep's pool leaves semaphores that multiprocessing's resource tracker (a child process) removes
+# when this process ends; after Ctrl-C it would also warn of them on the terminal. It inherits these
+# warning options when it starts.
+sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+
+
+def _interruptible(call):
+    """Run ``call`` in a worker thread and wait for it. Ctrl-C stops the process within a moment:
+    the temporary file of a write under way is removed (outputs are renamed into place only
+    once whole, so none is half-written), one line says what was written, and the process ends
+    with status 130 at once, its worker thread and native solvers with it. Child processes
+    (sweep workers, study cells, service jobs) end with their parent (solver/children.py)."""
+    import threading
+
+    from ..models import io as files
+
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # SystemExit and click's own exits too: re-raised below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    started = time.monotonic()
+    threading.Thread(target=work, name="wopmatch-command", daemon=True).start()
+    try:
+        while not done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        for tmp in list(files.WRITING):
+            if Path(tmp).is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                Path(tmp).unlink(missing_ok=True)
+        wrote = ", ".join(files.WRITTEN[:3]) + (f" and {len(files.WRITTEN) - 3} more" if len(files.WRITTEN) > 3 else "")
+        err.print(f"\ninterrupted after {time.monotonic() - started:.1f} s: "
+                  + (f"stopped after writing {wrote}" if wrote else "stopped, nothing written"), highlight=False)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

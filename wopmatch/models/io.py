@@ -155,12 +155,37 @@ def _umask() -> int:
     return mask
 
 
+#: Temporary files and folders being written now, and the outputs written whole so far by this
+#: process: what a command interrupted by Ctrl-C removes, and what it says it wrote (cli/main.py).
+WRITING: set[str] = set()
+WRITTEN: list[str] = []
+
+
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[str]:
+    """A temporary folder for a command's own working files (removed at the end, or by Ctrl-C:
+    it is in WRITING); what is written in it is not an output (not in WRITTEN)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        WRITING.add(tmp)
+        try:
+            yield tmp
+        finally:
+            WRITING.discard(tmp)
+
+
+def _output(target: Path) -> None:
+    """Record ``target`` as written whole, unless it is a working file of a scratch folder."""
+    if not any(str(target).startswith(folder + os.sep) for folder in WRITING if os.path.isdir(folder)):
+        WRITTEN.append(str(target))
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write to a temporary file beside ``path``, then rename: a reader sees the
     old file or the whole new one, never a part."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    WRITING.add(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -169,10 +194,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         os.chmod(tmp, stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask())
         os.replace(tmp, target)
+        _output(target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    finally:
+        WRITING.discard(tmp)
 
 
 def write_folder_atomic(folder: str | os.PathLike[str], files: dict[str, bytes]) -> None:
@@ -186,16 +214,20 @@ def write_folder_atomic(folder: str | os.PathLike[str], files: dict[str, bytes])
         return
     parent = target.parent if str(target.parent) else Path(".")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    WRITING.add(str(tmp))
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         os.chmod(tmp, 0o777 & ~_umask())
         os.rename(tmp, target)
+        _output(target)
     except BaseException:
         for f in tmp.iterdir():
             f.unlink()
         tmp.rmdir()
         raise
+    finally:
+        WRITING.discard(str(tmp))
 
 
 OutputKind = Literal["json", "xlsx", "csv"]

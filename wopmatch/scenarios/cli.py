@@ -155,11 +155,11 @@ def _print_table(out: Console, rows: list[dict[str, Any]]) -> None:
 def run_sensitivity_command(loaded: LoadedInstance, solution: Solution, node_limit: Optional[int],
                             max_resolves: int, workers: int, dask: Optional[str], keep: Optional[Path], quiet: bool,
                             out: Console, err: Console) -> Sensitivity:
-    import tempfile
+    from ..models.io import scratch_folder
 
     progress = Progress(TextColumn("re-solves"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, disable=quiet, transient=False)
-    with progress, tempfile.TemporaryDirectory(prefix="wopmatch-sensitivity-") as tmp:
+    with progress, scratch_folder("wopmatch-sensitivity-") as tmp:
         bar = progress.add_task("", total=None)
 
         def on_done(o: Outcome) -> None:

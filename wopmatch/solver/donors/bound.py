@@ -32,6 +32,7 @@ import highspy
 import numpy as np
 
 from ..graph.encoding import CandidateGraph
+from ..interrupt import check
 from .rows import Keep, counted, entries, float_bounds, row_bounds
 
 #: Pairs whose penalties are computed at once (core here, fill.smallest_penalties):
@@ -223,7 +224,8 @@ class _Master:
         if limit <= 0:
             return None
         self.h.setOptionValue("simplex_iteration_limit", int(limit))
-        self.h.run()
+        self.h.run()  # a short, iteration-limited LP: a stop is checked once it returns
+        check()
         self.iterations += int(self.h.getInfo().simplex_iteration_count)
         optimal = self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         sol = self.h.getSolution()

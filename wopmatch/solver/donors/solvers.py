@@ -27,6 +27,7 @@ from ortools.math_opt.python import mathopt
 from pybind11_abseil import status
 
 from ..errors import SolveError
+from ..interrupt import cancellable
 from ..tuning import DonorParams
 from .rows import StageModel
 
@@ -146,7 +147,10 @@ def solve_cp(model: StageModel, better_than: int, step: int, cap: Optional[int],
     solver.parameters.random_seed = seed
     if linearization is not None:
         solver.parameters.linearization_level = linearization
-    state = solver.solve(cp)
+    # CP-SAT would take Ctrl-C for itself and answer as if its limit had passed: interrupt.py stops it
+    solver.parameters.catch_sigint_signal = False
+    with cancellable(solver.stop_search):
+        state = solver.solve(cp)
     seconds = time.perf_counter() - t0
     if state == cp_model.INFEASIBLE:
         return Answer(None, None, float(better_than), seconds)
@@ -159,10 +163,13 @@ def solve_cp(model: StageModel, better_than: int, step: int, cap: Optional[int],
 
 
 def _solve_here(model, params, hints) -> result_pb2.SolveResultProto:
-    with _quiet_stdout():
+    from ortools.util.python import solve_interrupter
+
+    interrupter = solve_interrupter.SolveInterrupter()
+    with _quiet_stdout(), cancellable(interrupter.interrupt):
         return core_solver.solve(model, mathopt.SolverType.HIGHS.value,
                                  mathopt.StreamableSolverInitArguments().to_proto(), params, hints, None,
-                                 mathopt.CallbackRegistration().to_proto(), None, None)
+                                 mathopt.CallbackRegistration().to_proto(), None, interrupter.pybind_interrupter)
 
 
 def _solve_checked(model, params, hints) -> result_pb2.SolveResultProto:
