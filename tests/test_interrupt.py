@@ -108,3 +108,56 @@ def test_ctrl_c_in_the_python_api_raises_keyboard_interrupt_to_the_caller(big, t
     assert code == 0 and took < PROMPT, (code, took, out, err[-500:])
     assert out.strip().splitlines()[-1] == "KeyboardInterrupt", out
     assert "terminate called" not in err and "Fatal" not in err
+
+
+def _readme_serve_line() -> list[str]:
+    """The README's `serve` command, as a person copies it (its comment dropped)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith(".venv/bin/wopmatch serve"))
+    return line.split("#")[0].split()
+
+
+def _start(cmd: list[str], cwd: Path) -> tuple[subprocess.Popen, str, str]:
+    """Start the service on a free port: (process, its URL, what it printed before listening)."""
+    import re
+
+    env = {k: v for k, v in os.environ.items() if k != "WOPMATCH_TOKENS"}
+    proc = subprocess.Popen(cmd + ["--port", "0"], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    said = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        said += line
+        found = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        if found:
+            return proc, found.group(1), said
+        assert line or proc.poll() is None, said
+    raise AssertionError(said)
+
+
+def test_the_readme_serve_line_leaves_the_person_holding_a_working_token(tmp_path):
+    pytest.importorskip("uvicorn")
+    import httpx
+
+    cmd = _readme_serve_line()
+    assert cmd[:2] == [".venv/bin/wopmatch", "serve"]
+    cmd = [WOPMATCH, *cmd[1:]]
+    proc, url, said = _start(cmd, tmp_path)
+    try:
+        token = said.split("made a bearer token, kept in ")[1].split(": ", 1)[1].split()[0]
+        assert token in (tmp_path / "wopmatch-data" / "tokens.txt").read_text()
+        assert (tmp_path / "wopmatch-data" / "tokens.txt").stat().st_mode & 0o077 == 0  # its owner's only
+        assert httpx.get(f"{url}/v1/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert httpx.get(f"{url}/v1/jobs").status_code == 401
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0  # the service stops gracefully
+    proc, url, said = _start(cmd, tmp_path)  # a second start uses the same token, and prints none
+    try:
+        assert "made a bearer token" not in said and "tokens.txt" in said
+        assert httpx.get(f"{url}/v1/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

@@ -828,7 +828,8 @@ def schema(kind: str) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="TCP port to listen on.")
 @click.option("--tokens-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Bearer tokens, one per line (also $WOPMATCH_TOKENS, comma-separated).")
+              help="Bearer tokens, one per line (also $WOPMATCH_TOKENS, comma-separated). Without "
+                   "either, serve makes one, keeps it in DATA/tokens.txt and prints it.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Jobs solved at once, each in a process of its own.")
 @click.option("--memory-mib", type=click.IntRange(min=256), default=4096, show_default=True,
@@ -848,10 +849,16 @@ def serve(data_dir: Path, host: str, port: int, tokens_file: Optional[Path], wor
         import uvicorn
 
         from ..service.app import create_app
-        from ..service.config import ConfigError, ServiceConfig, read_tokens
+        from ..service.config import TOKENS_ENV, ConfigError, ServiceConfig, read_tokens
     except ImportError as exc:
         err.print(f"[bold red]error[/]: the service needs the extra: pip install 'wopmatch[service]' ({exc.name})")
         sys.exit(1)
+    own = data_dir / TOKENS_FILE  # the token serve made on an earlier start, if it did
+    created = None
+    if tokens_file is None and not os.environ.get(TOKENS_ENV, "").strip():
+        if not own.exists():
+            created = _new_token_file(own)
+        tokens_file = own
     try:
         tokens = read_tokens(tokens_file)
     except ConfigError as exc:
@@ -867,8 +874,31 @@ def serve(data_dir: Path, host: str, port: int, tokens_file: Optional[Path], wor
     except (OSError, sqlite3.Error) as exc:
         err.print(f"[bold red]error[/]: cannot use the data folder {data_dir}: {exc.strerror or exc}")
         sys.exit(1)
-    err.print(f"wopmatch service on http://{host}:{port}/ (jobs in {config.data_dir}, {len(tokens)} token(s))")
+    err.print(f"wopmatch service on http://{host}:{port}/ (jobs in {config.data_dir}, {len(tokens)} token(s)"
+              + (f" from {tokens_file}" if tokens_file is not None else "") + ")")
+    if created is not None:
+        err.print(f"made a bearer token, kept in {tokens_file}: {created}", highlight=False, soft_wrap=True)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=True)
+
+
+#: The file in the data folder where serve keeps the token it makes when none is given.
+TOKENS_FILE = "tokens.txt"
+
+
+def _new_token_file(path: Path) -> str:
+    """A new random bearer token, written to ``path`` (readable by its owner only)."""
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        err.print(f"[bold red]error[/]: cannot keep a token in {path}: {exc.strerror or exc}")
+        sys.exit(1)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("# made by wopmatch serve; give it as: Authorization: Bearer TOKEN\n" + token + "\n")
+    return token
 
 
 @contextmanager
