@@ -425,15 +425,17 @@ def test_tokens_are_checked_whole_and_fingerprinted(tmp_path, monkeypatch):
         read_tokens(None)
 
 
-def test_serve_without_a_token_says_so_and_exits_1(tmp_path, monkeypatch):
+def test_serve_with_a_tokens_file_that_holds_none_or_is_missing_says_so_and_exits_1(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from wopmatch.cli.main import cli
 
     monkeypatch.delenv("WOPMATCH_TOKENS", raising=False)
-    r = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path / "d")])
+    empty = tmp_path / "tokens.txt"
+    empty.write_text("# nobody yet\n")
+    r = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path / "d"), "--tokens-file", str(empty)])
     assert r.exit_code == 1 and "no bearer token configured" in r.output and "Traceback" not in r.output
-    r = CliRunner().invoke(cli, ["serve", "--tokens-file", str(tmp_path / "missing")])
+    r = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path / "d"), "--tokens-file", str(tmp_path / "missing")])
     assert r.exit_code == 1 and "cannot read the tokens file" in r.output
     assert not (tmp_path / "d").exists()  # nothing created on a refused start
 
