@@ -309,3 +309,17 @@ def test_docs_are_readable_from_the_installed_package(run):
         if path.suffix in (".py", ".html", ".js", ".j2") and "docs" not in path.parts[-2:-1]:
             named |= set(re.findall(r"docs/([a-z_]+)\.md", path.read_text(encoding="utf-8")))
     assert named and named <= set(topics), named - set(topics)
+
+
+def test_help_lists_every_command_once_by_task_in_whole_sentences():
+    from wopmatch.cli.main import COMMAND_GROUPS
+
+    listed = [name for _, rows in COMMAND_GROUPS for name, _ in rows]
+    assert sorted(listed) == sorted(cli.commands) and len(set(listed)) == len(listed)
+    assert all(text.endswith((".", "?")) for _, rows in COMMAND_GROUPS for _, text in rows)
+    r = CliRunner().invoke(cli, ["--help"], terminal_width=80)
+    assert r.exit_code == 0 and "..." not in r.output.split("Options:")[1] and "Other:" not in r.output
+    assert max(len(line) for line in r.output.splitlines()) <= 80
+    heads = [line for line in r.output.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert heads == ["Options:"] + [f"{title}:" for title, _ in COMMAND_GROUPS]
+    assert r.output.index("  template ") < r.output.index("  solve ") < r.output.index("  bench ")

@@ -127,3 +127,14 @@ def test_solve_defaults_are_the_command_lines():
     for name, field in (("threads", "workers"), ("seed", "seed"), ("method", "method"), ("policy", "policy"),
                         ("group_by", "group_by"), ("alternates", "alternates")):
         assert params[name].default == getattr(defaults, field), name
+
+
+def test_bad_input_is_a_value_error_and_tables_name_donors_alike():
+    """Habits from pandas and scikit-learn (issue 33): a bad argument is a ValueError; every table
+    calls the donor's id column ``donor``."""
+    pytest.importorskip("pandas")
+    with pytest.raises(ValueError) as exc:
+        wm.generate(-1, 5)
+    assert isinstance(exc.value, wm.InputError)
+    s = wm.solve(wm.generate(30, 8, donors=2, seed=1), "greedy")
+    assert list(wm.donor_use(s).columns)[0] == "donor" and "donor" in wm.partnerships(s).columns

@@ -788,15 +788,17 @@ def unmatched(solution: Solution) -> "pandas.DataFrame":
 
 
 def donor_use(solution: Solution) -> "pandas.DataFrame":
-    """One row per donor: budget, committed, partnerships, share used, and why money is idle.
+    """One row per donor (``donor``, its id, as the other tables name it): budget, committed,
+    partnerships, share used, and why money is idle.
 
     Returns
     -------
     pandas.DataFrame
     """
     pd = _need("pandas")
-    rows = [{**d.model_dump(), "used": d.committed / d.budget if d.budget else None} for d in solution.donors]
-    return pd.DataFrame(rows, columns=["id", "budget", "committed", "partnerships", "used", "idle_reason",
+    rows = [{"donor": d.id, **d.model_dump(exclude={"id"}), "used": d.committed / d.budget if d.budget else None}
+            for d in solution.donors]
+    return pd.DataFrame(rows, columns=["donor", "budget", "committed", "partnerships", "used", "idle_reason",
                                        "idle_detail"])
 
 

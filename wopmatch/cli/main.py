@@ -95,6 +95,36 @@ MAIN_THREAD = ("serve",)
 INTERRUPTED = 130
 
 
+#: `wopmatch --help`: the commands by task, in the order a person meets them, each in one sentence.
+COMMAND_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("A round, from the call to monitoring", (
+        ("template", "An empty round to fill in, or (--progress) a solution's progress workbook."),
+        ("validate", "Every problem of a round, by sheet, row and column."),
+        ("solve", "Match the round: the solution, the result sheets and a summary."),
+        ("verify", "Re-check a solution against its round, independently."),
+        ("report", "One self-contained HTML report of a solution."),
+        ("plans", "A draft work plan per partnership."),
+        ("propose", "What if two utilities were partners?"),
+        ("monitor", "Each partnership on track, at risk or off track, from its progress."),
+        ("diff", "What changed from one solution to another."),
+        ("convert", "A round as JSON, a workbook or a folder of CSV files."),
+    )),
+    ("Donors' questions", (
+        ("scenarios", "Solve a scenario set or a budget grid: a table, plots and every solution."),
+        ("sensitivity", "What one more place or budget would buy, and what each unmatched mentee needs."),
+    )),
+    ("Research", (
+        ("generate", "A realistic synthetic round."),
+        ("bench", "Policy studies: run a config of cells, then report them."),
+    )),
+    ("Service and reference", (
+        ("serve", "The HTTP API and web page for facilitators' tools."),
+        ("docs", "The documentation installed with wopmatch."),
+        ("schema", "The JSON Schema of a file format."),
+    )),
+)
+
+
 class _Commands(click.Group):
     """The commands, with what the system refuses about a path (a name too long, no
     permission, a full disk) said in one line, exit 1, rather than a traceback. Output files
@@ -103,6 +133,15 @@ class _Commands(click.Group):
     A command runs in a worker thread while the main thread waits for it, so that Ctrl-C
     (which Python sees only in the main thread, and only between two of its own steps, never
     inside HiGHS, CP-SAT or a compiled kernel) stops it at once: see :func:`_interruptible`."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands by task (COMMAND_GROUPS); any it does not list, under "Other"."""
+        listed = {name for _, rows in COMMAND_GROUPS for name, _ in rows}
+        other = tuple((name, (self.get_command(ctx, name).get_short_help_str(200) or ""))
+                      for name in self.list_commands(ctx) if name not in listed)
+        for title, rows in COMMAND_GROUPS + ((("Other", other),) if other else ()):
+            with formatter.section(title):
+                formatter.write_dl(list(rows))
 
     def invoke(self, ctx: click.Context):
         name = (getattr(ctx, "_protected_args", None) or [None])[0]

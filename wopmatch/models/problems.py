@@ -20,8 +20,9 @@ class Problem:
         return f"{self.where}: {self.message}" if self.where else self.message
 
 
-class InputError(Exception):
-    """An input was rejected; ``problems`` lists every reason."""
+class InputError(ValueError):
+    """An input was rejected; ``problems`` lists every reason. A ValueError, as a bad argument is
+    in Python (and pandas, scikit-learn): ``except ValueError`` catches it."""
 
     def __init__(self, problems: Sequence[Problem], source: str = "") -> None:
         self.problems = list(problems)
