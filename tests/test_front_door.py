@@ -189,3 +189,27 @@ def test_an_empty_round_is_warned_not_silently_optimal(tmp_path):
     r = runner.invoke(cli, ["solve", str(tmp_path / "t.xlsx"), "-o", str(tmp_path / "s.json"), "--quiet"])
     assert "nothing to match" in r.output
     assert json.loads((tmp_path / "s.json").read_text())["warnings"][0].startswith("no operator has a mentee")
+
+
+def test_a_workbook_s_empty_extra_sheet_is_skipped_and_half_a_location_or_a_bad_role_names_the_operator(tmp_path):
+    raw = _round()
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(instance_files(parse_instance(raw), "xlsx"))
+    book = openpyxl.load_workbook(path)
+    book.create_sheet("Sheet1")  # what Excel leaves behind
+    book.create_sheet("Extra")["A1"] = "my notes"
+    ws = book["operators"]
+    header = [c.value for c in ws[1]]
+    ws.cell(2, header.index("lat") + 1).value = None
+    ws.cell(3, header.index("role") + 1).value = "mentr"
+    first, second = ws.cell(2, 1).value, ws.cell(3, 1).value
+    book.save(path)
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    got = [line.strip() for line in r.output.splitlines()[1:]]
+    assert r.exit_code == 1 and not any("Sheet1" in line for line in got)
+    assert "sheet Extra: unknown sheet 'Extra'; expected operators, donors, pinned, forbidden, interests, " \
+           "indicators, settings (and optionally notes)" in got
+    assert (f"sheet operators, row 2, column lat: lon is given but lat is empty: a location needs both (or "
+            f"neither) (operator {first})") in got
+    assert any(line.startswith("sheet operators, row 3, column role: role must be one of mentor, mentee, both, "
+                               f"none, got 'mentr' (operator {second})") for line in got)

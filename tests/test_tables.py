@@ -186,7 +186,7 @@ EXPECTED_PROBLEMS = [
     ("sheet operators, row 3, column country", "did you mean 'KE' (Kenya)"),
     ("sheet operators, row 3, column need_septage", "must be at most 5, got 9"),
     ("sheet operators, row 5, column role", "role must be one of"),
-    ("sheet operators, row 5, column lon", "missing"),
+    ("sheet operators, row 5, column lon", "lat is given but lon is empty: a location needs both (or neither)"),
     ("sheet operators, row 6, column id", "duplicate id 'M1' (first at row 2)"),
     ("sheet operators, row 6, column languages", "did you mean 'en' (English)"),
     ("sheet operators, row 6, column mentee_weight", "must be more than 0, got 0"),

@@ -239,7 +239,8 @@ def validate(instance: Path) -> None:
     n_mentees = sum(op.mentee is not None for op in inst.operators)
     n_mentors = sum(op.mentor is not None for op in inst.operators)
     both = sum(op.mentee is not None and op.mentor is not None for op in inst.operators)
-    roles = f"{n_mentees} mentees, {n_mentors} mentors" + (f"; {both} are both" if both else "")
+    roles = f"{n_mentees} mentees, {n_mentors} mentors" + (
+        f"; {both} {'is' if both == 1 else 'are'} both" if both else "")
     stated = [it["level"] for op in inst.operators for it in op.interests]
     interests = f", {len(stated)} interests stated ({stated.count(-1)} vetoes)" if stated else ""
     out.print(f"{instance}: valid: {len(inst.operators)} operators ({roles}), "

@@ -413,12 +413,22 @@ def _check_header(table: Table, kinds: dict[str, Kind], problems: list[Problem],
     return columns
 
 
+def _of(ident: Any) -> str:
+    """`` (operator X)`` for a row whose id is known."""
+    return f" (operator {ident})" if isinstance(ident, str) and ident else ""
+
+
 def _operator(v: dict[str, Any], table: Table, row: int, problems: list[Problem],
               has_role: bool) -> dict[str, Any]:
     rec: dict[str, Any] = {k: v[k] for k in ("id", "name", "country", "region", "languages", "in_kind")
                            if v.get(k) is not None}
-    if v.get("lat") is not None or v.get("lon") is not None:
-        rec["location"] = {k: v[k] for k in ("lat", "lon") if v.get(k) is not None}
+    if v.get("lat") is not None and v.get("lon") is not None:
+        rec["location"] = {k: v[k] for k in ("lat", "lon")}
+    elif v.get("lat") is not None or v.get("lon") is not None:
+        given, missing = ("lat", "lon") if v.get("lat") is not None else ("lon", "lat")
+        problems.append(Problem(where_cell(table, row, missing), f"{given} is given but {missing} is empty: a "
+                                                                 "location needs both (or neither)"
+                                + _of(v.get("id"))))
     role = v.get("role")
     strengths = {c[len(STRENGTH):]: x for c, x in v.items() if c.startswith(STRENGTH) and x is not None}
     needs = {c[len(NEED):]: x for c, x in v.items() if c.startswith(NEED) and x is not None}
@@ -426,7 +436,7 @@ def _operator(v: dict[str, Any], table: Table, row: int, problems: list[Problem]
         if has_role:  # else the missing column is reported once
             got = "empty" if role is None else repr(role)
             problems.append(Problem(where_cell(table, row, "role"),
-                                    f"role must be one of {', '.join(ROLES)}, got {got}"))
+                                    f"role must be one of {', '.join(ROLES)}, got {got}" + _of(v.get("id"))))
         return rec
     if role in ("mentor", "both"):
         mentor: dict[str, Any] = {"strengths": strengths}
@@ -551,6 +561,8 @@ def read_workbook(file: Any, source: str = "", names: tuple[str, ...] = TABLE_NA
             if name in IGNORED_SHEETS:
                 continue
             if name not in names:
+                if _blank(wb, title, damaged):
+                    continue  # an empty sheet a spreadsheet program added (Sheet1): nothing in it to lose
                 problems.append(Problem(f"sheet {title}", f"unknown sheet {title!r}; expected "
                                         f"{', '.join(names)} (and optionally notes)"))
                 continue
@@ -566,6 +578,14 @@ def read_workbook(file: Any, source: str = "", names: tuple[str, ...] = TABLE_NA
     finally:
         wb.close()
     return tables, problems
+
+
+def _blank(wb: Any, title: str, damaged: tuple[type[BaseException], ...]) -> bool:
+    """Whether the sheet ``title`` holds no value at all (a damaged one is not blank)."""
+    try:
+        return all(c in ("", None) for r in wb.get_sheet_by_name(title).to_python() for c in r)
+    except damaged:
+        return False
 
 
 def _table_from_rows(name: str, where: str, rows: Any) -> Table:
