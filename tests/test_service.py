@@ -527,6 +527,8 @@ def test_hostile_uploads_get_422_not_a_crash(client, tmp_path):
         assert r.status_code == 422 and r.json()["problems"], (name, r.text)
     assert "unpacks to 314,572,800 bytes" in client.post(
         "/v1/validate/upload", files={"file": ("b.xlsx", bomb.getvalue())}).json()["problems"][0]["message"]
+    said = client.post("/v1/validate/upload", files={"file": ("r.xlsx", bytes(range(256)))}).json()
+    assert said["problems"][0]["message"].startswith("not a readable .xlsx workbook"), said  # not "not UTF-8"
 
 
 def test_a_solve_process_that_cannot_start_fails_its_job(tmp_path, monkeypatch):
@@ -636,6 +638,8 @@ def test_answers_are_kept_with_their_history_and_a_rematch_honours_them(client):
     job = client.post("/v1/jobs", json={"instance": generate(40, 12, seed=3), "policy": "optimal"}).json()
     assert job["links"]["status"] == f"/v1/jobs/{job['id']}/status"
     wait_for(client, job["id"])
+    assert client.get(job["links"]["plans"]).content[:2] == b"PK"  # the work plans, zipped
+    assert client.get(job["links"]["progress_template"]).content[:2] == b"PK"
     status = client.get(job["links"]["status"]).json()
     pairs = status["partnerships"]
     assert status["counts"]["proposed"] == len(pairs) > 3 and status["history"] == []

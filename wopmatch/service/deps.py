@@ -92,6 +92,9 @@ def read_upload(data: bytes, filename: str) -> Instance:
     from ..models.tables import read_workbook, tables_to_instance
 
     source = filename or "upload"
+    if source.lower().endswith(".xlsx") and data[:2] != b"PK":
+        raise InputError([Problem("", "not a readable .xlsx workbook (a workbook is a zip file, and this is not "
+                                      "one); save it again from a spreadsheet program")], source)
     if data[:2] == b"PK":
         tables, problems = read_workbook(checked_workbook(data, source), source)
         return tables_to_instance(tables, source, problems)

@@ -99,7 +99,9 @@ def job_out(job: Job, base: str = "/v1/jobs") -> dict[str, Any]:
     if job.kind == "solve":
         links.update(solution=f"{base}/{job.id}/solution", xlsx=f"{base}/{job.id}/solution.xlsx",
                      report=f"{base}/{job.id}/report", input=f"{base}/{job.id}/input",
-                     status=f"{base}/{job.id}/status", rematch=f"{base}/{job.id}/rematch")
+                     status=f"{base}/{job.id}/status", rematch=f"{base}/{job.id}/rematch",
+                     plans=f"{base}/{job.id}/plans", progress_template=f"{base}/{job.id}/progress.xlsx",
+                     monitoring=f"{base}/{job.id}/monitoring")
     elif job.kind == "propose":
         links.update(proposal=f"{base}/{job.id}/proposal", solution=f"{base}/{job.id}/solution")
     else:
