@@ -56,6 +56,7 @@ def test_report_refuses_a_solution_that_does_not_verify(tmp_path):
     out = tmp_path / "wrong.html"
     r = CliRunner().invoke(cli, ["report", str(other), str(sol), "-o", str(out)])
     assert r.exit_code == 1 and "no report written" in r.output and not out.exists()
+    assert f"{sol} belongs to a different round" in " ".join(r.output.split())  # not a list of violations
     r = CliRunner().invoke(cli, ["report", str(DEMO), str(sol), "-o", str(tmp_path / "r.pdf")])
     assert r.exit_code == 1 and ".html" in r.output
 

@@ -334,8 +334,16 @@ def _checked(instance: Path, solution: Path, previous: Optional[Path],
         effective, sol, sha256=loaded.sha256 if with_sha else None)
 
 
-def _refuse_invalid(violations: list[str], solution: Path, instance: Path, what: str) -> None:
-    """Exit 1 with every violation when the solution failed the verifier: nothing is written."""
+def _refuse_invalid(violations: list[str], solution: Path, instance: Path, what: str, sol: Solution,
+                    inst: Instance) -> None:
+    """Exit 1 with every violation when the solution failed the verifier: nothing is written. A
+    solution of another round (mentees the round does not have) is said to be one, in one line."""
+    strangers = sorted({p.mentee for p in sol.partnerships} - {op.id for op in inst.operators})
+    if violations and strangers:
+        err.print(f"[bold red]error[/]: {solution} belongs to a different round: {len(strangers)} of its "
+                  f"{len(sol.partnerships)} mentees ({', '.join(strangers[:3])}{', ...' if len(strangers) > 3 else ''})"
+                  f" are not operators of {instance}; no {what} written (give the round it was solved from)")
+        sys.exit(1)
     if violations:
         err.print(f"[bold red]{len(violations)} violation(s)[/]: {solution} is not a valid solution of {instance}; "
                   f"no {what} written")
@@ -401,7 +409,8 @@ def report(instance: Path, solution: Path, output: Path, previous: Optional[Path
         sys.exit(1)
     _check_output(output, instance, solution)
     loaded, sol, effective, violations = _checked(instance, solution, previous, with_sha=False)
-    _refuse_invalid(violations, solution, instance, "report")  # a steering committee never sees an unchecked one
+    # a steering committee never sees an unchecked one
+    _refuse_invalid(violations, solution, instance, "report", sol, loaded.instance)
     link = None
     if plans_dir is not None:
         if not (plans_dir / "index.html").is_file():
@@ -434,7 +443,7 @@ def plans(instance: Path, solution: Path, output: Path, previous: Optional[Path]
         sys.exit(1)
     _check_output(output, instance, solution, folder_ok=True)
     loaded, sol, effective, violations = _checked(instance, solution, previous, with_sha=False)
-    _refuse_invalid(violations, solution, instance, "plans")
+    _refuse_invalid(violations, solution, instance, "plans", sol, loaded.instance)
     files = plan_files(effective, sol)
     stale = stale_pages(output, files)
     write_folder_atomic(output, files)
@@ -539,7 +548,7 @@ def _progress_template(output: Path, instance: Path, solution: Path, month: Opti
         sys.exit(1)
     _check_output(output, instance, solution)
     loaded, sol, _, violations = _checked(instance, solution, None, with_sha=False)
-    _refuse_invalid(violations, solution, instance, "progress workbook")
+    _refuse_invalid(violations, solution, instance, "progress workbook", sol, loaded.instance)
     try:
         write_progress_template(sol, output, instance=loaded.instance, month=month, seed=seed)
     except InputError as exc:
@@ -569,7 +578,7 @@ def monitor(instance: Path, solution: Path, progress: Path, outputs: tuple[Path,
             sys.exit(1)
         _check_output(output, instance, solution, progress)
     loaded, sol, _, violations = _checked(instance, solution, None, with_sha=False)
-    _refuse_invalid(violations, solution, instance, "monitoring")
+    _refuse_invalid(violations, solution, instance, "monitoring", sol, loaded.instance)
     try:
         m = grade_progress(loaded.instance, sol, progress)
     except InputError as exc:
