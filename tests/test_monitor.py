@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import wopmatch as wm
 from wopmatch.cli.main import cli
-from wopmatch.models import InputError, load_instance, load_solution
+from wopmatch.models import InputError, load_instance
 from wopmatch.models.progress import IndicatorValue, MilestoneDone, PeriodReport, Progress, read_progress_workbook
 from wopmatch.reports.monitor import (
     RULES,

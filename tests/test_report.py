@@ -5,7 +5,6 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-import pytest
 from browser import needs_browser, offline_page
 from click.testing import CliRunner
 from markupsafe import escape as markup_escape

@@ -1142,12 +1142,12 @@ def monitor(instance: Union[Instance, PathLike, Mapping[str, Any]], solution: Un
     sol = solution if isinstance(solution, Solution) else load_solution(solution)
     solved = _verified_round(inst, sol, "monitor")
     if isinstance(progress, Progress):
-        read = ReadProgress(progress)
+        read, source = ReadProgress(progress), "progress"
     elif isinstance(progress, Mapping):
-        read = ReadProgress(parse_progress(dict(progress)))
+        read, source = ReadProgress(parse_progress(dict(progress))), "progress"
     else:
-        read = load_progress(progress)
-    return grade_all(solved, sol, read, str(progress) if not isinstance(progress, (Progress, Mapping)) else "progress")
+        read, source = load_progress(progress), str(progress)
+    return grade_all(solved, sol, read, source)
 
 
 def monitoring_table(monitoring: "Monitoring", of: str = "partnerships") -> "pandas.DataFrame":

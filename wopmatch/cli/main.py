@@ -15,7 +15,7 @@ import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator, NoReturn, Optional
+from typing import Iterator, NoReturn, Optional
 
 import click
 from rich.console import Console
@@ -42,7 +42,7 @@ from ..models.status import next_status, status_bytes
 from ..models.io import OutputKind, instance_files, output_kind, write_folder_atomic
 from ..models.tables import TableWriteError
 from ..reports.results import results_csv_files, results_workbook_bytes
-from ..solver import PreviousRound, SolveError, rebuild_round, verify_solution
+from ..solver import PreviousRound, SolveError, Worker, rebuild_round, verify_solution
 from .diffview import print_diff, print_proposal
 from .options import options_from, solve_options
 from .summary import print_summary, print_warnings
@@ -173,26 +173,12 @@ def _interruptible(call):
     once whole, so none is half-written), one line says what was written, and the process ends
     with status 130 at once, its worker thread and native solvers with it. Child processes
     (sweep workers, study cells, service jobs) end with their parent (solver/children.py)."""
-    import threading
-
     from ..models import io as files
 
-    outcome: dict[str, Any] = {}
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # SystemExit and click's own exits too: re-raised below
-            outcome["error"] = exc
-        finally:
-            done.set()
-
     started = time.monotonic()
-    threading.Thread(target=work, name="wopmatch-command", daemon=True).start()
+    worker = Worker(call)
     try:
-        while not done.wait(0.2):
-            pass
+        return worker.wait()
     except KeyboardInterrupt:
         for tmp in list(files.WRITING):
             if Path(tmp).is_dir():
@@ -205,9 +191,6 @@ def _interruptible(call):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(INTERRUPTED)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

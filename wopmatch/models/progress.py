@@ -152,13 +152,18 @@ def read_progress_workbook(file: Any, source: str) -> ReadProgress:
     return read_back
 
 
+def progress_from_bytes(data: bytes, source: str) -> ReadProgress:
+    """A progress workbook's bytes (told by the name ``source`` or its zip signature), else JSON's."""
+    if data[:2] == b"PK" or source.lower().endswith(".xlsx"):
+        return read_progress_workbook(io.BytesIO(data), source)
+    return ReadProgress(parse_progress(decode_json(data, source), source))
+
+
 def load_progress(path: Any) -> ReadProgress:
     """A progress workbook (``.xlsx``) or JSON file; InputError names every problem where it is."""
     p = Path(path)
-    if p.suffix.lower() == ".xlsx":
-        return read_progress_workbook(io.BytesIO(read_bytes(p)), str(p))
-    if p.suffix.lower() != ".json":
+    if p.suffix.lower() not in (".xlsx", ".json"):
         raise InputError([Problem("", f"a progress file is a workbook (.xlsx) or .json, got "
                                       f"{p.suffix or 'no suffix'!r}; wopmatch template --progress ROUND SOLUTION "
                                       "-o progress.xlsx writes one")], str(p))
-    return ReadProgress(parse_progress(decode_json(read_bytes(p), str(p)), str(p)))
+    return progress_from_bytes(read_bytes(p), str(p))

@@ -797,22 +797,29 @@ def instance_workbook_bytes(instance: Instance) -> bytes:
     return workbook_bytes(instance_tables(instance), _instance_validations(regions), list(NOTES))
 
 
-def _instance_validations(regions: list[str]) -> Callable[[Any, str, list[str]], None]:
+def column_range(header: list[str], name: str) -> str:
+    """The cells below the header of the column ``name``, as a spreadsheet names them."""
     from openpyxl.utils import get_column_letter
+
+    letter = get_column_letter(header.index(name) + 1)
+    return f"{letter}2:{letter}1048576"
+
+
+def add_validation(ws: Any, ranges: list[str], error: str, warn: bool = False, **kw: Any) -> None:
+    """A data validation (openpyxl's ``DataValidation`` keywords) on ``ranges`` of the sheet ``ws``."""
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    def column_range(header: list[str], name: str) -> str:
-        letter = get_column_letter(header.index(name) + 1)
-        return f"{letter}2:{letter}1048576"
+    if not ranges:
+        return
+    dv = DataValidation(allow_blank=True, showErrorMessage=True, error=error,
+                        errorStyle="warning" if warn else "stop", **kw)
+    ws.add_data_validation(dv)
+    for r in ranges:
+        dv.add(r)
 
-    def add(ws: Any, ranges: list[str], error: str, warn: bool = False, **kw: Any) -> None:
-        if not ranges:
-            return
-        dv = DataValidation(allow_blank=True, showErrorMessage=True, error=error,
-                            errorStyle="warning" if warn else "stop", **kw)
-        ws.add_data_validation(dv)
-        for r in ranges:
-            dv.add(r)
+
+def _instance_validations(regions: list[str]) -> Callable[[Any, str, list[str]], None]:
+    add = add_validation
 
     def validations(ws: Any, sheet: str, header: list[str]) -> None:
         if sheet == "operators":

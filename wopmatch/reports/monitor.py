@@ -23,9 +23,9 @@ from typing import Any, Literal, Optional
 from ..models.instance import Instance
 from ..models.outcomes import Indicator
 from ..models.problems import InputError, Problem
-from ..models.progress import IndicatorValue, MilestoneDone, PeriodReport, Progress, ReadProgress
+from ..models.progress import SHEETS, IndicatorValue, MilestoneDone, PeriodReport, Progress, ReadProgress
 from ..models.solution import Solution
-from ..models.tables import workbook_bytes
+from ..models.tables import add_validation, column_range, workbook_bytes
 from .plans import REPORT_EVERY, Plan, _env, plans
 
 Status = Literal["on track", "at risk", "off track"]
@@ -154,7 +154,6 @@ class Monitoring:
     round_name: str
     currency: str
     period: int  # the round's latest reported period
-    start: Optional[str]
     partnerships: list[PartnershipStatus]
     donors: list[DonorStatus]
 
@@ -257,7 +256,7 @@ def monitor(instance: Instance, solution: Solution, read: ReadProgress | Progres
                                       "progress) or indicator values (sheet indicators), then run again")], source)
     out = [_status(plan, latest[mentee], current, reports.get(mentee, {}), values.get(mentee, {}),
                    done.get(mentee, set())) for mentee, plan in found.items()]
-    return Monitoring(instance.name or "", instance.currency, current, instance.start, out, _donors(instance, out))
+    return Monitoring(instance.name or "", instance.currency, current, out, _donors(instance, out))
 
 
 def _status(plan: Plan, period: int, current: int, reports: dict[int, PeriodReport],
@@ -307,9 +306,9 @@ def _status(plan: Plan, period: int, current: int, reports: dict[int, PeriodRepo
                                f"({len(last)} of {len(targets)} reported)"))
     else:
         st.checks.append(Check("indicators", "at risk", None, "no indicator value reported"))
-    st.overdue = [f"{s.activity.split(':')[0]} (month {s.first})" for s in plan.steps
-                  if s.kind == "milestone" and s.first <= month and (s.first, s.activity) not in done]
-    kinds = Counter(x.split(" (month")[0] for x in st.overdue)
+    late = [s for s in plan.steps if s.kind == "milestone" and s.first <= month and (s.first, s.activity) not in done]
+    st.overdue = [f"{s.activity.split(':')[0]} (month {s.first})" for s in late]
+    kinds = Counter(s.activity.split(":")[0] for s in late)
     st.checks.append(Check("milestones", grade("milestones", len(st.overdue)), len(st.overdue),
                            f"{len(st.overdue)} milestone(s) overdue: "
                            + ", ".join(k if n == 1 else f"{k} x{n}" for k, n in kinds.items()) if st.overdue
@@ -365,8 +364,6 @@ def progress_workbook(instance: Instance, solution: Solution, filled: Optional[P
                 done = got_m.get((me, s.first, s.activity))
                 milestones.append([me, s.first, pl.when(s.first) or None, s.activity,
                                    None if done is None else "yes" if done else "no"])
-    from ..models.progress import SHEETS
-
     sheets = {name: (list(spec[1]), rows) for (name, spec), rows in
               zip(SHEETS.items(), (progress, indicators, milestones), strict=True)}
     return workbook_bytes(sheets, _progress_validations, notes=list(PROGRESS_NOTES))
@@ -374,21 +371,11 @@ def progress_workbook(instance: Instance, solution: Solution, filled: Optional[P
 
 def _progress_validations(ws: Any, sheet: str, header: list[str]) -> None:
     """What a spreadsheet program checks as the partners type: whole numbers, and yes or no."""
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    def column(name: str) -> str:
-        letter = get_column_letter(header.index(name) + 1)
-        return f"{letter}2:{letter}1048576"
-
-    checks = {"progress": [(("activities_done", "spent"), "A whole number, 0 or more.",
-                            {"type": "whole", "operator": "greaterThanOrEqual", "formula1": "0"})],
-              "milestones": [(("done",), "yes or no.", {"type": "list", "formula1": '"yes,no"'})]}
-    for names, error, kw in checks.get(sheet, []):
-        dv = DataValidation(allow_blank=True, showErrorMessage=True, error=error, **kw)
-        ws.add_data_validation(dv)
-        for name in names:
-            dv.add(column(name))
+    if sheet == "progress":
+        add_validation(ws, [column_range(header, c) for c in ("activities_done", "spent")],
+                       "A whole number, 0 or more.", type="whole", operator="greaterThanOrEqual", formula1="0")
+    elif sheet == "milestones":
+        add_validation(ws, [column_range(header, "done")], "yes or no.", type="list", formula1='"yes,no"')
 
 
 PROGRESS_NOTES: tuple[tuple[str, str, str], ...] = (

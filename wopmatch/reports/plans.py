@@ -219,14 +219,14 @@ def _apportion(total: int, weights: list[float]) -> list[int]:
     return out
 
 
-def budget(cost: int, base: float, per_trip: float, steps: list[Step], months: int, mentee: Operator,
+def budget(cost: int, base: float, steps: list[Step], months: int, mentee: Operator,
            mentor: Operator) -> tuple[list[BudgetRow], list[BudgetRow]]:
     """The cash cost by year (the base spread over the months, each trip in the year it starts)
     and by partner (the base halved, each trip to the partner whose team travels), in whole
     units: the base column sums to the base, the travel column to the rest of ``cost``; each
     partner's ``in_kind`` beside it."""
     trips = [s for s in steps if s.kind == "trip"]
-    # (label, base, trips, in kind) per row; travel is trips x per_trip
+    # (label, base, trips, in kind) per row; the travel is apportioned by trips
     years = [(f"Year {y + 1}", base * (min(months, 12 * y + 12) - 12 * y) / months,
               sum(1 for s in trips if (s.first - 1) // 12 == y), 0) for y in range(math.ceil(months / 12))]
     partners = [(op.name or op.id, base / 2, sum(1 for s in trips if s.traveller == role), op.in_kind or 0)
@@ -278,7 +278,7 @@ def plans(instance: Instance, solution: Solution) -> list[Plan]:
                 targets.append(Target(ind, baseline, stated is not None, target(ind, baseline, months)))
             plan.objectives.append(Objective(area, needs.get(a, 0), strengths.get(a, 0), activities(area, months),
                                              targets))
-        plan.by_year, plan.by_partner = budget(p.cost, c.base, per_trip, plan.steps, months, me, mo)
+        plan.by_year, plan.by_partner = budget(p.cost, c.base, plan.steps, months, me, mo)
         out.append(plan)
     return out
 

@@ -10,7 +10,7 @@ metrics, what-if) and verify.py (the independent check).
 from .api import Watch, check_request, coverage_bound, plan, solve
 from .children import die_with_parent
 from .errors import SolveError, UnknownPolicyError, UnsupportedMethodError
-from .interrupt import run_stoppable
+from .interrupt import Worker, run_stoppable
 from .options import DEFAULT_CHANGE_PENALTY, OptionField, SolveOptions, option_fields
 from .policies import GROUP_KEYS, METHODS, POLICIES
 from .postsolve.whatif import mentee_proposals
@@ -33,6 +33,7 @@ __all__ = [
     "UnknownPolicyError",
     "UnsupportedMethodError",
     "Watch",
+    "Worker",
     "check_request",
     "coverage_bound",
     "die_with_parent",

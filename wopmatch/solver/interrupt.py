@@ -58,35 +58,48 @@ def cancellable(cancel: Callable[[], None]) -> Iterator[None]:
     check()
 
 
-def run_stoppable(call: Callable[[], T]) -> T:
-    """``call()`` in a worker thread (with the caller's context variables), the calling thread
-    waiting for it. Ctrl-C while it waits (KeyboardInterrupt, in the main thread) stops the solve
-    (:func:`stop`), waits up to STOP_WAIT seconds for it to end, and reaches the caller."""
-    outcome: dict[str, Any] = {}
-    context = contextvars.copy_context()
-    done = threading.Event()  # not Thread.join: a join cut by Ctrl-C may report a running thread ended
+class Worker:
+    """``call()`` started in a daemon thread with the caller's context variables. :meth:`wait`
+    waits for it in the calling thread, where Ctrl-C (KeyboardInterrupt) then arrives at once."""
 
-    def work() -> None:
-        try:
-            outcome["value"] = context.run(call)
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-        finally:
-            done.set()
+    def __init__(self, call: Callable[[], T]) -> None:
+        self._outcome: dict[str, Any] = {}
+        # not Thread.join: a join cut by Ctrl-C may report a running thread ended
+        self.done = threading.Event()
+        context = contextvars.copy_context()
 
-    reset()
-    threading.Thread(target=work, name="wopmatch-solve", daemon=True).start()
-    try:
-        while not done.wait(0.2):
+        def work() -> None:
+            try:
+                self._outcome["value"] = context.run(call)
+            except BaseException as exc:  # SystemExit and click's exits too: re-raised by wait
+                self._outcome["error"] = exc
+            finally:
+                self.done.set()
+
+        threading.Thread(target=work, name="wopmatch-worker", daemon=True).start()
+
+    def wait(self) -> Any:
+        """The call's value, or its exception raised here."""
+        while not self.done.wait(0.2):
             pass
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["value"]
+
+
+def run_stoppable(call: Callable[[], T]) -> T:
+    """``call()`` in a :class:`Worker`. Ctrl-C while it waits (KeyboardInterrupt, in the main
+    thread) stops the solve (:func:`stop`), waits up to STOP_WAIT seconds for it to end, and
+    reaches the caller."""
+    reset()
+    worker = Worker(call)
+    try:
+        return worker.wait()
     except KeyboardInterrupt:
         stop()
-        done.wait(STOP_WAIT)
+        worker.done.wait(STOP_WAIT)
         reset()
         raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 #: Seconds a stopped solve is given to end before KeyboardInterrupt reaches the caller anyway.

@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from ...models import Solution
-from ...models.io import decode_json
-from ...models.progress import ReadProgress, parse_progress, read_progress_workbook
+from ...models.progress import ReadProgress, progress_from_bytes
 from ...reports.monitor import Monitoring, monitor, monitoring_csv, monitoring_html, monitoring_json, \
     progress_workbook
 from ..deps import OneFileEach, Owner, StoreDep, Upload, checked_workbook
@@ -40,9 +39,9 @@ def _round(job_id: str, who: str, store: Store) -> tuple[Any, Solution]:
 
 
 def _read(data: bytes, name: str) -> ReadProgress:
-    if name.endswith(".xlsx"):
-        return read_progress_workbook(checked_workbook(data, name), name)
-    return ReadProgress(parse_progress(decode_json(data, name), name))
+    if data[:2] == b"PK":
+        checked_workbook(data, name)  # not a zip bomb
+    return progress_from_bytes(data, name)
 
 
 def _graded(job_id: str, who: str, store: Store) -> Monitoring:
