@@ -783,7 +783,8 @@ def _grid(spec: Optional[str]) -> Optional[str]:
               help="Also write everything as JSON (format wopmatch.sensitivity/1).")
 @click.option("--node-limit", type=click.IntRange(min=1), default=None, help="Branch-and-bound nodes per MIP solve.")
 @click.option("--max-resolves", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Re-solves at most (mentors first, then donors, then unmatched mentees' proposals).")
+              help="Re-solves at most: full mentors first, then donors, then each unmatched mentee whose "
+                   "questions still fit.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Parallel re-solves [default: the machine's CPUs].")
 @click.option("--dask", metavar="ADDRESS|local", default=None, help="Re-solve on a Dask cluster.")

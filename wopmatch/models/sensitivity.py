@@ -42,12 +42,15 @@ class DonorValue(_Schema):
 
 class Proposal(_Schema):
     kind: Kind
-    text: str
+    text: str = Field(description="The change, in words.")
+    why: str = Field(default="", description="What it was built for (the pair it was meant to fund, ...): the "
+                                             "re-solve may match the mentee with another partner.")
     amount: int = Field(default=0, description="Extra money the change needs (budget proposals).")
     change: dict[str, Any]
     then: Optional[dict[str, Any]] = Field(
         default=None, description="A second change made together with `change` (a pair along the mentee's reasons).")
-    matched: Optional[bool] = Field(default=None, description="Matched in the re-solved answer (None: not run).")
+    matched: Optional[bool] = Field(default=None, description=(
+        "Matched in the re-solved answer (None: not re-solved, as a cheaper change worked first)."))
     partner: Optional[str] = None
     delta: Optional[Delta] = None
 
@@ -68,8 +71,11 @@ class Sensitivity(_Schema):
     format: Literal["wopmatch.sensitivity/1"] = SENSITIVITY_FORMAT
     instance_sha256: str
     policy: str
-    method: str = Field(description="How every re-solve ran (policy, method, node limit).")
-    base: Delta = Field(description="The re-solved unchanged instance's coverage, quality and cost.")
+    method: str = Field(description="How every re-solve ran (the policy, and the node limit where one was set).")
+    base_from: Literal["solution", "re-solved"] = Field(
+        default="re-solved", description="Where `base` comes from: the solution, when it is a proven optimum of an "
+                                         "exact policy; else a re-solve of the unchanged instance.")
+    base: Delta = Field(description="The unchanged round's coverage, quality and cost.")
     mentors: list[MentorValue]
     donors: list[DonorValue]
     mentees: list[MenteeNeed]

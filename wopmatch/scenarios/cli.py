@@ -169,38 +169,52 @@ def run_sensitivity_command(loaded: LoadedInstance, solution: Solution, node_lim
                          node_limit=node_limit, max_resolves=max_resolves, on_done=on_done,
                          on_start=lambda n: progress.update(bar, total=n))
     if not quiet:
-        _print_sensitivity(out, result)
-    out.print(f"{result.resolves} re-solves in {result.seconds:.1f} s ({result.method})")
+        _print_sensitivity(out, result, loaded.instance.currency)
+    base = "the solution's proven optimum" if result.base_from == "solution" else "a re-solve of the unchanged round"
+    out.print(f"{result.resolves} re-solves in {result.seconds:.1f} s ({result.method}); gains are against {base}")
     return result
 
 
-def _print_sensitivity(out: Console, s: Sensitivity) -> None:
-    def d(x) -> str:
-        return "-" if x is None else f"{x.coverage:+g} coverage, {x.quality:+.3f} quality, {x.cost:+,} cost"
+def per_money(step: int) -> int:
+    """The amount a donor's gain is told per: the largest power of ten not above the
+    step (29,998 -> 10,000), so the figure reads as a small number of mentees."""
+    unit = 1
+    while unit * 10 <= step:
+        unit *= 10
+    return unit
 
-    t = Table(title="one more place at a full mentor (re-solved)")
-    for c in ("mentor", "load / capacity", "gain"):
-        t.add_column(c)
+
+def _print_sensitivity(out: Console, s: Sensitivity, currency: str = "USD") -> None:
+    def gains(x) -> tuple[str, str, str]:
+        if x is None:
+            return "-", "-", "-"
+        return f"{x.coverage:+g}", f"{x.quality:+.3f}", f"{x.cost:+,}"
+
+    t = Table(title="one more place at a full mentor: the gain, re-solved")
+    for c in ("mentor", "load / capacity", "coverage", "quality", "cost"):
+        t.add_column(c, justify="left" if c == "mentor" else "right")
     for m in s.mentors:
         if m.delta is not None:
-            t.add_row(m.mentor, f"{m.load} / {m.capacity}", d(m.delta))
+            t.add_row(m.mentor, f"{m.load} / {m.capacity}", *gains(m.delta))
     if t.row_count:
         out.print(t)
     if s.donors:
-        t = Table(title="more budget per donor (re-solved)")
-        for c in ("donor", "spent / budget", "added", "gain", "coverage per unit added"):
-            t.add_column(c, no_wrap=c in ("donor", "added"), overflow="fold")
+        step = s.donors[0].step
+        unit = per_money(step)
+        t = Table(title=f"{step:,} {currency} more per donor (a median partnership): the gain, re-solved")
+        for c in ("donor", "spent / budget", "coverage", "quality", "cost", f"coverage per {unit:,} {currency}"):
+            t.add_column(c, justify="left" if c == "donor" else "right", no_wrap=c == "donor")
         for v in s.donors:
-            t.add_row(v.donor, f"{v.committed:,} / {v.budget:,}", f"+{v.step:,}", d(v.delta),
-                      "-" if v.coverage_per_unit is None else f"{v.coverage_per_unit:.3g}")
+            t.add_row(v.donor, f"{v.committed:,} / {v.budget:,}", *gains(v.delta),
+                      "-" if v.coverage_per_unit is None else f"{v.coverage_per_unit * unit:.2g}")
         out.print(t)
-    t = Table(title="what would it take to match each unmatched mentee (each proposal re-solved)")
-    for c in ("mentee", "reason", "cheapest change that gets it matched", "partner", "tried"):
+    t = Table(title="what would it take to match each unmatched mentee (re-solved)")
+    for c in ("mentee", "reason", "cheapest change that gets it matched", "matched with", "tried"):
         # the change's sentence takes the width a narrow terminal has; ids and counts stay whole
-        t.add_column(c, no_wrap=c in ("mentee", "partner", "tried"), overflow="fold")
+        t.add_column(c, no_wrap=c in ("mentee", "matched with", "tried"), overflow="fold")
     for n in s.mentees:
         best = n.proposals[n.cheapest] if n.cheapest is not None else \
             n.pairs[n.cheapest_pair] if n.cheapest_pair is not None else None
-        t.add_row(n.mentee, n.reason, n.verdict, (best.partner or "-") if best else "-",
-                  str(len(n.proposals) + len(n.pairs)))
+        tried = sum(p.matched is not None for p in n.proposals) + len(n.pairs)
+        t.add_row(n.mentee, n.reason, best.text if best else n.verdict, best.partner if best else "-", str(tried))
     out.print(t)

@@ -26,7 +26,7 @@ import json
 import multiprocessing
 import os
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,10 +143,12 @@ class SweepResult:
 
 
 def run_sweep(tasks: list[Task], outdir: Path, workers: int, dask: Optional[str] = None,
-              on_done: Optional[Callable[[Outcome], None]] = None) -> SweepResult:
+              on_done: Optional[Callable[[Outcome], None]] = None,
+              more: Optional[Callable[[Outcome], list[Task]]] = None) -> SweepResult:
     """Solve every task; write ``instances/<name>.json`` before and
     ``solutions/<name>.json`` as each finishes (atomically), so an interrupted
-    sweep keeps what it finished."""
+    sweep keeps what it finished. ``more`` (sensitivity's chains of questions) is
+    told each outcome and returns tasks to solve next, on the same workers."""
     def prepare() -> None:  # only once the executor is there: a cluster out of reach leaves nothing behind
         (outdir / "instances").mkdir(parents=True, exist_ok=True)
         (outdir / "solutions").mkdir(parents=True, exist_ok=True)
@@ -160,57 +162,86 @@ def run_sweep(tasks: list[Task], outdir: Path, workers: int, dask: Optional[str]
     result = SweepResult()
     t0 = time.perf_counter()
 
-    def done(o: Outcome) -> None:
+    def done(o: Outcome) -> list[Task]:
         result.outcomes[o.name] = o
         if o.solution_json is not None:
             write_atomic(outdir / "solutions" / f"{o.name}.json", o.solution_json)
         if on_done is not None:
             on_done(o)
+        nxt = more(o) if more is not None else []
+        for t in nxt:
+            write_atomic(outdir / "instances" / f"{t.name}.json", t.instance_json)
+        return nxt
 
     if dask is None:
         prepare()
         result.executor = f"local process pool ({workers} workers, spawn)"
-        result.retried = _run_local(tasks, workers, done)
+        result.retried = _run_local(tasks, workers if more is not None else min(workers, len(tasks)), done)
     else:
         with dask_executor(dask, workers) as (ex, label):
             prepare()
             result.executor = label
-            futures = {ex.submit(run_task, t): t for t in tasks}
-            for f in as_completed(futures):
-                done(f.result())
+            futures: dict[Future, Task] = {}
+            _drain(lambda t: futures.__setitem__(ex.submit(run_task, t), t), tasks, futures, done)
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _run_local(tasks: list[Task], workers: int, done: Callable[[Outcome], None]) -> int:
+def _drain(submit: Callable[[Task], None], tasks: list[Task], futures: dict[Future, Task],
+           done: Callable[[Outcome], list[Task]], finished: Optional[set[str]] = None) -> None:
+    """Submit ``tasks``, then hand each result to ``done`` as it comes and submit what
+    it returns, until nothing is left (a broken pool's error propagates)."""
+    for t in tasks:
+        submit(t)
+    while futures:
+        ready, _ = wait(futures, return_when=FIRST_COMPLETED)
+        for f in sorted(ready, key=lambda f: futures[f].name):
+            o = f.result()
+            futures.pop(f)
+            if finished is not None:
+                finished.add(o.name)
+            for t in done(o):
+                submit(t)
+
+
+def _run_local(tasks: list[Task], workers: int, done: Callable[[Outcome], list[Task]]) -> int:
     """A spawn process pool; when a worker dies (killed, out of memory) the pool is
     rebuilt and the unfinished tasks are submitted again, up to MAX_ATTEMPTS each."""
     pending = list(tasks)
-    attempts = {t.name: 0 for t in tasks}
+    attempts: dict[str, int] = {}
     retried = 0
     ctx = multiprocessing.get_context("spawn")
     while pending:
-        for t in pending:
-            attempts[t.name] += 1
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=ctx,
+        futures: dict[Future, Task] = {}
+        finished: set[str] = set()
+        follow: list[Task] = []  # asked for by results that came in as the pool broke
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
                                  initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures: dict[Future, Task] = {pool.submit(run_task, t): t for t in pending}
-            finished = set()
+            def submit(t: Task) -> None:
+                try:
+                    futures[pool.submit(run_task, t)] = t
+                except BrokenProcessPool:
+                    follow.append(t)  # asked for as the pool broke: submitted to the next one
+                    return
+                attempts[t.name] = attempts.get(t.name, 0) + 1
+
             try:
-                for f in as_completed(futures):
-                    done(f.result())
-                    finished.add(futures[f].name)
+                _drain(submit, pending, futures, done, finished)
             except BrokenProcessPool:
-                for f, t in futures.items():  # results that came in before the break still count
+                for f, t in sorted(futures.items(), key=lambda ft: ft[1].name):
+                    # results that came in before the break still count
                     if t.name not in finished and f.done() and f.exception() is None:
-                        done(f.result())
                         finished.add(t.name)
-        left = [t for t in pending if t.name not in finished]
-        for t in left:
+                        follow.extend(done(f.result()))
+        pending = follow
+        for t in futures.values():
+            if t.name in finished:
+                continue
             if attempts[t.name] >= MAX_ATTEMPTS:
-                done(Outcome(t.name, None, f"its worker process died {MAX_ATTEMPTS} times"))
-        pending = [t for t in left if attempts[t.name] < MAX_ATTEMPTS]
-        retried += len(pending)
+                pending.extend(done(Outcome(t.name, None, f"its worker process died {MAX_ATTEMPTS} times")))
+            else:
+                pending.append(t)
+                retried += 1
     return retried
 
 

@@ -3,8 +3,9 @@ of the round, built from why it is unmatched (``wopmatch sensitivity`` re-solves
 each one; docs/scenarios.md, "Sensitivity").
 
 - capacity: one more place at a mentor it could have (best score first);
-- budget: the budget a donor lacks to fund it with a mentor that has room (and a
-  whole partnership's worth), or one more partnership for a donor at its count;
+- budget: the budget a donor lacks to fund it with a mentor that has room, and a
+  whole partnership's worth (only the latter where the two are within BUDGET_SAME
+  of the cost), or one more partnership for a donor at its count;
 - no_eligible_donor: the smallest change of a donor's rules that lets it fund
   the mentee's best eligible pair;
 - forbidden: the forbidden pair allowed;
@@ -21,6 +22,12 @@ from ...models import Instance, Solution
 from ...models.scenarios import AllowPair, DonorRules, MentorCapacity, SetBudget, SetRules
 from ...models.sensitivity import Proposal
 from ..graph.encoding import BLOCK_PAIRS, CandidateGraph, PairBlock, build_graph
+
+
+#: A donor short of a pair's whole cost by more than this share of it is asked for the whole
+#: cost only: the shortfall is nearly the same change, and each change asked is a re-solve
+#: (on the demo, five mentees' two asks differed by 39 of 26,000-39,000).
+BUDGET_SAME = 0.1
 
 
 def _rules(**fields: Any) -> SetRules:
@@ -126,8 +133,8 @@ def _budget_proposals(row: _Row, instance: Instance, mentee: str, loads: dict[st
                 options.append((short, d, mentor, row.cost(j)))
     for d, mentor in sorted(capped.items())[:per_kind]:
         cap = next(x.max_partnerships for x in instance.donors if x.id == d)
-        props.append(Proposal(kind="donor_rule",
-                              text=f"{d} funds {cap + 1} partnerships instead of {cap} (for {mentee} with {mentor})",
+        props.append(Proposal(kind="donor_rule", text=f"{d} funds {cap + 1} partnerships instead of {cap}",
+                              why=f"for {mentee} with {mentor}",
                               change=DonorRules(op="donor_rules", donor=d,
                                                 max_partnerships=cap + 1).model_dump(exclude_unset=True)))
     seen: set[str] = set()
@@ -136,10 +143,13 @@ def _budget_proposals(row: _Row, instance: Instance, mentee: str, loads: dict[st
             continue
         seen.add(d)
         budget = next(x.budget for x in instance.donors if x.id == d)
-        # what the donor lacks for this pair, and a whole partnership more (the optimum may move others)
-        for amount, why in ((short, f"it lacks that to fund {mentee} with {mentor}, cost {cost:,}"),
-                            (cost, f"the whole cost of {mentee} with {mentor}")):
-            props.append(Proposal(kind="budget", amount=amount, text=f"{amount:,} more for {d} ({why})",
+        # what the donor lacks for this pair, and a whole partnership more (the optimum may move others);
+        # one of the two when they are nearly the same change
+        asks = [(cost, f"the whole cost of {mentee} with {mentor}")]
+        if short < (1 - BUDGET_SAME) * cost:
+            asks.insert(0, (short, f"what it lacked to fund {mentee} with {mentor} (cost {cost:,})"))
+        for amount, why in asks:
+            props.append(Proposal(kind="budget", amount=amount, text=f"{amount:,} more for {d}", why=why,
                                   change=SetBudget(op="set_budget", donor=d, budget=budget + amount).model_dump()))
         if len(seen) >= per_kind:
             break
@@ -172,8 +182,8 @@ def _donor_rule_proposals(row: _Row, instance: Instance, mentee: str, per_kind: 
             continue
         text = f"{d.id} also funds " + ", ".join(
             f"{k} {v[-1] if isinstance(v, list) else v}" if k != "max_grant" else f"grants up to {v:,}"
-            for k, v in fields.items()) + f" (for {mentee} with {g.mentor_id(j)})"
-        props.append(Proposal(kind="donor_rule", text=text,
+            for k, v in fields.items())
+        props.append(Proposal(kind="donor_rule", text=text, why=f"for {mentee} with {g.mentor_id(j)}",
                               change=DonorRules(op="donor_rules", donor=d.id, **fields).model_dump(exclude_unset=True)))
         if len(props) >= per_kind:
             break
