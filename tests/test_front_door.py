@@ -106,7 +106,8 @@ def test_what_is_valid_but_probably_not_meant_is_a_warning_in_validate_and_in_th
     present = {op["country"] for op in raw["operators"]}
     absent = next(c for c in ("IS", "NO", "FI", "MT") if c not in present)
     raw["donors"][0]["countries"] = [raw["operators"][0]["country"], absent]
-    raw["operators"][3]["region"] = raw["operators"][3]["region"].upper()  # a near-duplicate label
+    other = next(op for op in raw["operators"] if op["region"] not in raw["donors"][0]["regions"])
+    other["region"] = other["region"].upper()  # a near-duplicate label no donor names
     inst = parse_instance(raw)  # valid
     warnings = [w.message for w in instance_warnings(inst)]
     assert any(absent in w and "fund nobody" in w for w in warnings), warnings
@@ -213,3 +214,70 @@ def test_a_workbook_s_empty_extra_sheet_is_skipped_and_half_a_location_or_a_bad_
             f"neither) (operator {first})") in got
     assert any(line.startswith("sheet operators, row 3, column role: role must be one of mentor, mentee, both, "
                                f"none, got 'mentr' (operator {second})") for line in got)
+
+
+def test_a_misspelt_country_or_language_name_gets_the_code_of_the_nearest_name_the_round_uses_first(tmp_path):
+    from wopmatch.models.vocab import country_problem, language_problem
+
+    assert "did you mean 'KE' (Kenya)" in country_problem("Kenia")
+    assert "did you mean 'en' (English)" in language_problem("englsh")  # not 'nsh' (Ngoshie)
+    assert "did you mean 'sw' (Swahili)" in language_problem("swahli")
+    # 'Nigeri' is nearest 'Nigeria'; in a round that has operators in Niger, Niger comes first
+    assert "'NG' (Nigeria)" in country_problem("Nigeri") and "'NE' (Niger)" in country_problem("Nigeri", ["NE"])
+    raw = _round()
+    raw["operators"][1]["languages"] = ["englsh"]
+    raw["operators"][2]["country"] = "Kenia"
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(raw))
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 1 and "did you mean 'en' (English)" in r.output and "did you mean 'KE' (Kenya)" in r.output
+
+
+def _three_spellings() -> tuple[dict, list[str]]:
+    raw = generate(30, 8, donors=2, seed=1)
+    ssa = [op for op in raw["operators"] if op["region"] == "sub-saharan-africa"]
+    ssa[0]["region"] = "Sub Saharan Africa"
+    ssa[1]["region"] = ssa[2]["region"] = "Sub-Saharan Africa"
+    for d in raw["donors"]:
+        d.pop("regions", None)
+        d.pop("countries", None)
+    return raw, [ssa[0]["id"], ssa[1]["id"], ssa[3]["id"]]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xlsx"])
+def test_a_donor_that_names_one_spelling_of_a_region_is_refused_with_the_rows_it_leaves_out(tmp_path, fmt):
+    raw, (odd, *_) = _three_spellings()
+    path = tmp_path / "r.json"
+    if fmt == "xlsx":  # the workbook a facilitator keeps: the left-out operator is named by its row
+        path = tmp_path / "r.xlsx"
+        write_atomic(path, instance_files(parse_instance(raw), "xlsx"))
+        book = openpyxl.load_workbook(path)
+        sheet = book["donors"]
+        sheet.cell(row=2, column=[c.value for c in sheet[1]].index("regions") + 1,
+                   value="Sub-Saharan Africa; sub-saharan-africa")
+        book.save(path)
+    raw["donors"][0]["regions"] = ["Sub-Saharan Africa", "sub-saharan-africa"]
+    if fmt == "json":
+        path.write_text(json.dumps(raw))
+    with pytest.raises(InputError) as exc:
+        load_instance(path)
+    text = " | ".join(str(p) for p in exc.value.problems)
+    row = 2 + next(i for i, op in enumerate(raw["operators"]) if op["id"] == odd)
+    assert f"but not 'Sub Saharan Africa', written by {odd}" in text, text
+    assert (f"(row {row})" if fmt == "xlsx" else f"(operators[{row - 2}])") in text, text
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 1 and "Sub Saharan Africa" in r.output and "Traceback" not in r.output
+
+
+def test_every_spelling_of_a_region_is_named_in_one_warning_and_regional_equity_refuses_them(tmp_path):
+    raw, ids = _three_spellings()
+    warnings = [w.message for w in instance_warnings(parse_instance(raw))]
+    spelt = [w for w in warnings if "differ only in case" in w]
+    assert len(spelt) == 1 and all(s in spelt[0] for s in ("'Sub Saharan Africa'", "'Sub-Saharan Africa'",
+                                                          "'sub-saharan-africa'", *ids)), spelt
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(raw))
+    r = CliRunner().invoke(cli, ["solve", str(path), "--policy", "regional-equity"])
+    assert r.exit_code == 1 and "regional-equity would raise" in r.output, r.output
+    r = CliRunner().invoke(cli, ["solve", str(path), "--policy", "regional-equity", "--group-by", "country"])
+    assert r.exit_code == 0, r.output

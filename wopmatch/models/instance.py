@@ -29,7 +29,7 @@ from typing_extensions import TypedDict
 
 from .outcomes import area_of, indicator
 from .problems import InputError, Problem, json_path
-from .vocab import closest, country_problem, language_problem, near_duplicates
+from .vocab import closest, country_problem, language_problem, spellings
 
 INSTANCE_FORMAT = "wopmatch.instance/1"
 DEFAULT_WORK_AREAS = (
@@ -122,16 +122,17 @@ class Operator(_Schema):
 
     @field_validator("country")
     @classmethod
-    def _country_code(cls, country: str) -> str:
-        problem = country_problem(country)
+    def _country_code(cls, country: str, info: ValidationInfo) -> str:
+        problem = country_problem(country, (info.context or {}).get("countries", ()))
         if problem:
             raise ValueError(problem)
         return country
 
     @field_validator("languages")
     @classmethod
-    def _language_codes(cls, languages: list[str]) -> list[str]:
-        problems = [p for p in (language_problem(c) for c in languages) if p]
+    def _language_codes(cls, languages: list[str], info: ValidationInfo) -> list[str]:
+        used = (info.context or {}).get("languages", ())
+        problems = [p for p in (language_problem(c, used) for c in languages) if p]
         if problems:
             raise ValueError("; ".join(problems))
         return languages
@@ -246,13 +247,23 @@ def parse_instance(raw: Any, source: str = "") -> Instance:
     problems: list[Problem] = []
     instance: Optional[Instance] = None
     try:
-        instance = Instance.model_validate(raw, context={"cross_checked": True})
+        instance = Instance.model_validate(raw, context={"cross_checked": True, **_codes_used(raw)})
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, raw))
     problems.extend(cross_reference_problems(raw))
     if problems or instance is None:
         raise InputError(_dedupe(problems), source)
     return instance
+
+
+def _codes_used(raw: Any) -> dict[str, set[str]]:
+    """The country and language codes the round's operators write: a misspelling is matched
+    against these first (validation's suggestions)."""
+    ops = raw.get("operators") if isinstance(raw, dict) else None
+    ops = [op for op in ops if isinstance(op, dict)] if isinstance(ops, list) else []
+    langs = [op.get("languages") for op in ops]
+    return {"countries": {op["country"] for op in ops if isinstance(op.get("country"), str)},
+            "languages": {c for ls in langs if isinstance(ls, list) for c in ls if isinstance(c, str)}}
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -432,6 +443,8 @@ def cross_reference_problems(raw: Any) -> list[Problem]:
                         f"no operator of the round has the {what} {value!r}{_for(ident, 'donor')}, so this entry "
                         f"funds nobody; did you mean {like!r}?"))
 
+    problems.extend(_split_region_problems(operators, donors))
+
     def check_pair(path: str, rec: dict[str, Any]) -> None:
         mentee, mentor = rec.get("mentee"), rec.get("mentor")
         if isinstance(mentee, str) and mentee:
@@ -568,6 +581,49 @@ def _indicator_problems(operators: list[tuple[int, dict[str, Any]]], areas: list
     return out
 
 
+def spelling_list(group: list[str], who: dict[str, list[str]], shown: int = 3) -> str:
+    """``the regions 'A' (X, Y), 'B' (Z) and 'C' (no operator)``: each spelling with the
+    first ``shown`` operators that write it."""
+    def one(label: str) -> str:
+        ids = who.get(label, [])
+        more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+        return f"{label!r} ({', '.join(ids[:shown]) + more if ids else 'no operator'})"
+
+    parts = [one(label) for label in group]
+    return "the regions " + ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _split_region_problems(operators: list[tuple[int, dict[str, Any]]],
+                           donors: list[tuple[int, dict[str, Any]]]) -> list[Problem]:
+    """A donor that names one spelling of a region but not another the round's operators
+    write ('Sub-Saharan Africa' but not 'sub-saharan-africa'): it would fund some of that
+    region's operators and not others. Each left-out operator is named by its position,
+    which a workbook's reader turns into its row."""
+    where: dict[str, list[str]] = {}
+    for i, op in operators:
+        region, ident = op.get("region"), op.get("id")
+        if isinstance(region, str):
+            where.setdefault(region, []).append(f"{ident} (operators[{i}])" if isinstance(ident, str) else
+                                                f"operators[{i}]")
+    out = []
+    groups = spellings(where)
+    for i, donor in donors:
+        entries = donor.get("regions")
+        named = {e for e in entries if isinstance(e, str)} if isinstance(entries, list) else set()
+        for group in groups:
+            funded, left = [g for g in group if g in named], [g for g in group if g not in named]
+            if funded and left:
+                out.append(Problem(
+                    f"donors[{i}].regions",
+                    f"donor {donor.get('id') if isinstance(donor.get('id'), str) else i} funds "
+                    f"{' and '.join(repr(f) for f in funded)} but not "
+                    + " nor ".join(f"{g!r}, written by {', '.join(where[g][:5])}"
+                                   + (f" and {len(where[g]) - 5} more" if len(where[g]) > 5 else "") for g in left)
+                    + ": the spellings differ only in case, spaces or hyphens; if they are one region, write it "
+                      "one way"))
+    return out
+
+
 #: How alike (difflib's ratio) a donor's label must be to one of the round's to count as its typo:
 #: 'europa' and 'europe' are (0.83); 'asia' and 'africa' (0.6) are two regions.
 TYPO_CUTOFF = 0.8
@@ -597,9 +653,13 @@ def instance_warnings(inst: Instance) -> list[Problem]:
                                    f"{'s' if len(absent) > 1 and what == 'region' else ''}"
                                    f"{' codes' if len(absent) > 1 and what == 'country' else ''} "
                                    f"{', '.join(absent)}: those entries fund nobody in this round"))
-    for a, b in near_duplicates(regions | {r for d in inst.donors for r in d.regions or []}):
-        out.append(Problem("operators", f"the regions {a!r} and {b!r} differ only in case, spaces or hyphens: "
-                                        "if they are one region, write it one way"))
+    spelled: dict[str, list[str]] = {}
+    for op in inst.operators:
+        spelled.setdefault(op.region, []).append(op.id)
+    for group in spellings(regions | {r for d in inst.donors for r in d.regions or []}):
+        out.append(Problem("operators", f"{spelling_list(group, spelled)} differ only in case, spaces or hyphens: "
+                                        "regional-equity and the figures by region count them as different "
+                                        "regions; if they are one region, write it one way"))
     speakers: dict[str, list[str]] = {}
     for op in inst.operators:
         for lang in set(op.languages):

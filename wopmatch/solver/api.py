@@ -16,9 +16,10 @@ from __future__ import annotations
 import time
 from typing import NamedTuple, Optional, Protocol, Sequence
 
-from ..models.instance import WEIGHT_RESOLUTION, Instance, instance_warnings
+from ..models.instance import WEIGHT_RESOLUTION, Instance, instance_warnings, spelling_list
 from ..models.problems import InputError, Problem
 from ..models.solution import Solution, Verification
+from ..models.vocab import spellings
 from .errors import SolveError, UnsupportedMethodError
 from .graph.encoding import build_graph
 from .network.flow import max_coverage_units
@@ -93,6 +94,7 @@ def check_request(instance: Instance, options: SolveOptions, previous: Optional[
 def _carried(instance: Instance, options: SolveOptions, previous: Optional[PreviousRound],
              tuning: Tuning, agreed: Optional[AgreedRound] = None) -> Optional[Carry]:
     check_round(options, previous)
+    _check_groups(instance, options)
     if agreed is not None and previous is not None:
         raise InputError([Problem("status", "an agreement status and a previous round together are not supported: "
                                             "re-match the round with its status, or carry the previous round")])
@@ -103,6 +105,21 @@ def _carried(instance: Instance, options: SolveOptions, previous: Optional[Previ
     plan(carried.instance if carried is not None else instance, options, tuning,
          keep_stable=bool(carried is not None and carried.prefer))
     return carried
+
+
+def _check_groups(instance: Instance, options: SolveOptions) -> None:
+    """regional-equity by region refuses regions spelt several ways: it would raise the
+    lowest of groups that are one region (validate only warns of them)."""
+    if options.policy != "regional-equity" or options.group_by != "region":
+        return
+    who: dict[str, list[str]] = {}
+    for op in instance.operators:
+        who.setdefault(op.region, []).append(op.id)
+    problems = [Problem("operators", f"{spelling_list(g, who)} differ only in case, spaces or hyphens, and "
+                                     "regional-equity would raise the lowest share of each as a region of its own; "
+                                     "if they are one region, write it one way") for g in spellings(who)]
+    if problems:
+        raise InputError(problems)
 
 
 def solve_preferring(instance: Instance, sha256: str, options: SolveOptions, prefer: Sequence[tuple[str, str]],
