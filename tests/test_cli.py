@@ -323,3 +323,15 @@ def test_help_lists_every_command_once_by_task_in_whole_sentences():
     heads = [line for line in r.output.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
     assert heads == ["Options:"] + [f"{title}:" for title, _ in COMMAND_GROUPS]
     assert r.output.index("  template ") < r.output.index("  solve ") < r.output.index("  bench ")
+
+
+def test_the_demo_summary_fits_80_columns_and_its_percentages_read_alike(tmp_path):
+    import re
+
+    r = CliRunner().invoke(cli, ["solve", str(ROOT / "instances" / "demo.json")], terminal_width=80)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()  # warnings (stderr) are soft-wrapped by the terminal, as a sentence is
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    assert lines[0].startswith("Illustrative WOP round") and any("│ policy " in line for line in lines)
+    shares = re.findall(r"(\d+(?:\.\d+)?)%", r.stdout)
+    assert shares and all(re.fullmatch(r"\d+\.\d", x) for x in shares), shares  # "58.3%", "0.0%": one decimal

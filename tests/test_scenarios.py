@@ -267,3 +267,10 @@ def test_the_sweep_table_fits_80_columns_without_cutting_names():
         assert ("total budget" in text) == (width >= 100)
         first = "".join(line.replace("│", " ").split()[0] for line in text.splitlines() if line.strip())
         assert "plus-100k-donor-03" in first and "language-ignored" in first  # folded at 80 columns, not cut
+        # one rule for every figure: thousands separators on counts and weights, one decimal on shares
+        assert "1,315.5" in text and "1,041" in text and "58.9%" in text and "0.2%" in text
+    proven = [dict(r, status="optimal", gap_coverage=0.0) for r in rows]
+    console = Console(width=80, record=True, color_system=None)
+    _print_table(console, proven)
+    text = console.export_text()
+    assert "every answer proven optimal" in text and "feasible" not in text and " gap" not in text

@@ -9,36 +9,35 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import Instance, Solution
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.4g}%"
+from ..reports.numbers import percent
 
 
 def print_summary(console: Console, instance: Instance, s: Solution) -> None:
     n_mentees = sum(op.mentee is not None for op in instance.operators)
-    head = Table(title=f"{instance.name or 'instance'} - policy {s.policy}", show_header=False)
+    console.print(Text(instance.name or "instance", style="bold"))  # a line of its own wraps, as a title does not
+    head = Table(show_header=False)
     head.add_column("", style="bold")
     head.add_column("")
+    head.add_row("policy", s.policy)
     head.add_row("status", s.status + (f" ({s.message})" if s.message else ""))
     if s.objective is not None:
         o, b = s.objective, s.bound
         head.add_row("matched", f"{len(s.partnerships)} of {n_mentees} mentees")
         head.add_row("coverage", f"{o.coverage:g}  (bound {'-' if b.coverage is None else f'{b.coverage:g}'}, "
-                                 f"gap {_pct(s.gap.coverage)})\n[dim]priority weight of the matched mentees[/]")
+                                 f"gap {percent(s.gap.coverage)})\n[dim]priority weight of the matched mentees[/]")
         head.add_row("quality", f"{o.quality:.4f}  (bound {'-' if b.quality is None else f'{b.quality:.4f}'}, "
-                                f"gap {_pct(s.gap.quality)})\n[dim]sum of weight x match score ("
+                                f"gap {percent(s.gap.quality)})\n[dim]sum of weight x match score ("
                                 + ("fit 0..1 plus stated interest" if any(op.interests for op in instance.operators)
                                    else "0..1") + ")[/]")
         head.add_row("cost", f"{o.cost:,} {instance.currency}  (bound {'-' if b.cost is None else f'{b.cost:,}'}, "
-                             f"gap {_pct(s.gap.cost)})")
+                             f"gap {percent(s.gap.cost)})")
     if s.metrics is not None:
         m = s.metrics
         rates = {r: g.match_rate for r, g in m.by_region.items() if g.match_rate is not None}
         low = min(rates, key=lambda r: rates[r]) if rates else None
         head.add_row("scores", "-" if m.mean_score is None else f"mean {m.mean_score:.3f}, lowest {m.min_score:.3f}")
         if low is not None:
-            head.add_row("lowest region", f"{low}: {_pct(rates[low])} of its mentees matched")
+            head.add_row("lowest region", f"{low}: {percent(rates[low])} of its mentees matched")
         head.add_row("blocking pairs", f"{m.blocking_pairs:,}" + (
             "\n[dim]pairs who would both rather be together than with their match[/]" if m.blocking_pairs else ""))
         for side, w in (m.wishes or {}).items():
@@ -74,7 +73,7 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
             donors.add_column(col, justify="left" if col == "donor" else "right")
         for d in s.donors:
             used = d.committed / d.budget if d.budget else 0.0
-            donors.add_row(d.id, str(d.partnerships), f"{d.committed:,}", f"{d.budget:,}", _pct(used))
+            donors.add_row(d.id, str(d.partnerships), f"{d.committed:,}", f"{d.budget:,}", percent(used))
         console.print(donors)
         idle = [d for d in s.donors if d.idle_reason]
         if idle:

@@ -15,6 +15,7 @@ from rich.table import Table
 from ..models import LoadedInstance, Solution, load_instance
 from ..models.io import decode_json, read_bytes, write_atomic
 from ..models.problems import InputError, Problem
+from ..reports.numbers import amount, percent
 from ..models.scenarios import (
     SCENARIOS_FORMAT,
     ScenarioSet,
@@ -129,21 +130,22 @@ def _print_table(out: Console, rows: list[dict[str, Any]]) -> None:
     """The sweep's table, fitted to the terminal: the most common policy goes in the title
     (another one follows its scenario's name), and below 100 columns the total budget (in
     scenarios.csv) is left out and the frame is lighter."""
-    def f(v: Any, fmt: str) -> str:
-        return "-" if v is None else format(v, fmt)
-
     main = Counter(r["policy"] for r in rows).most_common(1)[0][0] if rows else ""
     cells = {
         "scenario": lambda r: r["scenario"] + ("" if r["policy"] == main else f" ({r['policy']})"),
-        "status": lambda r: r["status"], "matched": lambda r: f(r.get("matched"), ","),
-        "coverage": lambda r: f(r.get("coverage"), "g"), "quality": lambda r: f(r.get("quality"), ".3f"),
-        "cost": lambda r: f(r.get("cost"), ","), "total budget": lambda r: f(r.get("total_budget"), ","),
-        "used": lambda r: f(r.get("budget_used"), ".1%"), "gap": lambda r: f(r.get("gap_coverage"), ".2%"),
+        "status": lambda r: r["status"], "matched": lambda r: amount(r.get("matched")),
+        "coverage": lambda r: amount(r.get("coverage")),
+        "quality": lambda r: "-" if r.get("quality") is None else f"{r['quality']:.3f}",
+        "cost": lambda r: amount(r.get("cost")), "total budget": lambda r: amount(r.get("total_budget")),
+        "used": lambda r: percent(r.get("budget_used")), "gap": lambda r: percent(r.get("gap_coverage")),
     }
     narrow = out.width < 100
-    shown = [c for c in cells if not (c == "total budget" and narrow)]
-    t = Table(title=f"scenarios (policy {main})", box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
-              pad_edge=not narrow, collapse_padding=narrow)
+    # every answer proven: the status and gap columns would say so on each row; the title says it once
+    proven = all(r.get("status") == "optimal" and not r.get("gap_coverage") for r in rows)
+    shown = [c for c in cells if not (c == "total budget" and narrow) and not (proven and c in ("status", "gap"))]
+    t = Table(title=f"scenarios (policy {main}" + ("; every answer proven optimal)" if proven else ")"),
+              box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD, pad_edge=not narrow, collapse_padding=narrow,
+              show_edge=not narrow)
     for c in shown:
         t.add_column(c, justify="left" if c in ("scenario", "status") else "right", overflow="fold",
                      no_wrap=c != "scenario", min_width=14 if c == "scenario" else None)
