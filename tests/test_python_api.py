@@ -91,6 +91,7 @@ def test_bad_input_raises_the_projects_errors_with_located_problems(tmp_path):
         (lambda: wm.solve(round_, keep_stable=True), "keep_stable: needs previous="),
         (lambda: wm.write(wm.solve(round_), tmp_path / "r.xlsx"), "needs instance="),
         (lambda: wm.sweep_budgets(round_, [1, -1]), "got -1.0"),
+        (lambda: wm.sweep_budgets(wm.generate(10, 3, seed=1), [0.5, 1]), "this round has no donors"),
         (lambda: wm.compare(round_, ["greedy"], timelimit=5), "timelimit: unknown option; did you mean 'time_limit'?"),
         (lambda: wm.compare(round_, ["greedy"], threads=0), "threads: must be at least 1, got 0"),
     ]
@@ -99,6 +100,9 @@ def test_bad_input_raises_the_projects_errors_with_located_problems(tmp_path):
             call()
         assert words in str(caught.value), (words, str(caught.value))
     assert not list(tmp_path.iterdir())  # nothing half-written
+    for call in (lambda: wm.load(tmp_path / "missing.json"), lambda: wm.load_solution(tmp_path / "missing.json")):
+        with pytest.raises(FileNotFoundError, match="no such file"):  # as open() and pandas raise
+            call()
 
 
 def test_a_table_without_pandas_says_what_to_install(monkeypatch):

@@ -128,3 +128,22 @@ def test_round_options_without_previous_are_a_usage_error_and_unknown_ended_is_n
     assert not out.exists()
     sol = json.loads((tmp_path / "r1.json").read_text())
     assert sol["round"] is None
+
+
+def test_a_carried_round_that_overruns_a_capacity_says_how_to_let_partnerships_go(tmp_path):
+    raw = generate(20, 5, seed=4)
+    src = _write(tmp_path, "r1.json", raw)
+    assert _run("solve", src, "-o", tmp_path / "r1s.json", "--quiet").exit_code == 0
+    first = load_solution(tmp_path / "r1s.json")
+    mentor = max({p.mentor for p in first.partnerships}, key=lambda m: sum(p.mentor == m for p in first.partnerships))
+    for op in raw["operators"]:  # the next round: that mentor has one place fewer than it has partners
+        if op["id"] == mentor:
+            op["mentor"]["capacity"] = sum(p.mentor == mentor for p in first.partnerships) - 1
+    src2 = _write(tmp_path, "r2.json", raw)
+    r = _run("solve", src2, "-o", tmp_path / "r2s.json", "--previous", tmp_path / "r1s.json")
+    assert r.exit_code == 1 and f"mentor {mentor}" in r.output and "--keep-stable" in r.output \
+        and "--ended MENTEE" in r.output, r.output
+    assert "ended:" not in r.output  # no matching was made, so no partnership is said to have ended
+    r = _run("solve", src2, "-o", tmp_path / "r2s.json", "--previous", tmp_path / "r1s.json", "--keep-stable",
+             "--quiet")
+    assert r.exit_code == 0, r.output

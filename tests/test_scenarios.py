@@ -274,3 +274,11 @@ def test_the_sweep_table_fits_80_columns_without_cutting_names():
     _print_table(console, proven)
     text = console.export_text()
     assert "every answer proven optimal" in text and "feasible" not in text and " gap" not in text
+
+
+def test_a_budget_sweep_of_a_round_without_donors_is_refused_before_solving(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(generate(10, 3, seed=2)))
+    r = CliRunner().invoke(cli, ["scenarios", str(path), "--budget-scale", "0.5:1.5:0.5", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "this round has no donors" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()

@@ -4,8 +4,9 @@ gives every name here. The command line, the service's jobs, scenario sweeps and
 bench solve through :func:`solve`, and ``wopmatch generate`` writes :func:`generate`'s
 round with :func:`write` (tests/test_architecture.py checks the solving).
 
-Bad input raises :class:`InputError` (every problem with its location, the lines the
-command line prints); a request that cannot run raises :class:`SolveError`. Tables
+Bad input raises :class:`InputError`, a ValueError (every problem with its location,
+the lines the command line prints; a path that does not exist raises one that is also a
+FileNotFoundError); a request that cannot run raises :class:`SolveError`. Tables
 need pandas and plots matplotlib (``pip install 'wopmatch[notebook]'``); without them
 the call raises :class:`MissingExtraError` saying so.
 """
@@ -129,6 +130,8 @@ def load(source: Union[PathLike, Mapping[str, Any], Instance]) -> Instance:
     ------
     InputError
         Listing every problem with its location (``operators[3].country: ...``).
+    FileNotFoundError
+        When the path does not exist (an InputError too).
     """
     if isinstance(source, Instance):
         return source
@@ -160,6 +163,8 @@ def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
     ------
     InputError
         When it is not a readable solution.
+    FileNotFoundError
+        When the path does not exist (an InputError too).
     """
     if isinstance(source, Mapping):
         return parse_solution(dict(source))
@@ -729,8 +734,12 @@ def sweep_budgets(instance: Union[Instance, PathLike, Mapping[str, Any]], factor
     bad = [f for f in values if not f >= 0]
     if bad:
         raise InputError([Problem("factors", f"a budget factor must be 0 or more, got {bad[0]!r}")], "sweep_budgets")
+    inst = load(instance)
+    if not inst.donors:
+        raise InputError([Problem("instance", "this round has no donors, so scaling their budgets changes nothing: "
+                                              "every point would be the same answer")], "sweep_budgets")
     grid = grid_scenarios(values, list(donors) if donors else None)
-    result = compare(instance, policies, scenarios=grid, **solve_kw)
+    result = compare(inst, policies, scenarios=grid, **solve_kw)
     for name, row in result.rows.items():
         row["factor"] = values[[g.name for g in grid].index(row["scenario"])]
     return result

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Literal, Optional
 from pydantic import ValidationError
 
 from .instance import Instance, parse_instance, plain_message
-from .problems import InputError, Problem, json_path
+from .problems import InputError, MissingFileError, Problem, json_path
 from .solution import Solution
 
 SUPPORTED_INSTANCE_SUFFIXES = (".json", ".xlsx")
@@ -39,10 +39,17 @@ def unreachable(path: Path, what: str = "file") -> Optional[str]:
         return f"cannot use this path: {getattr(exc, 'strerror', None) or exc}"
 
 
-def read_bytes(path: Path) -> bytes:
-    missing = unreachable(path)
+def check_reachable(path: Path, what: str = "file") -> None:
+    """MissingFileError (also a FileNotFoundError) when ``path`` does not exist,
+    InputError when the system refuses its name."""
+    missing = unreachable(path, what)
     if missing:
-        raise InputError([Problem("", missing)], str(path)[:200])
+        error = MissingFileError if missing.startswith("no such") else InputError
+        raise error([Problem("", missing)], str(path)[:200])
+
+
+def read_bytes(path: Path) -> bytes:
+    check_reachable(path)
     if path.is_dir():
         raise InputError([Problem("", "is a folder, not a file")], str(path))
     try:
@@ -77,9 +84,7 @@ def load_instance(path: str | os.PathLike[str]) -> LoadedInstance:
     from .tables import read_csv_folder, read_workbook, tables_to_instance
 
     p = Path(path)
-    missing = unreachable(p, "file or folder")
-    if missing:
-        raise InputError([Problem("", missing)], str(p)[:200])
+    check_reachable(p, "file or folder")
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix.lower() == ".csv" and f.is_file())
         if not files:

@@ -32,6 +32,12 @@ class InputError(ValueError):
         super().__init__(f"{head}{len(self.problems)} problem(s)\n{lines}")
 
 
+class MissingFileError(InputError, FileNotFoundError):
+    """An input path that does not exist: an InputError like every rejected input, and the
+    FileNotFoundError that ``open`` (and pandas) raise, so ``except FileNotFoundError``
+    catches it too."""
+
+
 def json_path(loc: Iterable[object]) -> str:
     """``("operators", 12, "mentor", "capacity")`` -> ``operators[12].mentor.capacity``."""
     out = ""

@@ -78,6 +78,11 @@ def prepare_sweep(set_path: Path, budget_scale: Optional[str] = None, donors: Op
         base = load_instance(base_path)
     except InputError as exc:
         raise InputError(exc.problems, f"base instance {exc.source or base_path}") from None
+    if budget_scale is not None and not base.instance.donors:
+        raise InputError([Problem("--budget-scale", "scales the donors' budgets, and this round has no donors: every "
+                                                    "row would be the same answer. Add donors to the round "
+                                                    "(docs/format.md, \"Donor\") or sweep other changes")],
+                         str(base_path))
     try:
         tasks = build_tasks(sset, base.instance, method=method, node_limit=node_limit, policy=policy)
     except InputError as exc:

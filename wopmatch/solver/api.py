@@ -65,6 +65,11 @@ def solve(instance: Instance, sha256: str, options: SolveOptions = SolveOptions(
         PROGRESS.reset(token)
     if carried is not None and previous is not None:
         solution = with_round(solution, carried, previous, options)
+        if solution.status == "infeasible" and carried.info.carried:
+            solution = solution.model_copy(update={"message": f"{solution.message}. {carried.info.carried} of the "
+                                                   "pinned partnerships are the previous round's, carried as they "
+                                                   "were: --keep-stable keeps them only where the round allows, "
+                                                   "and --ended MENTEE lets one go"})
     if carried is not None and agreed is not None:
         solution = with_agreement(solution, carried, agreed)
     update: dict = {}

@@ -270,7 +270,10 @@ def stability_scores(g: CandidateGraph, prefer: Sequence[tuple[str, str]], penal
 def round_changes(previous: Solution, current: Solution, ended: Iterable[str] = ()) -> list[RoundChange]:
     """Per mentee of either round: kept, moved (other mentor), ended (no partner
     now) or new (no partner before, or its partnership ended by --ended and a new
-    one formed, even with the same mentor). Donors before and after are listed."""
+    one formed, even with the same mentor). Donors before and after are listed. A
+    solution with no matching (infeasible) changes nothing: none is listed."""
+    if current.objective is None:
+        return []
     ended = set(ended)
     before = {p.mentee: p for p in previous.partnerships}
     after = {p.mentee: p for p in current.partnerships}
