@@ -90,6 +90,7 @@ def test_bad_input_raises_the_projects_errors_with_located_problems(tmp_path):
          "unknown donor 'D'"),
         (lambda: wm.solve(round_, keep_stable=True), "keep_stable: needs previous="),
         (lambda: wm.write(wm.solve(round_), tmp_path / "r.xlsx"), "needs instance="),
+        (lambda: wm.write(wm.solve(round_), tmp_path / "out.txt"), "a solution is written as .json, .xlsx"),
         (lambda: wm.sweep_budgets(round_, [1, -1]), "got -1.0"),
         (lambda: wm.sweep_budgets(wm.generate(10, 3, seed=1), [0.5, 1]), "this round has no donors"),
         (lambda: wm.compare(round_, ["greedy"], timelimit=5), "timelimit: unknown option; did you mean 'time_limit'?"),
@@ -142,3 +143,36 @@ def test_bad_input_is_a_value_error_and_tables_name_donors_alike():
     assert isinstance(exc.value, wm.InputError)
     s = wm.solve(wm.generate(30, 8, donors=2, seed=1), "greedy")
     assert list(wm.donor_use(s).columns)[0] == "donor" and "donor" in wm.partnerships(s).columns
+
+
+def test_pandas_habits_seed_none_draws_one_and_missing_numbers_are_nan(capsys, monkeypatch):
+    pytest.importorskip("pandas")
+    import math
+
+    r = wm.generate(20, 6, donors=2, seed=None)
+    drawn = int(r.name.rsplit("seed ", 1)[1])
+    assert wm.generate(20, 6, donors=2, seed=drawn) == r  # the drawn seed repeats the round
+    a, b = wm.solve(r, "random", seed=None), wm.solve(r, "random", seed=None)
+    assert {a.stats.seed, b.stats.seed} != {0} and wm.solve(r, "random", seed=a.stats.seed).partnerships == \
+        a.partnerships
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # stderr taken for a terminal: the bar is drawn
+    table = wm.compare(r, ["greedy", "optimal"]).table()
+    assert "compare" in capsys.readouterr().err
+    assert table["gap_quality"].dtype.kind == "f" and math.isnan(table.loc["greedy", "gap_quality"])
+    assert table.loc["optimal", "gap_quality"] == 0.0
+    wm.compare(r, ["greedy"], progress=False)
+    assert "compare" not in capsys.readouterr().err
+
+
+def test_plot_times_labels_each_size_once_even_for_one_size():
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pandas")
+    table = wm.compare(wm.generate(30, 8, seed=2), ["greedy", "stable"], progress=False).table()
+    fig = wm.plot_times(table)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    minor = [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    assert labels == ["30"] and not minor

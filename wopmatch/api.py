@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import numbers
 import os
+import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 from pydantic import ValidationError
 
@@ -41,7 +43,7 @@ from .models.scenarios import Scenario, ScenarioSet, apply_changes, grid_scenari
 from .models.solution import Metrics
 from .models.status import RoundStatus, next_status, read_status, status_bytes
 from .models.vocab import closest
-from .solver import (POLICIES, AgreedRound, PreviousRound, SolveError, SolveOptions, Watch, pair_verdict,
+from .solver import (INT32_MAX, POLICIES, AgreedRound, PreviousRound, SolveError, SolveOptions, Watch, pair_verdict,
                      rebuild_round, run_stoppable, verify_solution)
 from .solver import solve as _solve_with
 
@@ -172,7 +174,13 @@ def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
     return parse_solution(decode_json(read_bytes(p), str(p)), str(p))
 
 
-def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tightness: float = 0.4,
+def drawn(seed: Optional[int]) -> Any:
+    """``seed``, or a seed drawn from the system's randomness when it is None (0 to the
+    largest seed HiGHS takes). Other values are left for the caller's checks."""
+    return random.SystemRandom().randrange(INT32_MAX + 1) if seed is None else seed
+
+
+def generate(mentees: int, mentors: int, *, donors: int = 0, seed: Optional[int] = 0, tightness: float = 0.4,
              name: Optional[str] = None, dual_share: float = 0.3, needs: str = "priorities",
              interests: int = 0) -> Instance:
     """A realistic synthetic round (docs/generator.md).
@@ -185,7 +193,8 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
         Donors with budgets and eligibility rules; 0 for a budget-free round.
     seed
         The same parameters and seed give the same round: :func:`write` of it gives
-        the same bytes as ``wopmatch generate``.
+        the same bytes as ``wopmatch generate``. ``None`` draws one; the round's name
+        says which.
     tightness
         Total donor budget as a share of what funding every mentee would cost.
     name
@@ -210,6 +219,7 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: int = 0, tigh
     """
     from .generator import generate_instance
 
+    seed = drawn(seed)
     counts = {"mentees": mentees, "mentors": mentors, "donors": donors, "seed": seed, "interests": interests}
     problems = [Problem(k, f"expected a whole number of 0 or more, got {v!r}") for k, v in counts.items()
                 if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0]
@@ -253,7 +263,7 @@ def options(policy: str = "optimal", **chosen: Any) -> SolveOptions:
 
 def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = "optimal", *,
           method: str = "auto", time_limit: Optional[float] = None, node_limit: Optional[int] = None,
-          seed: int = 0, threads: int = 1, alternates: int = 0, group_by: str = "region",
+          seed: Optional[int] = 0, threads: int = 1, alternates: int = 0, group_by: str = "region",
           previous: Union[Solution, PreviousRound, None] = None, ended: Sequence[str] = (), forbid_repeat: bool = False,
           keep_stable: bool = False, change_penalty: Optional[float] = None,
           agreement: Union[RoundStatus, AgreedRound, PathLike, None] = None,
@@ -269,6 +279,8 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
         One of :data:`POLICY_NAMES` (docs/policies.md).
     method, time_limit, node_limit, seed, threads, alternates, group_by
         As ``wopmatch solve``'s options (docs/format.md); ``threads`` is ``--threads``.
+        ``seed=None`` draws one (as numpy's and scikit-learn's do); the solution's
+        ``stats.seed`` records it, so the solve can be repeated.
     previous, ended, forbid_repeat, keep_stable, change_penalty
         A later round: the earlier round's solution and how its partnerships carry
         (docs/rounds.md). ``previous`` as a :class:`Solution` records the SHA-256 of
@@ -312,7 +324,7 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
             loaded = load_instance(_path(instance, "an Instance, a dict or a path"))
             instance, sha = loaded.instance, sha or loaded.sha256
     if solve_options is None:
-        chosen: dict[str, Any] = dict(method=method, time_limit=time_limit, node_limit=node_limit, seed=seed,
+        chosen: dict[str, Any] = dict(method=method, time_limit=time_limit, node_limit=node_limit, seed=drawn(seed),
                                       workers=threads, alternates=alternates, group_by=group_by,
                                       ended=tuple(ended), forbid_repeat=forbid_repeat, keep_stable=keep_stable)
         if change_penalty is not None:
@@ -588,7 +600,7 @@ class Comparison:
         pandas.DataFrame
             Indexed by the row's name.
         """
-        pd = _need("pandas")
+        _need("pandas")
         records = []
         for name, sol in self.solutions.items():
             inst = self.instances.get(name, self.instance)
@@ -613,7 +625,21 @@ class Comparison:
                 "build_seconds": sol.stats.build_seconds, "solve_seconds": sol.stats.solve_seconds,
                 "seconds": self.seconds.get(name),
             })
-        return pd.DataFrame.from_records(records).set_index("name")
+        return _frame(records).set_index("name")
+
+
+def _frame(records: Any, columns: Optional[list[str]] = None) -> "pandas.DataFrame":
+    """A table as pandas users expect it: a missing number is NaN (not None), so a
+    column of figures stays numeric (``mean``, ``plot`` and comparisons work on it)."""
+    import numbers as _numbers
+
+    pd = _need("pandas")
+    df = pd.DataFrame.from_records(records, columns=columns) if columns is not None or records else pd.DataFrame()
+    for c in df.columns:
+        if df[c].dtype == object and all(v is None or (isinstance(v, _numbers.Number) and not isinstance(v, bool))
+                                         for v in df[c]):
+            df[c] = pd.to_numeric(df[c].astype("float64"))
+    return df
 
 
 def _wishes_columns(m: Optional[Metrics]) -> dict[str, Optional[int]]:
@@ -625,7 +651,7 @@ def _wishes_columns(m: Optional[Metrics]) -> dict[str, Optional[int]]:
 
 def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Optional[Iterable[str]] = None, *,
             scenarios: Union[None, PathLike, ScenarioSet, Sequence[Union[Scenario, Mapping[str, Any]]]] = None,
-            progress: Optional[Any] = None, **solve_kw: Any) -> Comparison:
+            progress: Union[bool, Callable[[str, Solution], Any], None] = True, **solve_kw: Any) -> Comparison:
     """Solve one round with several policies, or several scenarios of it, or both.
 
     Parameters
@@ -639,9 +665,12 @@ def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Op
         of scenarios (dicts as in docs/scenarios.md); each is applied to ``instance``.
         With both, every scenario is solved with every policy.
     progress
-        Called with each row's name and solution as it finishes.
+        ``True`` (default): a progress bar on stderr (in a notebook, under the cell)
+        naming the solve under way, with the count done and the time taken; ``False``:
+        none; a function: called with each row's name and solution as it finishes.
     **solve_kw
-        Passed to :func:`solve` for every solve (``time_limit``, ``seed``, ...).
+        Passed to :func:`solve` for every solve (``time_limit``, ``seed``, ...);
+        ``seed=None`` draws one seed for them all.
 
     Returns
     -------
@@ -659,23 +688,51 @@ def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Op
     if unknown:
         raise InputError([Problem("policies", f"unknown policy {unknown[0]!r}; valid: {', '.join(POLICIES)}")],
                          "compare")
+    if "seed" in solve_kw:
+        solve_kw = {**solve_kw, "seed": drawn(solve_kw["seed"])}
     _check_solve_kw(names, solve_kw)
     cases: list[tuple[Optional[str], Instance]] = [(None, base)]
     if scenarios is not None:
         cases = [(sc.name, inst) for sc, inst in _scenario_instances(base, scenarios)]
     out = Comparison(base)
-    for scenario, inst in cases:
-        for policy in names:
-            name = policy if scenario is None else scenario if len(names) == 1 else f"{scenario}/{policy}"
-            t0 = time.perf_counter()
-            sol = solve(inst, policy, **solve_kw)
-            out.seconds[name] = time.perf_counter() - t0
-            out.solutions[name] = sol
-            out.rows[name] = {"policy": policy, **({"scenario": scenario} if scenario is not None else {})}
-            out.instances[name] = inst
-            if progress is not None:
-                progress(name, sol)
+    with _bar(progress is True, len(cases) * len(names)) as advance:
+        for scenario, inst in cases:
+            for policy in names:
+                name = policy if scenario is None else scenario if len(names) == 1 else f"{scenario}/{policy}"
+                advance(name, None)
+                t0 = time.perf_counter()
+                sol = solve(inst, policy, **solve_kw)
+                out.seconds[name] = time.perf_counter() - t0
+                out.solutions[name] = sol
+                out.rows[name] = {"policy": policy, **({"scenario": scenario} if scenario is not None else {})}
+                out.instances[name] = inst
+                advance(name, sol)
+                if callable(progress):
+                    progress(name, sol)
     return out
+
+
+@contextmanager
+def _bar(shown: bool, total: int) -> Iterator[Callable[[str, Optional[Solution]], None]]:
+    """compare's progress bar (rich, on stderr; it draws in a notebook too): told the name of
+    the solve that starts (solution None) and of each that ends. Not shown: does nothing."""
+    if not shown:
+        yield lambda name, solution: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("compare"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=total)
+
+        def advance(name: str, solution: Optional[Solution]) -> None:
+            if solution is None:
+                bar.update(task, description=f"solving {name}")
+            else:
+                bar.update(task, advance=1, description=f"{name}: {solution.status}")
+
+        yield advance
 
 
 def _api_options(policy: str, chosen: dict[str, Any]) -> SolveOptions:
@@ -779,10 +836,8 @@ def partnerships(solution: Solution) -> "pandas.DataFrame":
     -------
     pandas.DataFrame
     """
-    pd = _need("pandas")
     cols = ["mentee", "mentor", "donor", "score", "cost", "focus", "pinned"]
-    return pd.DataFrame([{**p.model_dump(), "focus": ", ".join(p.focus)} for p in solution.partnerships],
-                        columns=cols)
+    return _frame([{**p.model_dump(), "focus": ", ".join(p.focus)} for p in solution.partnerships], cols)
 
 
 def unmatched(solution: Solution) -> "pandas.DataFrame":
@@ -792,8 +847,7 @@ def unmatched(solution: Solution) -> "pandas.DataFrame":
     -------
     pandas.DataFrame
     """
-    pd = _need("pandas")
-    return pd.DataFrame([u.model_dump() for u in solution.unmatched], columns=["mentee", "reason", "detail"])
+    return _frame([u.model_dump() for u in solution.unmatched], ["mentee", "reason", "detail"])
 
 
 def donor_use(solution: Solution) -> "pandas.DataFrame":
@@ -804,11 +858,9 @@ def donor_use(solution: Solution) -> "pandas.DataFrame":
     -------
     pandas.DataFrame
     """
-    pd = _need("pandas")
     rows = [{"donor": d.id, **d.model_dump(exclude={"id"}), "used": d.committed / d.budget if d.budget else None}
             for d in solution.donors]
-    return pd.DataFrame(rows, columns=["donor", "budget", "committed", "partnerships", "used", "idle_reason",
-                                       "idle_detail"])
+    return _frame(rows, ["donor", "budget", "committed", "partnerships", "used", "idle_reason", "idle_detail"])
 
 
 def metrics(solution: Solution, by: Optional[str] = None) -> "pandas.DataFrame":
@@ -824,18 +876,17 @@ def metrics(solution: Solution, by: Optional[str] = None) -> "pandas.DataFrame":
     -------
     pandas.DataFrame
     """
-    pd = _need("pandas")
     m = solution.metrics
     if by is None:
         if m is None:
-            return pd.DataFrame()
+            return _frame([])
         flat = {k: v for k, v in m.model_dump().items() if not isinstance(v, dict)}
-        return pd.DataFrame([flat])
+        return _frame([flat])
     if by not in ("region", "language", "work_area"):
         raise InputError([Problem("by", f"expected region, language or work_area, got {by!r}")], "metrics")
     groups = {} if m is None else getattr(m, f"by_{by}")
-    return pd.DataFrame([{by: k, **g.model_dump()} for k, g in groups.items()],
-                        columns=[by, "mentees", "matched", "coverage", "coverage_rate", "match_rate"])
+    return _frame([{by: k, **g.model_dump()} for k, g in groups.items()],
+                  [by, "mentees", "matched", "coverage", "coverage_rate", "match_rate"])
 
 
 # --------------------------------------------------------------------------- plots
@@ -924,10 +975,16 @@ def plot_times(table: "pandas.DataFrame", x: str = "mentees", y: str = "solve_se
         ax.plot(rows[x], rows[y], marker="o", label=policy)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
+    # the sizes measured are the x ticks, labelled in full (1000, not 10^3); no minor labels,
+    # which crowd the axis when the sizes span less than a decade or there is one size
+    sizes = sorted(set(table[x].tolist()))
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
     ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if len(sizes) == 1:
+        ax.set_xlim(sizes[0] / 2, sizes[0] * 2)
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y.replace('_', ' ')}")
     ax.grid(alpha=0.3, which="both")
@@ -1007,6 +1064,9 @@ def write(obj: Union[Instance, Solution, Comparison, SolutionDiff, "Monitoring"]
         return p
     if not isinstance(obj, Solution):
         raise InputError([Problem("obj", f"cannot write a {type(obj).__name__}")], str(p))
+    if suffix not in (".json", ".xlsx", ".html", ""):
+        raise InputError([Problem("path", f"a solution is written as .json, .xlsx (result sheets), .html (the "
+                                          f"report) or a folder (CSV files), got {p.suffix!r}")], str(p))
     if suffix == ".json":
         write_atomic(p, solution_bytes(obj))
         return p
@@ -1022,13 +1082,10 @@ def write(obj: Union[Instance, Solution, Comparison, SolutionDiff, "Monitoring"]
         from .reports.results import results_workbook_bytes
 
         write_atomic(p, results_workbook_bytes(solved, obj))
-    elif suffix == "":
+    else:
         from .reports.results import results_csv_files
 
         write_folder_atomic(p, {**results_csv_files(solved, obj), "solution.json": solution_bytes(obj)})
-    else:
-        raise InputError([Problem("path", f"a solution is written as .json, .xlsx, .html or a folder, got "
-                                          f"{p.suffix!r}")], str(p))
     return p
 
 
@@ -1170,12 +1227,11 @@ def monitoring_table(monitoring: "Monitoring", of: str = "partnerships") -> "pan
     """
     from .reports.monitor import STATUSES, monitoring_rows
 
-    pd = _need("pandas")
     if of == "partnerships":
         header, rows = monitoring_rows(monitoring)
-        return pd.DataFrame(rows, columns=header)
+        return _frame([dict(zip(header, r, strict=True)) for r in rows], header)
     if of == "donors":
-        return pd.DataFrame([{"donor": d.donor, "name": d.name, **{s: d.counts[s] for s in STATUSES}, "cost": d.cost,
-                              "spend_planned": d.spend_planned, "spent": d.spent} for d in monitoring.donors])
+        return _frame([{"donor": d.donor, "name": d.name, **{s: d.counts[s] for s in STATUSES}, "cost": d.cost,
+                        "spend_planned": d.spend_planned, "spent": d.spent} for d in monitoring.donors])
     raise InputError([Problem("of", f"a monitoring table is of 'partnerships' or 'donors', got {of!r}")],
                      "monitoring_table")

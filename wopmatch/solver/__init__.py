@@ -11,7 +11,7 @@ from .api import Watch, check_request, coverage_bound, plan, solve
 from .children import die_with_parent
 from .errors import SolveError, UnknownPolicyError, UnsupportedMethodError
 from .interrupt import Worker, run_stoppable
-from .options import DEFAULT_CHANGE_PENALTY, OptionField, SolveOptions, option_fields
+from .options import DEFAULT_CHANGE_PENALTY, INT32_MAX, OptionField, SolveOptions, option_fields
 from .policies import GROUP_KEYS, METHODS, POLICIES
 from .postsolve.whatif import mentee_proposals
 from .rounds import AgreedRound, PreviousRound, rebuild_round, round_changes
@@ -22,6 +22,7 @@ __all__ = [
     "AgreedRound",
     "DEFAULT_CHANGE_PENALTY",
     "GROUP_KEYS",
+    "INT32_MAX",
     "METHODS",
     "POLICIES",
     "OptionField",
