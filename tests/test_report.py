@@ -120,3 +120,26 @@ def test_the_map_is_cropped_labelled_and_enlarges_where_partnerships_converge(tm
     bounds = (0.0, 0.0, 1e5, 1e5)
     assert _labels(spread[:MAX_LABELS], 2.4, bounds).count("</text>") == MAX_LABELS
     assert _labels(spread, 2.4, bounds) == ""
+
+
+def test_the_report_reads_in_names_says_when_it_was_made_and_keeps_the_recipe_in_details(tmp_path):
+    import datetime
+    import re
+
+    from wopmatch.models.vocab import country_name, language_name
+    from wopmatch.reports.html import render_report
+
+    inst = load_instance(DEMO).instance
+    html_path, sol_path = _report(tmp_path, DEMO)
+    sol = load_solution(sol_path)
+    html = render_report(inst, sol, [], made=datetime.date(2027, 2, 3))
+    assert "Report made 3 February 2027; the partnerships start in March 2027." in html
+    head, rest = html.split('<details class="muted" id="how-solved">', 1)
+    assert sol.stats.method not in head and sol.stats.method in rest.split("</details>")[0]
+    first = next(p for p in sol.partnerships)
+    ops = {op.id: op for op in inst.operators}
+    assert f"{first.mentee} · {country_name(ops[first.mentee].country)}" in html
+    assert f"speak {language_name(sorted(set(ops[first.mentee].languages) & set(ops[first.mentor].languages))[0])}" \
+        in html
+    assert not re.search(r"\b0 of 0\b", html)  # no bar for a group without mentees
+    assert "Report made" in html_path.read_text()  # the command line dates it too

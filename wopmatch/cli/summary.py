@@ -38,8 +38,11 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
         head.add_row("scores", "-" if m.mean_score is None else f"mean {m.mean_score:.3f}, lowest {m.min_score:.3f}")
         if low is not None:
             head.add_row("lowest region", f"{low}: {percent(rates[low])} of its mentees matched")
+        pinned = sum(p.pinned for p in s.partnerships)
         head.add_row("blocking pairs", f"{m.blocking_pairs:,}" + (
-            "\n[dim]pairs who would both rather be together than with their match[/]" if m.blocking_pairs else ""))
+            "\n[dim]pairs who would both rather be together than with their match[/]" if m.blocking_pairs else "")
+            + (f"\n[dim]the {pinned} pinned partnerships are fixed: their mentees are not counted, and their "
+               "places are not free (so a carried round counts fewer)[/]" if pinned else ""))
         for side, w in (m.wishes or {}).items():
             head.add_row(f"wishes of {side}", f"{w.met:,} of {w.stated:,} met, {w.first_choice:,} with a first choice"
                          + f"\n[dim]{side} that rated a partner and got one they rated[/]")

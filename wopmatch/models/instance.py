@@ -29,7 +29,7 @@ from typing_extensions import TypedDict
 
 from .outcomes import area_of, indicator
 from .problems import InputError, Problem, json_path
-from .vocab import closest, country_problem, language_problem, spellings
+from .vocab import closest, country_name, country_problem, language_name, language_problem, spellings
 
 INSTANCE_FORMAT = "wopmatch.instance/1"
 DEFAULT_WORK_AREAS = (
@@ -649,10 +649,10 @@ def instance_warnings(inst: Instance) -> list[Problem]:
             absent = [v for v in entries if v not in have]
             if absent:
                 what = "region" if key == "regions" else "country"
-                out.append(Problem(f"donors[{i}].{key}", f"donor {d.id}: no operator of the round has the {what}"
-                                   f"{'s' if len(absent) > 1 and what == 'region' else ''}"
-                                   f"{' codes' if len(absent) > 1 and what == 'country' else ''} "
-                                   f"{', '.join(absent)}: those entries fund nobody in this round"))
+                named = absent if what == "region" else [f"{c} ({country_name(c)})" for c in absent]
+                out.append(Problem(f"donors[{i}].{key}", f"donor {d.id}: no operator of the round has the "
+                                   f"{what if len(absent) == 1 else 'regions' if what == 'region' else 'countries'} "
+                                   f"{', '.join(named)}: those entries fund nobody in this round"))
     spelled: dict[str, list[str]] = {}
     for op in inst.operators:
         spelled.setdefault(op.region, []).append(op.id)
@@ -666,7 +666,7 @@ def instance_warnings(inst: Instance) -> list[Problem]:
             speakers.setdefault(lang, []).append(op.id)
     lonely = sorted((lang, ids[0]) for lang, ids in speakers.items() if len(ids) == 1)
     if lonely and inst.rules.language == "hard":
-        listed = ", ".join(f"{lang!r} ({who})" for lang, who in lonely)
+        listed = ", ".join(f"{lang!r} ({language_name(lang)}: {who})" for lang, who in lonely)
         out.append(Problem("operators", f"spoken by one operator only, so never shared: {listed}"))
     return out
 

@@ -10,6 +10,7 @@ mentors when the solution lists them), the changes since the previous round
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Optional
@@ -20,6 +21,7 @@ from markupsafe import Markup, escape
 
 from ..models.instance import Instance, instance_warnings
 from ..models.solution import Solution
+from ..models.vocab import country_name, language_name
 from ..solver import pair_facts
 from .plans import page_name
 
@@ -46,15 +48,17 @@ def donor_colours(instance: Instance) -> dict[str, str]:
 
 
 def render_report(instance: Instance, solution: Solution, verified: list[str],
-                  instance_label: str = "", sha_matches: Optional[bool] = None, plans: Optional[str] = None) -> str:
+                  instance_label: str = "", sha_matches: Optional[bool] = None, plans: Optional[str] = None,
+                  made: Optional[datetime.date] = None) -> str:
     """The report's HTML. ``verified``: the verifier's violations (empty = valid); ``plans``:
     the folder (a link relative to the report) that holds the work plans, linked from each
-    partnership (none when None)."""
+    partnership (none when None); ``made``: the date it says it was made (default today)."""
     env = Environment(loader=PackageLoader("wopmatch.reports", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = lambda v: "-" if v is None else f"{int(v):,}"
     env.filters["pct"] = lambda v: "-" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v, d=2: "-" if v is None else f"{v:,.{d}f}"
+    env.filters["country"] = country_name
     ops = {op.id: op for op in instance.operators}
     donors = {d.id: d for d in instance.donors}
     facts = pair_facts(instance)
@@ -82,7 +86,8 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         needing = [op for op in mentees if op.mentee and op.mentee.needs.get(area, 0) >= 1
                    and op.mentee.needs[area] == max(op.mentee.needs.values())]
         got = sum(op.id in matched for op in needing)
-        areas.append(Bar(area.replace("_", " "), got, len(needing), f"{got} of {len(needing)}"))
+        if needing:  # an area no mentee puts first has no bar ("0 of 0" says nothing)
+            areas.append(Bar(area.replace("_", " "), got, len(needing), f"{got} of {len(needing)}"))
     colours = donor_colours(instance)
     donor_bars = [Bar(f"{_donor_name(donors, d.id)} ({d.partnerships})", d.committed, d.budget,
                       f"{d.committed:,} of {d.budget:,}", colours.get(d.id)) for d in solution.donors]
@@ -112,7 +117,26 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         warnings=[w.message for w in instance_warnings(instance)], donor_colours=colours,
         donor_names={d.id: _donor_name(donors, d.id) for d in instance.donors},
         plans=None if plans is None else plans.rstrip("/"), page_name=page_name,
+        made=_day(made or datetime.date.today()), start=_month(instance.start),
+        pinned=sum(p.pinned for p in solution.partnerships),
     )
+
+
+#: Month names in English whatever the machine's locale (the report is in English).
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+
+
+def _day(d: datetime.date) -> str:
+    return f"{d.day} {MONTH_NAMES[d.month - 1]} {d.year}"
+
+
+def _month(start: Optional[str]) -> Optional[str]:
+    """``2027-03`` -> ``March 2027`` (None stays None)."""
+    if start is None:
+        return None
+    year, month = (int(x) for x in start.split("-"))
+    return f"{MONTH_NAMES[month - 1]} {year}"
 
 
 def _donor_name(donors: dict[str, Any], donor_id: str) -> str:
@@ -133,7 +157,8 @@ def _focus(p: Any, mentee: Any, mentor: Any) -> str:
 def _why(p: Any, f: dict[str, Any], donors: dict[str, Any], mentee: Any, mentor: Any,
          agreed: set[tuple[str, str]]) -> str:
     parts = []
-    parts.append(f"shares {', '.join(sorted(f.shared))}" if f.shared else "no shared language")
+    parts.append(f"speak {', '.join(sorted(language_name(c) for c in f.shared))}" if f.shared
+                 else "no shared language")
     if p.focus:
         parts.append(_focus(p, mentee, mentor))
     parts.append(f"{f.distance:,.0f} km" + ("" if f.same_region else ", across regions"))
