@@ -6,17 +6,19 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-all bench clean browser
 
+# setuptools' note on editable installs (a folder named like the package may shadow it: here it
+# is the package) is information only; PYTHONWARNINGS silences it by its message, nothing else
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dask,service]'
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[test,dask,service]'
 	@echo "compiling the pair kernels once (numba caches them)"
 	$(BIN)/python -c 'from wopmatch.solver.graph.kernels import warm; warm()'
 	$(BIN)/python -c 'from wopmatch.solver.donors.kernels import warm; warm()'
 	touch $(STAMP)
 
+# solve validates the round first and prints its warnings (wopmatch validate does that alone)
 demo: $(STAMP)
-	$(BIN)/wopmatch validate instances/demo.json
 	$(BIN)/wopmatch solve instances/demo.json -o demo-solution.json
 	$(BIN)/wopmatch verify instances/demo.json demo-solution.json
 	@echo "--- the same round as a facilitator's workbook: solve to result sheets, then the HTML report"
@@ -42,7 +44,7 @@ test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m '' -n 2 --dist loadfile
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/peers.py
 

@@ -486,14 +486,15 @@ def test_progress_shows_the_bounds_the_solver_proves_as_it_goes(client):
 
     raw = _long()
     budget_free = coverage_bound(parse_instance(raw))
-    # the limit ends the job some seconds after the coverage stage reports, not after the whole ~20-s solve
-    r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal", "time_limit": 10})
+    r = client.post("/v1/jobs", json={"instance": raw, "policy": "optimal"})
     mid = wait_for(client, r.json()["id"], states=("running",), phase="solving: coverage:")
     proven = mid["progress"]["bound_coverage"]
     assert proven < budget_free  # the donor engine's bound (budgets count), not the budget-free flow's
+    # the best answer so far (the greedy start, which proves no bound) is within the bound the stage proved
+    client.post(f"/v1/jobs/{r.json()['id']}/cancel")
     job = wait_for(client, r.json()["id"])
     sol = _verified(client, job["id"])
-    assert sol.objective.coverage <= proven and sol.bound.coverage <= proven
+    assert job["state"] == "cancelled" and sol.objective.coverage <= proven
 
 
 def test_a_graceful_stop_puts_running_jobs_back_without_counting_the_attempt(tmp_path):

@@ -12,6 +12,13 @@ from ..models import Instance, Solution
 from ..reports.numbers import percent
 
 
+def _pinned_note(n: int) -> str:
+    """Why pinned partnerships change the blocking-pair count (docs/policies.md#metrics)."""
+    if n == 1:
+        return "the pinned partnership is fixed: its mentee is not counted and its place is not free"
+    return f"the {n} pinned partnerships are fixed: their mentees are not counted and their places are not free"
+
+
 def print_summary(console: Console, instance: Instance, s: Solution) -> None:
     n_mentees = sum(op.mentee is not None for op in instance.operators)
     console.print(Text(instance.name or "instance", style="bold"))  # a line of its own wraps, as a title does not
@@ -41,8 +48,7 @@ def print_summary(console: Console, instance: Instance, s: Solution) -> None:
         pinned = sum(p.pinned for p in s.partnerships)
         head.add_row("blocking pairs", f"{m.blocking_pairs:,}" + (
             "\n[dim]pairs who would both rather be together than with their match[/]" if m.blocking_pairs else "")
-            + (f"\n[dim]the {pinned} pinned partnerships are fixed: their mentees are not counted, and their "
-               "places are not free (so a carried round counts fewer)[/]" if pinned else ""))
+            + (f"\n[dim]{_pinned_note(pinned)}[/]" if pinned else ""))
         for side, w in (m.wishes or {}).items():
             head.add_row(f"wishes of {side}", f"{w.met:,} of {w.stated:,} met, {w.first_choice:,} with a first choice"
                          + f"\n[dim]{side} that rated a partner and got one they rated[/]")
