@@ -36,7 +36,7 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: chromium is not installed (apt-get install chromium); the browser test will be skipped"; fi; }
 
-# two worker processes (pytest-xdist), each taking whole test files: 2 min instead of 3.5 on two cores
+# two worker processes (pytest-xdist), each taking whole test files: 3.5 min instead of 6.5 on two cores
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
