@@ -41,9 +41,9 @@ def _demo() -> dict:
 
 
 def _long() -> dict:
-    """A round whose optimal solve takes half a minute (2,000 x 500, 5 donors), while its
-    greedy start takes a second: what cancel and the time cap act on."""
-    return generate(2000, 500, donors=5, seed=7, needs="legacy")
+    """A round whose optimal solve takes about 12 s (1,000 x 250, 5 donors), while its
+    greedy start takes a third of a second: what cancel and the time cap act on."""
+    return generate(1000, 250, donors=5, seed=7, needs="legacy")
 
 
 def _verified(client, job_id: str) -> Solution:
