@@ -187,6 +187,15 @@ def test_decide_is_a_table():
     p = DonorParams()
     base = View(later=False, position=0, keeps_quality=False, gain=100, top=110, step=1, core=None, tried=frozenset(),
                 lns_rounds=0, lns_stall=0)
+    # a small round: CP-SAT over the core right after LP-fill, once; then as any round
+    small = replace(base, tried=frozenset({"lp-fill"}), core=400, free_mentees=p.direct_max_mentees)
+    assert decide(small, p) == "direct-cp-sat"
+    assert decide(replace(small, tried=small.tried | {"direct-cp-sat"}), p) == "lns"
+    assert decide(replace(small, free_mentees=p.direct_max_mentees + 1), p) == "lns"
+    assert decide(replace(small, core=None), p) == "lns"  # no core counted
+    assert decide(replace(small, enough=105), p) == "lns"  # a probe keeps its own path
+    assert decide(replace(small, later=True, keeps_quality=True, tried=small.tried | {"direct-cp-sat"}), p) \
+        == "core-cp-sat"  # the later stages' own proof still follows
     assert decide(base, p) == "lp-fill"
     filled = replace(base, tried=frozenset({"lp-fill"}))
     assert decide(filled, p) == "lns"

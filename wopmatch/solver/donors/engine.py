@@ -36,13 +36,14 @@ from ..progress import report
 from ..tuning import DonorParams
 from .bound import ColgenSettings, Relaxed, pool_of, relax
 from .cuts import donor_counts
-from .moves import core_cp_sat, core_mip, lns, lp_fill
+from .moves import core_cp_sat, core_mip, direct_cp_sat, lns, lp_fill
 from .result import DonorResult, coverage_step, pinned_coverage, stage_gap, stage_message
 from .rows import STAGES, Keep, Objective, maximised, stage_objective
 from .solvers import Run
 from .state import UNITS, Best, Stage, View, lattice_floor, log, meets_rows, progress_line, settled
 
-MOVES: dict[str, Callable] = {"lp-fill": lp_fill, "lns": lns, "core-mip": core_mip, "core-cp-sat": core_cp_sat}
+MOVES: dict[str, Callable] = {"lp-fill": lp_fill, "lns": lns, "core-mip": core_mip, "core-cp-sat": core_cp_sat,
+                              "direct-cp-sat": direct_cp_sat}
 
 
 def decide(v: View, p: DonorParams) -> Optional[str]:
@@ -59,11 +60,16 @@ def decide(v: View, p: DonorParams) -> Optional[str]:
     over the core where it is small enough: coverage by CP-SAT (cores of 7,000-13,000
     columns one weight step short: 2.7 and 4.8 s against HiGHS's 21 and 2.9 s),
     quality by HiGHS's core MIP, whose root closes most quality gaps where CP-SAT
-    stalls (200 x 60 x 5 s2, 666 columns: 0.96 s against 4.7 s without a proof)."""
+    stalls (200 x 60 x 5 s2, 666 columns: 0.96 s against 4.7 s without a proof). A round
+    of at most direct_max_mentees free mentees first tries CP-SAT over the core right after
+    LP-fill (not in a probe): on such rounds it proves most stages at once (tuning.py)."""
     if v.closed or v.out_of_time:
         return None
     if "lp-fill" not in v.tried:
         return "lp-fill"
+    if v.enough is None and "direct-cp-sat" not in v.tried and v.core is not None \
+            and v.free_mentees is not None and v.free_mentees <= p.direct_max_mentees:
+        return "direct-cp-sat"  # a small round: CP-SAT over the core at once; left open, the rest as below
     proved = bool(v.tried & {"core-mip", "core-cp-sat"})
     if v.keeps_quality and not proved and v.core is not None and v.core <= p.later_core_max_columns:
         return "core-cp-sat"

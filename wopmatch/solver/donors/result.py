@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .solvers import Run
 
 #: The moves, in the order stats.method names them.
-MOVE_NAMES = ("lp-fill", "lns", "core-mip", "core-cp-sat")
+MOVE_NAMES = ("lp-fill", "direct-cp-sat", "lns", "core-mip", "core-cp-sat")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class View:
     lns_stall: int  # LNS rounds since the last that improved
     enough: Optional[int] = None  # a probe's target: stop once reached, or proven out of reach
     out_of_time: bool = False
+    free_mentees: Optional[int] = None  # the round's free mentees (None: not said, as a large round)
 
     @property
     def closed(self) -> bool:
@@ -117,7 +118,7 @@ class Stage:
         return View(later=self.name != "coverage", position=self.position, keeps_quality=self.keeps_quality,
                     gain=self.gain, top=self.top, step=self.step, core=self.core,
                     tried=frozenset(self.tried), lns_rounds=self.lns_rounds, lns_stall=self.lns_stall,
-                    enough=self.enough, out_of_time=self.time_left() == 0.0)
+                    enough=self.enough, out_of_time=self.time_left() == 0.0, free_mentees=self.n_free)
 
     def apply(self, move: str, found: Found) -> None:
         self.tried.add(move)
