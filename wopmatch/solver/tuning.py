@@ -102,9 +102,10 @@ class DonorParams:
     #: A round of at most direct_max_mentees free mentees has each stage (not a probe) tried by
     #: CP-SAT over its core right after LP-fill, with direct_work units of deterministic time; a
     #: stage it leaves open goes on to LNS and the proofs below. Measured against the engine without
-    #: it, same answers or better (RESULTS.md, "Small rounds"): 48 rounds of 40-60 mentees (3 seeds,
-    #: both need profiles, full and half budgets) 46.0 -> 20.5 s; 24 of 80-100 mentees 78.3 -> 45.4 s;
-    #: 28 of 126-300 mentees 176.9 -> 229.1 s, so larger rounds keep the old path.
+    #: it, same answers or better (benchmarks/small_rounds.py, RESULTS.md "Small rounds"): 48 rounds
+    #: of 40-60 mentees (3 seeds, both need profiles, full and half budgets) 45.5 -> 20.8 s; 24 of
+    #: 80-100 mentees 87.2 -> 53.4 s; 12 of 126-300 mentees would take 153.9 s instead of 92.2, so
+    #: larger rounds keep the old path.
     direct_max_mentees: int = 100
     direct_work: float = 3.0
     cp_sat_max_columns: int = 20_000
