@@ -210,7 +210,7 @@ def _print_sensitivity(out: Console, s: Sensitivity, currency: str = "USD") -> N
         unit = per_money(step)
         t = Table(title=f"{step:,} {currency} more per donor (a median partnership): the gain, re-solved")
         for c in ("donor", "spent / budget", "coverage", "quality", "cost", f"coverage per {unit:,} {currency}"):
-            t.add_column(c, justify="left" if c == "donor" else "right", no_wrap=c == "donor")
+            t.add_column(c, justify="left" if c == "donor" else "right", no_wrap=c in ("donor", "spent / budget"))
         for v in s.donors:
             t.add_row(v.donor, f"{v.committed:,} / {v.budget:,}", *gains(v.delta),
                       "-" if v.coverage_per_unit is None else f"{v.coverage_per_unit * unit:.2g}")
