@@ -238,6 +238,9 @@ def test_a_solution_that_is_not_a_proven_optimum_is_compared_with_a_re_solve(tmp
     again = solve_checked(inst, "greedy").objective
     assert res.base_from == "re-solved" and res.base.coverage == again.coverage and res.resolves <= 3
     assert (tmp_path / "instances" / "base.json").exists()
+    # --max-resolves spent on the round, the mentors and the donors: the mentees left out say so
+    left = [n for n in res.mentees if n.proposals and all(p.matched is None for p in n.proposals)]
+    assert left and all(n.verdict.startswith("not re-solved") and "--max-resolves" in n.verdict for n in left)
 
 
 def test_the_answers_do_not_depend_on_which_re_solve_finished_first(tmp_path):

@@ -174,7 +174,7 @@ def load_solution(source: Union[PathLike, Mapping[str, Any]]) -> Solution:
     return parse_solution(decode_json(read_bytes(p), str(p)), str(p))
 
 
-def drawn(seed: Optional[int]) -> Any:
+def _drawn(seed: Optional[int]) -> Any:
     """``seed``, or a seed drawn from the system's randomness when it is None (0 to the
     largest seed HiGHS takes). Other values are left for the caller's checks."""
     return random.SystemRandom().randrange(INT32_MAX + 1) if seed is None else seed
@@ -219,7 +219,7 @@ def generate(mentees: int, mentors: int, *, donors: int = 0, seed: Optional[int]
     """
     from .generator import generate_instance
 
-    seed = drawn(seed)
+    seed = _drawn(seed)
     counts = {"mentees": mentees, "mentors": mentors, "donors": donors, "seed": seed, "interests": interests}
     problems = [Problem(k, f"expected a whole number of 0 or more, got {v!r}") for k, v in counts.items()
                 if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0]
@@ -324,7 +324,7 @@ def solve(instance: Union[Instance, PathLike, Mapping[str, Any]], policy: str = 
             loaded = load_instance(_path(instance, "an Instance, a dict or a path"))
             instance, sha = loaded.instance, sha or loaded.sha256
     if solve_options is None:
-        chosen: dict[str, Any] = dict(method=method, time_limit=time_limit, node_limit=node_limit, seed=drawn(seed),
+        chosen: dict[str, Any] = dict(method=method, time_limit=time_limit, node_limit=node_limit, seed=_drawn(seed),
                                       workers=threads, alternates=alternates, group_by=group_by,
                                       ended=tuple(ended), forbid_repeat=forbid_repeat, keep_stable=keep_stable)
         if change_penalty is not None:
@@ -631,14 +631,12 @@ class Comparison:
 def _frame(records: Any, columns: Optional[list[str]] = None) -> "pandas.DataFrame":
     """A table as pandas users expect it: a missing number is NaN (not None), so a
     column of figures stays numeric (``mean``, ``plot`` and comparisons work on it)."""
-    import numbers as _numbers
-
     pd = _need("pandas")
     df = pd.DataFrame.from_records(records, columns=columns) if columns is not None or records else pd.DataFrame()
     for c in df.columns:
-        if df[c].dtype == object and all(v is None or (isinstance(v, _numbers.Number) and not isinstance(v, bool))
+        if df[c].dtype == object and all(v is None or (isinstance(v, numbers.Number) and not isinstance(v, bool))
                                          for v in df[c]):
-            df[c] = pd.to_numeric(df[c].astype("float64"))
+            df[c] = df[c].astype("float64")
     return df
 
 
@@ -689,7 +687,7 @@ def compare(instance: Union[Instance, PathLike, Mapping[str, Any]], policies: Op
         raise InputError([Problem("policies", f"unknown policy {unknown[0]!r}; valid: {', '.join(POLICIES)}")],
                          "compare")
     if "seed" in solve_kw:
-        solve_kw = {**solve_kw, "seed": drawn(solve_kw["seed"])}
+        solve_kw = {**solve_kw, "seed": _drawn(solve_kw["seed"])}
     _check_solve_kw(names, solve_kw)
     cases: list[tuple[Optional[str], Instance]] = [(None, base)]
     if scenarios is not None:
@@ -1229,7 +1227,7 @@ def monitoring_table(monitoring: "Monitoring", of: str = "partnerships") -> "pan
 
     if of == "partnerships":
         header, rows = monitoring_rows(monitoring)
-        return _frame([dict(zip(header, r, strict=True)) for r in rows], header)
+        return _frame(rows, header)
     if of == "donors":
         return _frame([{"donor": d.donor, "name": d.name, **{s: d.counts[s] for s in STATUSES}, "cost": d.cost,
                         "spend_planned": d.spend_planned, "spent": d.spent} for d in monitoring.donors])

@@ -259,8 +259,7 @@ def parse_instance(raw: Any, source: str = "") -> Instance:
 def _codes_used(raw: Any) -> dict[str, set[str]]:
     """The country and language codes the round's operators write: a misspelling is matched
     against these first (validation's suggestions)."""
-    ops = raw.get("operators") if isinstance(raw, dict) else None
-    ops = [op for op in ops if isinstance(op, dict)] if isinstance(ops, list) else []
+    ops = [op for _, op in _records(raw.get("operators"))] if isinstance(raw, dict) else []
     langs = [op.get("languages") for op in ops]
     return {"countries": {op["country"] for op in ops if isinstance(op.get("country"), str)},
             "languages": {c for ls in langs if isinstance(ls, list) for c in ls if isinstance(c, str)}}
@@ -581,6 +580,14 @@ def _indicator_problems(operators: list[tuple[int, dict[str, Any]]], areas: list
     return out
 
 
+def region_writers(inst: Instance) -> dict[str, list[str]]:
+    """Each region label -> the ids of the operators that write it, in the round's order."""
+    who: dict[str, list[str]] = {}
+    for op in inst.operators:
+        who.setdefault(op.region, []).append(op.id)
+    return who
+
+
 def spelling_list(group: list[str], who: dict[str, list[str]], shown: int = 3) -> str:
     """``the regions 'A' (X, Y), 'B' (Z) and 'C' (no operator)``: each spelling with the
     first ``shown`` operators that write it."""
@@ -653,9 +660,7 @@ def instance_warnings(inst: Instance) -> list[Problem]:
                 out.append(Problem(f"donors[{i}].{key}", f"donor {d.id}: no operator of the round has the "
                                    f"{what if len(absent) == 1 else 'regions' if what == 'region' else 'countries'} "
                                    f"{', '.join(named)}: those entries fund nobody in this round"))
-    spelled: dict[str, list[str]] = {}
-    for op in inst.operators:
-        spelled.setdefault(op.region, []).append(op.id)
+    spelled = region_writers(inst)
     for group in spellings(regions | {r for d in inst.donors for r in d.regions or []}):
         out.append(Problem("operators", f"{spelling_list(group, spelled)} differ only in case, spaces or hyphens: "
                                         "regional-equity and the figures by region count them as different "

@@ -118,7 +118,6 @@ def render_report(instance: Instance, solution: Solution, verified: list[str],
         donor_names={d.id: _donor_name(donors, d.id) for d in instance.donors},
         plans=None if plans is None else plans.rstrip("/"), page_name=page_name,
         made=_day(made or datetime.date.today()), start=_month(instance.start),
-        pinned=sum(p.pinned for p in solution.partnerships),
     )
 
 

@@ -19,4 +19,8 @@ def percent(x: Optional[float]) -> str:
 def amount(x: Optional[float]) -> str:
     """A count, weight or sum of money with thousands separators ("1,312", "43.5",
     "1,091,322"); None reads "-"."""
-    return "-" if x is None else f"{x:,g}" if isinstance(x, float) and not x.is_integer() else f"{x:,.0f}"
+    if x is None:
+        return "-"
+    if isinstance(x, float) and not x.is_integer():  # weights: the decimals they have, never an exponent
+        return f"{x:,.6f}".rstrip("0")
+    return f"{x:,.0f}"

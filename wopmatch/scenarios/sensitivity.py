@@ -301,8 +301,7 @@ _NOTHING = {
 
 def _need(mentee: str, reason: str, props: list[Proposal], pairs: list[Proposal], admitted: bool) -> MenteeNeed:
     def cheapest(items: list[Proposal]) -> Optional[int]:
-        works = [k for k, p in enumerate(items) if p.matched]
-        return min(works, key=lambda k: (KIND_ORDER[items[k].kind], items[k].amount, k)) if works else None
+        return next((k for k in cheapest_first(items) if items[k].matched), None)
 
     one, two = cheapest(props), cheapest(pairs)
     best = props[one] if one is not None else pairs[two] if two is not None else None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple, Optional, Protocol, Sequence
 
-from ..models.instance import WEIGHT_RESOLUTION, Instance, instance_warnings, spelling_list
+from ..models.instance import WEIGHT_RESOLUTION, Instance, instance_warnings, region_writers, spelling_list
 from ..models.problems import InputError, Problem
 from ..models.solution import Solution, Verification
 from ..models.vocab import spellings
@@ -117,9 +117,7 @@ def _check_groups(instance: Instance, options: SolveOptions) -> None:
     lowest of groups that are one region (validate only warns of them)."""
     if options.policy != "regional-equity" or options.group_by != "region":
         return
-    who: dict[str, list[str]] = {}
-    for op in instance.operators:
-        who.setdefault(op.region, []).append(op.id)
+    who = region_writers(instance)
     problems = [Problem("operators", f"{spelling_list(g, who)} differ only in case, spaces or hyphens, and "
                                      "regional-equity would raise the lowest share of each as a region of its own; "
                                      "if they are one region, write it one way") for g in spellings(who)]
